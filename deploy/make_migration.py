@@ -1,0 +1,27 @@
+"""Autogenerate a migration for one service: `python -m deploy.make_migration customers "message"`.
+
+Compares the service's models with a scratch SQLite database at the newest revision.
+"""
+
+import importlib
+import sys
+import tempfile
+from pathlib import Path
+
+from alembic import command
+
+from services.runtime.migrations import alembic_config
+
+
+def main(service: str, message: str) -> None:
+    module = importlib.import_module(f"services.{service}.app")
+    spec = module.SPEC
+    with tempfile.TemporaryDirectory() as scratch:
+        url = f"sqlite+aiosqlite:///{Path(scratch) / 'scratch.db'}"
+        config = alembic_config(spec.migrations_dir, url)
+        command.upgrade(config, "head")
+        command.revision(config, message=message, autogenerate=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "initial")

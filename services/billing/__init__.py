@@ -1,0 +1,1 @@
+"""The billing service: catalog, subscriptions and the transaction ledger."""

@@ -1,0 +1,68 @@
+"""Events of the customers service on `customers.events` (key: customer id)."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.contracts.common import Currency, Money
+from services.contracts.envelope import EventData
+
+CustomerSource = Literal["manual", "webshop"]
+
+
+class CustomerInfo(BaseModel):
+    """Personal data; the same shape in the API and in events."""
+
+    model_config = ConfigDict(frozen=True, str_strip_whitespace=True)
+
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=32)
+    city: str | None = Field(default=None, max_length=100)
+    country: str | None = Field(default=None, max_length=2)
+
+
+class SubscriptionOrder(BaseModel):
+    """What was sold to the customer, for billing to open or change the subscription."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_id: str = Field(min_length=1, max_length=200)
+    webshop_id: str
+    product_id: str
+    plan_id: str
+    extra_product_ids: list[str] = Field(default_factory=list)
+
+
+class OrderPayment(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    amount: Money
+    currency: Currency
+    paid_at: datetime
+    provider: str
+    reference: str
+
+
+class CustomerCreatedV1(EventData):
+    event_type = "customer.created.v1"
+
+    customer_id: str
+    source: CustomerSource
+    webshop_id: str
+    login: str
+    info: CustomerInfo
+    created_at: datetime
+    order: SubscriptionOrder | None
+
+
+class CustomerOrderPlacedV1(EventData):
+    """A paid webshop order for an existing or just-created customer."""
+
+    event_type = "customer.order_placed.v1"
+
+    customer_id: str
+    order: SubscriptionOrder
+    payment: OrderPayment

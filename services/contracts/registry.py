@@ -1,0 +1,33 @@
+"""Maps each CloudEvents `type` to its payload model, so consumers can parse any topic."""
+
+from pydantic import BaseModel
+
+from services.contracts import activity, apps, billing, customers, tickets, webshop
+from services.contracts.envelope import EventData
+
+EVENT_MODELS: dict[str, type[EventData]] = {
+    model.event_type: model
+    for model in (
+        customers.CustomerCreatedV1,
+        customers.CustomerOrderPlacedV1,
+        billing.SubscriptionActivatedV1,
+        billing.SubscriptionRejectedV1,
+        billing.TransactionRecordedV1,
+        tickets.MessageSentV1,
+        activity.DeviceLimitChangedV1,
+        apps.MessageShowV1,
+        webshop.OrderPaidV1,
+        webshop.OrderRefundedV1,
+        webshop.OrderAcceptedV1,
+        webshop.OrderRejectedV1,
+    )
+}
+
+
+def json_schemas() -> dict[str, dict[str, object]]:
+    """The JSON schema of every payload, keyed by event type (the contract snapshot)."""
+    return {name: _schema(model) for name, model in sorted(EVENT_MODELS.items())}
+
+
+def _schema(model: type[BaseModel]) -> dict[str, object]:
+    return model.model_json_schema(mode="serialization")

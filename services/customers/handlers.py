@@ -1,0 +1,24 @@
+"""Kafka entrypoints of the customers service: parse, then call the service layer."""
+
+from services.contracts import topics
+from services.contracts.billing import SubscriptionActivatedV1, SubscriptionRejectedV1
+from services.contracts.webshop import OrderPaidV1
+from services.customers import service
+from services.runtime.consumer import Delivery
+from services.runtime.service_app import Runtime
+
+
+def register(rt: Runtime) -> None:
+    on = rt.consumer.on
+
+    @on(topics.WEBSHOP_ORDERS, OrderPaidV1)
+    async def order_paid(d: Delivery, data: OrderPaidV1) -> None:
+        await service.handle_order_paid(d.session, rt.outbox, data)
+
+    @on(topics.BILLING_EVENTS, SubscriptionActivatedV1)
+    async def subscription_activated(d: Delivery, data: SubscriptionActivatedV1) -> None:
+        await service.handle_subscription_activated(d.session, rt.outbox, data)
+
+    @on(topics.BILLING_EVENTS, SubscriptionRejectedV1)
+    async def subscription_rejected(d: Delivery, data: SubscriptionRejectedV1) -> None:
+        await service.handle_subscription_rejected(d.session, rt.outbox, data)

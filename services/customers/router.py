@@ -1,0 +1,72 @@
+"""Internal HTTP API of the customers service (called by the gateway only)."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+
+from services.customers import service
+from services.customers.schemas import (
+    CustomerCreate,
+    CustomerCreated,
+    CustomerPage,
+    CustomerPublic,
+    CustomerStatus,
+    SortKey,
+)
+from services.runtime.service_app import RuntimeDep
+
+router = APIRouter(prefix="/customers", tags=["customers"])
+
+
+@router.post("", status_code=201, response_model=CustomerCreated)
+async def create_customer(
+    payload: CustomerCreate,
+    rt: RuntimeDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> CustomerCreated:
+    """Create a customer and their account; emits customer.created with the order."""
+    async with rt.db.transaction() as session:
+        created, is_new = await service.create_customer(
+            session, rt.outbox, payload, idempotency_key
+        )
+    if not is_new:
+        response.status_code = 200
+    return created
+
+
+@router.get("", response_model=CustomerPage)
+async def list_customers(
+    rt: RuntimeDep,
+    status: Annotated[list[CustomerStatus] | None, Query()] = None,
+    status_group: Annotated[str | None, Query(pattern="^(active|inactive)$")] = None,
+    source: Annotated[str | None, Query(pattern="^(manual|webshop)$")] = None,
+    webshop_id: str | None = None,
+    product_id: str | None = None,
+    expires_before: datetime | None = None,
+    expires_after: datetime | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    sort: SortKey = "-created_at",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> CustomerPage:
+    """Customers in every status, filtered, searched (case-insensitive prefix) and keyset-paged."""
+    filters = service.ListFilters(
+        status=list(status) if status else None,
+        status_group=status_group,
+        source=source,
+        webshop_id=webshop_id,
+        product_id=product_id,
+        expires_before=expires_before,
+        expires_after=expires_after,
+        q=q or None,
+    )
+    async with rt.db.sessions() as session:
+        return await service.list_customers(session, filters, sort=sort, limit=limit, cursor=cursor)
+
+
+@router.get("/{customer_id}", response_model=CustomerPublic)
+async def get_customer(customer_id: str, rt: RuntimeDep) -> CustomerPublic:
+    async with rt.db.sessions() as session:
+        return await service.get_customer(session, customer_id)

@@ -1,0 +1,1 @@
+"""What every service needs alike: settings, database, outbox, inbox, dead letters, errors, health."""

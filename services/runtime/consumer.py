@@ -1,0 +1,223 @@
+"""Idempotent, at-least-once consumption of CloudEvents from Kafka.
+
+For every record: parse the envelope and the payload (a record that cannot be parsed goes to the
+topic's `.dlq` with the reason in headers); skip it if its event id is in the inbox; else run the
+handler and record the id in the same transaction. Transient failures (database or broker away)
+are retried with backoff for as long as it takes; the offset is committed only after the effect.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import ConsumerRecord
+from aiokafka.errors import KafkaError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from pydantic import ValidationError
+from sqlalchemy import Table, insert, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.contracts.envelope import CloudEvent, EventData
+from services.contracts.registry import EVENT_MODELS
+from services.contracts.topics import dlq
+from services.runtime.db import Database, utcnow
+from services.runtime.metrics import EVENT_HANDLING_SECONDS, EVENTS_CONSUMED
+from services.runtime.producer import Producer
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    ConnectionError,
+    OSError,
+    TimeoutError,
+    KafkaError,
+)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a handler gets: the open transaction, the envelope and its typed payload."""
+
+    session: AsyncSession
+    event: CloudEvent
+    topic: str
+
+
+Handler = Callable[[Delivery, Any], Awaitable[None]]
+
+
+class PoisonMessage(Exception):
+    """A record that can never be processed: it goes to the dead-letter topic with this reason."""
+
+
+class EventConsumer:
+    """Routes the records of the subscribed topics to handlers by CloudEvents type."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        db: Database,
+        inbox: Table,
+        producer: Producer,
+        after_commit: Callable[[], None] = lambda: None,
+        max_attempts: int = 5,
+        max_backoff_seconds: float = 10.0,
+    ) -> None:
+        self.service = service
+        self.db = db
+        self.inbox = inbox
+        self.producer = producer
+        self.after_commit = after_commit
+        self.max_attempts = max_attempts
+        self.max_backoff = max_backoff_seconds
+        self.handlers: dict[str, dict[str, tuple[type[EventData], Handler]]] = {}
+
+    def on(self, topic: str, model: type[EventData]) -> Callable[[Handler], Handler]:
+        """Register a handler for events of `model`'s type arriving on `topic`."""
+
+        def register(handler: Handler) -> Handler:
+            self.handlers.setdefault(topic, {})[model.event_type] = (model, handler)
+            return handler
+
+        return register
+
+    def subscribe(self, broker: KafkaBroker) -> None:
+        """One consumer in the service's group for all its topics: one rebalance, not one per
+        topic, and records are dispatched by the topic they came from."""
+        if not self.handlers:
+            return
+        subscriber = broker.subscriber(
+            *self.handlers,
+            group_id=self.service,
+            # Commit only after the handler returned: FastStream's default commits first.
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+            title=f"{self.service}-consumer",
+            description="Handles: " + ", ".join(
+                f"{topic}: {', '.join(types)}" for topic, types in self.handlers.items()
+            ),
+        )
+
+        async def consume(msg: KafkaMessage) -> None:
+            record: ConsumerRecord[bytes, bytes] = msg.raw_message  # type: ignore[assignment]
+            await self.process(record.topic, record)
+
+        subscriber(consume)
+
+    async def process(self, topic: str, record: "ConsumerRecord[bytes, bytes]") -> str:
+        """Handle one record; returns the outcome (handled, duplicate, ignored, dead_lettered)."""
+        with EVENT_HANDLING_SECONDS.labels(self.service, topic).time():
+            outcome = await self._process(topic, record)
+        EVENTS_CONSUMED.labels(self.service, topic, outcome).inc()
+        return outcome
+
+    async def _process(self, topic: str, record: "ConsumerRecord[bytes, bytes]") -> str:
+        try:
+            event = CloudEvent.model_validate_json(record.value or b"")
+        except ValidationError as error:
+            await self.dead_letter(topic, record, f"invalid CloudEvent envelope: {_brief(error)}")
+            return "dead_lettered"
+        route = self.handlers.get(topic, {}).get(event.type)
+        if route is None:
+            if event.type not in EVENT_MODELS:
+                await self.dead_letter(topic, record, f"unknown event type {event.type!r}")
+                return "dead_lettered"
+            return "ignored"
+        model, handler = route
+        try:
+            data = model.model_validate(event.data)
+        except ValidationError as error:
+            await self.dead_letter(
+                topic, record, f"{event.type} violates its schema: {_brief(error)}"
+            )
+            return "dead_lettered"
+
+        attempt = 0
+        delay = 0.1
+        while True:
+            attempt += 1
+            try:
+                return await self._handle_once(topic, event, data, handler)
+            except PoisonMessage as error:
+                await self.dead_letter(topic, record, str(error))
+                return "dead_lettered"
+            except TRANSIENT_ERRORS as error:
+                # Never skip a message because the database blinked: wait and try again.
+                log.warning(
+                    "transient failure on %s %s (attempt %d): %r", topic, event.id, attempt, error
+                )
+            except Exception as error:
+                if isinstance(error, DBAPIError) and error.connection_invalidated:
+                    log.warning("database connection lost on %s %s", topic, event.id)
+                elif attempt >= self.max_attempts:
+                    log.exception("giving up on %s %s after %d attempts", topic, event.id, attempt)
+                    await self.dead_letter(
+                        topic, record, f"handler failed {attempt} times: {error!r}"[:900]
+                    )
+                    return "dead_lettered"
+                else:
+                    log.warning(
+                        "handler failed on %s %s (attempt %d): %r", topic, event.id, attempt, error
+                    )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.max_backoff)
+
+    async def _handle_once(
+        self, topic: str, event: CloudEvent, data: EventData, handler: Handler
+    ) -> str:
+        # CloudEvents makes (source, id) unique, not id alone.
+        inbox_key = f"{event.source}#{event.id}"
+        try:
+            async with self.db.transaction() as session:
+                seen = await session.scalar(
+                    select(self.inbox.c.event_id).where(self.inbox.c.event_id == inbox_key)
+                )
+                if seen is not None:
+                    return "duplicate"
+                await session.execute(
+                    insert(self.inbox).values(
+                        event_id=inbox_key, topic=topic, processed_at=utcnow()
+                    )
+                )
+                await handler(Delivery(session=session, event=event, topic=topic), data)
+        except IntegrityError:
+            # A concurrent delivery of the same event committed first: it is a duplicate now.
+            async with self.db.transaction() as session:
+                seen = await session.scalar(
+                    select(self.inbox.c.event_id).where(self.inbox.c.event_id == inbox_key)
+                )
+            if seen is not None:
+                return "duplicate"
+            raise
+        self.after_commit()
+        return "handled"
+
+    async def dead_letter(
+        self, topic: str, record: "ConsumerRecord[bytes, bytes]", reason: str
+    ) -> None:
+        """Copy the record as it was to `<topic>.dlq`, with where it came from and why."""
+        log.warning("dead-lettering %s[%d]@%d: %s", topic, record.partition, record.offset, reason)
+        headers = list(record.headers or ()) + [
+            ("x-dlq-reason", reason.encode()),
+            ("x-dlq-source-topic", topic.encode()),
+            ("x-dlq-source-partition", str(record.partition).encode()),
+            ("x-dlq-source-offset", str(record.offset).encode()),
+            ("x-dlq-consumer", self.service.encode()),
+        ]
+        await self.producer.send_and_wait(
+            dlq(topic), value=record.value, key=record.key, headers=headers
+        )
+
+
+def _brief(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors()[:5]:
+        where = ".".join(str(p) for p in item["loc"]) or "(root)"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,51 @@
+"""Structured JSON logs, one object per line, that never carry a password or a token."""
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+_SECRET_WORDS = r"password|passwd|secret|token|api[_-]?key|authorization"
+_SECRET_PAIRS = re.compile(
+    rf"""(?ix)
+    (["']?(?:{_SECRET_WORDS})["']?\s*[:=]\s*)   # a secret's name, then : or =
+    (?:"[^"]*"|'[^']*'|[^\s,;&}}]+)              # its value, quoted or bare
+    """
+)
+_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
+
+
+def redact(text: str) -> str:
+    text = _SECRET_PAIRS.sub(r"\1***", text)
+    return _BEARER.sub(r"\1***", text)
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "service": self.service,
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(service: str, level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # One line per HTTP request and per Kafka message is noise at INFO.
+    for noisy in ("uvicorn.access", "aiokafka", "faststream.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

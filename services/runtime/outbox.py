@@ -1,0 +1,50 @@
+"""The transactional outbox: an event is written in the same transaction as the change it
+describes, and `OutboxRelay` publishes it afterwards."""
+
+import zlib
+from collections.abc import Callable
+
+from sqlalchemy import Table, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.contracts.envelope import CloudEvent, EventData
+from services.runtime.db import utcnow
+from services.runtime.messaging_tables import OUTBOX_BUCKETS
+
+
+def bucket_of(key: str) -> int:
+    return zlib.crc32(key.encode()) % OUTBOX_BUCKETS
+
+
+class Outbox:
+    """Adds events to the outbox table inside the caller's transaction."""
+
+    def __init__(self, table: Table, *, source: str, on_commit: Callable[[], None]) -> None:
+        self.table = table
+        self.source = source
+        self._on_commit = on_commit
+
+    async def add(
+        self,
+        session: AsyncSession,
+        data: EventData,
+        *,
+        topic: str,
+        key: str,
+        subject: str | None = None,
+        event_id: str | None = None,
+    ) -> CloudEvent:
+        event = CloudEvent.wrap(data, source=self.source, subject=subject, event_id=event_id)
+        await session.execute(
+            insert(self.table).values(
+                event_id=event.id,
+                topic=topic,
+                key=key,
+                bucket=bucket_of(key),
+                payload=event.to_bytes().decode(),
+                created_at=utcnow(),
+            )
+        )
+        # The relay is woken after the caller commits; waking early only costs one empty poll.
+        self._on_commit()
+        return event

@@ -1,0 +1,169 @@
+"""Publishes outbox rows to Kafka in commit order per key and deletes them once acknowledged.
+
+Several replicas may run a relay on one database: each holds leases on buckets of keys, so a
+key is published by one worker at a time and its events keep their order. A publish whose
+outcome is unknown is sent again; consumers' inboxes absorb the duplicate.
+"""
+
+import asyncio
+import logging
+import socket
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import Table, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from services.runtime.db import Database, utcnow
+from services.runtime.messaging_tables import OUTBOX_BUCKETS
+from services.runtime.metrics import OUTBOX_PUBLISHED
+from services.runtime.producer import Producer
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 15.0
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        outbox: Table,
+        leases: Table,
+        producer: Producer,
+        service: str,
+        interval_seconds: float = 0.2,
+        batch_size: int = 500,
+    ) -> None:
+        self.db = db
+        self.outbox = outbox
+        self.leases = leases
+        self.producer = producer
+        self.service = service
+        self.interval = interval_seconds
+        self.batch_size = batch_size
+        self.owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        await self._ensure_lease_rows()
+        self._task = asyncio.create_task(self._run(), name=f"{self.service}-outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        await self._release_leases()
+
+    async def _ensure_lease_rows(self) -> None:
+        async with self.db.transaction() as session:
+            existing = set((await session.scalars(select(self.leases.c.bucket))).all())
+        for bucket in range(OUTBOX_BUCKETS):
+            if bucket in existing:
+                continue
+            try:
+                async with self.db.transaction() as session:
+                    await session.execute(insert(self.leases).values(bucket=bucket))
+            except IntegrityError:
+                pass  # another replica inserted it first
+
+    async def _run(self) -> None:
+        backoff = self.interval
+        while True:
+            try:
+                published = await self.publish_once()
+                backoff = self.interval
+                if published >= self.batch_size:
+                    continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Kafka or the database is away: keep the rows, try again later.
+                log.exception("outbox relay round failed; retrying in %.1fs", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
+            except TimeoutError:
+                pass
+
+    async def _claim_buckets(self) -> list[int]:
+        now = utcnow()
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(self.leases)
+                .where(
+                    or_(
+                        self.leases.c.owner == self.owner,
+                        self.leases.c.owner.is_(None),
+                        self.leases.c.expires_at < now,
+                    )
+                )
+                .values(owner=self.owner, expires_at=now + timedelta(seconds=LEASE_SECONDS))
+            )
+            held = await session.scalars(
+                select(self.leases.c.bucket).where(self.leases.c.owner == self.owner)
+            )
+            return list(held.all())
+
+    async def _release_leases(self) -> None:
+        try:
+            async with self.db.transaction() as session:
+                await session.execute(
+                    update(self.leases)
+                    .where(self.leases.c.owner == self.owner)
+                    .values(owner=None, expires_at=None)
+                )
+        except Exception:
+            log.warning("could not release outbox leases; they expire on their own")
+
+    async def publish_once(self) -> int:
+        """Publish one batch from the held buckets; returns how many rows went out."""
+        buckets = await self._claim_buckets()
+        if not buckets:
+            return 0
+        async with self.db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        self.outbox.c.id,
+                        self.outbox.c.topic,
+                        self.outbox.c.key,
+                        self.outbox.c.payload,
+                    )
+                    .where(self.outbox.c.bucket.in_(buckets))
+                    .order_by(self.outbox.c.id)
+                    .limit(self.batch_size)
+                )
+            ).all()
+        if not rows:
+            return 0
+        # send() only appends to the producer's batch, so awaiting it row by row keeps commit
+        # order; the deliveries are then awaited together.
+        deliveries = [
+            await self.producer.send(
+                row.topic,
+                value=row.payload.encode(),
+                key=row.key.encode(),
+                headers=[("content-type", b"application/cloudevents+json")],
+            )
+            for row in rows
+        ]
+        await asyncio.gather(*deliveries)
+        async with self.db.transaction() as session:
+            await session.execute(
+                delete(self.outbox).where(self.outbox.c.id.in_([row.id for row in rows]))
+            )
+        OUTBOX_PUBLISHED.labels(service=self.service).inc(len(rows))
+        return len(rows)

@@ -1,0 +1,162 @@
+"""Wires one service: its database and migrations, the outbox relay, the Kafka consumers (through
+FastStream), the internal HTTP API with health and metrics, and AsyncAPI docs. The one place a
+service is assembled; each service only declares its parts in a `ServiceSpec`."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import uvicorn
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
+from sqlalchemy import MetaData, Table, text
+
+from services.contracts.envelope import EventData
+from services.runtime import migrations
+from services.runtime.consumer import EventConsumer
+from services.runtime.db import Database
+from services.runtime.health import health_router
+from services.runtime.logging_setup import configure_logging
+from services.runtime.outbox import Outbox
+from services.runtime.outbox_relay import OutboxRelay
+from services.runtime.problems import install_problem_handlers
+from services.runtime.producer import Producer
+from services.runtime.settings import ServiceSettings
+from services.runtime.topics_admin import ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything a service's routes and handlers use at run time."""
+
+    settings: ServiceSettings
+    db: Database
+    outbox: Outbox
+    producer: Producer
+    relay: OutboxRelay
+    consumer: EventConsumer
+    broker: KafkaBroker
+
+
+@dataclass
+class ServiceSpec:
+    name: str
+    metadata: MetaData
+    migrations_dir: Path
+    router: APIRouter
+    register_handlers: Callable[[Runtime], None]
+    publishes: list[tuple[str, type[EventData]]] = field(default_factory=list)
+    on_started: Callable[[Runtime], Any] | None = None
+
+
+def build_runtime(spec: ServiceSpec, settings: ServiceSettings) -> Runtime:
+    tables = spec.metadata.tables
+    outbox_table: Table = tables["outbox"]
+    db = Database(settings.database_url)
+    producer = Producer(settings.kafka_bootstrap_servers, client_id=spec.name)
+    relay = OutboxRelay(
+        db=db,
+        outbox=outbox_table,
+        leases=tables["outbox_lease"],
+        producer=producer,
+        service=spec.name,
+        interval_seconds=settings.relay_interval_seconds,
+        batch_size=settings.relay_batch_size,
+    )
+    outbox = Outbox(outbox_table, source=f"/services/{spec.name}", on_commit=relay.wake)
+    consumer = EventConsumer(
+        service=spec.name,
+        db=db,
+        inbox=tables["inbox"],
+        producer=producer,
+        after_commit=relay.wake,
+        max_attempts=settings.consumer_max_attempts,
+    )
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=spec.name,
+        logger=logging.getLogger("faststream"),
+        log_level=logging.DEBUG,
+        description=f"{spec.name} service",
+    )
+    runtime = Runtime(settings, db, outbox, producer, relay, consumer, broker)
+    spec.register_handlers(runtime)
+    consumer.subscribe(broker)
+    for topic, model in spec.publishes:
+        # Declared for the AsyncAPI document; the outbox relay does the publishing.
+        broker.publisher(topic, schema=model, title=f"{topic}:{model.event_type}")
+    return runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
+    runtime = build_runtime(spec, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(spec.name, settings.log_level)
+        await asyncio.to_thread(migrations.upgrade, spec.migrations_dir, settings.database_url)
+        await ensure_topics(settings.kafka_bootstrap_servers)
+        await runtime.producer.start()
+        await runtime.relay.start()
+        await runtime.broker.start()
+        if spec.on_started:
+            result = spec.on_started(runtime)
+            if asyncio.iscoroutine(result):
+                await result
+        log.info("%s ready on %s:%d", spec.name, settings.host, settings.port)
+        try:
+            yield
+        finally:
+            # Consumers first, so no handler writes while the relay drains and stops.
+            await runtime.broker.stop()
+            await runtime.relay.stop()
+            await runtime.producer.stop()
+            await runtime.db.dispose()
+
+    app = FastAPI(
+        title=f"{spec.name} service (internal API)",
+        lifespan=lifespan,
+        docs_url="/docs",
+    )
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+
+    async def database_ready() -> None:
+        async with runtime.db.sessions() as session:
+            await session.execute(text("SELECT 1"))
+
+    async def kafka_ready() -> None:
+        await runtime.producer.kafka.client.fetch_all_metadata()
+
+    app.include_router(health_router({"database": database_ready, "kafka": kafka_ready}))
+    app.include_router(spec.router)
+
+    asyncapi = AsyncAPI(runtime.broker, title=f"{spec.name} service", schema_version="3.0.0")
+
+    @app.get("/asyncapi.json", tags=["operations"], summary="AsyncAPI document of this service")
+    async def asyncapi_json() -> Response:
+        return Response(asyncapi.to_specification().to_json(), media_type="application/json")
+
+    return app
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    """Run the service until SIGINT/SIGTERM; uvicorn's shutdown runs the lifespan's cleanup."""
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_config=None, timeout_graceful_shutdown=10
+    )

@@ -1,0 +1,43 @@
+"""Settings of one service, read from the environment (`<SERVICE>_DATABASE_URL`, `<SERVICE>_PORT`)."""
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DATA_DIR = REPO_ROOT / ".run" / "data"
+
+DEFAULT_PORTS = {"customers": 8101, "billing": 8102, "tickets": 8103, "activity": 8104}
+
+
+class ServiceSettings(BaseModel):
+    name: str
+    database_url: str
+    kafka_bootstrap_servers: str = "localhost:9092"
+    host: str = "127.0.0.1"
+    port: int = Field(ge=0, le=65535)
+    relay_interval_seconds: float = Field(default=0.2, gt=0)
+    relay_batch_size: int = Field(default=500, ge=1)
+    consumer_max_attempts: int = Field(default=5, ge=1)
+    log_level: str = "INFO"
+
+
+def sqlite_url(name: str, data_dir: Path = DEFAULT_DATA_DIR) -> str:
+    return f"sqlite+aiosqlite:///{data_dir / f'{name}.db'}"
+
+
+def load_settings(name: str) -> ServiceSettings:
+    """Settings for service `name`; unprefixed KAFKA_BOOTSTRAP_SERVERS is shared by all."""
+    prefix = name.upper()
+    env = os.environ
+    data_dir = Path(env.get("DATA_DIR", str(DEFAULT_DATA_DIR)))
+    return ServiceSettings(
+        name=name,
+        database_url=env.get(f"{prefix}_DATABASE_URL") or sqlite_url(name, data_dir),
+        kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092"),
+        host=env.get(f"{prefix}_HOST", "127.0.0.1"),
+        port=int(env.get(f"{prefix}_PORT", DEFAULT_PORTS.get(name, 0))),
+        relay_interval_seconds=float(env.get("OUTBOX_RELAY_INTERVAL_SECONDS", "0.2")),
+        log_level=env.get("LOG_LEVEL", "INFO"),
+    )
