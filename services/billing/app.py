@@ -4,8 +4,6 @@ import logging
 import os
 from pathlib import Path
 
-from fastapi import FastAPI
-
 from services.billing import handlers
 from services.billing.demo_catalog import seed_if_empty
 from services.billing.models import metadata
@@ -16,8 +14,7 @@ from services.contracts.billing import (
     SubscriptionRejectedV1,
     TransactionRecordedV1,
 )
-from services.runtime.service_app import Runtime, ServiceSpec, create_app, serve
-from services.runtime.settings import ServiceSettings, load_settings
+from services.runtime.service_app import Runtime, ServiceSpec, run
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +42,5 @@ SPEC = ServiceSpec(
 )
 
 
-def build(settings: ServiceSettings | None = None) -> FastAPI:
-    return create_app(SPEC, settings or load_settings(SPEC.name))
-
-
 if __name__ == "__main__":
-    settings = load_settings(SPEC.name)
-    serve(build(settings), settings)
+    run(SPEC)

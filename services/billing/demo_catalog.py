@@ -12,34 +12,75 @@ from services.billing.schemas import PlanIn, ProductIn, WebshopIn
 
 def _plan(id_: str, name: str, length: int, unit: str, eur: str, usd: str) -> PlanIn:
     return PlanIn.model_validate(
-        {"id": id_, "name": name, "length": length, "unit": unit,
-         "prices": {"EUR": Decimal(eur), "USD": Decimal(usd)}}
+        {
+            "id": id_,
+            "name": name,
+            "length": length,
+            "unit": unit,
+            "prices": {"EUR": Decimal(eur), "USD": Decimal(usd)},
+        }
     )
 
 
 DEMO_PRODUCTS = [
-    ProductIn(id="basic", name="Basic TV", kind="base", max_devices=2,
-              packages=["news", "general"],
-              plans=[_plan("basic-1m", "1 month", 1, "months", "9.99", "10.99"),
-                     _plan("basic-12m", "12 months", 12, "months", "99.00", "109.00")]),
-    ProductIn(id="premium", name="Premium TV", kind="base", max_devices=5,
-              packages=["news", "general", "sports", "movies"],
-              plans=[_plan("premium-1m", "1 month", 1, "months", "19.99", "21.99"),
-                     _plan("premium-12m", "12 months", 12, "months", "199.00", "219.00")]),
-    ProductIn(id="trial", name="7-day trial", kind="base", subscription_type="trial",
-              max_devices=1, packages=["general"],
-              plans=[_plan("trial-7d", "7 days", 7, "days", "0", "0")]),
-    ProductIn(id="hbo", name="HBO pack", kind="extra", max_devices=0, packages=["hbo"],
-              plans=[_plan("hbo-1m", "1 month", 1, "months", "4.99", "5.49")]),
-    ProductIn(id="sports-plus", name="Sports+", kind="extra", max_devices=0,
-              packages=["sports-plus"],
-              plans=[_plan("sports-plus-1m", "1 month", 1, "months", "6.99", "7.49")]),
+    ProductIn(
+        id="basic",
+        name="Basic TV",
+        kind="base",
+        max_devices=2,
+        packages=["news", "general"],
+        plans=[
+            _plan("basic-1m", "1 month", 1, "months", "9.99", "10.99"),
+            _plan("basic-12m", "12 months", 12, "months", "99.00", "109.00"),
+        ],
+    ),
+    ProductIn(
+        id="premium",
+        name="Premium TV",
+        kind="base",
+        max_devices=5,
+        packages=["news", "general", "sports", "movies"],
+        plans=[
+            _plan("premium-1m", "1 month", 1, "months", "19.99", "21.99"),
+            _plan("premium-12m", "12 months", 12, "months", "199.00", "219.00"),
+        ],
+    ),
+    ProductIn(
+        id="trial",
+        name="7-day trial",
+        kind="base",
+        subscription_type="trial",
+        max_devices=1,
+        packages=["general"],
+        plans=[_plan("trial-7d", "7 days", 7, "days", "0", "0")],
+    ),
+    ProductIn(
+        id="hbo",
+        name="HBO pack",
+        kind="extra",
+        max_devices=0,
+        packages=["hbo"],
+        plans=[_plan("hbo-1m", "1 month", 1, "months", "4.99", "5.49")],
+    ),
+    ProductIn(
+        id="sports-plus",
+        name="Sports+",
+        kind="extra",
+        max_devices=0,
+        packages=["sports-plus"],
+        plans=[_plan("sports-plus-1m", "1 month", 1, "months", "6.99", "7.49")],
+    ),
 ]
 DEMO_WEBSHOPS = [
-    WebshopIn(id="shop-eu", name="TV Shop Europe", currencies=["EUR"],
-              product_ids=["basic", "premium", "trial"]),
-    WebshopIn(id="shop-us", name="TV Shop USA", currencies=["USD"],
-              product_ids=["basic", "premium"]),
+    WebshopIn(
+        id="shop-eu",
+        name="TV Shop Europe",
+        currencies=["EUR"],
+        product_ids=["basic", "premium", "trial"],
+    ),
+    WebshopIn(
+        id="shop-us", name="TV Shop USA", currencies=["USD"], product_ids=["basic", "premium"]
+    ),
 ]
 
 

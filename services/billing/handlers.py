@@ -20,6 +20,9 @@ def register(rt: Runtime) -> None:
     @on(topics.CUSTOMERS_EVENTS, CustomerOrderPlacedV1)
     async def order_placed(d: Delivery, data: CustomerOrderPlacedV1) -> None:
         await service.apply_order(
-            d.session, rt.outbox, customer_id=data.customer_id, order=data.order,
+            d.session,
+            rt.outbox,
+            customer_id=data.customer_id,
+            order=data.order,
             payment=data.payment,
         )

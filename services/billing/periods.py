@@ -8,14 +8,14 @@ Unit = Literal["days", "weeks", "months", "years"]
 
 
 def add_months(moment: datetime, months: int) -> datetime:
-    """Same day-of-month `months` later; the 31st becomes the month's last day when it is shorter."""
+    """Same day `months` later; the 31st becomes the last day of a shorter month."""
     index = moment.month - 1 + months
     year, month = moment.year + index // 12, index % 12 + 1
     day = min(moment.day, calendar.monthrange(year, month)[1])
     return moment.replace(year=year, month=month, day=day)
 
 
-def add_period(moment: datetime, length: int, unit: Unit) -> datetime:
+def add_period(moment: datetime, length: int, unit: Unit | str) -> datetime:
     if length < 0:
         raise ValueError("a plan's length cannot be negative")
     if unit == "days":
@@ -24,4 +24,6 @@ def add_period(moment: datetime, length: int, unit: Unit) -> datetime:
         return moment + timedelta(weeks=length)
     if unit == "months":
         return add_months(moment, length)
-    return add_months(moment, 12 * length)
+    if unit == "years":
+        return add_months(moment, 12 * length)
+    raise ValueError(f"unknown plan unit {unit!r}")

@@ -53,9 +53,12 @@ async def check_order(payload: OrderCheck, rt: RuntimeDep) -> None:
         try:
             await service.resolve_sale(session, payload)
         except service.OrderRefused as refused:
-            raise Problem(422, "Order not allowed", refused.reason,
-                          extra={"errors": [{"field": refused.field,
-                                             "message": refused.reason}]}) from None
+            raise Problem(
+                422,
+                "Order not allowed",
+                refused.reason,
+                extra={"errors": [{"field": refused.field, "message": refused.reason}]},
+            ) from None
 
 
 @router.get("/customers/{customer_id}/subscription", response_model=SubscriptionPublic)

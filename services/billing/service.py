@@ -40,8 +40,8 @@ def product_public(product: Product) -> ProductPublic:
     return ProductPublic(
         id=product.id,
         name=product.name,
-        kind=product.kind,  # type: ignore[arg-type]
-        subscription_type=product.subscription_type,  # type: ignore[arg-type]
+        kind=product.kind,
+        subscription_type=product.subscription_type,
         max_devices=product.max_devices,
         starts_on_first_login=product.starts_on_first_login,
         packages=list(product.packages or []),
@@ -51,7 +51,7 @@ def product_public(product: Product) -> ProductPublic:
                 id=plan.id,
                 name=plan.name,
                 length=plan.length,
-                unit=plan.unit,  # type: ignore[arg-type]
+                unit=plan.unit,
                 prices={c: Decimal(p) for c, p in plan.prices.items()},
                 archived=plan.archived,
             )
@@ -72,15 +72,20 @@ def webshop_public(webshop: Webshop) -> WebshopPublic:
 
 async def create_product(session: AsyncSession, payload: ProductIn) -> ProductPublic:
     if await session.get(Product, payload.id) is not None:
-        raise Problem(409, "Product exists", f"a product with id {payload.id!r} exists",
-                      extra={"field": "id"})
+        raise Problem(
+            409, "Product exists", f"a product with id {payload.id!r} exists", extra={"field": "id"}
+        )
     plan_ids = [p.id for p in payload.plans]
     if len(set(plan_ids)) != len(plan_ids):
         raise Problem(422, "Duplicate plan id", "plan ids must be unique", extra={"field": "plans"})
     taken = (await session.scalars(select(Plan.id).where(Plan.id.in_(plan_ids)))).all()
     if taken:
-        raise Problem(409, "Plan exists", f"plan ids already used: {', '.join(taken)}",
-                      extra={"field": "plans"})
+        raise Problem(
+            409,
+            "Plan exists",
+            f"plan ids already used: {', '.join(taken)}",
+            extra={"field": "plans"},
+        )
     product = Product(
         id=payload.id,
         name=payload.name,
@@ -118,14 +123,20 @@ async def list_products(session: AsyncSession, kind: str | None = None) -> list[
 
 async def create_webshop(session: AsyncSession, payload: WebshopIn) -> WebshopPublic:
     if await session.get(Webshop, payload.id) is not None:
-        raise Problem(409, "Webshop exists", f"a webshop with id {payload.id!r} exists",
-                      extra={"field": "id"})
-    known = set((await session.scalars(
-        select(Product.id).where(Product.id.in_(payload.product_ids)))).all())
+        raise Problem(
+            409, "Webshop exists", f"a webshop with id {payload.id!r} exists", extra={"field": "id"}
+        )
+    known = set(
+        (await session.scalars(select(Product.id).where(Product.id.in_(payload.product_ids)))).all()
+    )
     unknown = [p for p in payload.product_ids if p not in known]
     if unknown:
-        raise Problem(422, "Unknown product", f"unknown products: {', '.join(unknown)}",
-                      extra={"field": "product_ids"})
+        raise Problem(
+            422,
+            "Unknown product",
+            f"unknown products: {', '.join(unknown)}",
+            extra={"field": "product_ids"},
+        )
     webshop = Webshop(
         id=payload.id,
         name=payload.name,
@@ -187,8 +198,9 @@ async def resolve_sale(session: AsyncSession, order: OrderCheck | SubscriptionOr
     for extra_id in dict.fromkeys(order.extra_product_ids):
         extra = await session.get(Product, extra_id)
         if extra is None or extra.kind != "extra" or extra.archived:
-            raise OrderRefused(f"{extra_id!r} is not an available extra product",
-                               "extra_product_ids")
+            raise OrderRefused(
+                f"{extra_id!r} is not an available extra product", "extra_product_ids"
+            )
         extras.append(extra)
     return Sale(webshop, product, plan, extras)
 
@@ -242,7 +254,9 @@ async def apply_order(
     if subscription is None:
         action = "opened"
         subscription = Subscription(
-            id=str(uuid.uuid4()), customer_id=customer_id, created_at=now,
+            id=str(uuid.uuid4()),
+            customer_id=customer_id,
+            created_at=now,
         )
         session.add(subscription)
         starts_at, expires_at, status = _fresh_period(sale, now)
@@ -250,7 +264,7 @@ async def apply_order(
         action = "renewed"
         base = max(now, subscription.expires_at or now)
         starts_at = subscription.starts_at or now
-        expires_at = add_period(base, sale.plan.length, sale.plan.unit)  # type: ignore[arg-type]
+        expires_at = add_period(base, sale.plan.length, sale.plan.unit)
         status = "trial" if sale.product.subscription_type == "trial" else "active"
     else:
         action = "changed"
@@ -298,7 +312,7 @@ async def apply_order(
             product_id=sale.product.id,
             plan_id=sale.plan.id,
             extra_product_ids=subscription.extra_product_ids,
-            status=status,  # type: ignore[arg-type]
+            status=status,
             starts_at=starts_at,
             expires_at=expires_at,
             max_devices=sale.product.max_devices,
@@ -327,7 +341,7 @@ async def apply_order(
 def _fresh_period(sale: Sale, now: datetime) -> tuple[datetime | None, datetime | None, str]:
     if sale.product.starts_on_first_login:
         return None, None, "pending"
-    expires_at = add_period(now, sale.plan.length, sale.plan.unit)  # type: ignore[arg-type]
+    expires_at = add_period(now, sale.plan.length, sale.plan.unit)
     return now, expires_at, "trial" if sale.product.subscription_type == "trial" else "active"
 
 
@@ -382,8 +396,12 @@ async def list_transactions(
             at_text, last_id = cursor.split("|", 1)
             at = datetime.fromisoformat(at_text)
         except ValueError as error:
-            raise Problem(400, "Bad cursor", "the cursor is not one this list gave out",
-                          extra={"field": "cursor"}) from error
+            raise Problem(
+                400,
+                "Bad cursor",
+                "the cursor is not one this list gave out",
+                extra={"field": "cursor"},
+            ) from error
         query = query.where(
             or_(
                 LedgerTransaction.recorded_at < at,
@@ -392,8 +410,9 @@ async def list_transactions(
         )
     rows = (
         await session.scalars(
-            query.order_by(LedgerTransaction.recorded_at.desc(), LedgerTransaction.id.desc())
-            .limit(limit + 1)
+            query.order_by(LedgerTransaction.recorded_at.desc(), LedgerTransaction.id.desc()).limit(
+                limit + 1
+            )
         )
     ).all()
     next_cursor = None
@@ -412,8 +431,11 @@ async def balance(session: AsyncSession, customer_id: str) -> dict[str, Decimal]
     signed = {"payment": 1, "credit": 1, "charge": -1, "refund": -1, "adjustment": 1}
     rows = (
         await session.execute(
-            select(LedgerTransaction.currency, LedgerTransaction.kind,
-                   func.sum(LedgerTransaction.amount))
+            select(
+                LedgerTransaction.currency,
+                LedgerTransaction.kind,
+                func.sum(LedgerTransaction.amount),
+            )
             .where(LedgerTransaction.customer_id == customer_id)
             .group_by(LedgerTransaction.currency, LedgerTransaction.kind)
         )

@@ -1,1 +1,1 @@
-"""The customers service: customers, their accounts and login, and a read-model of their subscription."""
+"""The customers service: customers, their accounts and login, their subscription read-model."""

@@ -2,16 +2,13 @@
 
 from pathlib import Path
 
-from fastapi import FastAPI
-
 from services.contracts import topics
 from services.contracts.customers import CustomerCreatedV1, CustomerOrderPlacedV1
 from services.contracts.webshop import OrderAcceptedV1, OrderRejectedV1
 from services.customers import handlers
 from services.customers.models import metadata
 from services.customers.router import router
-from services.runtime.service_app import ServiceSpec, create_app, serve
-from services.runtime.settings import ServiceSettings, load_settings
+from services.runtime.service_app import ServiceSpec, run
 
 SPEC = ServiceSpec(
     name="customers",
@@ -28,10 +25,5 @@ SPEC = ServiceSpec(
 )
 
 
-def build(settings: ServiceSettings | None = None) -> FastAPI:
-    return create_app(SPEC, settings or load_settings(SPEC.name))
-
-
 if __name__ == "__main__":
-    settings = load_settings(SPEC.name)
-    serve(build(settings), settings)
+    run(SPEC)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts import topics
@@ -46,8 +46,8 @@ def _search_name(info: CustomerInfo) -> str:
 def to_public(customer: Customer, account: Account) -> CustomerPublic:
     return CustomerPublic(
         id=customer.id,
-        status=customer.status,  # type: ignore[arg-type]
-        source=customer.source,  # type: ignore[arg-type]
+        status=customer.status,
+        source=customer.source,
         login=account.login,
         webshop_id=customer.webshop_id,
         info=CustomerInfo(
@@ -323,7 +323,7 @@ async def handle_order_paid(session: AsyncSession, outbox: Outbox, order: OrderP
 
 
 async def _answer_repeated_order(session: AsyncSession, outbox: Outbox, seen: WebshopOrder) -> None:
-    """A webshop that resends an order lost our reply: answer again (the password was shown once)."""
+    """A webshop resending an order lost our reply: answer again (the password went once)."""
     if seen.reply == "pending":
         return  # the reply goes out when billing answers
     customer = await session.get(Customer, seen.customer_id)
@@ -508,9 +508,7 @@ async def list_customers(
     descending = sort.startswith("-")
     nullable = sort.lstrip("-") == "expires_at"
     key = func.coalesce(column, datetime.fromisoformat(_FAR_PAST)) if nullable else column
-    query: Select[tuple[Customer, Account]] = select(Customer, Account).join(
-        Account, Account.customer_id == Customer.id
-    )
+    query = select(Customer, Account).join(Account, Account.customer_id == Customer.id)
     page_clauses = list(clauses)
     if cursor:
         value, last_id = decode_cursor(cursor, sort)
@@ -524,10 +522,10 @@ async def list_customers(
     rows = (
         await session.execute(query.where(*page_clauses).order_by(*order).limit(limit + 1))
     ).all()
-    items = [to_public(c, a) for c, a in rows[:limit]]
+    items = [to_public(row[0], row[1]) for row in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
-        last = rows[limit - 1][0]
+        last: Customer = rows[limit - 1][0]
         sort_value = {"name": last.search_name, "expires_at": last.expires_at}.get(
             sort.lstrip("-"), last.created_at
         )

@@ -1,1 +1,1 @@
-"""What every service needs alike: settings, database, outbox, inbox, dead letters, errors, health."""
+"""What every service needs alike: settings, database, outbox, inbox, dead letters, errors."""

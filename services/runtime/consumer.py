@@ -99,13 +99,12 @@ class EventConsumer:
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
             title=f"{self.service}-consumer",
-            description="Handles: " + ", ".join(
-                f"{topic}: {', '.join(types)}" for topic, types in self.handlers.items()
-            ),
+            description="Handles: "
+            + ", ".join(f"{topic}: {', '.join(types)}" for topic, types in self.handlers.items()),
         )
 
         async def consume(msg: KafkaMessage) -> None:
-            record: ConsumerRecord[bytes, bytes] = msg.raw_message  # type: ignore[assignment]
+            record: ConsumerRecord[bytes, bytes] = msg.raw_message
             await self.process(record.topic, record)
 
         subscriber(consume)
@@ -203,7 +202,8 @@ class EventConsumer:
     ) -> None:
         """Copy the record as it was to `<topic>.dlq`, with where it came from and why."""
         log.warning("dead-lettering %s[%d]@%d: %s", topic, record.partition, record.offset, reason)
-        headers = list(record.headers or ()) + [
+        headers = [
+            *list(record.headers or ()),
             ("x-dlq-reason", reason.encode()),
             ("x-dlq-source-topic", topic.encode()),
             ("x-dlq-source-partition", str(record.partition).encode()),

@@ -6,6 +6,7 @@ outcome is unknown is sent again; consumers' inboxes absorb the duplicate.
 """
 
 import asyncio
+import contextlib
 import logging
 import socket
 import uuid
@@ -58,10 +59,8 @@ class OutboxRelay:
         if self._task is None:
             return
         self._task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        except asyncio.CancelledError:
-            pass
         await self._release_leases()
 
     async def _ensure_lease_rows(self) -> None:
@@ -93,10 +92,8 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 10.0)
                 continue
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
-            except TimeoutError:
-                pass
 
     async def _claim_buckets(self) -> list[int]:
         now = utcnow()

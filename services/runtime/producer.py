@@ -45,7 +45,10 @@ class Producer:
         self, topic: str, *, value: bytes | None, key: bytes | None, headers: Headers = ()
     ) -> "asyncio.Future[RecordMetadata]":
         """Append to the batch in call order; the returned future resolves on delivery."""
-        return await self.kafka.send(topic, value=value, key=key, headers=list(headers))
+        future: asyncio.Future[RecordMetadata] = await self.kafka.send(
+            topic, value=value, key=key, headers=list(headers)
+        )
+        return future
 
     async def send_and_wait(
         self, topic: str, *, value: bytes | None, key: bytes | None, headers: Headers = ()

@@ -26,7 +26,7 @@ from services.runtime.outbox import Outbox
 from services.runtime.outbox_relay import OutboxRelay
 from services.runtime.problems import install_problem_handlers
 from services.runtime.producer import Producer
-from services.runtime.settings import ServiceSettings
+from services.runtime.settings import ServiceSettings, load_settings
 from services.runtime.topics_admin import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -155,8 +155,13 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     return app
 
 
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
+def run(spec: ServiceSpec) -> None:
     """Run the service until SIGINT/SIGTERM; uvicorn's shutdown runs the lifespan's cleanup."""
+    settings = load_settings(spec.name)
     uvicorn.run(
-        app, host=settings.host, port=settings.port, log_config=None, timeout_graceful_shutdown=10
+        create_app(spec, settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=10,
     )

@@ -1,4 +1,4 @@
-"""Settings of one service, read from the environment (`<SERVICE>_DATABASE_URL`, `<SERVICE>_PORT`)."""
+"""Settings of one service from the environment (`<SERVICE>_DATABASE_URL`, `<SERVICE>_PORT`)."""
 
 import os
 from pathlib import Path

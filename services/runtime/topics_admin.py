@@ -3,7 +3,6 @@
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 
 from services.contracts.topics import ALL_TOPICS, PARTITIONS
 
@@ -23,15 +22,14 @@ async def ensure_topics(
         missing = [t for t in topics if t not in existing]
         if not missing:
             return
-        try:
-            await admin.create_topics(
-                [
-                    NewTopic(t, num_partitions=partitions, replication_factor=replication_factor)
-                    for t in missing
-                ]
-            )
-        except TopicAlreadyExistsError:
-            pass  # another service created them at the same moment
+        # Errors come back per topic in the response, not raised: a topic that another service
+        # created at the same moment is fine, since all that matters is that it exists.
+        await admin.create_topics(
+            [
+                NewTopic(t, num_partitions=partitions, replication_factor=replication_factor)
+                for t in missing
+            ]
+        )
         log.info("created topics %s", ", ".join(missing))
     finally:
         await admin.close()

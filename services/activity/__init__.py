@@ -1,0 +1,1 @@
+"""The activity service: devices, favorites, watchlist, recordings; the device-limit read-model."""

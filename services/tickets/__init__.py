@@ -1,0 +1,1 @@
+"""The tickets service: tickets with their conversation, and messages sent to customers."""

@@ -1,0 +1,139 @@
+"""The rules of the tickets service: customer contacts, system messages, message history."""
+
+import uuid
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.contracts import topics
+from services.contracts.apps import MessageShowV1
+from services.contracts.billing import SubscriptionActivatedV1
+from services.contracts.customers import CustomerCreatedV1
+from services.contracts.tickets import MessageSentV1
+from services.runtime.db import utcnow
+from services.runtime.outbox import Outbox
+from services.runtime.problems import Problem
+from services.tickets import templates
+from services.tickets.models import CustomerContact, Message
+from services.tickets.schemas import MessagePage, MessagePublic
+
+
+async def remember_customer(session: AsyncSession, event: CustomerCreatedV1) -> None:
+    contact = await session.get(CustomerContact, event.customer_id)
+    if contact is None:
+        session.add(
+            CustomerContact(
+                customer_id=event.customer_id,
+                first_name=event.info.first_name,
+                email=event.info.email,
+            )
+        )
+
+
+async def welcome_on_first_subscription(
+    session: AsyncSession, outbox: Outbox, event: SubscriptionActivatedV1
+) -> None:
+    """Send the welcome message the first time a customer's subscription opens."""
+    if event.action != "opened":
+        return
+    already = await session.scalar(
+        select(Message.id).where(
+            Message.customer_id == event.customer_id, Message.template == templates.WELCOME.name
+        )
+    )
+    if already is not None:
+        return
+    contact = await session.get(CustomerContact, event.customer_id)
+    title, body = templates.render(
+        templates.WELCOME,
+        first_name=contact.first_name if contact else "there",
+        product=event.product_id,
+    )
+    await send_message(
+        session,
+        outbox,
+        customer_id=event.customer_id,
+        title=title,
+        body=body,
+        template=templates.WELCOME.name,
+    )
+
+
+async def send_message(
+    session: AsyncSession,
+    outbox: Outbox,
+    *,
+    customer_id: str,
+    title: str,
+    body: str,
+    template: str | None = None,
+    device_id: str | None = None,
+) -> Message:
+    now = utcnow()
+    message = Message(
+        id=str(uuid.uuid4()),
+        customer_id=customer_id,
+        channel="in_app",
+        template=template,
+        title=title,
+        body=body,
+        device_id=device_id,
+        status="sent",
+        sent_at=now,
+    )
+    session.add(message)
+    await outbox.add(
+        session,
+        MessageShowV1(
+            customer_id=customer_id,
+            message_id=message.id,
+            device_id=device_id,
+            title=title,
+            body=body,
+        ),
+        topic=topics.APPS_COMMANDS,
+        key=customer_id,
+        subject=customer_id,
+    )
+    await outbox.add(
+        session,
+        MessageSentV1(
+            customer_id=customer_id,
+            message_id=message.id,
+            channel="in_app",
+            template=template,
+            sent_at=now,
+        ),
+        topic=topics.TICKETS_EVENTS,
+        key=customer_id,
+        subject=customer_id,
+    )
+    return message
+
+
+async def list_messages(
+    session: AsyncSession, customer_id: str, *, limit: int, cursor: str | None
+) -> MessagePage:
+    query = select(Message).where(Message.customer_id == customer_id)
+    if cursor:
+        last = await session.get(Message, cursor)
+        if last is None or last.customer_id != customer_id:
+            raise Problem(
+                400,
+                "Bad cursor",
+                "the cursor is not one this list gave out",
+                extra={"field": "cursor"},
+            )
+        query = query.where(
+            or_(
+                Message.sent_at < last.sent_at,
+                (Message.sent_at == last.sent_at) & (Message.id < last.id),
+            )
+        )
+    rows = (
+        await session.scalars(
+            query.order_by(Message.sent_at.desc(), Message.id.desc()).limit(limit + 1)
+        )
+    ).all()
+    items = [MessagePublic.model_validate(m, from_attributes=True) for m in rows[:limit]]
+    return MessagePage(items=items, next_cursor=rows[limit - 1].id if len(rows) > limit else None)
