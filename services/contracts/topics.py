@@ -3,18 +3,23 @@
 Keys are customer ids (order ids on webshop.replies), so one customer's events stay in order.
 """
 
+import os
 from typing import Final
 
 PARTITIONS: Final = 6
 
-CUSTOMERS_EVENTS: Final = "customers.events"
-BILLING_EVENTS: Final = "billing.events"
-TICKETS_EVENTS: Final = "tickets.events"
-ACTIVITY_EVENTS: Final = "activity.events"
-WEBSHOP_ORDERS: Final = "webshop.orders"
-WEBSHOP_REPLIES: Final = "webshop.replies"
-APPS_EVENTS: Final = "apps.events"
-APPS_COMMANDS: Final = "apps.commands"
+# Lets several systems share one broker (test runs, staging beside production): every topic
+# and consumer group name starts with it. Empty by default.
+PREFIX: Final = os.environ.get("KAFKA_TOPIC_PREFIX", "")
+
+CUSTOMERS_EVENTS: Final = f"{PREFIX}customers.events"
+BILLING_EVENTS: Final = f"{PREFIX}billing.events"
+TICKETS_EVENTS: Final = f"{PREFIX}tickets.events"
+ACTIVITY_EVENTS: Final = f"{PREFIX}activity.events"
+WEBSHOP_ORDERS: Final = f"{PREFIX}webshop.orders"
+WEBSHOP_REPLIES: Final = f"{PREFIX}webshop.replies"
+APPS_EVENTS: Final = f"{PREFIX}apps.events"
+APPS_COMMANDS: Final = f"{PREFIX}apps.commands"
 
 MAIN_TOPICS: Final = (
     CUSTOMERS_EVENTS,

@@ -21,6 +21,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.contracts import topics
 from services.contracts.envelope import CloudEvent, EventData
 from services.contracts.registry import EVENT_MODELS
 from services.contracts.topics import dlq
@@ -94,7 +95,7 @@ class EventConsumer:
             return
         subscriber = broker.subscriber(
             *self.handlers,
-            group_id=self.service,
+            group_id=f"{topics.PREFIX}{self.service}",
             # Commit only after the handler returned: FastStream's default commits first.
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",

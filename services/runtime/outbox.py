@@ -4,8 +4,9 @@ describes, and `OutboxRelay` publishes it afterwards."""
 import zlib
 from collections.abc import Callable
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, event, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from services.contracts.envelope import CloudEvent, EventData
 from services.runtime.db import utcnow
@@ -24,6 +25,9 @@ class Outbox:
         self.source = source
         self._on_commit = on_commit
 
+    def _after_commit(self, _session: Session) -> None:
+        self._on_commit()
+
     async def add(
         self,
         session: AsyncSession,
@@ -34,17 +38,20 @@ class Outbox:
         subject: str | None = None,
         event_id: str | None = None,
     ) -> CloudEvent:
-        event = CloudEvent.wrap(data, source=self.source, subject=subject, event_id=event_id)
+        cloud_event = CloudEvent.wrap(data, source=self.source, subject=subject, event_id=event_id)
         await session.execute(
             insert(self.table).values(
-                event_id=event.id,
+                event_id=cloud_event.id,
                 topic=topic,
                 key=key,
                 bucket=bucket_of(key),
-                payload=event.to_bytes().decode(),
+                payload=cloud_event.to_bytes().decode(),
                 created_at=utcnow(),
             )
         )
-        # The relay is woken after the caller commits; waking early only costs one empty poll.
-        self._on_commit()
-        return event
+        # Wake the relay once the caller's transaction commits, not before: an early wake would
+        # find nothing and leave the event waiting a whole polling interval.
+        sync_session = session.sync_session
+        if not event.contains(sync_session, "after_commit", self._after_commit):
+            event.listen(sync_session, "after_commit", self._after_commit)
+        return cloud_event

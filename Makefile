@@ -1,0 +1,35 @@
+# One Makefile; CI (.ci/run) uses the same targets.
+PYTHON ?= python
+export PIP_DISABLE_PIP_VERSION_CHECK = 1
+
+.PHONY: help install run test test-unit lint typecheck bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+.run/.installed: pyproject.toml
+	$(PYTHON) -m pip install -q -e '.[dev]'
+	@mkdir -p .run && touch $@
+
+install: .run/.installed ## install the project and its dev tools
+	$(PYTHON) -m deploy.local fetch-kafka
+
+run: install ## start Kafka, the four services and the gateway (SQLite); Ctrl-C stops all
+	$(PYTHON) -m deploy.local.run_system
+
+test: install ## all tests: unit, and system tests on real Kafka, PostgreSQL and SQLite
+	$(PYTHON) -m pytest -q -ra
+
+test-unit: .run/.installed ## only the tests that need no server
+	$(PYTHON) -m pytest -q -m "not kafka and not postgres and not system"
+
+lint: .run/.installed ## ruff and mypy
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m mypy services gateway deploy
+
+bench: install ## end-to-end order throughput beside the raw limit; writes bench-results/
+	$(PYTHON) -m tests.bench.orders
+
+clean: ## remove local data, logs and caches (not the Kafka jar cache)
+	rm -rf .run test-artifacts bench-results .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,233 @@
+"""The foundation's flows end to end: gateway and webshop in, every service following."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from tests.system.conftest import System, Webshop, eventually, order_paid
+
+
+async def _customer(client: httpx.AsyncClient, customer_id: str) -> dict[str, Any]:
+    response = await client.get(f"/api/v1/customers/{customer_id}")
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def _transactions(client: httpx.AsyncClient, customer_id: str) -> list[dict[str, Any]]:
+    response = await client.get(f"/api/v1/customers/{customer_id}/transactions")
+    response.raise_for_status()
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+async def test_customer_added_through_gateway_turns_active_everywhere(system: System) -> None:
+    async with system.client() as client:
+        response = await client.post(
+            "/api/v1/customers",
+            json={
+                "webshop_id": "shop-eu",
+                "product_id": "basic",
+                "plan_id": "basic-1m",
+                "extra_product_ids": ["hbo"],
+                "info": {
+                    "first_name": "Ada",
+                    "last_name": "Lovelace",
+                    "email": "ada@example.com",
+                    "phone": "+3612345678",
+                },
+                "credentials": None,
+            },
+        )
+        assert response.status_code == 201, response.text
+        created = response.json()
+        assert created["status"] == "pending"
+        assert created["source"] == "manual"
+        assert created["login"].isdigit() and created["password"].isdigit()
+        customer_id = created["id"]
+
+        async def active() -> dict[str, Any] | None:
+            details = await _customer(client, customer_id)
+            return details if details["status"] == "active" else None
+
+        details = await eventually(active, what="the customer to turn active")
+        assert "password" not in details
+        assert details["subscription"]["product_id"] == "basic"
+        assert details["subscription"]["extra_product_ids"] == ["hbo"]
+        expires_at = datetime.fromisoformat(details["subscription"]["expires_at"])
+        assert timedelta(days=27) < expires_at - datetime.now(UTC) < timedelta(days=32)
+
+        transactions = await _transactions(client, customer_id)
+        assert [(t["kind"], t["amount"], t["currency"]) for t in transactions] == [
+            ("charge", "9.99", "EUR")
+        ]
+
+        async def limit_and_welcome() -> dict[str, Any] | None:
+            details = await _customer(client, customer_id)
+            sections = details["sections"]
+            devices, messages = sections["devices"], sections["messages"]
+            if devices["status"] != "ok" or messages["status"] != "ok":
+                return None
+            if devices["data"]["max_devices"] == 2 and messages["data"]["items"]:
+                return details
+            return None
+
+        details = await eventually(limit_and_welcome, what="device limit and welcome message")
+        welcome = details["sections"]["messages"]["data"]["items"][0]
+        assert welcome["template"] == "welcome" and "Ada" in welcome["title"]
+
+        listed = await client.get(
+            "/api/v1/customers", params={"q": "lovel", "status_group": "active"}
+        )
+        assert [c["id"] for c in listed.json()["items"]] == [customer_id]
+        inactive = await client.get(
+            "/api/v1/customers", params={"q": "lovel", "status_group": "inactive"}
+        )
+        assert inactive.json()["items"] == []
+
+
+async def test_refused_sale_is_a_problem_naming_the_field(system: System) -> None:
+    async with system.client() as client:
+        response = await client.post(
+            "/api/v1/customers",
+            json={
+                "webshop_id": "shop-us",
+                "product_id": "trial",
+                "plan_id": "trial-7d",
+                "info": {"first_name": "No", "last_name": "Sale"},
+            },
+        )
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "product_id" in response.text
+
+
+async def test_webshop_order_creates_customer_subscription_and_one_ledger_entry(
+    system: System, webshop: Webshop
+) -> None:
+    event = order_paid(amount="19.99")
+    order_id = event["data"]["order_id"]
+    await webshop.send(event, key=event["data"]["buyer"]["external_id"])
+
+    reply = await webshop.reply_for(order_id)
+    assert reply["type"] == "order.accepted.v1"
+    data = reply["data"]
+    assert data["login"].isdigit() and data["password"].isdigit()
+    assert datetime.fromisoformat(data["expires_at"]) > datetime.now(UTC) + timedelta(days=27)
+
+    async with system.client() as client:
+        details = await _customer(client, data["customer_id"])
+        assert details["source"] == "webshop"
+        assert details["status"] == "active"
+        assert details["subscription"]["product_id"] == "premium"
+        transactions = await _transactions(client, data["customer_id"])
+    assert len(transactions) == 1
+    assert transactions[0]["kind"] == "payment"
+    assert Decimal(transactions[0]["amount"]) == Decimal("19.99")
+    assert transactions[0]["order_id"] == order_id
+
+
+async def test_the_same_order_twice_gives_one_ledger_entry(
+    system: System, webshop: Webshop
+) -> None:
+    event = order_paid()
+    order_id = event["data"]["order_id"]
+    await webshop.send(event)
+    first = await webshop.reply_for(order_id)
+    # The webshop resends the order as a new event (new CloudEvent id), and the very same event.
+    again = {**event, "id": str(uuid.uuid4())}
+    await webshop.send(again)
+    await webshop.send(event)
+
+    async def two_replies() -> list[dict[str, Any]] | None:
+        replies = await webshop.replies_for(order_id)
+        return replies if len(replies) >= 2 else None
+
+    replies = await eventually(two_replies, what="the repeated order's reply")
+    assert replies[1]["data"]["customer_id"] == first["data"]["customer_id"]
+    assert replies[1]["data"].get("password") is None  # a password is shown once only
+    async with system.client() as client:
+        transactions = await _transactions(client, first["data"]["customer_id"])
+        assert len(transactions) == 1
+        listed = await client.get(
+            "/api/v1/customers", params={"q": event["data"]["buyer"]["email"]}
+        )
+        assert listed.json()["total"] == 1
+
+
+async def test_returning_buyer_renews_from_current_expiry(system: System, webshop: Webshop) -> None:
+    first = order_paid(product_id="basic", plan_id="basic-1m", amount="9.99")
+    await webshop.send(first)
+    accepted = await webshop.reply_for(first["data"]["order_id"])
+    second = order_paid(
+        product_id="basic", plan_id="basic-1m", amount="9.99", buyer=first["data"]["buyer"]
+    )
+    await webshop.send(second)
+    renewed = await webshop.reply_for(second["data"]["order_id"])
+    assert renewed["data"]["customer_id"] == accepted["data"]["customer_id"]
+    assert renewed["data"].get("password") is None
+    gap = datetime.fromisoformat(renewed["data"]["expires_at"]) - datetime.fromisoformat(
+        accepted["data"]["expires_at"]
+    )
+    assert timedelta(days=27) < gap < timedelta(days=32)
+
+
+async def test_malformed_order_goes_to_dlq_and_next_order_is_processed(
+    system: System, webshop: Webshop
+) -> None:
+    garbage = b'{"specversion": "1.0", "this is": not json'
+    invalid = order_paid()
+    invalid["data"]["currency"] = "euro"
+    good = order_paid()
+    await webshop.send(garbage)
+    await webshop.send(invalid)
+    await webshop.send(good)
+
+    headers = await webshop.dead_letter(garbage)
+    assert b"invalid CloudEvent envelope" in headers["x-dlq-reason"]
+    assert headers["x-dlq-source-topic"] == system.topic("webshop.orders").encode()
+    invalid_headers = await webshop.dead_letter(json.dumps(invalid).encode())
+    assert b"currency" in invalid_headers["x-dlq-reason"]
+    reply = await webshop.reply_for(good["data"]["order_id"])
+    assert reply["type"] == "order.accepted.v1"
+
+
+async def test_order_for_unknown_plan_is_rejected_with_reason(
+    system: System, webshop: Webshop
+) -> None:
+    event = order_paid(plan_id="no-such-plan")
+    await webshop.send(event)
+    reply = await webshop.reply_for(event["data"]["order_id"])
+    assert reply["type"] == "order.rejected.v1"
+    assert "no-such-plan" in reply["data"]["reason"]
+
+
+async def test_service_killed_between_orders_loses_nothing(
+    system: System, webshop: Webshop
+) -> None:
+    before = order_paid()
+    await webshop.send(before)
+    await webshop.reply_for(before["data"]["order_id"])
+
+    for name in ("billing", "customers"):
+        system.processes[name].kill()
+        during = [order_paid() for _ in range(5)]
+        for event in during:
+            await webshop.send(event)
+        await asyncio.sleep(0.5)
+        process = system.processes[name]
+        await asyncio.to_thread(process.start)
+        await asyncio.to_thread(process.wait_ready, 90.0)
+        replies = [await webshop.reply_for(e["data"]["order_id"], timeout=60) for e in during]
+        assert {r["type"] for r in replies} == {"order.accepted.v1"}
+        async with system.client() as client:
+            for reply in replies:
+                transactions = await _transactions(client, reply["data"]["customer_id"])
+                assert len(transactions) == 1, transactions
