@@ -1,0 +1,126 @@
+"""The gateway process: `python -m gateway.app` serves the API on GATEWAY_HOST:GATEWAY_PORT.
+
+`build()` is the one place the gateway is wired: settings, database and migrations, the first
+admin, the shared HTTP client to the services, routes, errors, health and metrics. Tests pass
+their own settings and an httpx transport that stands in for the services.
+"""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import RedirectResponse
+
+from gateway.bootstrap import ensure_first_admin
+from gateway.downstream import Downstream
+from gateway.operations import operations_router
+from gateway.routes import ROUTERS
+from gateway.settings import GatewaySettings, load_settings
+from services.runtime import migrations
+from services.runtime.db import Database
+from services.runtime.logging_setup import configure_logging
+from services.runtime.metrics import HTTP_REQUESTS
+from services.runtime.problems import install_problem_handlers
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+DESCRIPTION = """
+The operators' API of the IPTV customer-management backend.
+
+Sign in with **Authorize** (OAuth2 password flow: an operator's username and password) or send
+an `X-API-Key` header. Roles: `viewer` reads; `support` also handles tickets and messages;
+`operator` also sells and edits customers; `admin` also edits the catalog and manages operators
+and API keys. Every write is audited. Errors are RFC 9457 `application/problem+json`.
+"""
+
+
+def _route_template(request: Request) -> str:
+    """The matched route's path template, so metrics do not get one series per customer id."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", None) or "unmatched")
+
+
+def build(
+    settings: GatewaySettings | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """The gateway app. `transport` replaces the network to the services (tests)."""
+    settings = settings or load_settings()
+    db = Database(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            await asyncio.to_thread(migrations.upgrade, MIGRATIONS_DIR, settings.database_url)
+            await ensure_first_admin(db, settings)
+            # One client for every call to every service: its connection pool is shared.
+            # trust_env=False: calls between our own services never go through a proxy.
+            async with httpx.AsyncClient(
+                transport=transport, timeout=settings.service_timeout_seconds, trust_env=False
+            ) as client:
+                app.state.downstream = Downstream(
+                    client, settings.service_urls, settings.service_timeout_seconds
+                )
+                log.info("gateway ready on %s:%d", settings.host, settings.port)
+                yield
+        finally:
+            await db.dispose()
+
+    app = FastAPI(
+        title="TV customer management: gateway API",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+    )
+    app.state.settings = settings
+    app.state.db = db
+    install_problem_handlers(app)
+
+    @app.middleware("http")
+    async def count_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            HTTP_REQUESTS.labels(
+                "gateway", request.method, _route_template(request), str(status)
+            ).inc()
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        # The web console is not built yet; until it is, the API's own docs are the front page.
+        return RedirectResponse("/docs")
+
+    app.include_router(operations_router())
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def main() -> None:
+    settings = load_settings()
+    configure_logging("gateway", settings.log_level)
+    uvicorn.run(
+        build(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )
+
+
+if __name__ == "__main__":
+    main()

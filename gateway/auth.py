@@ -1,0 +1,112 @@
+"""Who is calling and what they may do: bearer tokens for operators, X-API-Key for machines.
+
+Routes declare what they need with the aliases at the bottom (`CanSell`, `CanReadCustomers`, ...);
+a missing or bad credential is 401 with WWW-Authenticate, a role without the permission 403.
+"""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import Depends, Security
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from starlette.exceptions import HTTPException
+
+from gateway import accounts, security
+from gateway.deps import DatabaseDep, SettingsDep
+from gateway.permissions import Permission, Role, allows
+from services.runtime.problems import Problem
+
+TOKEN_URL = "/api/v1/auth/token"
+
+_bearer = OAuth2PasswordBearer(
+    tokenUrl=TOKEN_URL,
+    auto_error=False,
+    scheme_name="OperatorToken",
+    description="Operators: sign in with username and password.",
+)
+_api_key = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="Machines (dashboards): a key an admin created at /api/v1/api-keys.",
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller: an operator or an API key, and its role."""
+
+    kind: Literal["operator", "api_key"]
+    id: str
+    name: str
+    role: Role
+
+    def can(self, permission: Permission) -> bool:
+        return allows(self.role, permission)
+
+
+def unauthorized(detail: str, *, error: str | None = None) -> HTTPException:
+    # An HTTPException rather than a Problem: the shared problem handler passes its headers on,
+    # and RFC 9110 wants WWW-Authenticate on every 401.
+    challenge = f'Bearer error="{error}"' if error else "Bearer"
+    return HTTPException(401, detail, headers={"WWW-Authenticate": challenge})
+
+
+async def get_principal(
+    db: DatabaseDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Security(_bearer)],
+    api_key: Annotated[str | None, Security(_api_key)],
+) -> Principal:
+    if api_key:
+        async with db.sessions() as session:
+            key = await accounts.active_api_key(session, api_key)
+        if key is None:
+            raise unauthorized("the API key is unknown or revoked")
+        return Principal(kind="api_key", id=key.id, name=key.name, role=Role(key.role))
+    if token:
+        try:
+            operator_id = security.read_token(token, key=settings.jwt_key)
+        except security.InvalidToken as invalid:
+            raise unauthorized(f"invalid token: {invalid}", error="invalid_token") from None
+        async with db.sessions() as session:
+            operator = await accounts.active_operator(session, operator_id)
+        if operator is None:
+            raise unauthorized(
+                "the operator no longer exists or is disabled", error="invalid_token"
+            )
+        # The role comes from the database, not the token: a demotion or a disabling takes
+        # effect on the next request instead of when the token expires.
+        return Principal(
+            kind="operator", id=operator.id, name=operator.username, role=Role(operator.role)
+        )
+    raise unauthorized("sign in at /api/v1/auth/token or send an X-API-Key header")
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets through only callers whose role has `permission`."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.can(permission):
+            raise Problem(
+                403,
+                "Forbidden",
+                f"the {principal.role} role lacks the {permission} permission",
+                extra={"permission": permission.value},
+            )
+        return principal
+
+    return check
+
+
+CanReadCustomers = Annotated[Principal, Depends(require(Permission.CUSTOMERS_READ))]
+CanReadCatalog = Annotated[Principal, Depends(require(Permission.CATALOG_READ))]
+CanSell = Annotated[Principal, Depends(require(Permission.CUSTOMERS_WRITE))]
+CanEditCatalog = Annotated[Principal, Depends(require(Permission.CATALOG_WRITE))]
+CanManageOperators = Annotated[Principal, Depends(require(Permission.OPERATORS_MANAGE))]
+CanManageApiKeys = Annotated[Principal, Depends(require(Permission.API_KEYS_MANAGE))]
+CanReadAudit = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]

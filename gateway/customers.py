@@ -1,0 +1,119 @@
+"""Customers through the gateway: a sale checked against the catalog, the list, one record."""
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from gateway.downstream import Downstream, QueryParams, parse_as, segment, success_body
+from gateway.schemas.customers import (
+    CustomerCreate,
+    CustomerCreated,
+    CustomerPage,
+    CustomerPublic,
+    CustomerSort,
+    CustomerStatus,
+    StatusGroup,
+    TransactionPage,
+)
+from services.runtime.problems import Problem
+
+_CREATED = TypeAdapter(CustomerCreated)
+_PAGE = TypeAdapter(CustomerPage)
+_CUSTOMER = TypeAdapter(CustomerPublic)
+_TRANSACTIONS = TypeAdapter(TransactionPage)
+
+
+def catalog_refusal(problem: Problem) -> Problem:
+    """Billing's refusal of a sale as the gateway's 422, with `errors` naming the field."""
+    errors = problem.extra.get("errors")
+    if not isinstance(errors, list) or not errors:
+        field = problem.extra.get("field", "(body)")
+        errors = [{"field": str(field), "message": problem.detail or problem.title}]
+    return Problem(
+        422,
+        "Order not allowed",
+        problem.detail or "the catalog does not allow this sale",
+        extra={"errors": errors},
+    )
+
+
+async def sell(
+    downstream: Downstream, payload: CustomerCreate, *, idempotency_key: str | None
+) -> tuple[CustomerCreated, bool]:
+    """Check the sale against billing's catalog, then create the customer and account.
+
+    Returns the customer (with the password when it was generated) and whether it is new; a
+    repeated Idempotency-Key gets the first customer back, without a password.
+    """
+    order = payload.model_dump(
+        mode="json", include={"webshop_id", "product_id", "plan_id", "extra_product_ids"}
+    )
+    try:
+        await downstream.call("billing", "POST", "/orders/check", json_body=order)
+    except Problem as problem:
+        if problem.status == 422:
+            raise catalog_refusal(problem) from None
+        raise
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+    response = await downstream.send(
+        "customers",
+        "POST",
+        "/customers",
+        json_body=payload.model_dump(mode="json"),
+        headers=headers,
+    )
+    created = parse_as(_CREATED, success_body("customers", response), "customers")
+    return created, response.status_code == 201
+
+
+def list_params(
+    *,
+    status: list[CustomerStatus] | None,
+    status_group: StatusGroup | None,
+    source: str | None,
+    webshop_id: str | None,
+    product_id: str | None,
+    expires_before: datetime | None,
+    expires_after: datetime | None,
+    q: str | None,
+    sort: CustomerSort,
+    limit: int,
+    cursor: str | None,
+) -> QueryParams:
+    """The list's filters as the customers service's query (`status` repeated)."""
+    params: list[tuple[str, str | int]] = [("status", s) for s in status or []]
+    optional: dict[str, Any] = {
+        "status_group": status_group,
+        "source": source,
+        "webshop_id": webshop_id,
+        "product_id": product_id,
+        "expires_before": expires_before.isoformat() if expires_before else None,
+        "expires_after": expires_after.isoformat() if expires_after else None,
+        "q": q,
+        "cursor": cursor,
+    }
+    params += [(name, value) for name, value in optional.items() if value not in (None, "")]
+    params += [("sort", sort), ("limit", limit)]
+    return params
+
+
+async def list_customers(downstream: Downstream, params: QueryParams) -> CustomerPage:
+    data = await downstream.call("customers", "GET", "/customers", params=params)
+    return parse_as(_PAGE, data, "customers")
+
+
+async def get_customer(downstream: Downstream, customer_id: str) -> CustomerPublic:
+    data = await downstream.call("customers", "GET", f"/customers/{segment(customer_id)}")
+    return parse_as(_CUSTOMER, data, "customers")
+
+
+async def list_transactions(
+    downstream: Downstream, customer_id: str, *, limit: int, cursor: str | None
+) -> TransactionPage:
+    params: list[tuple[str, str | int]] = [("limit", limit)]
+    if cursor:
+        params.append(("cursor", cursor))
+    path = f"/customers/{segment(customer_id)}/transactions"
+    data = await downstream.call("billing", "GET", path, params=params)
+    return parse_as(_TRANSACTIONS, data, "billing")

@@ -1,0 +1,168 @@
+"""Calls from the gateway to the four services over one shared HTTP client.
+
+Errors come back as Problems the gateway can raise as they are: a service's own 4xx problem
+keeps its status and body, a service that cannot be reached or is too slow becomes 503
+"Service unavailable" naming it, and a service that fails (5xx) becomes 502.
+"""
+
+import asyncio
+import json
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import TypeAdapter, ValidationError
+
+from gateway.metrics import DOWNSTREAM_SECONDS
+from services.runtime.problems import Problem
+
+T = TypeVar("T")
+QueryParams = Sequence[tuple[str, str | int]]
+
+# Problem members that describe the problem itself; the rest (errors, field, ...) travel along.
+_PROBLEM_CORE = {"type", "title", "status", "detail", "instance"}
+
+
+def segment(value: str) -> str:
+    """`value` as one URL path segment: a client's "../x" must not reach another route."""
+    return quote(value, safe="")
+
+
+def service_unavailable(service: str, reason: str) -> Problem:
+    return Problem(
+        503,
+        "Service unavailable",
+        f"the {service} service is unavailable: {reason}",
+        extra={"service": service},
+    )
+
+
+def bad_answer(service: str, reason: str) -> Problem:
+    return Problem(
+        502, "Bad gateway", f"the {service} service {reason}", extra={"service": service}
+    )
+
+
+class Downstream:
+    """The services' base URLs and the one `httpx.AsyncClient` all calls share."""
+
+    def __init__(
+        self, client: httpx.AsyncClient, base_urls: Mapping[str, str], timeout_seconds: float
+    ) -> None:
+        self.client = client
+        self.base_urls = dict(base_urls)
+        self.timeout_seconds = timeout_seconds
+
+    async def send(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        params: QueryParams | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout_seconds: float | None = None,
+    ) -> httpx.Response:
+        """The service's answer whatever its status; raises 503 if there is no answer in time."""
+        limit = timeout_seconds or self.timeout_seconds
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            # httpx's timeout bounds each phase (connect, each read); this bounds the whole
+            # call, so a service that trickles its answer cannot hold the page.
+            async with asyncio.timeout(limit):
+                response = await self.client.request(
+                    method,
+                    self.base_urls[service] + path,
+                    params=list(params) if params else None,
+                    json=json_body,
+                    headers=dict(headers) if headers else None,
+                    timeout=limit,
+                )
+            outcome = str(response.status_code)
+            return response
+        except (TimeoutError, httpx.TimeoutException):
+            outcome = "timeout"
+            raise service_unavailable(service, f"no answer within {limit:g} s") from None
+        except httpx.TransportError as error:
+            outcome = "unreachable"
+            reason = f"cannot reach it ({type(error).__name__})"
+            raise service_unavailable(service, reason) from None
+        finally:
+            DOWNSTREAM_SECONDS.labels(service, outcome).observe(time.perf_counter() - started)
+
+    async def call(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        params: QueryParams | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout_seconds: float | None = None,
+    ) -> Any:
+        """The decoded JSON of a successful answer (None when empty); a Problem otherwise."""
+        response = await self.send(
+            service,
+            method,
+            path,
+            params=params,
+            json_body=json_body,
+            headers=headers,
+            timeout_seconds=timeout_seconds,
+        )
+        return success_body(service, response)
+
+
+def success_body(service: str, response: httpx.Response) -> Any:
+    """The decoded JSON of a successful answer (None when empty); a Problem for an error."""
+    if not response.is_success:
+        raise problem_from(service, response)
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        raise bad_answer(service, "answered with something that is not JSON") from None
+
+
+def problem_from(service: str, response: httpx.Response) -> Problem:
+    """The gateway's Problem for a service's error answer."""
+    status = response.status_code
+    if status >= 500 and status != 503:
+        return bad_answer(service, f"failed ({status})")
+    body = _json_object(response)
+    title = str(body.get("title") or response.reason_phrase or "Error")
+    detail = body.get("detail")
+    extra = {key: value for key, value in body.items() if key not in _PROBLEM_CORE}
+    if status == 503:
+        # The service itself says it cannot serve now: name it, like an unreachable one.
+        extra["service"] = service
+    return Problem(
+        status,
+        title,
+        str(detail) if detail is not None else None,
+        type_=str(body.get("type") or "about:blank"),
+        extra=extra,
+    )
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except (ValueError, json.JSONDecodeError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def parse_as(adapter: TypeAdapter[T], data: Any, service: str) -> T:
+    """`data` from `service` as the gateway's model; a 502 if the service broke its contract."""
+    try:
+        return adapter.validate_python(data)
+    except ValidationError as error:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in error.errors()[:5])
+        raise bad_answer(service, f"answered in an unexpected shape ({fields})") from None

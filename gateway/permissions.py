@@ -1,0 +1,45 @@
+"""Roles and what each may do: one table, each role a superset of the one below it."""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    SUPPORT = "support"
+    VIEWER = "viewer"
+
+
+class Permission(StrEnum):
+    CUSTOMERS_READ = "customers:read"
+    CATALOG_READ = "catalog:read"
+    # Tickets and the messages sent to customers.
+    TICKETS_WRITE = "tickets:write"
+    # Selling: adding customers, renewing and changing subscriptions, editing customers.
+    CUSTOMERS_WRITE = "customers:write"
+    CATALOG_WRITE = "catalog:write"
+    OPERATORS_MANAGE = "operators:manage"
+    API_KEYS_MANAGE = "api_keys:manage"
+    AUDIT_READ = "audit:read"
+
+
+_VIEWER = frozenset({Permission.CUSTOMERS_READ, Permission.CATALOG_READ})
+_SUPPORT = _VIEWER | {Permission.TICKETS_WRITE}
+_OPERATOR = _SUPPORT | {Permission.CUSTOMERS_WRITE}
+_ADMIN = _OPERATOR | {
+    Permission.CATALOG_WRITE,
+    Permission.OPERATORS_MANAGE,
+    Permission.API_KEYS_MANAGE,
+    Permission.AUDIT_READ,
+}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.VIEWER: _VIEWER,
+    Role.SUPPORT: _SUPPORT,
+    Role.OPERATOR: _OPERATOR,
+    Role.ADMIN: _ADMIN,
+}
+
+
+def allows(role: Role, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS[role]

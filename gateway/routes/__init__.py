@@ -1,0 +1,14 @@
+"""The gateway's REST API under /api/v1, one small module per area."""
+
+from fastapi import APIRouter
+
+from gateway.routes import api_keys, audit, auth, catalog, customers, operators
+
+ROUTERS: list[APIRouter] = [
+    auth.router,
+    catalog.router,
+    customers.router,
+    audit.router,
+    operators.router,
+    api_keys.router,
+]

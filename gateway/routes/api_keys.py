@@ -1,0 +1,62 @@
+"""API keys for machines such as dashboards (admin); a key's secret is shown once."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+
+from gateway import accounts
+from gateway.audit import AuditDep
+from gateway.auth import CanManageApiKeys
+from gateway.deps import DatabaseDep
+from gateway.routes.prefix import API_PREFIX
+from gateway.schemas.accounts import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
+from gateway.schemas.common import AUTH_ERRORS, Page, problem_responses
+
+router = APIRouter(prefix=f"{API_PREFIX}/api-keys", tags=["api keys"])
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ApiKeyCreated,
+    responses=problem_responses(*AUTH_ERRORS, 422),
+)
+async def create_api_key(
+    payload: ApiKeyCreate, _: CanManageApiKeys, db: DatabaseDep, audit: AuditDep
+) -> ApiKeyCreated:
+    """Create a key with a role; send it as `X-API-Key`. The `key` is in this answer only."""
+    async with audit.record("api_key.create") as entry, db.transaction() as session:
+        created = await accounts.add_api_key(session, payload)
+        entry.after, entry.status_code = created.model_dump(mode="json", exclude={"key"}), 201
+    return created
+
+
+@router.get("", response_model=Page[ApiKeyPublic], responses=problem_responses(*AUTH_ERRORS))
+async def list_api_keys(_: CanManageApiKeys, db: DatabaseDep) -> Page[ApiKeyPublic]:
+    """Every key, revoked ones included, without their secrets."""
+    async with db.sessions() as session:
+        return Page[ApiKeyPublic](items=await accounts.list_api_keys(session))
+
+
+@router.delete(
+    "/{key_id}",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(*AUTH_ERRORS, 404),
+)
+async def revoke_api_key(
+    key_id: Annotated[str, Path(max_length=36)],
+    _: CanManageApiKeys,
+    db: DatabaseDep,
+    audit: AuditDep,
+) -> Response:
+    """Revoke a key: it stops working at once. Revoking twice is harmless."""
+    async with db.sessions() as session:
+        before = accounts.api_key_public(await accounts.get_api_key(session, key_id))
+    async with audit.record("api_key.revoke", before=before.model_dump(mode="json")) as entry:
+        async with db.transaction() as session:
+            after = await accounts.revoke_api_key(
+                session, await accounts.get_api_key(session, key_id)
+            )
+        entry.after, entry.status_code = after.model_dump(mode="json"), 204
+    return Response(status_code=204)

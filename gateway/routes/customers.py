@@ -1,0 +1,144 @@
+"""Customers: the sale that adds one, the filtered list, the composed details, transactions."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Response
+
+from gateway import customers
+from gateway.audit import AuditDep
+from gateway.auth import CanReadCustomers, CanSell
+from gateway.deps import DownstreamDep
+from gateway.details import compose_details
+from gateway.routes.prefix import API_PREFIX
+from gateway.schemas.common import AUTH_ERRORS, problem_responses
+from gateway.schemas.customers import (
+    CustomerCreate,
+    CustomerCreated,
+    CustomerPage,
+    CustomerSort,
+    CustomerStatus,
+    StatusGroup,
+    TransactionPage,
+)
+from gateway.schemas.details import CustomerDetails
+
+router = APIRouter(prefix=f"{API_PREFIX}/customers", tags=["customers"])
+
+# Ids are UUIDs; the pattern also keeps a client from steering the call to another route.
+CustomerId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=CustomerCreated,
+    responses={
+        200: {"description": "A repeated Idempotency-Key: the customer created the first time"},
+        **problem_responses(*AUTH_ERRORS, 409, 422, 503),
+    },
+)
+async def create_customer(
+    payload: CustomerCreate,
+    _: CanSell,
+    downstream: DownstreamDep,
+    audit: AuditDep,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=200,
+            description="Retry with the same key after a timeout: you get the same customer.",
+        ),
+    ] = None,
+) -> CustomerCreated:
+    """Add a customer by hand and sell them a product on a plan, with extras.
+
+    The sale is first checked against the catalog (the webshop sells the product, the plan
+    belongs to it, the extras exist): a refusal is 422 with `errors` naming the field. Without
+    `credentials`, a numeric login and password are generated; the password is in this answer
+    only. The subscription opens shortly after, when billing has processed the sale.
+    """
+    async with audit.record("customer.create") as entry:
+        created, is_new = await customers.sell(downstream, payload, idempotency_key=idempotency_key)
+        entry.customer_id = created.id
+        # The one-time password is the customer's secret, not the audit log's.
+        entry.after = created.model_dump(mode="json", exclude={"password"})
+        entry.status_code = 201 if is_new else 200
+    response.status_code = entry.status_code
+    return created
+
+
+@router.get("", response_model=CustomerPage, responses=problem_responses(*AUTH_ERRORS, 400, 503))
+async def list_customers(
+    _: CanReadCustomers,
+    downstream: DownstreamDep,
+    status: Annotated[
+        list[CustomerStatus] | None, Query(description="Repeat for several statuses.")
+    ] = None,
+    status_group: Annotated[
+        StatusGroup | None,
+        Query(description="active = trial or active; inactive = pending, expired or disabled."),
+    ] = None,
+    source: Annotated[str | None, Query(pattern="^(manual|webshop)$")] = None,
+    webshop_id: Annotated[str | None, Query(max_length=64)] = None,
+    product_id: Annotated[str | None, Query(max_length=64)] = None,
+    expires_before: datetime | None = None,
+    expires_after: datetime | None = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=100, description="Name, e-mail or login prefix, case-insensitive."),
+    ] = None,
+    sort: CustomerSort = "-created_at",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> CustomerPage:
+    """Customers in every status, filtered, searched and paged (pass `next_cursor` back)."""
+    params = customers.list_params(
+        status=status,
+        status_group=status_group,
+        source=source,
+        webshop_id=webshop_id,
+        product_id=product_id,
+        expires_before=expires_before,
+        expires_after=expires_after,
+        q=q,
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
+    )
+    return await customers.list_customers(downstream, params)
+
+
+@router.get(
+    "/{customer_id}",
+    response_model=CustomerDetails,
+    responses=problem_responses(*AUTH_ERRORS, 404, 503),
+)
+async def get_customer_details(
+    customer_id: CustomerId, _: CanReadCustomers, downstream: DownstreamDep
+) -> CustomerDetails:
+    """The customer with their subscription, first transactions, messages and devices.
+
+    The sections are fetched from their services at once. A section whose service fails or is
+    slow is `{"status": "unavailable", "reason": ...}` and the rest of the page is served; only
+    the customer record itself is required (404 if unknown, 503 if the customers service is
+    unavailable). No subscription is `{"status": "ok", "data": null}`.
+    """
+    return await compose_details(downstream, customer_id)
+
+
+@router.get(
+    "/{customer_id}/transactions",
+    response_model=TransactionPage,
+    responses=problem_responses(*AUTH_ERRORS, 400, 503),
+)
+async def list_transactions(
+    customer_id: CustomerId,
+    _: CanReadCustomers,
+    downstream: DownstreamDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
+) -> TransactionPage:
+    """The customer's ledger, newest first, with the balance per currency."""
+    return await customers.list_transactions(downstream, customer_id, limit=limit, cursor=cursor)

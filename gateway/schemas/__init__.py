@@ -1,0 +1,1 @@
+"""The gateway's public request and response shapes (its own contract, apart from the services')."""

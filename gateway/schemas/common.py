@@ -1,0 +1,64 @@
+"""Shapes every part of the API shares: the list page and the problem+json error body."""
+
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.runtime.problems import PROBLEM_JSON
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list; pass `next_cursor` back as `cursor` for the next, null at the end."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class FieldError(BaseModel):
+    field: str = Field(examples=["plan_id"])
+    message: str = Field(examples=["plan basic-1m is not sold by webshop demo"])
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details; validation problems name each failing field in `errors`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str = Field(examples=["Order not allowed"])
+    status: int = Field(examples=[422])
+    detail: str | None = None
+    instance: str | None = Field(default=None, examples=["/api/v1/customers"])
+    errors: list[FieldError] | None = None
+    service: str | None = Field(
+        default=None, description="The service at fault, on 502/503 answers.", examples=["billing"]
+    )
+
+
+_DESCRIPTIONS = {
+    400: "Bad request (for example a cursor this list did not give out)",
+    401: "No valid credentials: sign in at /api/v1/auth/token or send X-API-Key",
+    403: "The caller's role lacks the permission",
+    404: "Not found",
+    409: "Conflicts with what exists",
+    422: "Validation failed; `errors` names each field",
+    502: "A service answered wrongly",
+    503: "A service is unavailable; `service` names it",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for these error statuses, all problem+json."""
+    return {
+        status: {
+            "model": ProblemDetails,
+            "description": _DESCRIPTIONS.get(status, "Error"),
+            "content": {PROBLEM_JSON: {}},
+        }
+        for status in statuses
+    }
+
+
+AUTH_ERRORS = (401, 403)

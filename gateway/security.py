@@ -1,0 +1,104 @@
+"""Secrets handling: argon2 password hashes, signed access tokens (JWT HS256) and API keys."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from gateway.permissions import Role
+
+JWT_ALGORITHM = "HS256"
+API_KEY_PREFIX = "tvcm"
+
+# Library defaults (RFC 9106 low-memory profile): operators sign in rarely, so the stronger
+# profile costs nothing that matters.
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@cache
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def burn_verification_time(password: str) -> None:
+    """Spend what a real check costs, so an unknown username is not told apart by timing."""
+    verify_password(_dummy_hash(), password)
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(18)
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    subject: str
+    role: Role
+    expires_at: datetime
+
+
+def issue_token(
+    *, subject: str, role: Role, key: str, now: datetime, lifetime: timedelta
+) -> tuple[str, TokenClaims]:
+    """A signed access token for `subject` (an operator id) and the claims it carries."""
+    claims = TokenClaims(subject=subject, role=role, expires_at=now + lifetime)
+    token = jwt.encode(
+        {"sub": subject, "role": role.value, "iat": now, "exp": claims.expires_at},
+        key,
+        algorithm=JWT_ALGORITHM,
+    )
+    return token, claims
+
+
+class InvalidToken(Exception):
+    """The token is malformed, badly signed, expired or lacks a claim."""
+
+
+def read_token(token: str, *, key: str) -> str:
+    """The subject of a valid token; raises InvalidToken otherwise."""
+    try:
+        # Pinning the algorithm refuses "alg: none" and key-confusion tricks.
+        payload = jwt.decode(
+            token, key, algorithms=[JWT_ALGORITHM], options={"require": ["sub", "exp"]}
+        )
+    except jwt.PyJWTError as error:
+        raise InvalidToken(str(error)) from error
+    subject = payload.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise InvalidToken("no subject")
+    return subject
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    key: str
+    prefix: str
+    hash: str
+
+
+def generate_api_key() -> NewApiKey:
+    """`tvcm_<8 hex>_<secret>`; the visible prefix identifies the key in lists and logs."""
+    prefix = f"{API_KEY_PREFIX}_{secrets.token_hex(4)}"
+    key = f"{prefix}_{secrets.token_urlsafe(32)}"
+    return NewApiKey(key=key, prefix=prefix, hash=hash_api_key(key))
+
+
+def hash_api_key(key: str) -> str:
+    # A fast hash is enough: the key carries 256 random bits, so there is nothing to guess
+    # that a slow hash would protect; and it lets the key be looked up by its hash.
+    return hashlib.sha256(key.encode()).hexdigest()

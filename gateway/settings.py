@@ -1,0 +1,142 @@
+"""Settings of the gateway, read from the environment (see the field aliases for the names)."""
+
+import os
+import secrets
+from pathlib import Path
+from typing import Self
+
+import httpx
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.runtime.settings import DEFAULT_DATA_DIR, sqlite_url
+
+SERVICE_NAMES = ("customers", "billing", "tickets", "activity")
+JWT_SECRET_FILE = "gateway_jwt_secret"
+MIN_SECRET_LENGTH = 32
+MIN_ADMIN_PASSWORD_LENGTH = 8
+# Values people paste from examples; refused in production whatever their length.
+_KNOWN_WEAK_SECRETS = {
+    "changeme",
+    "change-me",
+    "changethis",
+    "secret",
+    "jwt_secret",
+    "jwt-secret",
+    "password",
+    "development",
+    "dev",
+    "test",
+}
+
+
+def is_weak_secret(secret: str) -> bool:
+    """Too short, a known placeholder, or built from a handful of characters ("aaaa...")."""
+    if secret.lower() in _KNOWN_WEAK_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+        return True
+    return len(set(secret)) < 10
+
+
+def _read_or_create_secret(path: Path) -> str:
+    """The secret stored at `path`, created (readable by the owner only) on first use."""
+    if path.exists():
+        stored = path.read_text(encoding="utf-8").strip()
+        if stored:
+            return stored
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    # O_EXCL: if two processes start at once, one writes and the other reads its secret, so
+    # both sign and verify tokens with the same key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(secret)
+    return secret
+
+
+class GatewaySettings(BaseSettings):
+    """Everything the gateway reads from its environment; construct with field names in tests."""
+
+    model_config = SettingsConfigDict(
+        validate_by_name=True, validate_by_alias=True, env_ignore_empty=True, extra="ignore"
+    )
+
+    environment: str = Field("development", validation_alias="ENVIRONMENT")
+    data_dir: Path = Field(DEFAULT_DATA_DIR, validation_alias="DATA_DIR")
+    host: str = Field("127.0.0.1", validation_alias="GATEWAY_HOST")
+    port: int = Field(8000, ge=0, le=65535, validation_alias="GATEWAY_PORT")
+    database_url: str = Field(
+        "", validation_alias="GATEWAY_DATABASE_URL", description="empty: SQLite in DATA_DIR"
+    )
+    jwt_secret: SecretStr | None = Field(
+        None, validation_alias="JWT_SECRET", description="unset: generated into DATA_DIR"
+    )
+    access_token_minutes: int = Field(30, ge=1, le=24 * 60, validation_alias="ACCESS_TOKEN_MINUTES")
+    admin_username: str = Field(
+        "admin", pattern=r"^[A-Za-z0-9._@-]{3,64}$", validation_alias="ADMIN_USERNAME"
+    )
+    admin_password: SecretStr | None = Field(None, validation_alias="ADMIN_PASSWORD")
+    customers_url: str = Field("http://127.0.0.1:8101", validation_alias="CUSTOMERS_URL")
+    billing_url: str = Field("http://127.0.0.1:8102", validation_alias="BILLING_URL")
+    tickets_url: str = Field("http://127.0.0.1:8103", validation_alias="TICKETS_URL")
+    activity_url: str = Field("http://127.0.0.1:8104", validation_alias="ACTIVITY_URL")
+    service_timeout_seconds: float = Field(
+        2.0, gt=0, le=60, validation_alias="SERVICE_TIMEOUT_SECONDS"
+    )
+    log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+
+    @field_validator("customers_url", "billing_url", "tickets_url", "activity_url")
+    @classmethod
+    def _http_base_url(cls, value: str) -> str:
+        url = httpx.URL(value)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError("must be an http(s) URL such as http://127.0.0.1:8101")
+        return value.rstrip("/")
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment.lower() in ("production", "prod")
+
+    @property
+    def service_urls(self) -> dict[str, str]:
+        return {
+            "customers": self.customers_url,
+            "billing": self.billing_url,
+            "tickets": self.tickets_url,
+            "activity": self.activity_url,
+        }
+
+    @model_validator(mode="after")
+    def _resolve_defaults_and_refuse_weak_secrets(self) -> Self:
+        if not self.database_url:
+            self.database_url = sqlite_url("gateway", self.data_dir)
+        admin_password = self.admin_password.get_secret_value() if self.admin_password else None
+        if admin_password is not None and len(admin_password) < MIN_ADMIN_PASSWORD_LENGTH:
+            raise ValueError(
+                f"ADMIN_PASSWORD needs at least {MIN_ADMIN_PASSWORD_LENGTH} characters"
+            )
+        if self.is_production:
+            # Replicas of a stateless gateway must share the key, so a per-host generated file
+            # would sign tokens the other replicas refuse: production names its secret.
+            if self.jwt_secret is None:
+                raise ValueError("JWT_SECRET must be set when ENVIRONMENT=production")
+            if is_weak_secret(self.jwt_secret.get_secret_value()):
+                raise ValueError(
+                    f"JWT_SECRET is weak: use at least {MIN_SECRET_LENGTH} random characters"
+                )
+        elif self.jwt_secret is None:
+            # Development: a secret that survives restarts, so tokens stay valid across them.
+            self.jwt_secret = SecretStr(_read_or_create_secret(self.data_dir / JWT_SECRET_FILE))
+        return self
+
+    @property
+    def jwt_key(self) -> str:
+        """The signing key (always resolved by validation)."""
+        assert self.jwt_secret is not None
+        return self.jwt_secret.get_secret_value()
+
+
+def load_settings() -> GatewaySettings:
+    return GatewaySettings()

@@ -1,0 +1,1 @@
+"""Unit tests of the gateway, with the services replaced by fakes."""
