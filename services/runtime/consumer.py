@@ -88,27 +88,35 @@ class EventConsumer:
 
         return register
 
-    def subscribe(self, broker: KafkaBroker) -> None:
-        """One consumer in the service's group for all its topics: one rebalance, not one per
-        topic, and records are dispatched by the topic they came from."""
+    def subscribe(self, broker: KafkaBroker, *, workers: int = 1) -> None:
+        """Attach the handlers to the broker.
+
+        With one worker, a single consumer in the service's group reads all its topics (one
+        rebalance at start). With more, each topic gets `workers` consumers in the group, so
+        partitions are processed in parallel while each partition keeps its order and its
+        offsets are committed by the consumer that read them.
+        """
         if not self.handlers:
             return
-        subscriber = broker.subscriber(
-            *self.handlers,
-            group_id=f"{topics.PREFIX}{self.service}",
-            # Commit only after the handler returned: FastStream's default commits first.
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            auto_offset_reset="earliest",
-            title=f"{self.service}-consumer",
-            description="Handles: "
-            + ", ".join(f"{topic}: {', '.join(types)}" for topic, types in self.handlers.items()),
-        )
+        groups = [tuple(self.handlers)] if workers <= 1 else [(t,) for t in self.handlers]
+        for group in groups:
+            subscriber = broker.subscriber(
+                *group,
+                group_id=f"{topics.PREFIX}{self.service}",
+                # Commit only after the handler returned: FastStream's default commits first.
+                ack_policy=AckPolicy.NACK_ON_ERROR,
+                auto_offset_reset="earliest",
+                max_workers=max(workers, 1),
+                title=f"{self.service}:{'+'.join(group)}",
+                description="Handles: "
+                + ", ".join(f"{t}: {', '.join(self.handlers[t])}" for t in group),
+            )
 
-        async def consume(msg: KafkaMessage) -> None:
-            record: ConsumerRecord[bytes, bytes] = msg.raw_message
-            await self.process(record.topic, record)
+            async def consume(msg: KafkaMessage) -> None:
+                record: ConsumerRecord[bytes, bytes] = msg.raw_message
+                await self.process(record.topic, record)
 
-        subscriber(consume)
+            subscriber(consume)
 
     async def process(self, topic: str, record: "ConsumerRecord[bytes, bytes]") -> str:
         """Handle one record; returns the outcome (handled, duplicate, ignored, dead_lettered)."""

@@ -23,6 +23,9 @@ from services.runtime.producer import Producer
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 15.0
+# Leases are renewed a few times per lease period, not on every round: a round per committed
+# event would otherwise cost an UPDATE and a SELECT more than the publishing itself.
+LEASE_RENEW_SECONDS = 3.0
 
 
 class OutboxRelay:
@@ -46,6 +49,8 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
+        self._held: list[int] = []
+        self._claimed_at = float("-inf")
         self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
@@ -88,6 +93,7 @@ class OutboxRelay:
             except Exception:
                 # Kafka or the database is away: keep the rows, try again later.
                 log.exception("outbox relay round failed; retrying in %.1fs", backoff)
+                self._claimed_at = float("-inf")  # leases may have lapsed meanwhile: re-claim
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
@@ -127,7 +133,11 @@ class OutboxRelay:
 
     async def publish_once(self) -> int:
         """Publish one batch from the held buckets; returns how many rows went out."""
-        buckets = await self._claim_buckets()
+        loop_time = asyncio.get_running_loop().time()
+        if loop_time - self._claimed_at >= LEASE_RENEW_SECONDS:
+            self._held = await self._claim_buckets()
+            self._claimed_at = loop_time
+        buckets = self._held
         if not buckets:
             return 0
         async with self.db.transaction() as session:
