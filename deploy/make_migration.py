@@ -1,6 +1,6 @@
-"""Autogenerate a migration for one service: `python -m deploy.make_migration customers "message"`.
+"""Autogenerate a migration: `python -m deploy.make_migration customers|...|gateway "message"`.
 
-Compares the service's models with a scratch SQLite database at the newest revision.
+Compares the models with a scratch SQLite database at the newest revision.
 """
 
 import importlib
@@ -14,11 +14,13 @@ from services.runtime.migrations import alembic_config
 
 
 def main(service: str, message: str) -> None:
-    module = importlib.import_module(f"services.{service}.app")
-    spec = module.SPEC
+    if service == "gateway":
+        migrations_dir: Path = importlib.import_module("gateway.app").MIGRATIONS_DIR
+    else:
+        migrations_dir = importlib.import_module(f"services.{service}.app").SPEC.migrations_dir
     with tempfile.TemporaryDirectory() as scratch:
         url = f"sqlite+aiosqlite:///{Path(scratch) / 'scratch.db'}"
-        config = alembic_config(spec.migrations_dir, url)
+        config = alembic_config(migrations_dir, url)
         command.upgrade(config, "head")
         command.revision(config, message=message, autogenerate=True)
 

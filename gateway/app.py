@@ -104,7 +104,7 @@ def build(
         # The web console is not built yet; until it is, the API's own docs are the front page.
         return RedirectResponse("/docs")
 
-    app.include_router(operations_router())
+    app.include_router(operations_router(app))
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -5,58 +5,37 @@ its database answers, and it reports each service without depending on them, bec
 that is down makes sections unavailable, not the gateway.
 """
 
-import asyncio
-
-from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, FastAPI
 from sqlalchemy import text
 
-from gateway.deps import DatabaseDep, DownstreamDep
 from gateway.downstream import Downstream
 from services.runtime.db import Database
-from services.runtime.health import health_router
-from services.runtime.problems import Problem, problem_response
+from services.runtime.health import ReadinessCheck, health_router
+from services.runtime.problems import Problem
 
 
-async def database_status(db: Database) -> str:
-    try:
+def operations_router(app: FastAPI) -> APIRouter:
+    """The shared health router: the database is required, each service only reported.
+
+    The checks read `app.state` when called, so the lifespan's objects (and a test's) are used.
+    """
+
+    async def database() -> None:
+        db: Database = app.state.db
         async with db.sessions() as session:
             await session.execute(text("SELECT 1"))
-    except Exception as error:
-        return f"{type(error).__name__}: {error}"[:300]
-    return "ok"
 
+    def service(name: str) -> ReadinessCheck:
+        async def check() -> None:
+            downstream: Downstream = app.state.downstream
+            try:
+                response = await downstream.send(name, "GET", "/healthz")
+            except Problem as problem:
+                raise ConnectionError(problem.detail or problem.title) from None
+            if response.status_code != 200:
+                raise ConnectionError(f"answered {response.status_code}")
 
-async def service_status(downstream: Downstream, service: str) -> str:
-    try:
-        response = await downstream.send(service, "GET", "/healthz")
-    except Problem as problem:
-        return problem.detail or problem.title
-    return "ok" if response.status_code == 200 else f"answered {response.status_code}"
+        return check
 
-
-def operations_router() -> APIRouter:
-    # The shared router's /readyz would need every check to pass; the gateway's is below.
-    router = health_router({})
-    router.routes = [
-        route
-        for route in router.routes
-        if not (isinstance(route, APIRoute) and route.path == "/readyz")
-    ]
-
-    @router.get("/readyz", summary="Readiness: the own database answers; services reported")
-    async def readyz(db: DatabaseDep, downstream: DownstreamDep) -> Response:
-        names = list(downstream.base_urls)
-        database, *statuses = await asyncio.gather(
-            database_status(db), *(service_status(downstream, name) for name in names)
-        )
-        services = dict(zip(names, statuses, strict=True))
-        if database != "ok":
-            return problem_response(
-                503, "Not ready", extra={"failures": {"database": database}, "services": services}
-            )
-        body = {"status": "ready", "database": "ok", "services": services}
-        return JSONResponse(body)
-
-    return router
+    names = list(app.state.settings.service_urls)
+    return health_router({"database": database}, informational={n: service(n) for n in names})

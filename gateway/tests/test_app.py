@@ -8,7 +8,6 @@ import pytest
 from fastapi import FastAPI
 
 from gateway.app import build
-from gateway.deps import get_db
 from gateway.tests.conftest import make_settings, sign_in
 from gateway.tests.fakes import FakeServices, unreachable
 from gateway.tests.test_auth import assert_problem
@@ -54,11 +53,11 @@ async def test_readyz_needs_only_the_database_and_reports_each_service(
 
     assert response.status_code == 200, response.text
     body = response.json()
-    assert (body["status"], body["database"]) == ("ready", "ok")
-    assert body["services"]["customers"] == "ok"
-    assert body["services"]["billing"] == "ok"
-    assert "tickets" in body["services"]["tickets"]
-    assert body["services"]["activity"] == "answered 500"
+    assert (body["status"], body["checks"]) == ("ready", ["database"])
+    assert body["reported"]["customers"] == "ok"
+    assert body["reported"]["billing"] == "ok"
+    assert "tickets" in body["reported"]["tickets"]
+    assert "answered 500" in body["reported"]["activity"]
 
 
 async def test_readyz_is_503_when_the_database_is_gone(
@@ -67,10 +66,12 @@ async def test_readyz_is_503_when_the_database_is_gone(
     # A directory where the database file should be: SQLite cannot open it.
     (tmp_path / "not-a-database").mkdir()
     broken = Database(f"sqlite+aiosqlite:///{tmp_path / 'not-a-database'}")
-    app.dependency_overrides[get_db] = lambda: broken
+    working = app.state.db
+    app.state.db = broken
     try:
         response = await client.get("/readyz")
     finally:
+        app.state.db = working
         await broken.dispose()
 
     body = assert_problem(response, 503)
