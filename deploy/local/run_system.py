@@ -54,6 +54,10 @@ def main() -> int:
         print("starting customers, billing, tickets, activity and the gateway ...", flush=True)
         start_all(processes)
         gateway = processes[-1].url
+        # The gateway prints a generated admin password once, into its own log: show it here.
+        for line in processes[-1].log_file.read_text(errors="replace").splitlines():
+            if line.startswith("First start: created admin operator"):
+                print(line, flush=True)
         print(
             "\nThe system is up.\n"
             f"  console and API   {gateway}/   (OpenAPI: {gateway}/docs)\n"
