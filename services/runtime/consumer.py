@@ -16,6 +16,7 @@ from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.message import StreamMessage
 from pydantic import ValidationError
 from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -107,6 +108,9 @@ class EventConsumer:
                 ack_policy=AckPolicy.NACK_ON_ERROR,
                 auto_offset_reset="earliest",
                 max_workers=max(workers, 1),
+                # The raw bytes reach `process` untouched: parsing is ours, so that a record
+                # that does not parse goes to the dead-letter topic instead of failing forever.
+                decoder=_raw_body,
                 title=f"{self.service}:{'+'.join(group)}",
                 description="Handles: "
                 + ", ".join(f"{t}: {', '.join(self.handlers[t])}" for t in group),
@@ -222,6 +226,10 @@ class EventConsumer:
         await self.producer.send_and_wait(
             dlq(topic), value=record.value, key=record.key, headers=headers
         )
+
+
+async def _raw_body(message: StreamMessage[Any]) -> bytes:
+    return message.body
 
 
 def _brief(error: ValidationError) -> str:

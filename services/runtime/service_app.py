@@ -106,6 +106,10 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     runtime = build_runtime(spec, settings)
 
+    # The broker runs inside FastAPI's lifespan (started after the producer and relay, stopped
+    # before them). FastStream's FastAPI plugin is deprecated since 0.7.3 and its successor
+    # package could not inject the raw message into a handler (see the issue note), so the
+    # broker is driven directly: its documented lifecycle, no plugin.
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(spec.name, settings.log_level)
