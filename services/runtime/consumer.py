@@ -118,7 +118,19 @@ class EventConsumer:
 
             async def consume(msg: KafkaMessage) -> None:
                 record: ConsumerRecord[bytes, bytes] = msg.raw_message
-                await self.process(record.topic, record)
+                try:
+                    await self.process(record.topic, record)
+                except Exception:
+                    # Only the dead-letter publish can get here (Kafka away): the record is
+                    # not committed and comes again; the pause keeps that from spinning.
+                    log.exception(
+                        "could not finish %s[%d]@%d; it will be redelivered",
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                    )
+                    await asyncio.sleep(1.0)
+                    raise
 
             subscriber(consume)
 
