@@ -17,7 +17,7 @@ install: .run/.installed ## install the project and its dev tools
 run: install ## start Kafka, the four services and the gateway (SQLite); Ctrl-C stops all
 	$(PYTHON) -m deploy.local.run_system
 
-test: install ## all tests: unit, and system tests on real Kafka, PostgreSQL and SQLite
+test: install lint ## lint, then all tests: unit, and system tests on real Kafka, PostgreSQL, SQLite
 	$(PYTHON) -m pytest -q -ra
 
 test-unit: .run/.installed ## only the tests that need no server
@@ -26,7 +26,7 @@ test-unit: .run/.installed ## only the tests that need no server
 lint: .run/.installed ## ruff and mypy
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
-	$(PYTHON) -m mypy services gateway deploy
+	$(PYTHON) -m mypy services gateway deploy tests conftest.py
 
 bench: install ## end-to-end order throughput beside the raw limit; writes bench-results/
 	$(PYTHON) -m tests.bench.orders
