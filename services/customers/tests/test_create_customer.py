@@ -1,0 +1,160 @@
+"""create_customer: the customer, their account and customer.created (with the order) in one
+transaction; generated credentials shown once and only hashed at rest; retries answered alike."""
+
+import pytest
+from sqlalchemy import func, select
+
+from services.contracts import topics
+from services.contracts.customers import CustomerInfo
+from services.customers import credentials, models, service
+from services.customers.models import Account, Customer
+from services.customers.schemas import CredentialsIn, CustomerCreate, CustomerCreated
+from services.runtime.db import Database
+from services.runtime.outbox import Outbox
+from services.runtime.problems import Problem
+from services.runtime.tests._helpers import outbox_rows
+
+INFO = CustomerInfo(
+    first_name="Jane", last_name="Doe", email="Jane.Doe@Example.com", phone="+420777000111"
+)
+
+
+def payload(creds: CredentialsIn | None = None) -> CustomerCreate:
+    return CustomerCreate(
+        webshop_id="shop-eu",
+        product_id="basic",
+        plan_id="basic-1m",
+        extra_product_ids=["hbo"],
+        info=INFO,
+        credentials=creds,
+    )
+
+
+async def create(
+    db: Database, outbox: Outbox, body: CustomerCreate, key: str | None = None
+) -> tuple[CustomerCreated, bool]:
+    async with db.transaction() as session:
+        return await service.create_customer(session, outbox, body, key)
+
+
+async def account_of(db: Database, customer_id: str) -> Account:
+    async with db.sessions() as session:
+        account = await session.get(Account, customer_id)
+    assert account is not None
+    return account
+
+
+async def count(db: Database, model: type[Customer] | type[Account]) -> int:
+    async with db.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_create_customer_writes_account_and_customer_created_with_the_order(
+    db: Database, outbox: Outbox
+) -> None:
+    created, is_new = await create(db, outbox, payload())
+
+    assert is_new
+    assert (created.status, created.source, created.webshop_id) == ("pending", "manual", "shop-eu")
+    assert created.info == INFO
+    [row] = await outbox_rows(db, models.outbox)
+    assert (row.type, row.topic, row.key) == (
+        "customer.created.v1",
+        topics.CUSTOMERS_EVENTS,
+        created.id,
+    )
+    assert row.data["customer_id"] == created.id
+    assert row.data["login"] == created.login
+    assert row.data["source"] == "manual"
+    assert row.data["order"] == {
+        "order_id": f"op-{created.id}",
+        "webshop_id": "shop-eu",
+        "product_id": "basic",
+        "plan_id": "basic-1m",
+        "extra_product_ids": ["hbo"],
+    }
+
+
+async def test_generated_password_is_returned_once_and_only_its_hash_is_stored(
+    db: Database, outbox: Outbox
+) -> None:
+    created, _ = await create(db, outbox, payload())
+
+    assert created.password is not None and created.password.isdecimal()
+    assert len(created.login) == 10 and created.login.isdecimal() and created.login[0] != "0"
+    account = await account_of(db, created.id)
+    assert account.login == created.login
+    assert account.login_generated
+    assert account.password_hash != created.password
+    assert credentials.verify_password(account.password_hash, created.password)
+    # The password is in no event and no other column.
+    [row] = await outbox_rows(db, models.outbox)
+    assert created.password not in row.event.model_dump_json()
+    async with db.sessions() as session:
+        customer = await session.get(Customer, created.id)
+    assert customer is not None
+    assert created.password not in repr(
+        {c.key: getattr(customer, c.key) for c in Customer.__table__.columns}
+    )
+    # Read back later, the customer has no password any more.
+    async with db.sessions() as session:
+        again = await service.get_customer(session, created.id)
+    assert "password" not in again.model_dump()
+
+
+async def test_custom_credentials_are_kept_and_no_password_is_returned(
+    db: Database, outbox: Outbox
+) -> None:
+    created, _ = await create(
+        db, outbox, payload(CredentialsIn(login="jane.doe", password="correct-horse"))
+    )
+
+    assert created.login == "jane.doe"
+    assert created.password is None
+    account = await account_of(db, created.id)
+    assert not account.login_generated
+    assert credentials.verify_password(account.password_hash, "correct-horse")
+
+
+async def test_a_taken_custom_login_is_refused_with_409(db: Database, outbox: Outbox) -> None:
+    await create(db, outbox, payload(CredentialsIn(login="jane.doe", password="first-pass")))
+
+    with pytest.raises(Problem) as problem:
+        await create(db, outbox, payload(CredentialsIn(login="jane.doe", password="other-pass")))
+
+    assert problem.value.status == 409
+    assert problem.value.extra == {"field": "credentials.login"}
+    assert await count(db, Customer) == 1
+    assert len(await outbox_rows(db, models.outbox)) == 1
+
+
+async def test_an_idempotency_key_replay_returns_the_same_customer(
+    db: Database, outbox: Outbox
+) -> None:
+    first, first_is_new = await create(db, outbox, payload(), key="req-1")
+    again, again_is_new = await create(db, outbox, payload(), key="req-1")
+
+    assert (first_is_new, again_is_new) == (True, False)
+    assert again.id == first.id
+    assert again.login == first.login
+    assert again.password is None  # shown once, in the first answer
+    assert await count(db, Customer) == 1
+    assert await count(db, Account) == 1
+    assert len(await outbox_rows(db, models.outbox)) == 1
+
+
+async def test_another_idempotency_key_creates_another_customer(
+    db: Database, outbox: Outbox
+) -> None:
+    first, _ = await create(db, outbox, payload(), key="req-1")
+    second, is_new = await create(db, outbox, payload(), key="req-2")
+
+    assert is_new and second.id != first.id
+    assert await count(db, Customer) == 2
+
+
+async def test_get_customer_of_an_unknown_id_is_404(db: Database) -> None:
+    async with db.sessions() as session:
+        with pytest.raises(Problem) as problem:
+            await service.get_customer(session, "no-such-customer")
+    assert problem.value.status == 404

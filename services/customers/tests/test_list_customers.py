@@ -1,0 +1,265 @@
+"""The customers list: filters, case-insensitive prefix search, and keyset pages that return
+every row exactly once in the chosen order."""
+
+import base64
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.customers import service
+from services.customers.app import SPEC
+from services.customers.models import Account, Customer
+from services.customers.schemas import SortKey
+from services.customers.service import ListFilters
+from services.runtime.db import Database
+from services.runtime.problems import Problem
+from services.runtime.tests._helpers import BACKENDS, migrated_database
+
+T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Person:
+    first: str
+    last: str
+    email: str | None
+    login: str
+    status: str
+    source: str
+    minutes: int  # created at T0 + minutes; equal values make ties the id must break
+    expires_in_days: int | None = None
+    phone: str | None = None
+
+
+PEOPLE = [
+    Person("John", "Smith", "john.smith@example.com", "jsmith", "active", "manual", 0, 30),
+    Person("Jane", "Smith", "jane@example.com", "4821337701", "trial", "webshop", 1, 7),
+    Person("Anna", "Smithers", "anna@example.cz", "anna", "expired", "webshop", 2, -3),
+    Person("Bob", "Brown", "BOB@Example.COM", "bobby", "pending", "manual", 2),
+    Person("Zoe", "Adams", None, "zoe_a", "disabled", "manual", 2, 30),
+    Person("Carl", "Smith", "carl@example.com", "Carl.S", "active", "manual", 4, 365),
+    Person("John", "Smith", "john2@example.com", "jsmith2", "pending", "webshop", 5),
+    Person("Šárka", "Novotná", "sarka@example.cz", "sarka", "active", "webshop", 6, 30, "+420777"),
+    Person("Petr", "Dvořák", "petr@example.cz", "petr", "trial", "manual", 6, 7, "+421900"),
+]
+
+
+@dataclass(frozen=True)
+class Listing:
+    db: Database
+    people: dict[str, Customer]  # by login
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+async def listing(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Listing]:
+    """PEOPLE in a database of their own, shared by this module's tests, which only read."""
+    async with migrated_database(
+        request,
+        tmp_path_factory.mktemp("listing"),
+        name="customers_listing",
+        migrations_dir=SPEC.migrations_dir,
+        metadata=SPEC.metadata,
+    ) as db:
+        people = {}
+        async with db.transaction() as session:
+            for p in PEOPLE:
+                created_at = T0 + timedelta(minutes=p.minutes)
+                expires_at = (
+                    None if p.expires_in_days is None else T0 + timedelta(days=p.expires_in_days)
+                )
+                customer = Customer(
+                    id=str(uuid.uuid4()),
+                    status=p.status,
+                    source=p.source,
+                    webshop_id="shop-eu",
+                    first_name=p.first,
+                    last_name=p.last,
+                    email=p.email,
+                    phone=p.phone,
+                    search_name=f"{p.last} {p.first}".lower(),
+                    search_email=p.email.lower() if p.email else None,
+                    created_at=created_at,
+                    updated_at=created_at,
+                    extra_product_ids=[],
+                    expires_at=expires_at,
+                )
+                session.add(customer)
+                people[p.login] = customer
+            await session.flush()  # no ORM relationship orders the accounts after them
+            for login, customer in people.items():
+                session.add(
+                    Account(
+                        customer_id=customer.id,
+                        login=login,
+                        password_hash="not-a-real-hash",
+                        created_at=customer.created_at,
+                    )
+                )
+        yield Listing(db, people)
+
+
+async def logins(listing: Listing, filters: ListFilters) -> set[str]:
+    async with listing.db.sessions() as session:
+        page = await service.list_customers(session, filters, limit=100)
+    assert page.next_cursor is None
+    assert page.total == len(page.items)
+    return {item.login for item in page.items}
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        (ListFilters(status_group="active"), {"jsmith", "4821337701", "Carl.S", "sarka", "petr"}),
+        (ListFilters(status_group="inactive"), {"anna", "bobby", "zoe_a", "jsmith2"}),
+        (ListFilters(status=["pending", "disabled"]), {"bobby", "zoe_a", "jsmith2"}),
+        (
+            ListFilters(source="webshop"),
+            {"4821337701", "anna", "jsmith2", "sarka"},
+        ),
+        (ListFilters(source="webshop", status_group="active"), {"4821337701", "sarka"}),
+        (ListFilters(expires_before=T0), {"anna"}),
+        (ListFilters(expires_after=T0 + timedelta(days=31)), {"Carl.S"}),
+    ],
+    ids=["active", "inactive", "statuses", "webshop", "webshop-active", "expired", "far"],
+)
+async def test_filters(listing: Listing, filters: ListFilters, expected: set[str]) -> None:
+    assert await logins(listing, filters) == expected
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("smi", {"jsmith", "4821337701", "anna", "Carl.S", "jsmith2"}),  # last names
+        ("SMITHERS", {"anna"}),
+        ("smith j", {"jsmith", "4821337701", "jsmith2"}),  # "last first"
+        ("jan", {"4821337701"}),  # first name
+        ("JOHN", {"jsmith", "jsmith2"}),
+        ("bob@ex", {"bobby"}),  # e-mail, stored in capitals
+        ("jsm", {"jsmith", "jsmith2"}),  # login
+        ("carl.", {"Carl.S"}),  # login, case-insensitive
+        ("48213", {"4821337701"}),  # numeric login
+        ("+420", {"sarka"}),  # phone
+        ("  smithers  ", {"anna"}),
+        ("mith", set()),  # a prefix, not a substring
+        ("%", set()),  # LIKE wildcards are literal
+        ("_", set()),
+        ("zoe_", {"zoe_a"}),
+        ("novotná", {"sarka"}),
+        ("dvořák", {"petr"}),
+    ],
+)
+async def test_search_is_a_case_insensitive_prefix_of_name_email_phone_or_login(
+    listing: Listing, q: str, expected: set[str]
+) -> None:
+    assert await logins(listing, ListFilters(q=q)) == expected
+
+
+async def test_search_by_a_non_ascii_first_name_ignores_case(listing: Listing) -> None:
+    assert await logins(listing, ListFilters(q="šár")) == {"sarka"}
+    assert await logins(listing, ListFilters(q="ŠÁR")) == {"sarka"}
+
+
+async def test_search_combines_with_filters(listing: Listing) -> None:
+    found = await logins(listing, ListFilters(q="smith", status_group="active"))
+    assert found == {"jsmith", "4821337701", "Carl.S"}
+
+
+def _expected_order(people: dict[str, Customer], sort: SortKey) -> list[str]:
+    far_past = datetime(1, 1, 1, tzinfo=UTC)
+
+    def key(customer: Customer) -> tuple[object, str]:
+        field = sort.lstrip("-")
+        if field == "name":
+            return customer.search_name, customer.id
+        if field == "expires_at":
+            return customer.expires_at or far_past, customer.id
+        return customer.created_at, customer.id
+
+    ordered = sorted(people.values(), key=key, reverse=sort.startswith("-"))
+    return [customer.id for customer in ordered]
+
+
+@pytest.mark.parametrize("sort", ["name", "-created_at", "-name", "created_at"])
+@pytest.mark.parametrize("limit", [1, 3])
+async def test_pages_return_every_row_once_in_order(
+    listing: Listing, sort: SortKey, limit: int
+) -> None:
+    seen: list[str] = []
+    cursor = None
+    async with listing.db.sessions() as session:
+        for _ in range(len(PEOPLE) + 1):
+            page = await service.list_customers(
+                session, ListFilters(), sort=sort, limit=limit, cursor=cursor
+            )
+            assert page.total == len(PEOPLE)
+            assert len(page.items) <= limit
+            seen += [item.id for item in page.items]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    assert seen == _expected_order(listing.people, sort)
+
+
+@pytest.mark.parametrize("sort", ["expires_at", "-expires_at"])
+async def test_pages_by_expiry_put_customers_without_one_at_the_far_end(
+    listing: Listing, sort: SortKey
+) -> None:
+    seen: list[str] = []
+    cursor = None
+    async with listing.db.sessions() as session:
+        for _ in range(len(PEOPLE) + 1):
+            page = await service.list_customers(
+                session, ListFilters(), sort=sort, limit=2, cursor=cursor
+            )
+            seen += [item.id for item in page.items]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    assert seen == _expected_order(listing.people, sort)
+
+
+async def test_pages_of_a_filtered_list_count_the_filtered_total(listing: Listing) -> None:
+    seen: list[str] = []
+    cursor = None
+    async with listing.db.sessions() as session:
+        for _ in range(10):
+            page = await service.list_customers(
+                session, ListFilters(status_group="inactive"), sort="name", limit=1, cursor=cursor
+            )
+            assert page.total == 4
+            seen += [item.login for item in page.items]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    # search_name order: "adams zoe", "brown bob", "smith john", "smithers anna"
+    assert seen == ["zoe_a", "bobby", "jsmith2", "anna"]
+
+
+def _encode(value: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("cursor", "sort"),
+    [
+        ("not a cursor!", "name"),
+        (_encode({"value": "x"}), "name"),
+        (_encode(["smith john", 7]), "name"),
+        (_encode(["smith john"]), "name"),
+        (_encode(["yesterday", "some-id"]), "-created_at"),
+        (base64.urlsafe_b64encode(b"\xff\xfe").decode(), "name"),
+    ],
+    ids=["garbage", "object", "id-not-text", "short", "not-a-date", "not-utf8"],
+)
+async def test_a_bad_cursor_is_a_400_problem(listing: Listing, cursor: str, sort: SortKey) -> None:
+    async with listing.db.sessions() as session:
+        with pytest.raises(Problem) as problem:
+            await service.list_customers(session, ListFilters(), sort=sort, cursor=cursor)
+    assert problem.value.status == 400
+    assert problem.value.extra == {"field": "cursor"}

@@ -1,0 +1,137 @@
+"""The welcome message: sent once per customer when their first subscription opens, as
+message.show for the TV apps and message.sent for everyone else."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from services.contracts import topics
+from services.contracts.billing import SubscriptionAction, SubscriptionActivatedV1
+from services.contracts.customers import CustomerCreatedV1, CustomerInfo
+from services.runtime.db import Database
+from services.runtime.outbox import Outbox
+from services.runtime.tests._helpers import (
+    consumer_record,
+    event_bytes,
+    of_type,
+    outbox_rows,
+    service_runtime,
+)
+from services.tickets import models, service
+from services.tickets.app import SPEC
+from services.tickets.models import Message
+
+CUSTOMER = "c0ffee00-0000-4000-8000-000000000001"
+SHOW = "message.show.v1"
+SENT = "message.sent.v1"
+
+
+def activated(action: SubscriptionAction = "opened") -> SubscriptionActivatedV1:
+    return SubscriptionActivatedV1(
+        customer_id=CUSTOMER,
+        subscription_id="sub-1",
+        order_id="order-1",
+        action=action,
+        webshop_id="shop-eu",
+        product_id="premium",
+        plan_id="premium-1m",
+        extra_product_ids=[],
+        status="active",
+        starts_at=datetime(2025, 1, 1, tzinfo=UTC),
+        expires_at=datetime(2025, 2, 1, tzinfo=UTC),
+        max_devices=5,
+    )
+
+
+CREATED = CustomerCreatedV1(
+    customer_id=CUSTOMER,
+    source="manual",
+    webshop_id="shop-eu",
+    login="jane",
+    info=CustomerInfo(first_name="Jane", last_name="Doe", email="jane@example.com"),
+    created_at=datetime(2025, 1, 1, tzinfo=UTC),
+    order=None,
+)
+
+
+async def messages(db: Database) -> list[Message]:
+    async with db.sessions() as session:
+        return list((await session.scalars(select(Message))).all())
+
+
+async def welcome(db: Database, outbox: Outbox, event: SubscriptionActivatedV1) -> None:
+    async with db.transaction() as session:
+        await service.welcome_on_first_subscription(session, outbox, event)
+
+
+async def test_the_first_subscription_sends_the_welcome_message(
+    db: Database, outbox: Outbox
+) -> None:
+    async with db.transaction() as session:
+        await service.remember_customer(session, CREATED)
+
+    await welcome(db, outbox, activated())
+
+    [message] = await messages(db)
+    assert (message.customer_id, message.template, message.channel, message.status) == (
+        CUSTOMER,
+        "welcome",
+        "in_app",
+        "sent",
+    )
+    assert message.title == "Welcome, Jane!"
+    assert "premium" in message.body
+    rows = await outbox_rows(db, models.outbox)
+    assert [r.type for r in rows] == [SHOW, SENT]
+    show, sent = rows
+    assert (show.topic, show.key) == (topics.APPS_COMMANDS, CUSTOMER)
+    assert show.data["message_id"] == message.id
+    assert (show.data["title"], show.data["body"]) == (message.title, message.body)
+    assert (sent.topic, sent.key) == (topics.TICKETS_EVENTS, CUSTOMER)
+    assert (sent.data["message_id"], sent.data["template"]) == (message.id, "welcome")
+
+
+async def test_a_customer_tickets_has_not_heard_of_is_welcomed_all_the_same(
+    db: Database, outbox: Outbox
+) -> None:
+    await welcome(db, outbox, activated())
+
+    [message] = await messages(db)
+    assert message.title == "Welcome, there!"
+
+
+async def test_the_welcome_message_is_sent_once_per_customer(db: Database, outbox: Outbox) -> None:
+    await welcome(db, outbox, activated())
+    await welcome(db, outbox, activated())  # billing's event again, under a new event id
+    await welcome(db, outbox, activated("changed"))
+    await welcome(db, outbox, activated("renewed"))
+
+    assert len(await messages(db)) == 1
+    assert len(of_type(await outbox_rows(db, models.outbox), SHOW)) == 1
+
+
+async def test_a_renewal_sends_no_welcome(db: Database, outbox: Outbox) -> None:
+    await welcome(db, outbox, activated("renewed"))
+
+    assert await messages(db) == []
+    assert await outbox_rows(db, models.outbox) == []
+
+
+async def test_replayed_events_through_the_consumer_welcome_once(db: Database) -> None:
+    async with service_runtime(SPEC, db) as rt:
+        created = consumer_record(topics.CUSTOMERS_EVENTS, event_bytes(CREATED))
+        opened = consumer_record(topics.BILLING_EVENTS, event_bytes(activated(), event_id="a-1"))
+        opened_again = consumer_record(
+            topics.BILLING_EVENTS, event_bytes(activated(), event_id="a-2")
+        )
+
+        assert await rt.consumer.process(topics.CUSTOMERS_EVENTS, created) == "handled"
+        assert await rt.consumer.process(topics.BILLING_EVENTS, opened) == "handled"
+        assert await rt.consumer.process(topics.BILLING_EVENTS, opened) == "duplicate"
+        assert await rt.consumer.process(topics.BILLING_EVENTS, opened_again) == "handled"
+
+    [message] = await messages(db)
+    assert message.title == "Welcome, Jane!"
+    rows = await outbox_rows(db, models.outbox)
+    assert [r.type for r in rows] == [SHOW, SENT]
+    assert rows[0].event.source == "/services/tickets"
