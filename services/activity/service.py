@@ -27,12 +27,13 @@ async def follow_subscription(
                 updated_at=now,
             )
         )
-    elif limit.max_devices == event.max_devices and limit.product_id == event.product_id:
-        return
     else:
+        changed = limit.max_devices != event.max_devices
         limit.product_id = event.product_id
         limit.max_devices = event.max_devices
         limit.updated_at = now
+        if not changed:
+            return
     await outbox.add(
         session,
         DeviceLimitChangedV1(

@@ -10,14 +10,14 @@ from argon2.exceptions import VerificationError
 # the library default, which matters when a webshop sends a burst of orders.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 
-LOGIN_PATTERN = re.compile(r"^[A-Za-z0-9._@+-]{3,64}$")
+LOGIN_PATTERN = re.compile(r"[A-Za-z0-9._@+-]{3,64}")
 GENERATED_LOGIN_DIGITS = 10
 GENERATED_PASSWORD_DIGITS = 8
 
 
 def login_problem(login: str) -> str | None:
     """Why `login` is not acceptable as a custom login, or None."""
-    if not LOGIN_PATTERN.match(login):
+    if not LOGIN_PATTERN.fullmatch(login):
         return "3 to 64 characters: letters, digits and . _ @ + - only, no spaces"
     return None
 

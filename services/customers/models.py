@@ -29,6 +29,8 @@ class Customer(Base):
     country: Mapped[str | None] = mapped_column(String(2))
     # Lower-cased "last first" for case-insensitive prefix search and name sort.
     search_name: Mapped[str] = mapped_column(String(201))
+    # Lower-cased in Python: SQLite (and a C-locale PostgreSQL) fold only ASCII letters.
+    search_first_name: Mapped[str] = mapped_column(String(100))
     search_email: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -44,6 +46,7 @@ class Customer(Base):
         Index("ix_customer_created", "created_at", "id"),
         Index("ix_customer_status_created", "status", "created_at", "id"),
         Index("ix_customer_name", "search_name", "id"),
+        Index("ix_customer_first_name", "search_first_name"),
         Index("ix_customer_email", "search_email"),
         Index("ix_customer_webshop_external", "webshop_id", "external_id"),
         Index("ix_customer_expires", "expires_at", "id"),

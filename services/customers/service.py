@@ -123,6 +123,7 @@ def _new_customer(
         city=info.city,
         country=info.country,
         search_name=_search_name(info),
+        search_first_name=info.first_name.lower(),
         search_email=info.email.lower() if info.email else None,
         created_at=now,
         updated_at=now,
@@ -451,7 +452,7 @@ def _filter_clauses(f: ListFilters) -> list[ColumnElement[bool]]:
         clauses.append(
             or_(
                 Customer.search_name.like(pattern, escape="\\"),
-                Customer.first_name.ilike(pattern, escape="\\"),
+                Customer.search_first_name.like(pattern, escape="\\"),
                 Customer.search_email.like(pattern, escape="\\"),
                 Customer.phone.like(pattern, escape="\\"),
                 Customer.id.in_(

@@ -14,12 +14,16 @@ _SECRET_PAIRS = re.compile(
     (?:"[^"]*"|'[^']*'|[^\s,;&}}]+)              # its value, quoted or bare
     """
 )
-_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
+_BEARER = re.compile(r"(?i)\b((?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]+")
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+(@)")
 
 
 def redact(text: str) -> str:
-    text = _SECRET_PAIRS.sub(r"\1***", text)
-    return _BEARER.sub(r"\1***", text)
+    # Credentials after a scheme word go first: "Authorization: Bearer x" would otherwise
+    # have only the word "Bearer" masked by the name=value rule.
+    text = _BEARER.sub(r"\1***", text)
+    text = _URL_PASSWORD.sub(r"\1***\2", text)
+    return _SECRET_PAIRS.sub(r"\1***", text)
 
 
 class JsonFormatter(logging.Formatter):

@@ -83,6 +83,7 @@ async def listing(
                     email=p.email,
                     phone=p.phone,
                     search_name=f"{p.last} {p.first}".lower(),
+                    search_first_name=p.first.lower(),
                     search_email=p.email.lower() if p.email else None,
                     created_at=created_at,
                     updated_at=created_at,
