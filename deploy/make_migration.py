@@ -4,6 +4,7 @@ Compares the models with a scratch SQLite database at the newest revision.
 """
 
 import importlib
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -22,7 +23,13 @@ def main(service: str, message: str) -> None:
         url = f"sqlite+aiosqlite:///{Path(scratch) / 'scratch.db'}"
         config = alembic_config(migrations_dir, url)
         command.upgrade(config, "head")
-        command.revision(config, message=message, autogenerate=True)
+        script = command.revision(config, message=message, autogenerate=True)
+    # Generated code is held to the same ruff rules as the rest.
+    paths = [s.path for s in (script if isinstance(script, list) else [script]) if s is not None]
+    subprocess.run([sys.executable, "-m", "ruff", "format", "-q", *paths], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "-q", "--fix", "--unsafe-fixes", *paths], check=True
+    )
 
 
 if __name__ == "__main__":

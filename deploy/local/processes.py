@@ -15,8 +15,13 @@ from pathlib import Path
 import httpx
 
 SERVICES = ("customers", "billing", "tickets", "activity")
-DEFAULT_PORTS = {"customers": 8101, "billing": 8102, "tickets": 8103, "activity": 8104,
-                 "gateway": 8000}
+DEFAULT_PORTS = {
+    "customers": 8101,
+    "billing": 8102,
+    "tickets": 8103,
+    "activity": 8104,
+    "gateway": 8000,
+}
 
 
 @dataclass
@@ -111,8 +116,7 @@ def service_processes(
     ]
     if with_gateway:
         processes.append(
-            ServiceProcess("gateway", "gateway.app", ports["gateway"], env,
-                           log_dir / "gateway.log")
+            ServiceProcess("gateway", "gateway.app", ports["gateway"], env, log_dir / "gateway.log")
         )
     return processes
 

@@ -38,8 +38,12 @@ def main() -> int:
         print(f"using the Kafka broker at {bootstrap}")
     else:
         ensure_jars()
-        kafka = LocalKafka(port=args.kafka_port, controller_port=args.kafka_port + 1,
-                           data_dir=run_dir / "kafka", log_file=log_dir / "kafka.log")
+        kafka = LocalKafka(
+            port=args.kafka_port,
+            controller_port=args.kafka_port + 1,
+            data_dir=run_dir / "kafka",
+            log_file=log_dir / "kafka.log",
+        )
         print("starting Kafka ...", flush=True)
         kafka.start()
         bootstrap = kafka.bootstrap_servers
@@ -61,8 +65,10 @@ def main() -> int:
         print(
             "\nThe system is up.\n"
             f"  console and API   {gateway}/   (OpenAPI: {gateway}/docs)\n"
-            + "".join(f"  {p.name:<17} {p.url}/docs  AsyncAPI: {p.url}/asyncapi.json\n"
-                      for p in processes[:-1])
+            + "".join(
+                f"  {p.name:<17} {p.url}/docs  AsyncAPI: {p.url}/asyncapi.json\n"
+                for p in processes[:-1]
+            )
             + f"  Kafka             {bootstrap}\n"
             f"  logs              {log_dir}/\n"
             "Ctrl-C stops everything.",
