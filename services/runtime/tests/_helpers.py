@@ -4,7 +4,7 @@ a producer that records what it was asked to send, hand-built Kafka records, the
 import asyncio
 import json
 import shutil
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,10 +13,12 @@ from typing import Any, cast
 import pytest
 from aiokafka.structs import ConsumerRecord, RecordMetadata
 from sqlalchemy import MetaData, Table, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.envelope import CloudEvent, EventData
 from services.runtime.db import Database
 from services.runtime.migrations import upgrade
+from services.runtime.outbox import Outbox
 from services.runtime.producer import Producer
 from services.runtime.service_app import Runtime, ServiceSpec, build_runtime
 from services.runtime.settings import ServiceSettings
@@ -272,3 +274,39 @@ async def service_runtime(
         yield runtime
     finally:
         await runtime.db.dispose()
+
+
+def service_database_fixture(
+    spec: ServiceSpec,
+    prepare: Callable[[AsyncSession], Awaitable[object]] | None = None,
+) -> Any:
+    """A `db` fixture for a service's tests: its migrated database on each backend, optionally
+    prepared (e.g. a catalog seeded) before each test."""
+
+    @pytest.fixture(params=BACKENDS)
+    async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+        async with migrated_database(
+            request,
+            tmp_path,
+            name=spec.name,
+            migrations_dir=spec.migrations_dir,
+            metadata=spec.metadata,
+        ) as database:
+            if prepare is not None:
+                async with database.transaction() as session:
+                    await prepare(session)
+            yield database
+
+    return db
+
+
+def service_outbox_fixture(spec: ServiceSpec) -> Any:
+    """An `outbox` fixture writing the service's outbox table, as its routes and handlers do."""
+
+    @pytest.fixture
+    def outbox() -> Outbox:
+        return Outbox(
+            spec.metadata.tables["outbox"], source=f"/services/{spec.name}", on_commit=lambda: None
+        )
+
+    return outbox

@@ -1,29 +1,7 @@
 """The tickets service's database, migrated; parametrized over SQLite and PostgreSQL."""
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
-from services.runtime.db import Database
-from services.runtime.outbox import Outbox
-from services.runtime.tests._helpers import BACKENDS, migrated_database
-from services.tickets import models
+from services.runtime.tests._helpers import service_database_fixture, service_outbox_fixture
 from services.tickets.app import SPEC
 
-
-@pytest.fixture(params=BACKENDS)
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    async with migrated_database(
-        request,
-        tmp_path,
-        name="tickets",
-        migrations_dir=SPEC.migrations_dir,
-        metadata=SPEC.metadata,
-    ) as database:
-        yield database
-
-
-@pytest.fixture
-def outbox() -> Outbox:
-    return Outbox(models.outbox, source="/services/tickets", on_commit=lambda: None)
+db = service_database_fixture(SPEC)
+outbox = service_outbox_fixture(SPEC)
