@@ -7,7 +7,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK = 1
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-.run/.installed: pyproject.toml
+.run/.installed: pyproject.toml deploy/local/install-prerequisites.sh
+	bash deploy/local/install-prerequisites.sh
 	$(PYTHON) -m pip install -q -e '.[dev]'
 	@mkdir -p .run && touch $@
 

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that `make run` and `make test` need and that are missing:
+# a JDK (runs the Kafka broker), Maven (fetches its jars) and the PostgreSQL server (tests).
+# Does nothing on a machine that has them; needs root (or sudo) only when it installs.
+set -euo pipefail
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
+}
+
+missing=()
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+command -v make >/dev/null 2>&1 || missing+=(make)
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
