@@ -8,7 +8,8 @@ are retried with backoff for as long as it takes; the offset is committed only a
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,22 @@ class Delivery:
 Handler = Callable[[Delivery, Any], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Routed:
+    """A parsed record and the handler it goes to."""
+
+    topic: str
+    record: "ConsumerRecord[bytes, bytes]"
+    event: CloudEvent
+    data: EventData
+    handler: Handler
+
+    @property
+    def inbox_key(self) -> str:
+        # CloudEvents makes (source, id) unique, not id alone.
+        return f"{self.event.source}#{self.event.id}"
+
+
 class PoisonMessage(Exception):
     """A record that can never be processed: it goes to the dead-letter topic with this reason."""
 
@@ -89,50 +106,71 @@ class EventConsumer:
 
         return register
 
-    def subscribe(self, broker: KafkaBroker, *, workers: int = 1) -> None:
+    def subscribe(self, broker: KafkaBroker, *, workers: int = 1, batch_size: int = 1) -> None:
         """Attach the handlers to the broker.
 
-        With one worker, a single consumer in the service's group reads all its topics (one
-        rebalance at start). With more, each topic gets `workers` consumers in the group, so
-        partitions are processed in parallel while each partition keeps its order and its
-        offsets are committed by the consumer that read them.
+        With `batch_size` > 1, one consumer in the service's group reads all its topics and
+        hands over up to that many records per poll (`process_batch`). Else each record is
+        handled alone: with one worker by a single consumer for all topics; with more, each
+        topic gets `workers` consumers in the group, so partitions run in parallel, each in
+        order, its offsets committed by the consumer that read it.
         """
         if not self.handlers:
+            return
+        common: dict[str, Any] = {
+            "group_id": f"{topics.PREFIX}{self.service}",
+            # Commit only after the handler returned: FastStream's default commits first.
+            "ack_policy": AckPolicy.NACK_ON_ERROR,
+            "auto_offset_reset": "earliest",
+            # The raw bytes reach us untouched: parsing is ours, so that a record that does
+            # not parse goes to the dead-letter topic instead of failing forever.
+            "decoder": _raw_body,
+        }
+        if batch_size > 1:
+            all_topics = tuple(self.handlers)
+            subscriber = broker.subscriber(
+                *all_topics,
+                batch=True,
+                max_records=batch_size,
+                title=f"{self.service}:{'+'.join(all_topics)}",
+                description=self._describe(all_topics),
+                **common,
+            )
+
+            async def consume_batch(msg: KafkaMessage) -> None:
+                records: tuple[ConsumerRecord[bytes, bytes], ...] = msg.raw_message
+                await self._redelivered_on_failure(self.process_batch(records))
+
+            subscriber(consume_batch)
             return
         groups = [tuple(self.handlers)] if workers <= 1 else [(t,) for t in self.handlers]
         for group in groups:
             subscriber = broker.subscriber(
                 *group,
-                group_id=f"{topics.PREFIX}{self.service}",
-                # Commit only after the handler returned: FastStream's default commits first.
-                ack_policy=AckPolicy.NACK_ON_ERROR,
-                auto_offset_reset="earliest",
                 max_workers=max(workers, 1),
-                # The raw bytes reach `process` untouched: parsing is ours, so that a record
-                # that does not parse goes to the dead-letter topic instead of failing forever.
-                decoder=_raw_body,
                 title=f"{self.service}:{'+'.join(group)}",
-                description="Handles: "
-                + ", ".join(f"{t}: {', '.join(self.handlers[t])}" for t in group),
+                description=self._describe(group),
+                **common,
             )
 
             async def consume(msg: KafkaMessage) -> None:
                 record: ConsumerRecord[bytes, bytes] = msg.raw_message
-                try:
-                    await self.process(record.topic, record)
-                except Exception:
-                    # Only the dead-letter publish can get here (Kafka away): the record is
-                    # not committed and comes again; the pause keeps that from spinning.
-                    log.exception(
-                        "could not finish %s[%d]@%d; it will be redelivered",
-                        record.topic,
-                        record.partition,
-                        record.offset,
-                    )
-                    await asyncio.sleep(1.0)
-                    raise
+                await self._redelivered_on_failure(self.process(record.topic, record))
 
             subscriber(consume)
+
+    def _describe(self, group: tuple[str, ...]) -> str:
+        return "Handles: " + ", ".join(f"{t}: {', '.join(self.handlers[t])}" for t in group)
+
+    async def _redelivered_on_failure(self, work: Awaitable[object]) -> None:
+        try:
+            await work
+        except Exception:
+            # Only a dead-letter publish can fail here (Kafka away): nothing is committed, the
+            # records come again, and the pause keeps that from spinning.
+            log.exception("could not finish a delivery; it will be redelivered")
+            await asyncio.sleep(1.0)
+            raise
 
     async def process(self, topic: str, record: "ConsumerRecord[bytes, bytes]") -> str:
         """Handle one record; returns the outcome (handled, duplicate, ignored, dead_lettered)."""
@@ -141,18 +179,89 @@ class EventConsumer:
         EVENTS_CONSUMED.labels(self.service, topic, outcome).inc()
         return outcome
 
-    async def _process(self, topic: str, record: "ConsumerRecord[bytes, bytes]") -> str:
+    async def process_batch(self, records: "Sequence[ConsumerRecord[bytes, bytes]]") -> None:
+        """Handle what one poll returned: each partition's records in order, in one transaction
+        per partition (one inbox query, one commit), partitions side by side where the database
+        takes concurrent writers. A failing batch is redone record by record, with the retries
+        and dead-lettering of `process`."""
+        partitions: dict[tuple[str, int], list[ConsumerRecord[bytes, bytes]]] = {}
+        for record in records:
+            partitions.setdefault((record.topic, record.partition), []).append(record)
+        if self.db.dialect == "sqlite":
+            # One writer at a time: concurrent transactions would only queue on the lock.
+            for batch in partitions.values():
+                await self._process_partition(batch)
+        else:
+            await asyncio.gather(*(self._process_partition(b) for b in partitions.values()))
+
+    async def _process_partition(self, records: "list[ConsumerRecord[bytes, bytes]]") -> None:
+        topic = records[0].topic
+        started = time.perf_counter()
+        routed: list[Routed] = []
+        for record in records:
+            outcome, item = await self._route(topic, record)
+            if item is None:
+                EVENTS_CONSUMED.labels(self.service, topic, outcome).inc()
+            else:
+                routed.append(item)
+        if not routed:
+            return
+        try:
+            outcomes = await self._handle_together(routed)
+        except Exception as error:
+            log.info(
+                "batch of %d on %s failed (%r); handling them one by one", len(routed), topic, error
+            )
+            outcomes = [await self._handle_with_retries(item) for item in routed]
+        share = (time.perf_counter() - started) / len(records)
+        for outcome in outcomes:
+            EVENTS_CONSUMED.labels(self.service, topic, outcome).inc()
+            EVENT_HANDLING_SECONDS.labels(self.service, topic).observe(share)
+
+    async def _handle_together(self, routed: "list[Routed]") -> list[str]:
+        outcomes = []
+        async with self.db.transaction() as session:
+            keys = [item.inbox_key for item in routed]
+            seen = set(
+                (
+                    await session.scalars(
+                        select(self.inbox.c.event_id).where(self.inbox.c.event_id.in_(keys))
+                    )
+                ).all()
+            )
+            for item in routed:
+                if item.inbox_key in seen:
+                    outcomes.append("duplicate")
+                    continue
+                seen.add(item.inbox_key)
+                await session.execute(
+                    insert(self.inbox).values(
+                        event_id=item.inbox_key, topic=item.topic, processed_at=utcnow()
+                    )
+                )
+                await item.handler(
+                    Delivery(session=session, event=item.event, topic=item.topic), item.data
+                )
+                outcomes.append("handled")
+        self.after_commit()
+        return outcomes
+
+    async def _route(
+        self, topic: str, record: "ConsumerRecord[bytes, bytes]"
+    ) -> "tuple[str, None] | tuple[None, Routed]":
+        """Parse a record: an outcome when it needs no handler (dead-lettered, ignored), else
+        what to run."""
         try:
             event = CloudEvent.model_validate_json(record.value or b"")
         except ValidationError as error:
             await self.dead_letter(topic, record, f"invalid CloudEvent envelope: {_brief(error)}")
-            return "dead_lettered"
+            return "dead_lettered", None
         route = self.handlers.get(topic, {}).get(event.type)
         if route is None:
             if event.type not in EVENT_MODELS:
                 await self.dead_letter(topic, record, f"unknown event type {event.type!r}")
-                return "dead_lettered"
-            return "ignored"
+                return "dead_lettered", None
+            return "ignored", None
         model, handler = route
         try:
             data = model.model_validate(event.data)
@@ -160,14 +269,24 @@ class EventConsumer:
             await self.dead_letter(
                 topic, record, f"{event.type} violates its schema: {_brief(error)}"
             )
-            return "dead_lettered"
+            return "dead_lettered", None
+        return None, Routed(topic, record, event, data, handler)
 
+    async def _process(self, topic: str, record: "ConsumerRecord[bytes, bytes]") -> str:
+        outcome, routed = await self._route(topic, record)
+        if routed is None:
+            assert outcome is not None
+            return outcome
+        return await self._handle_with_retries(routed)
+
+    async def _handle_with_retries(self, routed: "Routed") -> str:
+        topic, record, event = routed.topic, routed.record, routed.event
         attempt = 0
         delay = 0.1
         while True:
             attempt += 1
             try:
-                return await self._handle_once(topic, event, data, handler)
+                return await self._handle_once(topic, event, routed.data, routed.handler)
             except PoisonMessage as error:
                 await self.dead_letter(topic, record, str(error))
                 return "dead_lettered"

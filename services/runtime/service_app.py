@@ -88,7 +88,9 @@ def build_runtime(spec: ServiceSpec, settings: ServiceSettings) -> Runtime:
     )
     runtime = Runtime(settings, db, outbox, producer, relay, consumer, broker)
     spec.register_handlers(runtime)
-    consumer.subscribe(broker, workers=settings.consumer_workers)
+    consumer.subscribe(
+        broker, workers=settings.consumer_workers, batch_size=settings.consumer_batch_size
+    )
     for topic, model in spec.publishes:
         # Declared for the AsyncAPI document; the outbox relay does the publishing.
         broker.publisher(topic, schema=model, title=f"{topic}:{model.event_type}")
