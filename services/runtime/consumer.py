@@ -286,7 +286,7 @@ class EventConsumer:
         while True:
             attempt += 1
             try:
-                return await self._handle_once(topic, event, routed.data, routed.handler)
+                return await self._handle_once(routed)
             except PoisonMessage as error:
                 await self.dead_letter(topic, record, str(error))
                 return "dead_lettered"
@@ -311,11 +311,8 @@ class EventConsumer:
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.max_backoff)
 
-    async def _handle_once(
-        self, topic: str, event: CloudEvent, data: EventData, handler: Handler
-    ) -> str:
-        # CloudEvents makes (source, id) unique, not id alone.
-        inbox_key = f"{event.source}#{event.id}"
+    async def _handle_once(self, routed: Routed) -> str:
+        topic, event, inbox_key = routed.topic, routed.event, routed.inbox_key
         try:
             async with self.db.transaction() as session:
                 seen = await session.scalar(
@@ -328,7 +325,9 @@ class EventConsumer:
                         event_id=inbox_key, topic=topic, processed_at=utcnow()
                     )
                 )
-                await handler(Delivery(session=session, event=event, topic=topic), data)
+                await routed.handler(
+                    Delivery(session=session, event=event, topic=topic), routed.data
+                )
         except IntegrityError:
             # A concurrent delivery of the same event committed first: it is a duplicate now.
             async with self.db.transaction() as session:
