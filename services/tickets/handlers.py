@@ -13,7 +13,7 @@ def register(rt: Runtime) -> None:
 
     @on(topics.CUSTOMERS_EVENTS, CustomerCreatedV1)
     async def customer_created(d: Delivery, data: CustomerCreatedV1) -> None:
-        await service.remember_customer(d.session, data)
+        await service.remember_customer(d.session, rt.outbox, data)
 
     @on(topics.BILLING_EVENTS, SubscriptionActivatedV1)
     async def subscription_activated(d: Delivery, data: SubscriptionActivatedV1) -> None:

@@ -14,13 +14,19 @@ class Base(DeclarativeBase):
 
 
 class CustomerContact(Base):
-    """What tickets knows of a customer (from customer.created), to address messages."""
+    """What tickets knows of a customer, to address messages.
+
+    customer.created and subscription.activated travel on different topics, so either may come
+    first: the row is made by whichever does, and a welcome whose name is not known yet waits
+    here (`welcome_product_id`) for customer.created.
+    """
 
     __tablename__ = "customer_contact"
 
     customer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    first_name: Mapped[str] = mapped_column(String(100))
+    first_name: Mapped[str | None] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(254))
+    welcome_product_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class Message(Base):

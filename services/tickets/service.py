@@ -18,41 +18,56 @@ from services.tickets.models import CustomerContact, Message
 from services.tickets.schemas import MessagePage, MessagePublic
 
 
-async def remember_customer(session: AsyncSession, event: CustomerCreatedV1) -> None:
+async def remember_customer(
+    session: AsyncSession, outbox: Outbox, event: CustomerCreatedV1
+) -> None:
+    """Keep the customer's name; send a welcome that was waiting for it."""
     contact = await session.get(CustomerContact, event.customer_id)
     if contact is None:
-        session.add(
-            CustomerContact(
-                customer_id=event.customer_id,
-                first_name=event.info.first_name,
-                email=event.info.email,
-            )
-        )
+        contact = CustomerContact(customer_id=event.customer_id)
+        session.add(contact)
+    contact.first_name = event.info.first_name
+    contact.email = event.info.email
+    if contact.welcome_product_id is not None:
+        product_id, contact.welcome_product_id = contact.welcome_product_id, None
+        await _send_welcome(session, outbox, contact, product_id)
 
 
 async def welcome_on_first_subscription(
     session: AsyncSession, outbox: Outbox, event: SubscriptionActivatedV1
 ) -> None:
-    """Send the welcome message the first time a customer's subscription opens."""
+    """Welcome the customer the first time their subscription opens, by name: if the name has
+    not arrived yet, the welcome waits for customer.created."""
     if event.action != "opened":
         return
+    contact = await session.get(CustomerContact, event.customer_id)
+    if contact is None or contact.first_name is None:
+        if contact is None:
+            contact = CustomerContact(customer_id=event.customer_id)
+            session.add(contact)
+        contact.welcome_product_id = event.product_id
+        return
+    await _send_welcome(session, outbox, contact, event.product_id)
+
+
+async def _send_welcome(
+    session: AsyncSession, outbox: Outbox, contact: CustomerContact, product_id: str
+) -> None:
     already = await session.scalar(
         select(Message.id).where(
-            Message.customer_id == event.customer_id, Message.template == templates.WELCOME.name
+            Message.customer_id == contact.customer_id,
+            Message.template == templates.WELCOME.name,
         )
     )
     if already is not None:
         return
-    contact = await session.get(CustomerContact, event.customer_id)
     title, body = templates.render(
-        templates.WELCOME,
-        first_name=contact.first_name if contact else "there",
-        product=event.product_id,
+        templates.WELCOME, first_name=contact.first_name or "there", product=product_id
     )
     await send_message(
         session,
         outbox,
-        customer_id=event.customer_id,
+        customer_id=contact.customer_id,
         title=title,
         body=body,
         template=templates.WELCOME.name,

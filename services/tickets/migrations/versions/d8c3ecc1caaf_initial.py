@@ -1,8 +1,8 @@
 """initial
 
-Revision ID: bab4c8994896
+Revision ID: d8c3ecc1caaf
 Revises:
-Create Date: 2026-11-28 20:14:50.113683
+Create Date: 2026-11-28 21:43:05.508097
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 import services.runtime.db
 
-revision: str = "bab4c8994896"
+revision: str = "d8c3ecc1caaf"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -23,8 +23,9 @@ def upgrade() -> None:
     op.create_table(
         "customer_contact",
         sa.Column("customer_id", sa.String(length=36), nullable=False),
-        sa.Column("first_name", sa.String(length=100), nullable=False),
+        sa.Column("first_name", sa.String(length=100), nullable=True),
         sa.Column("email", sa.String(length=254), nullable=True),
+        sa.Column("welcome_product_id", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("customer_id"),
     )
     op.create_table(
