@@ -243,7 +243,8 @@ class EventConsumer:
                     Delivery(session=session, event=item.event, topic=item.topic), item.data
                 )
                 outcomes.append("handled")
-        self.after_commit()
+        if "handled" in outcomes:  # nothing new was written when all were duplicates
+            self.after_commit()
         return outcomes
 
     async def _route(
@@ -312,33 +313,18 @@ class EventConsumer:
             delay = min(delay * 2, self.max_backoff)
 
     async def _handle_once(self, routed: Routed) -> str:
-        topic, event, inbox_key = routed.topic, routed.event, routed.inbox_key
         try:
-            async with self.db.transaction() as session:
-                seen = await session.scalar(
-                    select(self.inbox.c.event_id).where(self.inbox.c.event_id == inbox_key)
-                )
-                if seen is not None:
-                    return "duplicate"
-                await session.execute(
-                    insert(self.inbox).values(
-                        event_id=inbox_key, topic=topic, processed_at=utcnow()
-                    )
-                )
-                await routed.handler(
-                    Delivery(session=session, event=event, topic=topic), routed.data
-                )
+            [outcome] = await self._handle_together([routed])
         except IntegrityError:
             # A concurrent delivery of the same event committed first: it is a duplicate now.
             async with self.db.transaction() as session:
                 seen = await session.scalar(
-                    select(self.inbox.c.event_id).where(self.inbox.c.event_id == inbox_key)
+                    select(self.inbox.c.event_id).where(self.inbox.c.event_id == routed.inbox_key)
                 )
             if seen is not None:
                 return "duplicate"
             raise
-        self.after_commit()
-        return "handled"
+        return outcome
 
     async def dead_letter(
         self, topic: str, record: "ConsumerRecord[bytes, bytes]", reason: str
