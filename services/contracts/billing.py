@@ -7,11 +7,26 @@ from services.contracts.common import Currency, Money
 from services.contracts.envelope import EventData
 
 SubscriptionStatus = Literal["pending", "trial", "active", "expired", "cancelled"]
-SubscriptionAction = Literal["opened", "renewed", "changed"]
+SubscriptionAction = Literal[
+    "opened",  # a new subscription (operator sale or first webshop order)
+    "renewed",  # same product, plan length added
+    "changed",  # another product/plan (now, or scheduled change taking effect at expiry)
+    "change_scheduled",  # a change that starts at the current expiry was booked
+    "extended",  # expiry set to an absolute date by an operator
+    "extra_added",
+    "extra_removed",
+    "started",  # a product that starts on first login got its first device connection
+    "refunded",  # a refund shortened the period
+    "cancel_scheduled",  # cancel at period end was booked; still usable until expires_at
+]
+DevicePolicy = Literal["reject", "evict_oldest"]
 
 
 class SubscriptionActivatedV1(EventData):
-    """A subscription was opened, renewed or changed; carries the customer's new summary."""
+    """A subscription was opened or changed in any way that leaves it usable (see `action`).
+
+    Carries the whole new summary, so a consumer never needs the previous event.
+    """
 
     event_type = "subscription.activated.v1"
 
@@ -27,6 +42,10 @@ class SubscriptionActivatedV1(EventData):
     starts_at: datetime | None
     expires_at: datetime | None
     max_devices: int
+    # What activity does with a connection beyond max_devices; None = activity's default.
+    device_policy: DevicePolicy | None = None
+    # A product that starts on first login stays pending until the first device connection.
+    starts_on_first_login: bool = False
 
 
 class SubscriptionRejectedV1(EventData):
@@ -49,3 +68,36 @@ class TransactionRecordedV1(EventData):
     currency: Currency
     order_id: str | None
     recorded_at: datetime
+
+
+class SubscriptionCancelledV1(EventData):
+    """The subscription ended now by an operator's cancel (cancel at period end -> expired)."""
+
+    event_type = "subscription.cancelled.v1"
+
+    customer_id: str
+    subscription_id: str
+    product_id: str
+    cancelled_at: datetime
+    reason: str | None = None
+
+
+class SubscriptionExpiringV1(EventData):
+    """Sent once per subscription period, a configurable number of days before expiry."""
+
+    event_type = "subscription.expiring.v1"
+
+    customer_id: str
+    subscription_id: str
+    product_id: str
+    expires_at: datetime
+    days_left: int
+
+
+class SubscriptionExpiredV1(EventData):
+    event_type = "subscription.expired.v1"
+
+    customer_id: str
+    subscription_id: str
+    product_id: str
+    expired_at: datetime

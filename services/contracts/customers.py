@@ -16,12 +16,20 @@ class CustomerInfo(BaseModel):
 
     model_config = ConfigDict(frozen=True, str_strip_whitespace=True)
 
+    title: str | None = Field(default=None, max_length=20)
     first_name: str = Field(min_length=1, max_length=100)
     last_name: str = Field(min_length=1, max_length=100)
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=32)
+    mobile: str | None = Field(default=None, max_length=32)
+    street: str | None = Field(default=None, max_length=200)
+    zip: str | None = Field(default=None, max_length=20)
     city: str | None = Field(default=None, max_length=100)
+    state: str | None = Field(default=None, max_length=100)
     country: str | None = Field(default=None, max_length=2)
+    comments: str | None = Field(default=None, max_length=2000)
+    # The customer's id in the operator's other systems (CRM, third-party billing).
+    mapping_id: str | None = Field(default=None, max_length=100)
 
 
 class SubscriptionOrder(BaseModel):
@@ -66,3 +74,55 @@ class CustomerOrderPlacedV1(EventData):
     customer_id: str
     order: SubscriptionOrder
     payment: OrderPayment
+
+
+class CustomerUpdatedV1(EventData):
+    """Personal data or the bound webshop changed; carries the whole new state."""
+
+    event_type = "customer.updated.v1"
+
+    customer_id: str
+    webshop_id: str
+    info: CustomerInfo
+    changed_fields: list[str]
+    updated_at: datetime
+
+
+class AccountUpdatedV1(EventData):
+    """The account was disabled/enabled or its login changed (never carries a password)."""
+
+    event_type = "account.updated.v1"
+
+    customer_id: str
+    login: str
+    disabled: bool
+    updated_at: datetime
+
+
+class ProfileCreatedV1(EventData):
+    event_type = "profile.created.v1"
+
+    customer_id: str
+    profile_id: str
+    name: str
+    kids: bool
+    created_at: datetime
+
+
+class ProfileDeletedV1(EventData):
+    """Other services drop what belongs to the profile (favorites, watchlist, recordings)."""
+
+    event_type = "profile.deleted.v1"
+
+    customer_id: str
+    profile_id: str
+    deleted_at: datetime
+
+
+class CustomerErasedV1(EventData):
+    """Right to erasure: every service deletes or anonymises this customer's personal data."""
+
+    event_type = "customer.erased.v1"
+
+    customer_id: str
+    erased_at: datetime
