@@ -2,13 +2,16 @@
 
 Routes declare what they need with the aliases at the bottom (`CanSell`, `CanReadCustomers`, ...);
 a missing or bad credential is 401 with WWW-Authenticate, a role without the permission 403.
+Every dependency that decides access is tagged (`ROUTE_ACCESS_ATTRIBUTE`), so `route_access`
+tells what any route requires and a test can hold every route of the app to it.
 """
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Security
+from fastapi.dependencies.models import Dependant
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from starlette.exceptions import HTTPException
 
@@ -18,6 +21,12 @@ from gateway.permissions import Permission, Role, allows
 from services.runtime.problems import Problem
 
 TOKEN_URL = "/api/v1/auth/token"
+
+# What a route requires: a Permission, or one of these two.
+ROUTE_ACCESS_ATTRIBUTE = "__route_access__"
+PUBLIC = "public"
+SIGNED_IN = "signed-in"
+RouteAccess = Permission | Literal["public", "signed-in"]
 
 _bearer = OAuth2PasswordBearer(
     tokenUrl=TOKEN_URL,
@@ -100,6 +109,7 @@ def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal
             )
         return principal
 
+    setattr(check, ROUTE_ACCESS_ATTRIBUTE, permission)
     return check
 
 
@@ -110,3 +120,35 @@ CanEditCatalog = Annotated[Principal, Depends(require(Permission.CATALOG_WRITE))
 CanManageOperators = Annotated[Principal, Depends(require(Permission.OPERATORS_MANAGE))]
 CanManageApiKeys = Annotated[Principal, Depends(require(Permission.API_KEYS_MANAGE))]
 CanReadAudit = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]
+
+
+async def _signed_in(principal: CurrentPrincipal) -> Principal:
+    return principal
+
+
+async def _public() -> None:
+    """Marks a route that needs no credentials (sign-in itself)."""
+
+
+setattr(_signed_in, ROUTE_ACCESS_ATTRIBUTE, SIGNED_IN)
+setattr(_public, ROUTE_ACCESS_ATTRIBUTE, PUBLIC)
+
+# Any valid credential, whatever its role (the caller's own identity).
+SignedIn = Annotated[Principal, Depends(_signed_in)]
+# For `dependencies=[PublicRoute]` on a route that needs no credentials.
+PublicRoute: Any = Depends(_public)
+
+
+def route_access(dependant: Dependant) -> set[RouteAccess]:
+    """Every access requirement declared anywhere in a route's dependencies (its dependant)."""
+    found: set[RouteAccess] = set()
+
+    def walk(dependant: Dependant) -> None:
+        declared = getattr(dependant.call, ROUTE_ACCESS_ATTRIBUTE, None)
+        if declared is not None:
+            found.add(declared)
+        for sub in dependant.dependencies:
+            walk(sub)
+
+    walk(dependant)
+    return found

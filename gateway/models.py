@@ -72,3 +72,42 @@ class AuditEntry(Base):
         Index("ix_audit_entry_customer", "customer_id", "id"),
         Index("ix_audit_entry_actor", "actor", "id"),
     )
+
+
+class RefreshToken(Base):
+    """A refresh token, kept as its SHA-256 only; each use replaces it with a new one.
+
+    Tokens handed out one after another from one sign-in share a `family_id`: presenting a
+    token that was already used means it was copied, so the whole family is revoked.
+    """
+
+    __tablename__ = "refresh_token"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    family_id: Mapped[str] = mapped_column(String(36), index=True)
+    operator_id: Mapped[str] = mapped_column(String(36), index=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class LoginFailure(Base):
+    """One failed sign-in, counted per username and per client address for the rate limit.
+
+    In the database rather than in memory so that every gateway replica counts the same
+    failures; rows older than the window are pruned as new ones come.
+    """
+
+    __tablename__ = "login_failure"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    # "username" or "address": what `value` is.
+    scope: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_login_failure_scope_value_at", "scope", "value", "at"),)

@@ -86,6 +86,17 @@ class GatewaySettings(BaseSettings):
         2.0, gt=0, le=60, validation_alias="SERVICE_TIMEOUT_SECONDS"
     )
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+    refresh_token_days: int = Field(14, ge=1, le=365, validation_alias="REFRESH_TOKEN_DAYS")
+    login_max_failures: int = Field(5, ge=1, le=1000, validation_alias="LOGIN_MAX_FAILURES")
+    login_window_seconds: int = Field(300, ge=1, le=86400, validation_alias="LOGIN_WINDOW_SECONDS")
+    # The stats page reads each service's consumer lag from the broker.
+    kafka_bootstrap_servers: str = Field(
+        "localhost:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
+    )
+    kafka_topic_prefix: str = Field("", validation_alias="KAFKA_TOPIC_PREFIX")
+    kafka_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, validation_alias="STATS_KAFKA_TIMEOUT_SECONDS"
+    )
 
     @field_validator("customers_url", "billing_url", "tickets_url", "activity_url")
     @classmethod

@@ -6,18 +6,53 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.permissions import Permission, Role
+from gateway.schemas import examples
 from gateway.settings import MIN_ADMIN_PASSWORD_LENGTH
 
 PrincipalKind = Literal["operator", "api_key"]
 
 
 class Token(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2ln",
+                    "token_type": "bearer",
+                    "expires_in": 1800,
+                    "refresh_token": "tvcmr_Q2hhbmdlIG1lIG9uIGV2ZXJ5IHVzZQ",
+                    "refresh_expires_in": 1209600,
+                }
+            ]
+        }
+    )
+
     access_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(description="Seconds until the token expires.", examples=[1800])
+    refresh_token: str = Field(
+        description="Exchange it (grant_type=refresh_token) for a new pair; good for one use."
+    )
+    refresh_expires_in: int = Field(
+        description="Seconds until the refresh token expires.", examples=[1209600]
+    )
 
 
 class Me(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "operator",
+                    "id": "6c1f6d2e-3f4b-4a55-9c1e-0d2b7a9e4f10",
+                    "name": "jane",
+                    "role": "support",
+                    "permissions": ["catalog:read", "customers:read", "tickets:write"],
+                }
+            ]
+        }
+    )
+
     kind: PrincipalKind
     id: str
     name: str = Field(description="The operator's username or the API key's name.")
@@ -34,6 +69,8 @@ class OperatorCreate(BaseModel):
 
 
 class OperatorPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.OPERATOR]})
+
     id: str
     username: str
     role: Role
@@ -49,6 +86,8 @@ class ApiKeyCreate(BaseModel):
 
 
 class ApiKeyPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.API_KEY]})
+
     id: str
     name: str
     prefix: str = Field(description="The key's visible start.", examples=["tvcm_1a2b3c4d"])
@@ -58,4 +97,6 @@ class ApiKeyPublic(BaseModel):
 
 
 class ApiKeyCreated(ApiKeyPublic):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.API_KEY_CREATED]})
+
     key: str = Field(description="Send as X-API-Key. Shown in this answer once and never again.")

@@ -3,10 +3,14 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.schemas import examples
 
 
 class AuditEntryPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.AUDIT_ENTRY]})
+
     id: int
     at: datetime
     actor: str = Field(description="Operator username or API key name.", examples=["admin"])

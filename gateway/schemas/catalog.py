@@ -5,6 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from gateway.schemas import examples
+
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
 ]
@@ -24,6 +26,8 @@ class Plan(BaseModel):
 
 
 class Product(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PRODUCT]})
+
     id: str = Field(examples=["basic"])
     name: str = Field(examples=["Basic TV"])
     kind: Literal["base", "extra"]
@@ -36,6 +40,8 @@ class Product(BaseModel):
 
 
 class Webshop(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.WEBSHOP]})
+
     id: str = Field(examples=["demo"])
     name: str = Field(examples=["Demo webshop"])
     currencies: list[Currency] = Field(examples=[["EUR"]])

@@ -4,13 +4,27 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.schemas.examples import example_of
 from services.runtime.problems import PROBLEM_JSON
 
 T = TypeVar("T")
 
 
+def _page_example(schema: dict[str, Any], cls: type[BaseModel]) -> None:
+    """A page's example is one item's example: a list of a shape without one has none."""
+    for klass in cls.__mro__:
+        args = getattr(klass, "__pydantic_generic_metadata__", {}).get("args", ())
+        if args:
+            item = example_of(args[0])
+            if item is not None:
+                schema["examples"] = [{"items": [item], "next_cursor": None}]
+            return
+
+
 class Page(BaseModel, Generic[T]):
     """One page of a list; pass `next_cursor` back as `cursor` for the next, null at the end."""
+
+    model_config = ConfigDict(json_schema_extra=_page_example)
 
     items: list[T]
     next_cursor: str | None = None

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.schemas import examples
 from gateway.schemas.common import Page
 from services.contracts.customers import CustomerInfo, CustomerSource
 
@@ -66,6 +67,8 @@ class SubscriptionSummary(BaseModel):
 
 
 class CustomerPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.CUSTOMER]})
+
     id: str = Field(examples=["0b7c9c1e-4e1a-4c53-9d5e-3f1f2f1a6b10"])
     status: CustomerStatus
     source: CustomerSource
@@ -78,6 +81,8 @@ class CustomerPublic(BaseModel):
 
 
 class CustomerCreated(CustomerPublic):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.CUSTOMER_CREATED]})
+
     password: str | None = Field(
         default=None,
         description="Only when generated: shown in this answer once and never again.",
@@ -90,6 +95,8 @@ class CustomerPage(Page[CustomerPublic]):
 
 
 class Subscription(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SUBSCRIPTION]})
+
     id: str
     customer_id: str
     webshop_id: str
@@ -103,6 +110,8 @@ class Subscription(BaseModel):
 
 
 class Transaction(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.TRANSACTION]})
+
     id: str
     customer_id: str
     subscription_id: str | None
@@ -118,12 +127,16 @@ class Transaction(BaseModel):
 
 
 class TransactionPage(Page[Transaction]):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.TRANSACTION_PAGE]})
+
     balance: dict[str, Decimal] = Field(
         description="Sum per currency, as decimal strings.", examples=[{"EUR": "9.99"}]
     )
 
 
 class Message(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.MESSAGE]})
+
     id: str
     customer_id: str
     channel: str
@@ -141,6 +154,8 @@ class MessagePage(Page[Message]):
 
 
 class Device(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.DEVICE]})
+
     id: str
     customer_id: str
     kind: str

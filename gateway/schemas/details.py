@@ -2,8 +2,9 @@
 
 from typing import Generic, Literal, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.schemas import examples
 from gateway.schemas.customers import (
     CustomerPublic,
     DevicePage,
@@ -39,4 +40,6 @@ class DetailSections(BaseModel):
 
 
 class CustomerDetails(CustomerPublic):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.CUSTOMER_DETAILS]})
+
     sections: DetailSections

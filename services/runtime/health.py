@@ -19,6 +19,11 @@ async def _failure(check: ReadinessCheck) -> str | None:
     return None
 
 
+def _example(body: dict[str, object]) -> dict[int | str, dict[str, object]]:
+    """An OpenAPI example of the 200 answer (the gateway shows one for every operation)."""
+    return {200: {"content": {"application/json": {"example": body}}}}
+
+
 def health_router(
     checks: dict[str, ReadinessCheck],
     informational: dict[str, ReadinessCheck] | None = None,
@@ -28,11 +33,18 @@ def health_router(
     router = APIRouter(tags=["operations"])
     informational = informational or {}
 
-    @router.get("/healthz", summary="Liveness")
+    @router.get("/healthz", summary="Liveness", responses=_example({"status": "ok"}))
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Readiness: every dependency answers", response_model=None)
+    @router.get(
+        "/readyz",
+        summary="Readiness: every dependency answers",
+        response_model=None,
+        responses=_example(
+            {"status": "ready", "checks": ["database"], "reported": {"billing": "ok"}}
+        ),
+    )
     async def readyz() -> Response | dict[str, object]:
         names = [*checks, *informational]
         results = await asyncio.gather(

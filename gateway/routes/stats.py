@@ -1,0 +1,23 @@
+"""The ops dashboard's figures."""
+
+from fastapi import APIRouter
+
+from gateway.auth import CanReadCustomers
+from gateway.deps import DownstreamDep, SettingsDep
+from gateway.routes.prefix import API_PREFIX
+from gateway.schemas.common import AUTH_ERRORS, problem_responses
+from gateway.schemas.stats import Stats
+from gateway.stats import gather_stats
+
+router = APIRouter(prefix=API_PREFIX, tags=["stats"])
+
+
+@router.get("/stats", response_model=Stats, responses=problem_responses(*AUTH_ERRORS))
+async def get_stats(_: CanReadCustomers, downstream: DownstreamDep, settings: SettingsDep) -> Stats:
+    """Customers by status and new per day, revenue per day and currency, tickets by status,
+    devices online, and each service's consumer lag (records its group has not yet consumed).
+
+    Every section is fetched at once; one whose source fails or is slow is
+    `{"status": "unavailable", "reason": ...}` and the others are served.
+    """
+    return await gather_stats(downstream, settings)

@@ -1,0 +1,164 @@
+"""Whole-answer examples for the OpenAPI document, one per shape the API answers with.
+
+Kept together so the examples agree with each other (the same customer, product and plan ids);
+a list page's example is derived from its item's (see `Page`).
+"""
+
+from typing import Any
+
+from pydantic.config import JsonDict
+
+CUSTOMER_ID = "0b7c9c1e-4e1a-4c53-9d5e-3f1f2f1a6b10"
+AT = "2026-11-28T10:15:00Z"
+
+PLAN: JsonDict = {
+    "id": "basic-1m",
+    "name": "1 month",
+    "length": 1,
+    "unit": "months",
+    "prices": {"EUR": "9.99"},
+    "archived": False,
+}
+PRODUCT: JsonDict = {
+    "id": "basic",
+    "name": "Basic TV",
+    "kind": "base",
+    "subscription_type": "regular",
+    "max_devices": 2,
+    "starts_on_first_login": False,
+    "packages": ["news", "general"],
+    "archived": False,
+    "plans": [PLAN],
+}
+WEBSHOP: JsonDict = {
+    "id": "shop-eu",
+    "name": "EU webshop",
+    "currencies": ["EUR"],
+    "product_ids": ["basic", "premium"],
+    "archived": False,
+}
+CUSTOMER: JsonDict = {
+    "id": CUSTOMER_ID,
+    "status": "active",
+    "source": "manual",
+    "login": "4812093377",
+    "webshop_id": "shop-eu",
+    "info": {"first_name": "Jane", "last_name": "Doe", "email": "jane@example.com"},
+    "subscription": {
+        "product_id": "basic",
+        "plan_id": "basic-1m",
+        "extra_product_ids": [],
+        "status": "active",
+        "expires_at": "2026-12-28T10:15:00Z",
+    },
+    "created_at": AT,
+    "updated_at": AT,
+}
+CUSTOMER_CREATED: JsonDict = {**CUSTOMER, "status": "pending", "password": "50918342"}
+SUBSCRIPTION: JsonDict = {
+    "id": "7d0e5c2a-9b51-4a8e-8f3c-1c2d3e4f5a6b",
+    "customer_id": CUSTOMER_ID,
+    "webshop_id": "shop-eu",
+    "product_id": "basic",
+    "plan_id": "basic-1m",
+    "extra_product_ids": [],
+    "status": "active",
+    "starts_at": AT,
+    "expires_at": "2026-12-28T10:15:00Z",
+    "max_devices": 2,
+}
+TRANSACTION: JsonDict = {
+    "id": "5b8f1a7e-2c3d-4e5f-8a9b-0c1d2e3f4a5b",
+    "customer_id": CUSTOMER_ID,
+    "subscription_id": SUBSCRIPTION["id"],
+    "kind": "sale",
+    "amount": "9.99",
+    "currency": "EUR",
+    "source": "manual",
+    "webshop_id": "shop-eu",
+    "order_id": None,
+    "reference": None,
+    "description": "Basic TV, 1 month",
+    "recorded_at": AT,
+}
+TRANSACTION_PAGE: JsonDict = {
+    "items": [TRANSACTION],
+    "next_cursor": None,
+    "balance": {"EUR": "9.99"},
+}
+MESSAGE: JsonDict = {
+    "id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+    "customer_id": CUSTOMER_ID,
+    "channel": "in_app",
+    "template": "welcome",
+    "title": "Welcome",
+    "body": "Your subscription is active.",
+    "device_id": None,
+    "status": "sent",
+    "sent_at": AT,
+    "read_at": None,
+}
+DEVICE: JsonDict = {
+    "id": "stb-0001",
+    "customer_id": CUSTOMER_ID,
+    "kind": "stb",
+    "model": "Mag 524",
+    "online": True,
+    "first_seen_at": AT,
+    "last_seen_at": AT,
+}
+CUSTOMER_DETAILS: JsonDict = {
+    **CUSTOMER,
+    "sections": {
+        "subscription": {"status": "ok", "data": SUBSCRIPTION},
+        "transactions": {"status": "ok", "data": TRANSACTION_PAGE},
+        "messages": {"status": "ok", "data": {"items": [MESSAGE], "next_cursor": None}},
+        "devices": {
+            "status": "unavailable",
+            "reason": "the activity service is unavailable: no answer within 2 s",
+        },
+    },
+}
+AUDIT_ENTRY: JsonDict = {
+    "id": 42,
+    "at": AT,
+    "actor": "jane",
+    "actor_kind": "operator",
+    "action": "customer.create",
+    "method": "POST",
+    "path": "/api/v1/customers",
+    "customer_id": CUSTOMER_ID,
+    "status_code": 201,
+    "before": None,
+    "after": {"id": CUSTOMER_ID, "status": "pending"},
+}
+OPERATOR: JsonDict = {
+    "id": "6c1f6d2e-3f4b-4a55-9c1e-0d2b7a9e4f10",
+    "username": "jane",
+    "role": "operator",
+    "disabled": False,
+    "created_at": AT,
+}
+API_KEY: JsonDict = {
+    "id": "1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b",
+    "name": "ops dashboard",
+    "prefix": "tvcm_1a2b3c4d",
+    "role": "viewer",
+    "created_at": AT,
+    "revoked_at": None,
+}
+API_KEY_CREATED: JsonDict = {
+    **API_KEY,
+    "key": "tvcm_1a2b3c4d_Q2hhbmdlIG1lOiB0aGlzIGlzIGFuIGV4YW1wbGU",
+}
+
+
+def example_of(model: type[Any]) -> Any | None:
+    """The first whole-answer example a pydantic model declares, if any."""
+    config = getattr(model, "model_config", {})
+    extra = config.get("json_schema_extra")
+    if isinstance(extra, dict):
+        examples = extra.get("examples")
+        if isinstance(examples, list) and examples:
+            return examples[0]
+    return None

@@ -1,0 +1,37 @@
+"""The OpenAPI document: every operation shows an example of its successful answer."""
+
+from typing import Any
+
+from fastapi import FastAPI
+
+
+def resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        schema = document["components"]["schemas"][name]
+    return schema
+
+
+def has_example(document: dict[str, Any], media: dict[str, Any]) -> bool:
+    if "example" in media or media.get("examples"):
+        return True
+    schema = resolve(document, media.get("schema", {}))
+    return bool(schema.get("examples") or "example" in schema)
+
+
+async def test_every_operation_has_an_example_of_its_success_answer(app: FastAPI) -> None:
+    document = app.openapi()
+    missing = []
+    operations = 0
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            operations += 1
+            for status, response in operation["responses"].items():
+                content = response.get("content") or {}
+                if not status.startswith("2") or not content:
+                    continue  # errors share ProblemDetails; a 204 has no body to show
+                json_media = content.get("application/json")
+                if json_media is None or not has_example(document, json_media):
+                    missing.append(f"{method.upper()} {path} {status}")
+    assert operations > 10
+    assert missing == []
