@@ -14,13 +14,13 @@ from pathlib import Path
 import httpx
 import uvicorn
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import RedirectResponse
 
 from gateway.bootstrap import ensure_first_admin
 from gateway.downstream import Downstream
 from gateway.operations import operations_router
 from gateway.routes import ROUTERS
 from gateway.settings import GatewaySettings, load_settings
+from gateway.web_console import mount_console
 from services.runtime import migrations
 from services.runtime.db import Database
 from services.runtime.logging_setup import configure_logging
@@ -99,11 +99,7 @@ def build(
                 "gateway", request.method, _route_template(request), str(status)
             ).inc()
 
-    @app.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        # The web console is not built yet; until it is, the API's own docs are the front page.
-        return RedirectResponse("/docs")
-
+    mount_console(app)
     app.include_router(operations_router(app))
     for router in ROUTERS:
         app.include_router(router)

@@ -1,0 +1,91 @@
+// The console's entry: sign-in, the top bar, and the hash routes to each page.
+
+import { hasSession, signIn, signOut, whenSignedOut } from "./api.js";
+import { renderCustomers } from "./customers.js";
+import { renderDashboard } from "./dashboard.js";
+import { renderDetails } from "./details.js";
+import { currentUser, forgetMe, loadMe } from "./session.js";
+import { clear, clearFlash, flash, h } from "./ui.js";
+
+const app = document.getElementById("app");
+const topbar = document.querySelector(".topbar");
+
+function parseHash() {
+  const [path, query = ""] = location.hash.replace(/^#/, "").split("?");
+  return { parts: path.split("/").filter(Boolean), params: new URLSearchParams(query) };
+}
+
+function showSignIn(message) {
+  topbar.hidden = true;
+  const error = h("p", { class: "error-text", role: "alert" }, message || "");
+  const form = h(
+    "form",
+    {},
+    h("h1", {}, "Sign in"),
+    h("label", {}, "Username", h("input", { name: "username", autocomplete: "username", required: true })),
+    h(
+      "label",
+      {},
+      "Password",
+      h("input", { name: "password", type: "password", autocomplete: "current-password", required: true }),
+    ),
+    error,
+    h("button", { type: "submit", class: "primary" }, "Sign in"),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    try {
+      await signIn(form.username.value, form.password.value);
+      await loadMe();
+      if (!location.hash || location.hash === "#/login") location.hash = "#/customers";
+      else await route();
+    } catch (problem) {
+      error.textContent = problem.message;
+    }
+  });
+  clear(app, h("div", { class: "card login" }, form));
+  form.username.focus();
+}
+
+async function route() {
+  if (!hasSession()) return showSignIn();
+  if (!currentUser()) {
+    try {
+      await loadMe();
+    } catch (problem) {
+      return showSignIn(problem.status === 401 ? "" : problem.message);
+    }
+  }
+  const me = currentUser();
+  topbar.hidden = false;
+  document.getElementById("who").textContent = `${me.name} (${me.role})`;
+  const { parts, params } = parseHash();
+  const page = parts[0] || "customers";
+  for (const link of document.querySelectorAll("[data-nav]")) {
+    link.classList.toggle("active", link.dataset.nav === page);
+  }
+  clearFlash();
+  try {
+    if (page === "dashboard") await renderDashboard(app);
+    else if (page === "customers" && parts[1]) await renderDetails(app, parts[1], parts[2] || "info");
+    else await renderCustomers(app, params);
+  } catch (problem) {
+    flash(problem.message || String(problem), "error");
+  }
+}
+
+whenSignedOut(() => {
+  forgetMe();
+  showSignIn("Your session ended; sign in again.");
+});
+
+document.getElementById("sign-out").addEventListener("click", async () => {
+  await signOut();
+  forgetMe();
+  location.hash = "#/login";
+  showSignIn("Signed out.");
+});
+
+window.addEventListener("hashchange", route);
+route();
