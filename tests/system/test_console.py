@@ -1,0 +1,409 @@
+"""The web console in a real browser (Debian's Chromium, headless, driven by Playwright) against
+the whole system on real Kafka: the operator's, support's and viewer's journeys.
+
+Screenshots of each journey are kept under test-artifacts/console/.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+
+from deploy.local.kafka import REPO_ROOT
+from tests.system.conftest import System, eventually
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = REPO_ROOT / "test-artifacts" / "console"
+ROLES = ("operator", "support", "viewer")
+
+
+def password_of(role: str) -> str:
+    return f"{role}-console-password"
+
+
+@pytest.fixture(scope="module")
+def operators(system: System) -> Iterator[None]:
+    """One operator per role besides the admin, created through the API."""
+    with httpx.Client(
+        base_url=system.gateway, headers={"Authorization": f"Bearer {system.token}"}
+    ) as client:
+        for role in ROLES:
+            response = client.post(
+                "/api/v1/operators",
+                json={"username": role, "password": password_of(role), "role": role},
+            )
+            assert response.status_code in (201, 409), response.text
+    yield
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+    async with async_playwright() as playwright:
+        # Root in a container has no user namespaces for Chromium's sandbox.
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+async def page(browser: Browser, system: System) -> AsyncIterator[Page]:
+    """A fresh page; a script error or a request leaving the gateway fails the test."""
+    context = await browser.new_context(
+        base_url=system.gateway, viewport={"width": 1400, "height": 900}
+    )
+    tab = await context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.on(
+        "request",
+        lambda request: (
+            None
+            if request.url.startswith((system.gateway, "data:"))
+            else errors.append(f"request outside the gateway: {request.url}")
+        ),
+    )
+    try:
+        yield tab
+    finally:
+        await context.close()
+    assert errors == []
+
+
+async def shot(page: Page, system: System, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=SCREENSHOTS / f"{system.backend}-{name}.png", full_page=True)
+
+
+async def sign_in(page: Page, username: str, password: str) -> None:
+    await page.goto("/")
+    await page.locator("input[name=username]").fill(username)
+    await page.locator("input[name=password]").fill(password)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", name="Customers")).to_be_visible()
+    await expect(page.locator("#who")).to_contain_text(username)
+
+
+async def api(system: System, method: str, path: str, body: Any = None) -> Any:
+    async with system.client() as client:
+        response = await client.request(method, f"/api/v1{path}", json=body)
+        assert response.is_success, f"{method} {path}: {response.status_code} {response.text}"
+        return response.json() if response.content else None
+
+
+async def active_customer(system: System, last_name: str) -> dict[str, Any]:
+    """A customer sold through the API, once billing has opened the subscription."""
+    created = await api(
+        system,
+        "POST",
+        "/customers",
+        {
+            "webshop_id": "shop-eu",
+            "product_id": "basic",
+            "plan_id": "basic-1m",
+            "extra_product_ids": [],
+            "info": {"first_name": "Grace", "last_name": last_name, "email": "g@example.com"},
+            "credentials": None,
+        },
+    )
+    return await wait_active(system, created["id"])
+
+
+async def wait_active(system: System, customer_id: str) -> dict[str, Any]:
+    async def active() -> dict[str, Any] | None:
+        details: dict[str, Any] = await api(system, "GET", f"/customers/{customer_id}")
+        return details if details["status"] == "active" else None
+
+    return await eventually(active, timeout=60, what="the customer to turn active")
+
+
+def unique(name: str) -> str:
+    return f"{name}{uuid.uuid4().hex[:6]}"
+
+
+def row_of(page: Page, text: str) -> Locator:
+    return page.get_by_role("row").filter(has_text=text)
+
+
+async def open_tab(page: Page, name: str) -> Locator:
+    await page.get_by_role("tab", name=name, exact=True).click()
+    panel = page.get_by_role("tabpanel")
+    await expect(panel.get_by_text("Loading…")).to_have_count(0)
+    return panel
+
+
+async def test_operator_adds_a_customer_with_generated_credentials_finds_renews_and_changes(
+    system: System, operators: None, page: Page
+) -> None:
+    last_name = unique("Lovelace")
+    await sign_in(page, "operator", password_of("operator"))
+
+    await page.get_by_role("button", name="Add customer").click()
+    form = page.get_by_role("dialog", name="Add customer")
+    await form.locator("select[name=webshop_id]").select_option("shop-eu")
+    await form.locator("select[name=product_id]").select_option("basic")
+    await form.locator("select[name=plan_id]").select_option("basic-1m")
+    await form.locator("input[name=extra][value=hbo]").check()
+    await form.locator("input[name=first_name]").fill("Ada")
+    await form.locator("input[name=last_name]").fill(last_name)
+    await form.locator("input[name=email]").fill("ada@example.com")
+    # The Authentication switch stays off: login and password are generated.
+    await expect(form.locator("input[name=login]")).to_be_hidden()
+    await shot(page, system, "add-customer")
+    await form.get_by_role("button", name="Save").click()
+
+    added = page.get_by_role("dialog", name="Customer added")
+    login = await added.locator("[data-secret=login]").inner_text()
+    password = await added.locator("[data-secret=password]").inner_text()
+    assert login.isdigit() and password.isdigit()
+    await shot(page, system, "customer-added")
+    await added.get_by_role("button", name="Cancel").click()
+
+    # Find them: search by name once billing has made them active.
+    page_of = await api(system, "GET", f"/customers?q={last_name}&status_group=inactive")
+    customer_id = page_of["items"][0]["id"] if page_of["items"] else None
+    if customer_id is None:
+        found = await api(system, "GET", f"/customers?q={last_name}")
+        customer_id = found["items"][0]["id"]
+    before = await wait_active(system, customer_id)
+    await page.locator("input[name=q]").fill(last_name)
+    await page.get_by_role("button", name="Search").click()
+    row = row_of(page, last_name)
+    await expect(row).to_have_count(1)
+    await expect(row).to_contain_text(login)
+    await expect(row).to_contain_text("active")
+    await shot(page, system, "customers")
+
+    await row.get_by_role("button", name="Renew").click()
+    renew = page.get_by_role("dialog", name=f"Renew Ada {last_name}")
+    await renew.get_by_role("button", name="Renew").click()
+    await expect(page.locator("#flash")).to_contain_text("Renewed")
+
+    async def renewed() -> dict[str, Any] | None:
+        now: dict[str, Any] = await api(system, "GET", f"/customers/{customer_id}")
+        later = now["subscription"]["expires_at"] > before["subscription"]["expires_at"]
+        return now if later else None
+
+    await eventually(renewed, what="the renewal in the customer's summary")
+
+    await page.get_by_role("button", name="Search").click()
+    await row_of(page, last_name).get_by_role("button", name="Change").click()
+    change = page.get_by_role("dialog", name=f"Change Ada {last_name}'s subscription")
+    await change.locator("select[name=product_id]").select_option("premium")
+    await change.locator("select[name=plan_id]").select_option("premium-1m")
+    await change.locator("select[name=starts]").select_option("now")
+    await change.get_by_role("button", name="Change").click()
+    await expect(page.locator("#flash")).to_contain_text("Changed")
+
+    async def changed() -> dict[str, Any] | None:
+        now: dict[str, Any] = await api(system, "GET", f"/customers/{customer_id}")
+        return now if now["subscription"]["product_id"] == "premium" else None
+
+    await eventually(changed, what="the change in the customer's summary")
+
+
+TABS = (
+    "Customer Info",
+    "Subscription",
+    "Account",
+    "Tickets",
+    "Devices",
+    "Profiles",
+    "Favorites",
+    "Watchlist",
+    "Recordings",
+    "Transactions",
+    "Messages",
+)
+
+
+async def test_every_tab_of_the_details_opens_without_an_error(
+    system: System, operators: None, page: Page
+) -> None:
+    customer = await active_customer(system, unique("Hopper"))
+    await sign_in(page, "operator", password_of("operator"))
+    await page.goto(f"/#/customers/{customer['id']}/info")
+    await expect(page.get_by_role("heading", name="Grace")).to_be_visible()
+
+    for name in TABS:
+        panel = await open_tab(page, name)
+        await expect(panel.locator(".error-text")).to_have_count(0)
+        if name == "Subscription":
+            await expect(panel).to_contain_text("Basic TV")
+            await shot(page, system, "details-subscription")
+        if name == "Transactions":
+            await expect(panel).to_contain_text("EUR")
+
+
+async def test_support_sends_a_message_and_answers_a_ticket(
+    system: System, operators: None, page: Page
+) -> None:
+    customer = await active_customer(system, unique("Turing"))
+    path = f"/customers/{customer['id']}"
+    ticket = await api(
+        system, "POST", f"{path}/tickets", {"subject": "No picture", "description": "Black screen"}
+    )
+    await sign_in(page, "support", password_of("support"))
+    await page.goto(f"/#{path}/messages")
+    panel = page.get_by_role("tabpanel")
+
+    await panel.get_by_role("button", name="Send message").click()
+    send = page.get_by_role("dialog", name="Send message")
+    await send.locator("input[name=message_title]").fill("Maintenance tonight")
+    await send.locator("textarea[name=message_body]").fill("Service pauses 02:00-03:00 UTC.")
+    await send.get_by_role("button", name="Send").click()
+    await expect(panel.get_by_role("row").filter(has_text="Maintenance tonight")).to_have_count(1)
+
+    panel = await open_tab(page, "Tickets")
+    await row_of(page, "No picture").get_by_role("button", name="Open").click()
+    await panel.get_by_role("textbox", name="Reply").fill("Please restart the box.")
+    await panel.get_by_role("button", name="Send reply").click()
+    await expect(panel.locator(".bubble.operator")).to_contain_text("Please restart the box.")
+    await panel.get_by_role("combobox", name="Ticket status").select_option("pending")
+    await expect(page.locator("#flash")).to_contain_text("Status changed")
+    await shot(page, system, "ticket")
+
+    answered = await api(system, "GET", f"{path}/tickets/{ticket['id']}")
+    assert answered["status"] == "pending"
+    assert any(m["body"] == "Please restart the box." for m in answered["messages"])
+
+
+async def test_operator_unbinds_a_device(system: System, operators: None, page: Page) -> None:
+    customer = await active_customer(system, unique("Hamilton"))
+    path = f"/customers/{customer['id']}"
+    event = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "/apps/stb",
+        "type": "device.connected.v1",
+        "time": datetime.now(UTC).isoformat(),
+        "subject": customer["id"],
+        "data": {
+            "customer_id": customer["id"],
+            "device_id": "stb-console-1",
+            "kind": "stb",
+            "model": "X1 4K",
+            "connected_at": datetime.now(UTC).isoformat(),
+        },
+    }
+    producer = AIOKafkaProducer(bootstrap_servers=system.kafka)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            system.topic("apps.events"), json.dumps(event).encode(), key=customer["id"].encode()
+        )
+    finally:
+        await producer.stop()
+
+    async def bound() -> list[dict[str, Any]] | None:
+        devices: list[dict[str, Any]] = (await api(system, "GET", f"{path}/devices"))["items"]
+        return devices or None
+
+    await eventually(bound, what="the device to be bound")
+    await sign_in(page, "operator", password_of("operator"))
+    await page.goto(f"/#{path}/devices")
+    panel = page.get_by_role("tabpanel")
+    await row_of(page, "stb-console-1").get_by_role("button", name="Unbind").click()
+    await page.get_by_role("dialog", name="Unbind").get_by_role("button", name="Unbind").click()
+    await expect(panel).to_contain_text("No devices.")
+    assert (await api(system, "GET", f"{path}/devices"))["items"] == []
+
+
+async def test_viewer_sees_everything_and_is_offered_no_write(
+    system: System, operators: None, page: Page
+) -> None:
+    customer = await active_customer(system, unique("Noether"))
+    await sign_in(page, "viewer", password_of("viewer"))
+    await page.locator("input[name=q]").fill(customer["info"]["last_name"])
+    await page.get_by_role("button", name="Search").click()
+    row = row_of(page, customer["info"]["last_name"])
+    await expect(row).to_have_count(1)
+    await expect(page.get_by_role("button", name="Add customer")).to_have_count(0)
+    await expect(row.get_by_role("button", name="Renew")).to_have_count(0)
+    await expect(row.get_by_role("button", name="Change")).to_have_count(0)
+
+    await row.get_by_role("link", name="Details").click()
+    await expect(page.get_by_role("heading", name="Grace")).to_be_visible()
+    writes = (
+        "Save",
+        "Erase customer",
+        "Renew",
+        "Change",
+        "Extend expiry",
+        "Cancel subscription",
+        "Disable account",
+        "Reset password",
+        "New ticket",
+        "Unbind",
+        "Add profile",
+        "Send message",
+    )
+    for name in TABS:
+        panel = await open_tab(page, name)
+        await expect(panel.locator(".error-text")).to_have_count(0)
+        for action in writes:
+            await expect(panel.get_by_role("button", name=action, exact=True)).to_have_count(0)
+    await shot(page, system, "viewer")
+
+    # Not offered, and refused if tried anyway.
+    async with httpx.AsyncClient(base_url=system.gateway) as client:
+        token = (
+            await client.post(
+                "/api/v1/auth/token",
+                data={"username": "viewer", "password": password_of("viewer")},
+            )
+        ).json()["access_token"]
+        refused = await client.post(
+            f"/api/v1/customers/{customer['id']}/subscription/renew",
+            json={"product_id": "basic", "plan_id": "basic-1m", "extra_product_ids": []},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert refused.status_code == 403
+
+
+async def test_dashboard_shows_the_stats_as_charts(
+    system: System, operators: None, page: Page
+) -> None:
+    await active_customer(system, unique("Lamarr"))
+    await sign_in(page, "admin", "system-test-admin-pw")
+    await page.get_by_role("link", name="Dashboard").click()
+    await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    for title in ("Customers by status", "New customers per day", "Consumer lag"):
+        section = page.get_by_role("region", name=title)
+        await expect(section.locator("svg.chart")).to_have_count(1)
+    await shot(page, system, "dashboard")
+
+
+async def test_an_expired_access_token_is_refreshed_without_signing_in_again(
+    system: System, operators: None, page: Page
+) -> None:
+    await sign_in(page, "operator", password_of("operator"))
+    # As if the access token had expired: the next call gets 401 and the console refreshes.
+    await page.evaluate("sessionStorage.setItem('tvcm.access', 'expired')")
+    await page.get_by_role("link", name="Dashboard").click()
+    await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    token = await page.evaluate("sessionStorage.getItem('tvcm.access')")
+    assert token != "expired"
+
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await page.locator("input[name=username]").fill("operator")
+    await page.locator("input[name=password]").fill("wrong-password")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(
+        page.get_by_role("alert").filter(has_text="wrong username or password")
+    ).to_be_visible()
