@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that `make run` and `make test` need and that are missing:
-# a JDK (runs the Kafka broker), Maven (fetches its jars) and the PostgreSQL server (tests).
+# a JDK (runs the Kafka broker), Maven (fetches its jars), the PostgreSQL server (tests) and
+# Chromium (the console's browser tests drive it headless through Playwright).
 # Does nothing on a machine that has them; needs root (or sudo) only when it installs.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 command -v make >/dev/null 2>&1 || missing+=(make)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -334,8 +334,8 @@ export function renew(catalog, customer, done) {
     [h("p", { class: "muted" }, `Adds the plan's length from the current expiry (${when(summary.expires_at)}), or from now if expired.`), sale.element],
     async () => {
       const result = await api("POST", `/customers/${customer.id}/subscription/renew`, { body: sale.picked() });
-      flash(`Renewed: expires ${when(result?.subscription?.expires_at)}.`);
       if (done) await attempt(done);
+      flash(`Renewed: expires ${when(result?.subscription?.expires_at)}.`);
     },
     { saveLabel: "Renew" },
   );
@@ -364,8 +364,8 @@ export function changeSubscription(catalog, customer, done) {
       const result = await api("POST", `/customers/${customer.id}/subscription/change`, {
         body: { ...sale.picked(), starts: starts.value },
       });
-      flash(`Changed (${result?.action || "done"}).`);
       if (done) await attempt(done);
+      flash(`Changed (${result?.action || "done"}).`);
     },
     { saveLabel: "Change" },
   );

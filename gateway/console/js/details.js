@@ -23,7 +23,8 @@ const TABS = [
 
 export async function renderDetails(app, customerId, tab) {
   const [customer, catalog] = await Promise.all([api("GET", `/customers/${customerId}`), loadCatalog()]);
-  const panel = h("section", { class: "card", role: "tabpanel", "aria-label": tab });
+  // data-state tells when the tab has finished loading (ready) or failed (error).
+  const panel = h("section", { class: "card", role: "tabpanel", "aria-label": tab, "data-tab": tab });
   const reload = () => renderDetails(app, customerId, tab);
   const tabs = h(
     "div",
@@ -61,8 +62,10 @@ export async function renderDetails(app, customerId, tab) {
   clear(panel, h("p", { class: "muted" }, "Loading…"));
   try {
     await render(panel, { customer, catalog, reload, path: `/customers/${customerId}` });
+    panel.dataset.state = "ready";
   } catch (problem) {
     clear(panel, h("p", { class: "error-text", role: "alert" }, problem.message || String(problem)));
+    panel.dataset.state = "error";
   }
 }
 
