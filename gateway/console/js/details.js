@@ -296,16 +296,18 @@ async function accountTab(panel, { reload, path }) {
   );
 }
 
-async function ticketsTab(panel, { customer, path }) {
+async function ticketsTab(panel, { customer, path }, openId = null) {
   const page = await api("GET", `${path}/tickets`, { query: { limit: 50 } });
   const conversation = h("div");
-  const open = async (ticket) => {
-    const full = await api("GET", `${path}/tickets/${ticket.id}`);
-    renderTicket(conversation, full, path, () => ticketsTab(panel, { customer, path }));
+  // After a change the list is fetched again and the ticket stays open.
+  const again = (ticketId) => ticketsTab(panel, { customer, path }, ticketId);
+  const open = async (ticketId) => {
+    const full = await api("GET", `${path}/tickets/${ticketId}`);
+    renderTicket(conversation, full, path, again);
   };
   clear(
     panel,
-    can(SUPPORT) ? h("p", {}, h("button", { type: "button", class: "primary", onclick: () => newTicket(path, () => ticketsTab(panel, { customer, path })) }, "New ticket")) : null,
+    can(SUPPORT) ? h("p", {}, h("button", { type: "button", class: "primary", onclick: () => newTicket(path, () => again(null)) }, "New ticket")) : null,
     table(
       page.items,
       [
@@ -315,11 +317,12 @@ async function ticketsTab(panel, { customer, path }) {
         ["Assignee", "assignee"],
         ["Updated", (t) => when(t.updated_at)],
       ],
-      (t) => h("button", { type: "button", onclick: () => attempt(() => open(t)) }, "Open"),
+      (t) => h("button", { type: "button", onclick: () => attempt(() => open(t.id)) }, "Open"),
       "No tickets.",
     ),
     conversation,
   );
+  if (openId) await open(openId);
 }
 
 function renderTicket(box, ticket, path, reload) {
@@ -361,7 +364,7 @@ function renderTicket(box, ticket, path, reload) {
               () => api("PATCH", `${path}/tickets/${ticket.id}`, { body: { status: event.target.value } }),
               "Status changed.",
             );
-            if (updated) await reload();
+            if (updated) await reload(ticket.id);
           },
         },
         options(["open", "pending", "resolved", "closed"].map((s) => [s, s]), ticket.status),
