@@ -3,12 +3,12 @@
 import asyncio
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import security
-from gateway.models import ApiKey, Operator
+from gateway.models import ApiKey, Operator, RefreshToken
 from gateway.permissions import Role
 from gateway.schemas.accounts import (
     ApiKeyCreate,
@@ -16,6 +16,7 @@ from gateway.schemas.accounts import (
     ApiKeyPublic,
     OperatorCreate,
     OperatorPublic,
+    OperatorUpdate,
 )
 from services.runtime.db import utcnow
 from services.runtime.problems import Problem
@@ -141,3 +142,52 @@ async def revoke_api_key(session: AsyncSession, api_key: ApiKey) -> ApiKeyPublic
         api_key.revoked_at = utcnow()
         await session.flush()
     return api_key_public(api_key)
+
+
+async def get_operator(session: AsyncSession, operator_id: str) -> Operator:
+    operator = await session.get(Operator, operator_id)
+    if operator is None:
+        raise Problem(404, "Operator not found", f"no operator with id {operator_id}")
+    return operator
+
+
+async def _enabled_admins(session: AsyncSession) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Operator)
+        .where(Operator.role == Role.ADMIN.value, Operator.disabled.is_(False))
+    )
+    return int(count or 0)
+
+
+async def update_operator(
+    session: AsyncSession, operator: Operator, payload: OperatorUpdate
+) -> OperatorPublic:
+    """Applies the change; refuses (409) to leave the system without an enabled admin.
+
+    Disabling an operator or setting their password ends their sessions: every refresh token
+    of theirs is revoked (their access tokens stop at the next request, which reads the row).
+    """
+    was_admin = operator.role == Role.ADMIN.value and not operator.disabled
+    if payload.role is not None:
+        operator.role = payload.role.value
+    if payload.disabled is not None:
+        operator.disabled = payload.disabled
+    if payload.password is not None:
+        operator.password_hash = await asyncio.to_thread(security.hash_password, payload.password)
+    still_admin = operator.role == Role.ADMIN.value and not operator.disabled
+    await session.flush()
+    if was_admin and not still_admin and await _enabled_admins(session) == 0:
+        raise Problem(
+            409,
+            "Last admin",
+            "at least one enabled admin must remain",
+            extra={"errors": [{"field": "role", "message": "the last enabled admin"}]},
+        )
+    if payload.disabled or payload.password is not None:
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.operator_id == operator.id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+    return operator_public(operator)

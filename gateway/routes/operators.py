@@ -1,13 +1,15 @@
 """Operator accounts (admin)."""
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 
 from gateway import accounts
 from gateway.audit import AuditDep
 from gateway.auth import CanManageOperators
 from gateway.deps import DatabaseDep
 from gateway.routes.prefix import API_PREFIX
-from gateway.schemas.accounts import OperatorCreate, OperatorPublic
+from gateway.schemas.accounts import OperatorCreate, OperatorPublic, OperatorUpdate
 from gateway.schemas.common import AUTH_ERRORS, Page, problem_responses
 
 router = APIRouter(prefix=f"{API_PREFIX}/operators", tags=["operators"])
@@ -34,3 +36,32 @@ async def list_operators(_: CanManageOperators, db: DatabaseDep) -> Page[Operato
     """Every operator, by username."""
     async with db.sessions() as session:
         return Page[OperatorPublic](items=await accounts.list_operators(session))
+
+
+@router.patch(
+    "/{operator_id}",
+    response_model=OperatorPublic,
+    responses=problem_responses(*AUTH_ERRORS, 404, 409, 422),
+)
+async def update_operator(
+    operator_id: Annotated[str, Path(max_length=36)],
+    payload: OperatorUpdate,
+    _: CanManageOperators,
+    db: DatabaseDep,
+    audit: AuditDep,
+) -> OperatorPublic:
+    """Change an operator's role, disable or enable them, or set their password.
+
+    Disabling or a new password ends their sessions (refresh tokens revoked). The last enabled
+    admin cannot be demoted or disabled (409).
+    """
+    async with db.sessions() as session:
+        before = accounts.operator_public(await accounts.get_operator(session, operator_id))
+    async with (
+        audit.record("operator.update", before=before.model_dump(mode="json")) as entry,
+        db.transaction() as session,
+    ):
+        operator = await accounts.get_operator(session, operator_id)
+        after = await accounts.update_operator(session, operator, payload)
+        entry.after = after.model_dump(mode="json")
+    return after

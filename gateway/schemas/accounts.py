@@ -100,3 +100,17 @@ class ApiKeyCreated(ApiKeyPublic):
     model_config = ConfigDict(json_schema_extra={"examples": [examples.API_KEY_CREATED]})
 
     key: str = Field(description="Send as X-API-Key. Shown in this answer once and never again.")
+
+
+class OperatorUpdate(BaseModel):
+    """What an admin changes about an operator; fields left out stay as they are."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"role": "support", "disabled": False}]}
+    )
+
+    role: Role | None = None
+    disabled: bool | None = Field(
+        default=None, description="A disabled operator cannot sign in; their sessions end."
+    )
+    password: str | None = Field(default=None, min_length=MIN_ADMIN_PASSWORD_LENGTH, max_length=128)
