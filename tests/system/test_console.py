@@ -151,6 +151,7 @@ TABS = {
     "Recordings": "recordings",
     "Transactions": "transactions",
     "Messages": "messages",
+    "History": "history",
 }
 
 
@@ -396,6 +397,37 @@ async def test_dashboard_shows_the_stats_as_charts(
         section = page.get_by_role("region", name=title)
         await expect(section.locator("svg.chart")).to_have_count(1)
     await shot(page, system, "dashboard")
+
+
+async def test_admin_adds_an_operator_and_finds_it_in_the_audit_log(
+    system: System, operators: None, page: Page
+) -> None:
+    username = unique("clerk")
+    await sign_in(page, "admin", "system-test-admin-pw")
+    await page.get_by_role("link", name="Operators").click()
+    await page.get_by_role("button", name="Add operator").click()
+    add = page.get_by_role("dialog", name="Add operator")
+    await add.locator("input[name=new_username]").fill(username)
+    await add.locator("input[name=new_password]").fill("clerk-password-1")
+    await add.locator("select[name=role]").select_option("support")
+    await add.get_by_role("button", name="Save").click()
+    await expect(row_of(page, username)).to_contain_text("support")
+
+    await page.get_by_role("link", name="Audit").click()
+    await expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
+    await expect(
+        page.get_by_role("row").filter(has_text="operator.create").filter(has_text="admin").first
+    ).to_be_visible()
+    await shot(page, system, "audit")
+
+
+async def test_operator_is_not_offered_the_admin_pages(
+    system: System, operators: None, page: Page
+) -> None:
+    await sign_in(page, "operator", password_of("operator"))
+    await expect(page.get_by_role("link", name="Dashboard")).to_be_visible()
+    await expect(page.get_by_role("link", name="Operators")).to_be_hidden()
+    await expect(page.get_by_role("link", name="Audit")).to_be_hidden()
 
 
 async def test_an_expired_access_token_is_refreshed_without_signing_in_again(

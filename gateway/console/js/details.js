@@ -19,6 +19,7 @@ const TABS = [
   ["recordings", "Recordings"],
   ["transactions", "Transactions"],
   ["messages", "Messages"],
+  ["history", "History"],
 ];
 
 export async function renderDetails(app, customerId, tab) {
@@ -583,6 +584,27 @@ async function messagesTab(panel, { path, reload }) {
   );
 }
 
+async function historyTab(panel, { path }) {
+  const timeline = await api("GET", `${path}/timeline`, { query: { limit: 200 } });
+  clear(
+    panel,
+    timeline.unavailable && timeline.unavailable.length
+      ? h("p", { class: "error-text" }, `Not shown, their service did not answer: ${timeline.unavailable.join(", ")}.`)
+      : null,
+    table(
+      timeline.items,
+      [
+        ["When", (i) => when(i.at)],
+        ["Service", "service"],
+        ["What", "kind"],
+        ["", "summary"],
+      ],
+      null,
+      "Nothing has happened yet.",
+    ),
+  );
+}
+
 const RENDERERS = {
   info: infoTab,
   subscription: subscriptionTab,
@@ -595,4 +617,5 @@ const RENDERERS = {
   recordings: recordingsTab,
   transactions: transactionsTab,
   messages: messagesTab,
+  history: historyTab,
 };

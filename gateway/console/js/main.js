@@ -1,10 +1,11 @@
 // The console's entry: sign-in, the top bar, and the hash routes to each page.
 
 import { hasSession, signIn, signOut, whenSignedOut } from "./api.js";
+import { renderAudit, renderOperators } from "./admin.js";
 import { renderCustomers } from "./customers.js";
 import { renderDashboard } from "./dashboard.js";
 import { renderDetails } from "./details.js";
-import { currentUser, forgetMe, loadMe } from "./session.js";
+import { can, currentUser, forgetMe, loadMe } from "./session.js";
 import { clear, clearFlash, flash, h } from "./ui.js";
 
 const app = document.getElementById("app");
@@ -64,10 +65,14 @@ async function route() {
   const page = parts[0] || "customers";
   for (const link of document.querySelectorAll("[data-nav]")) {
     link.classList.toggle("active", link.dataset.nav === page);
+    // Pages the role may not open are not offered.
+    if (link.dataset.permission) link.hidden = !can(link.dataset.permission);
   }
   clearFlash();
   try {
     if (page === "dashboard") await renderDashboard(app);
+    else if (page === "operators" && can("operators:manage")) await renderOperators(app);
+    else if (page === "audit" && can("audit:read")) await renderAudit(app, params);
     else if (page === "customers" && parts[1]) await renderDetails(app, parts[1], parts[2] || "info");
     else await renderCustomers(app, params);
   } catch (problem) {
