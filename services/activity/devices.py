@@ -131,15 +131,16 @@ async def _reject(
     reason: DeviceRejectionReason,
     limit: DeviceLimit | None,
 ) -> None:
-    session.add(
-        DeviceRejection(
-            customer_id=event.customer_id,
-            device_id=event.device_id,
-            kind=event.kind,
-            reason=reason,
-            rejected_at=event.connected_at,
+    if reason != "customer_erased":  # nothing new is kept about an erased customer
+        session.add(
+            DeviceRejection(
+                customer_id=event.customer_id,
+                device_id=event.device_id,
+                kind=event.kind,
+                reason=reason,
+                rejected_at=event.connected_at,
+            )
         )
-    )
     await publish(
         session,
         outbox,
