@@ -185,4 +185,3 @@ async def test_an_unknown_device_is_the_services_404_and_an_absent_service_503(
     assert [(e["action"], e["status_code"]) for e in audit.json()["items"]] == [
         ("device.unbind", 404)
     ]
-
