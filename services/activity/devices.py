@@ -239,9 +239,10 @@ async def heartbeat(session: AsyncSession, event: DeviceHeartbeatV1) -> None:
         # Unbound, evicted or refused: its heartbeats mean nothing to us.
         log.info("heartbeat of unknown device %s of %s", event.device_id, event.customer_id)
         return
+    # Only connects and disconnects/logouts open and close a session: a stray heartbeat after
+    # a logout must not make a device of a disabled account look online.
     if event.at >= device.last_seen_at:
         device.last_seen_at = event.at
-        device.connected = True
         if event.ip is not None:
             device.ip = event.ip
 
