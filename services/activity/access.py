@@ -2,6 +2,8 @@
 customers' events, and the lock that serializes every decision about one customer's devices."""
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.activity.models import DeviceLimit
@@ -30,13 +32,19 @@ async def locked_or_new(session: AsyncSession, customer_id: str) -> DeviceLimit:
     """The locked row, created first if the customer has none yet (an account disabled or a
     customer erased before any subscription event)."""
     row = await locked(session, customer_id)
-    if row is None:
-        row = DeviceLimit(
-            customer_id=customer_id, disabled=False, erased=False, updated_at=utcnow()
-        )
-        session.add(row)
-        await session.flush()
-    return row
+    if row is not None:
+        return row
+    # Two topics can bring a new customer's first news at the same moment: whoever inserts
+    # second finds the row instead of failing its whole batch on a duplicate key.
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(DeviceLimit)
+        .values(customer_id=customer_id, disabled=False, erased=False, updated_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["customer_id"])
+    )
+    created = await locked(session, customer_id)
+    assert created is not None
+    return created
 
 
 def refusal(limit: DeviceLimit | None) -> DeviceRejectionReason | None:

@@ -255,3 +255,28 @@ async def test_concurrent_connects_never_end_above_the_limit(db: Database) -> No
         total = await session.scalar(select(func.count()).select_from(Device))
     assert total == 6
     assert len(await sent(db, "device.rejected.v1")) == 12
+
+
+async def test_first_news_of_a_customer_on_two_topics_at_once_both_apply(
+    db: Database, outbox: Outbox
+) -> None:
+    """The account (customers.events) and the subscription (billing.events) of a new customer
+    handled at the same moment by two consumers: neither fails on the other's new row."""
+    if db.dialect == "sqlite":
+        pytest.skip("SQLite admits one writer at a time; the race needs PostgreSQL")
+    disabled = AccountUpdatedV1(customer_id=CUSTOMER, login="1", disabled=True, updated_at=now())
+
+    async def account() -> None:
+        async with db.transaction() as session:
+            await customer_events.follow_account(session, outbox, disabled)
+
+    async def subscription() -> None:
+        async with db.transaction() as session:
+            await customer_events.follow_subscription(session, outbox, activated(2))
+
+    await asyncio.gather(account(), subscription())
+
+    async with db.sessions() as session:
+        limit = await session.get(models.DeviceLimit, CUSTOMER)
+    assert limit is not None
+    assert (limit.disabled, limit.max_devices) == (True, 2)
