@@ -301,15 +301,8 @@ async def list_tickets(
         query = query.where(
             or_(Ticket.updated_at < at, and_(Ticket.updated_at == at, Ticket.id < last_id))
         )
-    rows = (
-        (
-            await session.execute(
-                query.order_by(Ticket.updated_at.desc(), Ticket.id.desc()).limit(limit + 1)
-            )
-        )
-        .tuples()
-        .all()
-    )
+    ordered = query.order_by(Ticket.updated_at.desc(), Ticket.id.desc()).limit(limit + 1)
+    rows = (await session.execute(ordered)).all()
     items = [_public(ticket, contact) for ticket, contact in rows[:limit]]
     next_cursor = encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
     return TicketPage(items=items, next_cursor=next_cursor)

@@ -101,7 +101,7 @@ async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Ti
 async def stats(session: AsyncSession) -> TicketStats:
     counts = dict.fromkeys(STATUSES, 0)
     rows = await session.execute(select(Ticket.status, func.count()).group_by(Ticket.status))
-    for status, count in rows.tuples():
+    for status, count in rows:
         counts[status] = count
     return TicketStats(
         by_status=counts,
