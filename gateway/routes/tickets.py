@@ -150,7 +150,7 @@ async def update_ticket(
     customer_id: CustomerId,
     ticket_id: TicketId,
     payload: TicketUpdate,
-    principal: CanWriteTickets,
+    _: CanWriteTickets,
     downstream: DownstreamDep,
     db: DatabaseDep,
     audit: AuditDep,
@@ -165,12 +165,12 @@ async def update_ticket(
             await tickets.require_operator(db, payload.assignee, field="assignee")
         before = await tickets.read(downstream, path, TicketDetails, [])
         entry.before = before.model_dump(mode="json", exclude={"messages"})
-        ticket, _ = await tickets.write(
+        ticket, _replayed = await tickets.write(
             downstream,
             "PATCH",
             path,
             TicketDetails,
-            {**changes, "updated_by": principal.name},
+            changes,
             idempotency_key=idempotency_key,
         )
         entry.after = ticket.model_dump(mode="json", exclude={"messages"})

@@ -63,7 +63,6 @@ class TicketUpdate(BaseModel):
     status: TicketStatus | None = None
     priority: TicketPriority | None = None
     assignee: str | None = Field(default=None, min_length=1, max_length=100)
-    updated_by: str = _OPERATOR
 
 
 class TicketMessageCreate(BaseModel):

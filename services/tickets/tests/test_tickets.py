@@ -47,7 +47,7 @@ async def open_ticket(db: Database, customer_id: str = CUSTOMER, **fields: objec
 async def set_status(db: Database, ticket_id: str, status: TicketStatus) -> TicketDetails:
     async with db.transaction() as session:
         return await conversations.update_ticket(
-            session, CUSTOMER, ticket_id, TicketUpdate(status=status, updated_by="alice")
+            session, CUSTOMER, ticket_id, TicketUpdate(status=status)
         )
 
 
@@ -124,18 +124,18 @@ async def test_priority_and_assignee_change_and_null_unassigns(db: Database) -> 
             session,
             CUSTOMER,
             ticket.id,
-            TicketUpdate(priority="urgent", assignee="bob", updated_by="alice"),
+            TicketUpdate(priority="urgent", assignee="bob"),
         )
     assert (changed.priority, changed.assignee) == ("urgent", "bob")
     assert changed.updated_at > ticket.updated_at
     async with db.transaction() as session:
         kept = await conversations.update_ticket(
-            session, CUSTOMER, ticket.id, TicketUpdate(priority="low", updated_by="alice")
+            session, CUSTOMER, ticket.id, TicketUpdate(priority="low")
         )
     assert kept.assignee == "bob"  # not given: unchanged
     async with db.transaction() as session:
         unassigned = await conversations.update_ticket(
-            session, CUSTOMER, ticket.id, TicketUpdate(assignee=None, updated_by="alice")
+            session, CUSTOMER, ticket.id, TicketUpdate(assignee=None)
         )
     assert unassigned.assignee is None
 
