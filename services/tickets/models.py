@@ -54,7 +54,7 @@ class Message(Base):
 
     __table_args__ = (
         Index("ix_message_customer_sent", "customer_id", "sent_at", "id"),
-        Index("ix_message_customer_template", "customer_id", "template"),
+        # Also serves the welcome's lookup by (customer, template).
         Index("ux_message_occasion", "customer_id", "template", "occasion", unique=True),
     )
 
