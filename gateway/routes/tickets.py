@@ -26,6 +26,7 @@ from gateway.schemas.tickets import (
     TicketMessageCreate,
     TicketPage,
     TicketPriority,
+    TicketSort,
     TicketStatus,
     TicketUpdate,
 )
@@ -59,6 +60,10 @@ async def list_all_tickets(
     assignee: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     unassigned: Annotated[bool, Query(description="Only tickets nobody is assigned to.")] = False,
     customer_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    sort: Annotated[
+        TicketSort,
+        Query(description="-updated_at: latest first; updated_at: longest untouched first."),
+    ] = "-updated_at",
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> TicketPage:
@@ -71,6 +76,7 @@ async def list_all_tickets(
         params.append(("unassigned", "true"))
     if customer_id:
         params.append(("customer_id", customer_id))
+    params.append(("sort", sort))
     params += tickets.page_params(limit, cursor)
     return await tickets.list_tickets(downstream, params)
 

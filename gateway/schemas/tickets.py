@@ -9,6 +9,7 @@ from gateway.schemas.common import Page
 
 TicketStatus = Literal["open", "pending", "resolved", "closed"]
 TicketPriority = Literal["low", "normal", "high", "urgent"]
+TicketSort = Literal["-updated_at", "updated_at"]
 
 _TICKET_ID = "5d2c6f8e-1b7a-4a38-9c0e-2f6b1d9a7e41"
 _AT = "2026-11-28T10:00:00Z"

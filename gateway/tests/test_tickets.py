@@ -251,6 +251,7 @@ async def test_the_list_of_all_tickets_passes_its_filters_on(
             ("priority", "urgent"),
             ("assignee", "alice"),
             ("customer_id", CUSTOMER_ID),
+            ("sort", "updated_at"),
             ("limit", "10"),
             ("cursor", "xyz"),
         ],
@@ -266,6 +267,7 @@ async def test_the_list_of_all_tickets_passes_its_filters_on(
         ("priority", "urgent"),
         ("assignee", "alice"),
         ("customer_id", CUSTOMER_ID),
+        ("sort", "updated_at"),
         ("limit", "10"),
         ("cursor", "xyz"),
     ]

@@ -32,6 +32,7 @@ from services.tickets.schemas import (
     TicketPage,
     TicketPriority,
     TicketPublic,
+    TicketSort,
     TicketStatus,
     TicketUpdate,
 )
@@ -281,8 +282,10 @@ async def list_tickets(
     customer_id: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
+    sort: TicketSort = "-updated_at",
 ) -> TicketPage:
-    """Most recently updated first, keyset-paged on (updated_at, id)."""
+    """Most recently updated first (`updated_at`: longest untouched first, a support queue's
+    order), keyset-paged on (updated_at, id)."""
     query = select(Ticket, CustomerContact).outerjoin(
         CustomerContact, CustomerContact.customer_id == Ticket.customer_id
     )
@@ -298,10 +301,16 @@ async def list_tickets(
         query = query.where(Ticket.customer_id == customer_id)
     if cursor:
         at, last_id = decode_cursor(cursor)
-        query = query.where(
-            or_(Ticket.updated_at < at, and_(Ticket.updated_at == at, Ticket.id < last_id))
-        )
-    ordered = query.order_by(Ticket.updated_at.desc(), Ticket.id.desc()).limit(limit + 1)
+        if sort == "updated_at":
+            after = or_(Ticket.updated_at > at, and_(Ticket.updated_at == at, Ticket.id > last_id))
+        else:
+            after = or_(Ticket.updated_at < at, and_(Ticket.updated_at == at, Ticket.id < last_id))
+        query = query.where(after)
+    if sort == "updated_at":
+        query = query.order_by(Ticket.updated_at, Ticket.id)
+    else:
+        query = query.order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+    ordered = query.limit(limit + 1)
     rows = (await session.execute(ordered)).all()
     items = [_public(ticket, contact) for ticket, contact in rows[:limit]]
     next_cursor = encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None

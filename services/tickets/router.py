@@ -24,6 +24,7 @@ from services.tickets.schemas import (
     TicketMessagePublic,
     TicketPage,
     TicketPriority,
+    TicketSort,
     TicketStats,
     TicketStatus,
     TicketUpdate,
@@ -109,10 +110,11 @@ async def list_all_tickets(
     assignee: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     unassigned: bool = False,
     customer_id: Annotated[str | None, Query(min_length=1, max_length=36)] = None,
+    sort: TicketSort = "-updated_at",
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> TicketPage:
-    """Every customer's tickets, most recently updated first."""
+    """Every customer's tickets, most recently updated first (or `sort=updated_at`)."""
     async with rt.db.sessions() as session:
         return await conversations.list_tickets(
             session,
@@ -123,6 +125,7 @@ async def list_all_tickets(
             customer_id=customer_id,
             limit=limit,
             cursor=cursor,
+            sort=sort,
         )
 
 

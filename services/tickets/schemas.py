@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 TicketStatus = Literal["open", "pending", "resolved", "closed"]
 TicketPriority = Literal["low", "normal", "high", "urgent"]
 AuthorKind = Literal["operator", "customer"]
+TicketSort = Literal["-updated_at", "updated_at"]
 
 _OPERATOR = Field(min_length=1, max_length=100)
 

@@ -302,6 +302,10 @@ async def test_the_list_filters_and_pages_most_recently_updated_first(db: Databa
         nobody = await conversations.list_tickets(session, unassigned=True)
         others = await conversations.list_tickets(session, customer_id=OTHER)
         urgent_or_low = await conversations.list_tickets(session, priorities=["urgent", "low"])
+        oldest = await conversations.list_tickets(session, limit=2, sort="updated_at")
+        newest = await conversations.list_tickets(
+            session, limit=2, sort="updated_at", cursor=oldest.next_cursor
+        )
 
     assert [t.id for t in everything.items] == [first.id, third.id]
     assert [t.id for t in rest.items] == [second.id]
@@ -311,6 +315,7 @@ async def test_the_list_filters_and_pages_most_recently_updated_first(db: Databa
     assert [t.id for t in nobody.items] == [third.id]
     assert [t.id for t in others.items] == [third.id]
     assert {t.id for t in urgent_or_low.items} == {first.id, third.id}
+    assert [t.id for t in oldest.items + newest.items] == [second.id, third.id, first.id]
 
 
 async def test_a_cursor_the_list_did_not_give_out_is_refused(db: Database) -> None:
