@@ -1,6 +1,7 @@
 """The internal HTTP API as the gateway calls it: writes with Idempotency-Key, problems naming
 the field, the lists' query parameters, the timeline and the figures."""
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -186,3 +187,19 @@ async def test_stats_count_tickets_by_status(api: httpx.AsyncClient) -> None:
         "by_status": {"open": 2, "pending": 1, "resolved": 0, "closed": 1},
         "open_tickets": 3,
     }
+
+
+async def test_two_racing_requests_with_one_key_open_one_ticket(
+    api: httpx.AsyncClient,
+) -> None:
+    body = {"subject": "Twice", "opened_by": "alice"}
+    headers = {"Idempotency-Key": "race-1"}
+
+    answers = await asyncio.gather(
+        *(api.post(f"{BASE}/tickets", json=body, headers=headers) for _ in range(4))
+    )
+
+    assert sorted(a.status_code for a in answers) == [200, 200, 200, 201]
+    assert len({a.json()["id"] for a in answers}) == 1
+    listed = (await api.get(f"{BASE}/tickets")).json()["items"]
+    assert len(listed) == 1
