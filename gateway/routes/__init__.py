@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from gateway.routes import api_keys, audit, auth, catalog, customers, operators
+from gateway.routes import api_keys, audit, auth, catalog, customers, operators, tickets
 
 ROUTERS: list[APIRouter] = [
     auth.router,
@@ -11,4 +11,5 @@ ROUTERS: list[APIRouter] = [
     audit.router,
     operators.router,
     api_keys.router,
+    tickets.router,
 ]
