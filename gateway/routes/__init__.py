@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from gateway.routes import activity, api_keys, audit, auth, catalog, customers, operators
+from gateway.routes import activity, api_keys, audit, auth, catalog, customers, operators, tickets
 
 ROUTERS: list[APIRouter] = [
     auth.router,
@@ -12,4 +12,5 @@ ROUTERS: list[APIRouter] = [
     audit.router,
     operators.router,
     api_keys.router,
+    tickets.router,
 ]
