@@ -6,6 +6,9 @@ import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import httpx
+
+from deploy.simulator.__main__ import customers_from_gateway, parse_args
 from deploy.simulator.apps import AppSimulator, SimulatedCustomer, default_profiles
 from services.activity import models
 from services.activity.app import SPEC
@@ -120,3 +123,30 @@ def test_the_command_explains_itself() -> None:
         check=False,
     )
     assert refused.returncode == 2 and "--events" in refused.stderr
+
+
+def test_customers_from_the_gateway_bring_profiles_and_unread_messages() -> None:
+    first, second = CUSTOMERS[:2]
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/api/v1/auth/token":
+            return httpx.Response(200, json={"access_token": "t", "token_type": "bearer"})
+        assert request.headers["Authorization"] == "Bearer t"
+        if path == "/api/v1/customers":
+            assert dict(request.url.params) == {"status_group": "active", "limit": "2"}
+            return httpx.Response(200, json={"items": [{"id": first}, {"id": second}]})
+        if path == f"/api/v1/customers/{first}/profiles":
+            return httpx.Response(200, json={"items": [{"id": "kids"}, {"id": "main"}]})
+        if path == f"/api/v1/customers/{first}/messages":
+            messages = [{"id": "m-1", "status": "sent"}, {"id": "m-2", "status": "read"}]
+            return httpx.Response(200, json={"items": messages})
+        return httpx.Response(404, json={"title": "Not Found"})
+
+    args = parse_args(["--from-gateway", "http://gw", "--password", "pw", "--max-customers", "2"])
+    customers = customers_from_gateway(args, transport=httpx.MockTransport(gateway))
+
+    assert [(c.customer_id, c.profile_ids, c.message_ids) for c in customers] == [
+        (first, ["kids", "main"], ["m-1"]),
+        (second, default_profiles(second), []),
+    ]

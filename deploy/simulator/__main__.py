@@ -69,8 +69,12 @@ def _optional_items(client: httpx.Client, path: str) -> list[dict[str, Any]]:
     return items
 
 
-def customers_from_gateway(args: argparse.Namespace) -> list[SimulatedCustomer]:
-    with httpx.Client(base_url=args.from_gateway, timeout=10.0) as client:
+def customers_from_gateway(
+    args: argparse.Namespace, transport: httpx.BaseTransport | None = None
+) -> list[SimulatedCustomer]:
+    """Active customers, with their profiles and their messages not read yet where the gateway
+    serves those lists."""
+    with httpx.Client(base_url=args.from_gateway, timeout=10.0, transport=transport) as client:
         if args.api_key:
             client.headers["X-API-Key"] = args.api_key
         else:
