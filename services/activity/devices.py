@@ -13,6 +13,7 @@ from services.activity.models import Device, DeviceLimit, DeviceRejection
 from services.activity.schemas import DevicePage, DevicePublic, DeviceStats
 from services.contracts import topics
 from services.contracts.activity import (
+    DeviceLimitChangedV1,
     DeviceRegisteredV1,
     DeviceRejectedV1,
     DeviceRejectionReason,
@@ -25,7 +26,6 @@ from services.contracts.apps import (
     DeviceLogoutV1,
 )
 from services.contracts.billing import DevicePolicy
-from services.contracts.envelope import EventData
 from services.runtime.db import utcnow
 from services.runtime.outbox import Outbox
 from services.runtime.problems import Problem
@@ -36,9 +36,15 @@ UnbindReason = Literal["unbound_by_operator", "evicted_by_limit"]
 LogoutReason = Literal["unbound_by_operator", "evicted_by_limit", "account_disabled", "erased"]
 
 
-async def publish(session: AsyncSession, outbox: Outbox, topic: str, event: EventData) -> None:
-    customer_id: str = getattr(event, "customer_id")  # noqa: B009 - every event here has one
-    await outbox.add(session, event, topic=topic, key=customer_id, subject=customer_id)
+Published = (
+    DeviceLimitChangedV1 | DeviceRegisteredV1 | DeviceRejectedV1 | DeviceUnboundV1 | DeviceLogoutV1
+)
+
+
+async def publish(session: AsyncSession, outbox: Outbox, topic: str, event: Published) -> None:
+    """Through the outbox, keyed by the customer so their events stay in order."""
+    key = event.customer_id
+    await outbox.add(session, event, topic=topic, key=key, subject=key)
 
 
 async def connect(
