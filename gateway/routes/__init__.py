@@ -2,14 +2,26 @@
 
 from fastapi import APIRouter
 
-from gateway.routes import api_keys, audit, auth, catalog, customers, operators, stats
+from gateway.routes import (
+    activity,
+    api_keys,
+    audit,
+    auth,
+    catalog,
+    customers,
+    operators,
+    stats,
+    tickets,
+)
 
 ROUTERS: list[APIRouter] = [
     auth.router,
     catalog.router,
     customers.router,
+    activity.router,
     audit.router,
     operators.router,
     api_keys.router,
+    tickets.router,
     stats.router,
 ]
