@@ -4,8 +4,9 @@ watchlist and recordings."""
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.schemas import examples
 from gateway.schemas.common import Page
 
 DeviceKind = Literal["stb", "smart_tv", "mobile", "web"]
@@ -14,6 +15,8 @@ RecordingState = Literal["scheduled", "recording", "completed", "failed"]
 
 
 class BoundDevice(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.BOUND_DEVICE]})
+
     id: str = Field(description="The app's device id.", examples=["stb-7f3a"])
     customer_id: str = Field(examples=["0b7c9c1e-4e1a-4c53-9d5e-3f1f2f1a6b10"])
     kind: DeviceKind = Field(examples=["stb"])
@@ -30,6 +33,8 @@ class BoundDevice(BaseModel):
 
 
 class BoundDevicePage(Page[BoundDevice]):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.BOUND_DEVICE_PAGE]})
+
     max_devices: int | None = Field(
         description="How many devices may be bound; null without a subscription.", examples=[2]
     )
@@ -40,6 +45,8 @@ class BoundDevicePage(Page[BoundDevice]):
 
 
 class SavedItem(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SAVED_ITEM]})
+
     id: str = Field(
         description="Stable for this profile and item: pass it to DELETE.",
         examples=["5b0e3c56-3b3c-5a55-9c1e-8f0f64d5e1aa"],
@@ -57,6 +64,8 @@ class SavedItemPage(Page[SavedItem]):
 
 
 class Recording(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.RECORDING]})
+
     id: str = Field(description="The app's recording id.", examples=["rec-9001"])
     customer_id: str
     profile_id: str = Field(examples=["p-main"])

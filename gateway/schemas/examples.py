@@ -162,3 +162,88 @@ def example_of(model: type[Any]) -> Any | None:
         if isinstance(examples, list) and examples:
             return examples[0]
     return None
+
+
+TICKET_ID = "5d2c6f8e-1b7a-4a38-9c0e-2f6b1d9a7e41"
+TICKET_MESSAGE: JsonDict = {
+    "id": "c3a1e2f4-8b9d-4c6e-a7f0-1d2e3c4b5a69",
+    "ticket_id": TICKET_ID,
+    "author_kind": "operator",
+    "author": "alice",
+    "internal": False,
+    "body": "Please restart the box; it will update.",
+    "created_at": AT,
+}
+TICKET: JsonDict = {
+    "id": TICKET_ID,
+    "customer_id": CUSTOMER_ID,
+    "customer_name": "Jane Doe",
+    "subject": "No picture on channel 5",
+    "status": "pending",
+    "priority": "normal",
+    "assignee": "alice",
+    "opened_by": "bob",
+    "created_at": AT,
+    "updated_at": AT,
+    "first_response_at": AT,
+    "resolved_at": None,
+    "closed_at": None,
+}
+TICKET_DETAILS: JsonDict = {**TICKET, "messages": [TICKET_MESSAGE]}
+CUSTOMER_MESSAGE: JsonDict = {
+    "id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+    "customer_id": CUSTOMER_ID,
+    "channel": "in_app",
+    "template": None,
+    "ticket_id": None,
+    "sent_by": "alice",
+    "title": "Maintenance tonight",
+    "body": "Between 2 and 4 am.",
+    "device_id": None,
+    "status": "read",
+    "sent_at": AT,
+    "read_at": "2026-11-28T10:20:00Z",
+}
+BOUND_DEVICE: JsonDict = {
+    "id": "stb-7f3a",
+    "customer_id": CUSTOMER_ID,
+    "kind": "stb",
+    "model": "X1 4K",
+    "os": "Android TV 12",
+    "app_version": "5.2.0",
+    "ip": "192.0.2.10",
+    "online": True,
+    "first_seen_at": AT,
+    "connected_at": AT,
+    "last_seen_at": AT,
+}
+BOUND_DEVICE_PAGE: JsonDict = {
+    "items": [BOUND_DEVICE],
+    "next_cursor": None,
+    "max_devices": 2,
+    "device_policy": "reject",
+}
+SAVED_ITEM: JsonDict = {
+    "id": "fav-0001",
+    "customer_id": CUSTOMER_ID,
+    "profile_id": "p-main",
+    "item_type": "channel",
+    "item_id": "ch-42",
+    "title": "News 24",
+    "added_at": AT,
+}
+RECORDING: JsonDict = {
+    "id": "rec-9001",
+    "customer_id": CUSTOMER_ID,
+    "profile_id": "p-main",
+    "channel_id": "ch-42",
+    "programme_id": "prog-777",
+    "title": "Evening News",
+    "starts_at": "2026-11-28T19:00:00Z",
+    "ends_at": "2026-11-28T19:30:00Z",
+    "state": "completed",
+    "size_bytes": 1073741824,
+    "failure_reason": None,
+    "scheduled_at": AT,
+    "finished_at": "2026-11-28T19:30:05Z",
+}

@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.schemas import examples
 from gateway.schemas.common import Page
 
 TicketStatus = Literal["open", "pending", "resolved", "closed"]
@@ -83,6 +84,8 @@ class TicketMessageCreate(BaseModel):
 
 
 class TicketMessage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.TICKET_MESSAGE]})
+
     id: str
     ticket_id: str = Field(examples=[_TICKET_ID])
     author_kind: Literal["operator", "customer"]
@@ -93,6 +96,8 @@ class TicketMessage(BaseModel):
 
 
 class Ticket(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.TICKET]})
+
     id: str = Field(examples=[_TICKET_ID])
     customer_id: str = Field(examples=["0b7c9c1e-4e1a-4c53-9d5e-3f1f2f1a6b10"])
     customer_name: str | None = Field(examples=["Jane Doe"])
@@ -111,6 +116,8 @@ class Ticket(BaseModel):
 
 
 class TicketDetails(Ticket):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.TICKET_DETAILS]})
+
     messages: list[TicketMessage] = Field(
         description="The conversation, oldest first; internal notes are flagged `internal`."
     )
@@ -139,6 +146,8 @@ class MessageCreate(BaseModel):
 
 
 class Message(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.CUSTOMER_MESSAGE]})
+
     id: str
     customer_id: str
     channel: str = Field(examples=["in_app"])

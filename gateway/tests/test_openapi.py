@@ -3,6 +3,9 @@
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
+
+from gateway.schemas.examples import example_of
 
 
 def resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -35,3 +38,28 @@ async def test_every_operation_has_an_example_of_its_success_answer(app: FastAPI
                         missing.append(f"{method.upper()} {path} {status} {media_type}")
     assert operations > 10
     assert missing == []
+
+
+def _models(base: type[BaseModel]) -> list[type[BaseModel]]:
+    found = []
+    for sub in base.__subclasses__():
+        found.append(sub)
+        found.extend(_models(sub))
+    return found
+
+
+async def test_every_example_is_valid_for_its_model(app: FastAPI) -> None:
+    """An example is documentation a client copies: it must be something the API accepts or
+    answers. (The app fixture has imported every route, so every schema module is loaded.)"""
+    checked = 0
+    for model in _models(BaseModel):
+        if not model.__module__.startswith("gateway.schemas"):
+            continue
+        if getattr(model, "__pydantic_generic_metadata__", {}).get("parameters"):
+            continue  # an unparametrized generic such as Page[T]
+        example = example_of(model)
+        if example is None:
+            continue
+        model.model_validate(example)
+        checked += 1
+    assert checked > 15
