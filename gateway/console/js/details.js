@@ -142,7 +142,9 @@ async function subscriptionTab(panel, { customer, catalog, reload, path }) {
   try {
     sub = await api("GET", `${path}/subscription`);
   } catch (problem) {
-    if (problem.status !== 404) throw problem;
+    // Billing's "No subscription" is an answer; any other failure (a 404 of a route the
+    // gateway lacks included) is shown as the error it is.
+    if (problem.status !== 404 || problem.problem?.title !== "No subscription") throw problem;
   }
   const actions = can(SELL)
     ? h(
