@@ -211,6 +211,11 @@ async def test_operator_adds_a_customer_with_generated_credentials_finds_renews_
     await expect(row).to_contain_text(login)
     await expect(row).to_contain_text("active")
     await shot(page, system, "customers")
+    async with page.expect_download() as download_info:
+        await page.get_by_role("button", name="Export CSV").click()
+    download = await download_info.value
+    exported = (await download.path()).read_text(encoding="utf-8")
+    assert last_name in exported and login in exported
 
     await row.get_by_role("button", name="Renew").click()
     renew = page.get_by_role("dialog", name=f"Renew Ada {last_name}")

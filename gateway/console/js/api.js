@@ -140,3 +140,23 @@ export async function api(method, path, { body, query } = {}) {
   const text = await response.text();
   return text ? JSON.parse(text) : null;
 }
+
+/** Saves the answer of GET `path` (e.g. a CSV export) as a file, with the same token handling. */
+export async function download(path, query, filename) {
+  const url = withQuery(`/api/v1${path}`, query);
+  const send = () =>
+    fetch(url, { headers: { Authorization: `Bearer ${STORE.getItem(KEYS.access) || ""}` } });
+  let response = await send();
+  if (response.status === 401 && STORE.getItem(KEYS.refresh)) {
+    await refreshTokens().catch(() => {});
+    response = await send();
+  }
+  if (!response.ok) throw new ApiError(response.status, await problemOf(response));
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+}

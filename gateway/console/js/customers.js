@@ -1,7 +1,7 @@
 // The Customers page: Active/Inactive tabs, status filter, search, sort, pages; Add customer;
 // Renew and Change in each row.
 
-import { api } from "./api.js";
+import { api, download } from "./api.js";
 import { baseProducts, extraProducts, loadCatalog, planLabel, planName, productName } from "./catalog.js";
 import { SELL, can } from "./session.js";
 import { attempt, badge, clear, dialog, field, flash, fullName, h, options, table, when } from "./ui.js";
@@ -113,6 +113,21 @@ export async function renderCustomers(app, params) {
     ),
     h("button", { type: "submit" }, "Search"),
     h("span", { class: "spacer" }),
+    h(
+      "button",
+      {
+        type: "button",
+        onclick: () =>
+          attempt(() =>
+            download(
+              "/customers/export.csv",
+              { status_group: status ? undefined : group, status: status || undefined, q, sort },
+              `customers-${group}.csv`,
+            ),
+          ),
+      },
+      "Export CSV",
+    ),
     can(SELL) ? h("button", { type: "button", class: "primary", onclick: () => addCustomer(catalog) }, "Add customer") : null,
   );
 
