@@ -2,12 +2,13 @@
 
 from fastapi import APIRouter
 
-from gateway.routes import api_keys, audit, auth, catalog, customers, operators, tickets
+from gateway.routes import activity, api_keys, audit, auth, catalog, customers, operators, tickets
 
 ROUTERS: list[APIRouter] = [
     auth.router,
     catalog.router,
     customers.router,
+    activity.router,
     audit.router,
     operators.router,
     api_keys.router,
