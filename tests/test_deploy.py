@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from gateway.settings import GatewaySettings
+from services.activity.config import activity_settings
 from services.runtime.settings import ServiceSettings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,16 +58,26 @@ def gateway_settings(env: Mapping[str, str]) -> GatewaySettings:
         return GatewaySettings()
 
 
-def settings_of(process: str, env: Mapping[str, str]) -> BaseModel:
+def settings_of(process: str, env: Mapping[str, str]) -> tuple[BaseModel, ...]:
+    """Everything `process` reads from `env`: its settings, plus a service's own extras."""
     if process == "gateway":
-        return gateway_settings(env)
-    return service_settings(process, env)
+        return (gateway_settings(env),)
+    if process == "activity":
+        with patch.dict(os.environ, dict(env), clear=True):
+            # Uncached: the cached one would answer with the first environment it saw.
+            extras = activity_settings.__wrapped__()
+        return service_settings(process, env), extras
+    return (service_settings(process, env),)
+
+
+# Values from a fixed set: another member of the set.
+_ALTERNATIVES = {"production": "staging", "INFO": "DEBUG", "reject": "evict_oldest"}
 
 
 def _mutated(name: str, value: str) -> str:
     """A different value of the same kind, which a process reading `name` must notice."""
-    if name in ("ENVIRONMENT", "LOG_LEVEL"):
-        return {"production": "staging", "INFO": "DEBUG"}.get(value, "production")
+    if value in _ALTERNATIVES:
+        return _ALTERNATIVES[value]
     if name == "JWT_SECRET":
         return _strong_secret()
     if value.isdigit():
@@ -93,6 +104,11 @@ def test_a_renamed_variable_is_noticed() -> None:
     # The check the compose and Kubernetes tests rely on, on a name the code does not read.
     env = {"CUSTOMERS_HOST": "0.0.0.0", "CUSTOMERS_LISTEN_PORT": "8101"}
     assert unread_names({"customers": env}) == {"customers: CUSTOMERS_LISTEN_PORT"}
+
+
+def test_a_service_s_own_settings_count_as_read() -> None:
+    env = {"DEVICE_OFFLINE_AFTER": "120", "ACTIVITY_DEFAULT_DEVICE_POLICY": "reject"}
+    assert unread_names({"activity": env}) == set()
 
 
 def test_names_read_elsewhere_are_still_read_there() -> None:
