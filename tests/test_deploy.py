@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import functools
 import importlib.util
+import json
 import os
 import re
 import secrets
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -367,6 +369,25 @@ def _healthcheck_url(config: dict[str, Any], process: str) -> str:
     found = re.search(r"http://127\.0\.0\.1:(\d+)(/\w+)", test)
     assert found, test
     return f"{found[1]}{found[2]}"
+
+
+COMPOSE_SCHEMA = ROOT / "tests" / "data" / "compose-spec.json"
+
+
+def _compose_schema_errors(config: dict[str, Any]) -> list[str]:
+    schema = json.loads(COMPOSE_SCHEMA.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft7Validator(schema)
+    return [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(config)]
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    assert _compose_schema_errors(compose(_filled_env_file())) == []
+
+
+def test_compose_schema_catches_a_misspelt_key() -> None:
+    config = compose(_filled_env_file())
+    config["services"]["billing"]["deploy"]["replica"] = 2
+    assert any("replica" in error for error in _compose_schema_errors(config))
 
 
 def test_compose_needs_every_secret_the_env_example_documents() -> None:
