@@ -119,8 +119,10 @@ def test_names_read_elsewhere_are_still_read_there() -> None:
 
 
 def assert_module_runs(module: str) -> None:
+    """`python -m module` would start something: it imports, and runs its main block."""
     spec = importlib.util.find_spec(module)
     assert spec is not None and spec.origin is not None, module
+    importlib.import_module(module)
     source = Path(spec.origin).read_text(encoding="utf-8")
     assert 'if __name__ == "__main__":' in source, f"{module} does nothing under python -m"
 
