@@ -262,6 +262,23 @@ async def test_every_tab_of_the_details_opens_without_an_error(
         if name == "Transactions":
             await expect(panel).to_contain_text("EUR")
 
+    # Two of the writes the tabs offer: edit the customer, set the expiry.
+    panel = await open_tab(page, "Customer Info")
+    await panel.locator("input[name=city]").fill("Brno")
+    await panel.get_by_role("button", name="Save").click()
+    await expect(page.locator("#flash")).to_contain_text("Saved.")
+    edited = await api(system, "GET", f"/customers/{customer['id']}")
+    assert edited["info"]["city"] == "Brno"
+
+    panel = await open_tab(page, "Subscription")
+    await panel.get_by_role("button", name="Extend expiry").click()
+    extend = page.get_by_role("dialog", name="Extend expiry")
+    await extend.locator("input[name=expires_on]").fill("2031-06-30")
+    await extend.locator("input[name=reason]").fill("goodwill after an outage")
+    await extend.get_by_role("button", name="Save").click()
+    await expect(page.locator("#flash")).to_contain_text("Expiry set.")
+    await expect(await loaded_tab(page, "subscription")).to_contain_text("2031-06-30 23:59 UTC")
+
 
 async def test_support_sends_a_message_and_answers_a_ticket(
     system: System, operators: None, page: Page
