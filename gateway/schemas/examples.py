@@ -247,3 +247,53 @@ RECORDING: JsonDict = {
     "scheduled_at": AT,
     "finished_at": "2026-11-28T19:30:05Z",
 }
+
+ACCOUNT: JsonDict = {
+    "customer_id": CUSTOMER_ID,
+    "login": "4812093377",
+    "login_generated": True,
+    "disabled": False,
+    "created_at": AT,
+    "updated_at": AT,
+    "last_login_at": "2026-11-28T18:02:00Z",
+    "password_reset_at": None,
+}
+PASSWORD_RESET: JsonDict = {
+    "customer_id": CUSTOMER_ID,
+    "password": "50918342",
+    "password_reset_at": AT,
+}
+SUBSCRIPTION_DETAIL: JsonDict = {
+    **SUBSCRIPTION,
+    "extra_product_ids": ["hbo"],
+    "device_policy": "reject",
+    "starts_on_first_login": False,
+    "extras": [{"product_id": "hbo", "plan_id": "hbo-1m", "expires_at": None}],
+    "cancel_at_period_end": False,
+    "scheduled_change": None,
+}
+INVOICE: JsonDict = {
+    "id": "inv-2026-000042",
+    "customer_id": CUSTOMER_ID,
+    "order_id": "order-1001",
+    "webshop_id": "shop-eu",
+    "source": "webshop",
+    "currency": "EUR",
+    "issued_at": AT,
+    "total": "9.99",
+    "lines": [
+        {
+            "transaction_id": TRANSACTION["id"],
+            "kind": "payment",
+            "description": "Basic TV, 1 month",
+            "amount": "9.99",
+            "period_starts_at": AT,
+            "period_ends_at": "2026-12-28T10:15:00Z",
+        }
+    ],
+}
+CUSTOMERS_CSV = (
+    "id,status,source,login,webshop_id,first_name,last_name,email,product_id,plan_id,expires_at\r\n"
+    f"{CUSTOMER_ID},active,manual,4812093377,shop-eu,Jane,Doe,jane@example.com,basic,basic-1m,"
+    "2026-12-28T10:15:00Z\r\n"
+)
