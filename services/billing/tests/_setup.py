@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from services.billing import models, service
-from services.billing.models import LedgerTransaction, Subscription
+from services.billing.models import LedgerTransaction, Subscription, SubscriptionHistory
 from services.contracts.customers import SubscriptionOrder
 from services.runtime.db import Database
 from services.runtime.outbox import Outbox
@@ -51,6 +51,11 @@ async def open_subscription(
             update(LedgerTransaction)
             .where(LedgerTransaction.customer_id == customer_id)
             .values(recorded_at=NOW - timedelta(days=1))
+        )
+        await session.execute(
+            update(SubscriptionHistory)
+            .where(SubscriptionHistory.customer_id == customer_id)
+            .values(at=NOW - timedelta(days=1))
         )
         await session.execute(models.outbox.delete())
 
