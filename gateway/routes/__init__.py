@@ -2,12 +2,13 @@
 
 from fastapi import APIRouter
 
-from gateway.routes import api_keys, audit, auth, catalog, customers, operators
+from gateway.routes import api_keys, audit, auth, catalog, customers, operators, subscriptions
 
 ROUTERS: list[APIRouter] = [
     auth.router,
     catalog.router,
     customers.router,
+    subscriptions.router,
     audit.router,
     operators.router,
     api_keys.router,

@@ -83,8 +83,11 @@ async def update_product(
     session: AsyncSession, product_id: str, payload: ProductUpdate
 ) -> ProductPublic:
     product = await get_product_row(session, product_id)
+    nullable = {"device_policy", "mapping_id"}
     for name in payload.model_fields_set - {"kind", "subscription_type"}:
-        setattr(product, name, getattr(payload, name))
+        value = getattr(payload, name)
+        if value is not None or name in nullable:
+            setattr(product, name, value)
     await session.flush()
     return product_public(product)
 
