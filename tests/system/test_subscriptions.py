@@ -320,7 +320,7 @@ async def test_refusals_are_problems_naming_the_field(client: httpx.AsyncClient)
     assert refusal["errors"][0]["field"] == "product_id" and "does not sell" in refusal["detail"]
 
     suffix = uuid.uuid4().hex[:6]
-    product = {
+    product: Json = {
         "id": f"gone-{suffix}",
         "name": "Soon archived",
         "kind": "base",
@@ -369,7 +369,7 @@ async def test_a_first_login_product_stays_pending_until_a_device_connects(
     system: System, client: httpx.AsyncClient
 ) -> None:
     suffix = uuid.uuid4().hex[:6]
-    product = {
+    product: Json = {
         "id": f"onlogin-{suffix}",
         "name": "Starts on first login",
         "kind": "base",
