@@ -2,7 +2,16 @@
 
 from fastapi import APIRouter
 
-from gateway.routes import api_keys, audit, auth, catalog, customers, operators, subscriptions
+from gateway.routes import (
+    api_keys,
+    audit,
+    auth,
+    catalog,
+    customers,
+    operators,
+    subscriptions,
+    tickets,
+)
 
 ROUTERS: list[APIRouter] = [
     auth.router,
@@ -12,4 +21,5 @@ ROUTERS: list[APIRouter] = [
     audit.router,
     operators.router,
     api_keys.router,
+    tickets.router,
 ]
