@@ -1,9 +1,10 @@
 """The expiry scheduler: ends due periods (applying a booked change or cancel), ends extras on
 their own plans, and sends the expiring-soon notice once per period.
 
-Safe with several replicas on one database: each effect first claims its row with a conditional
-`UPDATE ... RETURNING` (the row's version must be the one seen); only one transaction can win
-that claim, and the effect commits in the same transaction, so nothing is done twice.
+Safe with several replicas on one database: a batch of due rows is claimed with one
+`UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) AND <still due> RETURNING`, and the
+effects (which make the rows no longer due) commit in the same transaction, so no row's effect
+happens twice.
 """
 
 import asyncio
@@ -13,8 +14,9 @@ import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing import events
@@ -33,7 +35,7 @@ RUNNING = ("active", "trial")
 class SchedulerSettings:
     interval_seconds: float = 60.0
     expiring_days: int = 7
-    batch_size: int = 200
+    batch_size: int = 100
 
     @classmethod
     def from_env(cls) -> "SchedulerSettings":
@@ -53,18 +55,41 @@ class TickResult:
     expiring: list[str] = field(default_factory=list)
 
 
-async def _claim(session: AsyncSession, subscription_id: str, version: int) -> Subscription | None:
-    """Bump the row's version if it is still `version`: the caller owns it until commit."""
-    won = await session.scalar(
-        update(Subscription)
-        .where(Subscription.id == subscription_id, Subscription.version == version)
-        .values(version=version + 1)
-        .returning(Subscription.id)
-        .execution_options(synchronize_session=False)
+async def _claim_batch(
+    session: AsyncSession, conditions: list[ColumnElement[bool]], limit: int, **values: Any
+) -> list[Subscription]:
+    """Claim up to `limit` rows meeting `conditions` and set `values` on them, atomically.
+
+    PostgreSQL: the candidates are locked with SKIP LOCKED, so replicas take different rows;
+    a row another replica changed meanwhile fails the outer conditions when rechecked. SQLite:
+    the UPDATE is the transaction's first statement, so it holds the write lock and sees the
+    other replica's committed work. Either way a row is claimed by one transaction only.
+    """
+    candidates = (
+        select(Subscription.id)
+        .where(*conditions)
+        .order_by(Subscription.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
     )
-    if won is None:
-        return None
-    return await session.get(Subscription, subscription_id, populate_existing=True)
+    claimed = (
+        await session.scalars(
+            update(Subscription)
+            .where(Subscription.id.in_(candidates.scalar_subquery()), *conditions)
+            .values(version=Subscription.version + 1, **values)
+            .returning(Subscription.id)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    if not claimed:
+        return []
+    rows = await session.scalars(
+        select(Subscription)
+        .where(Subscription.id.in_(claimed))
+        .order_by(Subscription.expires_at)
+        .execution_options(populate_existing=True)
+    )
+    return list(rows.all())
 
 
 async def _end_period(
@@ -118,31 +143,22 @@ async def run_tick(
     *,
     now: datetime | None = None,
     expiring_days: int = 7,
-    batch_size: int = 200,
+    batch_size: int = 100,
 ) -> TickResult:
     """One pass over what is due at `now`; each effect in its own short transaction."""
     now = now or utcnow()
     result = TickResult()
-    async with db.sessions() as session:
-        due = (
-            await session.execute(
-                select(Subscription.id, Subscription.version)
-                .where(Subscription.status.in_(RUNNING), Subscription.expires_at <= now)
-                .order_by(Subscription.expires_at)
-                .limit(batch_size)
-            )
-        ).all()
-    for subscription_id, version in due:
+    due = [Subscription.status.in_(RUNNING), Subscription.expires_at <= now]
+    while True:
         async with db.transaction() as session:
-            subscription = await _claim(session, subscription_id, version)
-            if subscription is None or subscription.status not in RUNNING:
-                continue
-            if subscription.expires_at is None or subscription.expires_at > now:
-                continue
-            outcome = await _end_period(session, outbox, subscription, now)
-            (result.changed if outcome == "changed" else result.expired).append(
-                subscription.customer_id
-            )
+            claimed = await _claim_batch(session, due, batch_size)
+            for subscription in claimed:
+                outcome = await _end_period(session, outbox, subscription, now)
+                (result.changed if outcome == "changed" else result.expired).append(
+                    subscription.customer_id
+                )
+        if len(claimed) < batch_size:
+            break
 
     async with db.sessions() as session:
         extras_due = (
@@ -188,36 +204,30 @@ async def run_tick(
             result.extras_ended.append(subscription.customer_id)
 
     horizon = now + timedelta(days=expiring_days)
-    async with db.sessions() as session:
-        soon = (
-            await session.execute(
-                select(
-                    Subscription.id,
-                    Subscription.version,
-                    Subscription.expires_at,
-                    Subscription.expiring_notice_for,
-                )
-                .where(
-                    Subscription.status.in_(RUNNING),
-                    Subscription.expires_at > now,
-                    Subscription.expires_at <= horizon,
-                )
-                .limit(batch_size * 5)
-            )
-        ).all()
-    for subscription_id, version, expires_at, notice_for in soon:
-        if notice_for == expires_at:
-            continue  # this period's notice went out already
+    soon = [
+        Subscription.status.in_(RUNNING),
+        Subscription.expires_at > now,
+        Subscription.expires_at <= horizon,
+        # Once per period: the notice remembers the expiry it was sent for.
+        or_(
+            Subscription.expiring_notice_for.is_(None),
+            Subscription.expiring_notice_for != Subscription.expires_at,
+        ),
+    ]
+    while True:
         async with db.transaction() as session:
-            subscription = await _claim(session, subscription_id, version)
-            if subscription is None or subscription.expires_at is None:
-                continue
-            if subscription.expiring_notice_for == subscription.expires_at:
-                continue
-            subscription.expiring_notice_for = subscription.expires_at
-            days_left = max(1, math.ceil((subscription.expires_at - now) / timedelta(days=1)))
-            await events.expiring(session, outbox, subscription, at=now, days_left=days_left)
-            result.expiring.append(subscription.customer_id)
+            claimed = await _claim_batch(
+                session, soon, batch_size, expiring_notice_for=Subscription.expires_at
+            )
+            for subscription in claimed:
+                assert subscription.expires_at is not None
+                left = (subscription.expires_at - now) / timedelta(days=1)
+                await events.expiring(
+                    session, outbox, subscription, at=now, days_left=max(1, math.ceil(left))
+                )
+                result.expiring.append(subscription.customer_id)
+        if len(claimed) < batch_size:
+            break
     return result
 
 
