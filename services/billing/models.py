@@ -107,7 +107,7 @@ class Subscription(Base):
     cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
     # The expiry the expiring-soon notice was sent for: one notice per period.
     expiring_notice_for: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    # Bumped by every change; the scheduler claims a row by bumping it conditionally.
+    # Bumped by every change (actions, orders, the scheduler): a cheap "did it change" marker.
     version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

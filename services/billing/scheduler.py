@@ -183,25 +183,23 @@ async def run_tick(
             )
             if gone is None:
                 continue
-            subscription = await session.get(Subscription, subscription_id)
-            assert subscription is not None
-            subscription.extra_product_ids = [
-                p for p in subscription.extra_product_ids or [] if p != product_id
-            ]
-            subscription.version += 1
-            subscription.updated_at = now
-            base = await session.get(Product, subscription.product_id)
+            owner = await session.get(Subscription, subscription_id)
+            assert owner is not None
+            owner.extra_product_ids = [p for p in owner.extra_product_ids or [] if p != product_id]
+            owner.version += 1
+            owner.updated_at = now
+            base = await session.get(Product, owner.product_id)
             assert base is not None
             await events.activated(
                 session,
                 outbox,
-                subscription,
+                owner,
                 base,
                 "extra_removed",
                 at=now,
                 summary=f"Extra {product_id} ended with its plan",
             )
-            result.extras_ended.append(subscription.customer_id)
+            result.extras_ended.append(owner.customer_id)
 
     horizon = now + timedelta(days=expiring_days)
     soon = [
