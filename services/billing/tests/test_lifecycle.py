@@ -1,6 +1,7 @@
 """Billing on others' events: first-login start, webshop refunds, erasure; and idempotent HTTP
 writes."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -177,3 +178,34 @@ async def test_the_same_idempotency_key_answers_the_same_without_a_second_effect
         await call("basic-12m")
     assert reused.value.status == 422
     assert reused.value.extra["errors"][0]["field"] == "Idempotency-Key"
+
+
+async def test_concurrent_actions_on_one_customer_all_succeed_in_turn(
+    db: Database, outbox: Outbox
+) -> None:
+    await open_subscription(db, outbox, expires_at=NOW + timedelta(days=3))
+    body = RenewIn(product_id="basic", plan_id="basic-1m")
+
+    async def renew_once(key: str | None) -> ActionResult:
+        async def write(session: AsyncSession) -> ActionResult:
+            return await subscriptions.renew(session, outbox, CUSTOMER, body, now=NOW)
+
+        return await run_once(
+            db,
+            customer_id=CUSTOMER,
+            key=key,
+            action="renew",
+            body=body.model_dump(mode="json"),
+            model=ActionResult,
+            write=write,
+        )
+
+    results = await asyncio.gather(
+        *(renew_once(None) for _ in range(4)), *(renew_once("same") for _ in range(3))
+    )
+    # Four renewals without a key, one for the three sharing a key: five months added.
+    assert len(await ledger(db)) == 1 + 5
+    assert len({r.transaction.id for r in results[4:]}) == 1
+    assert (await subscription(db)).expires_at == max(
+        r.subscription.expires_at for r in results if r.subscription.expires_at
+    )
