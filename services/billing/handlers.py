@@ -19,6 +19,9 @@ def register(rt: Runtime) -> None:
             await service.apply_order(
                 d.session, rt.outbox, customer_id=data.customer_id, order=data.order, payment=None
             )
+            await lifecycle.release_parked_refund(
+                d.session, rt.outbox, data.order.webshop_id, data.order.order_id, now=utcnow()
+            )
 
     @on(topics.CUSTOMERS_EVENTS, CustomerOrderPlacedV1)
     async def order_placed(d: Delivery, data: CustomerOrderPlacedV1) -> None:
@@ -28,6 +31,9 @@ def register(rt: Runtime) -> None:
             customer_id=data.customer_id,
             order=data.order,
             payment=data.payment,
+        )
+        await lifecycle.release_parked_refund(
+            d.session, rt.outbox, data.order.webshop_id, data.order.order_id, now=utcnow()
         )
 
     @on(topics.CUSTOMERS_EVENTS, CustomerErasedV1)

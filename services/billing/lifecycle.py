@@ -11,6 +11,7 @@ from services.billing import events
 from services.billing.models import (
     IdempotentRequest,
     LedgerTransaction,
+    ParkedRefund,
     Plan,
     Product,
     Subscription,
@@ -22,10 +23,6 @@ from services.billing.service import find_subscription, record_entry, running_st
 from services.contracts.webshop import OrderRefundedV1
 from services.runtime.consumer import PoisonMessage
 from services.runtime.outbox import Outbox
-
-
-class OrderNotYetKnown(Exception):
-    """A refund for an order billing has not recorded yet: retried, then dead-lettered."""
 
 
 async def start_on_first_login(
@@ -63,7 +60,8 @@ async def record_refund(
     session: AsyncSession, outbox: Outbox, refund: OrderRefundedV1, *, now: datetime
 ) -> None:
     """Record the refund once per order and shorten the period in proportion; a full refund of
-    the current period ends it now (subscription.cancelled.v1)."""
+    the current period ends it now (subscription.cancelled.v1). A refund of an order not
+    recorded yet is parked until it is."""
     paid = await session.scalar(
         select(LedgerTransaction).where(
             LedgerTransaction.webshop_id == refund.webshop_id,
@@ -72,7 +70,19 @@ async def record_refund(
         )
     )
     if paid is None:
-        raise OrderNotYetKnown(f"no order {refund.order_id!r} of {refund.webshop_id!r} recorded")
+        # The order travels through customers first and may not be here yet: park the refund
+        # until it is (release_parked_refund), rather than fail or drop it.
+        key = (refund.webshop_id, refund.order_id)
+        if await session.get(ParkedRefund, key) is None:
+            session.add(
+                ParkedRefund(
+                    webshop_id=refund.webshop_id,
+                    order_id=refund.order_id,
+                    payload=refund.model_dump_json(),
+                    received_at=now,
+                )
+            )
+        return
     already = await session.scalar(
         select(LedgerTransaction.id).where(
             LedgerTransaction.webshop_id == refund.webshop_id,
@@ -140,6 +150,19 @@ async def record_refund(
         at=now,
         summary=f"Order {refund.order_id} refunded: the period now ends {expires_at:%Y-%m-%d}",
         order_id=refund.order_id,
+    )
+
+
+async def release_parked_refund(
+    session: AsyncSession, outbox: Outbox, webshop_id: str, order_id: str, *, now: datetime
+) -> None:
+    """Apply a refund that was waiting for this order, now that the order is recorded."""
+    parked = await session.get(ParkedRefund, (webshop_id, order_id))
+    if parked is None:
+        return
+    await session.delete(parked)
+    await record_refund(
+        session, outbox, OrderRefundedV1.model_validate_json(parked.payload), now=now
     )
 
 

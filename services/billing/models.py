@@ -145,6 +145,18 @@ class SubscriptionHistory(Base):
     __table_args__ = (Index("ix_subscription_history_customer_at", "customer_id", "at"),)
 
 
+class ParkedRefund(Base):
+    """A refund that arrived before billing recorded its order; applied when the order is."""
+
+    __tablename__ = "parked_refund"
+
+    webshop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # The order.refunded.v1 payload as received (JSON).
+    payload: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class IdempotentRequest(Base):
     """The answer to an HTTP write sent with an Idempotency-Key, replayed on a retry."""
 

@@ -481,3 +481,37 @@ async def test_erasure_keeps_amounts_and_empties_the_customers_billing(
     assert await ledger(client, customer_id) == []
     invoices = await client.get(f"/api/v1/customers/{customer_id}/invoices")
     assert invoices.json()["items"] == []
+
+
+async def test_a_refund_sent_right_after_its_order_waits_for_it(
+    system: System, client: httpx.AsyncClient, webshop: Webshop
+) -> None:
+    paid = order_paid(product_id="basic", plan_id="basic-1m", amount="9.99")
+    buyer = paid["data"]["buyer"]["external_id"]
+    await webshop.send(paid, key=buyer)
+    await publish(
+        system,
+        "webshop.orders",
+        "order.refunded.v1",
+        buyer,
+        {
+            "order_id": paid["data"]["order_id"],
+            "webshop_id": "shop-eu",
+            "amount": "9.99",
+            "currency": "EUR",
+            "refunded_at": datetime.now(UTC).isoformat(),
+        },
+    )
+    accepted = await webshop.reply_for(paid["data"]["order_id"])
+    customer_id = accepted["data"]["customer_id"]
+
+    async def refunded() -> list[Json] | None:
+        entries = await ledger(client, customer_id)
+        return entries if len(entries) == 2 else None
+
+    entries = await eventually(refunded, what="the parked refund to be applied")
+    assert sorted((e["kind"], e["amount"]) for e in entries) == [
+        ("payment", "9.99"),
+        ("refund", "9.99"),
+    ]
+    assert (await subscription(client, customer_id))["status"] == "cancelled"
