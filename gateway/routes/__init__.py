@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from gateway.routes import (
+    activity,
     api_keys,
     audit,
     auth,
@@ -18,6 +19,7 @@ ROUTERS: list[APIRouter] = [
     catalog.router,
     customers.router,
     subscriptions.router,
+    activity.router,
     audit.router,
     operators.router,
     api_keys.router,
