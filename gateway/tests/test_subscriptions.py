@@ -275,3 +275,31 @@ async def test_catalog_refusals_name_the_field(
     response = await client.request(method, path, json=body, headers=admin)
     assert field in str(assert_problem(response, 422)["errors"])
     assert fake.calls("billing") == []
+
+
+async def test_webshops_are_edited_and_archived_and_one_product_read(
+    client: httpx.AsyncClient, fake: FakeServices, admin: Headers
+) -> None:
+    shop = {
+        "id": "demo",
+        "name": "Demo",
+        "currencies": ["EUR"],
+        "product_ids": ["basic"],
+        "archived": True,
+        "archived_at": "2026-11-28T10:00:00Z",
+    }
+    fake.answer("billing", "PATCH", "/webshops/demo", 200, {**shop, "archived": False})
+    fake.answer("billing", "DELETE", "/webshops/demo", 200, shop)
+    fake.answer("billing", "GET", "/products/basic", 200, PRODUCT)
+
+    edited = await client.patch(
+        "/api/v1/webshops/demo", json={"product_ids": ["basic"]}, headers=admin
+    )
+    assert edited.status_code == 200, edited.text
+    assert json_body(fake.calls("billing", "PATCH")[0]) == {"product_ids": ["basic"]}
+    archived = await client.delete("/api/v1/webshops/demo", headers=admin)
+    assert archived.json()["archived_at"] == "2026-11-28T10:00:00Z"
+    product = await client.get("/api/v1/products/basic", headers=admin)
+    assert product.json()["device_policy"] == "evict_oldest"
+    missing = await client.get("/api/v1/products/..%2Fwebshops", headers=admin)
+    assert missing.status_code in (404, 422)
