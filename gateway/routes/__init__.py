@@ -11,6 +11,7 @@ from gateway.routes import (
     customers,
     operators,
     stats,
+    subscriptions,
     tickets,
 )
 
@@ -18,6 +19,7 @@ ROUTERS: list[APIRouter] = [
     auth.router,
     catalog.router,
     customers.router,
+    subscriptions.router,
     activity.router,
     audit.router,
     operators.router,
