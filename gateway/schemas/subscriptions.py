@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from gateway.schemas import examples
 from gateway.schemas.common import Page
 
 ProductId = str
@@ -26,6 +27,8 @@ class ScheduledChange(BaseModel):
 
 
 class SubscriptionDetail(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SUBSCRIPTION_DETAIL]})
+
     id: str
     customer_id: str
     webshop_id: str = Field(examples=["shop-eu"])
@@ -196,6 +199,8 @@ class InvoiceLine(BaseModel):
 
 
 class Invoice(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.INVOICE]})
+
     id: str
     customer_id: str
     order_id: str = Field(examples=["order-1001"])
