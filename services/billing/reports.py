@@ -2,9 +2,13 @@
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, String, case, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from services.billing.models import LedgerTransaction, Subscription, SubscriptionHistory
 from services.billing.schemas import (
@@ -16,10 +20,12 @@ from services.billing.schemas import (
     Timeline,
     TimelineItem,
 )
+from services.runtime.db import MoneyType
 from services.runtime.problems import Problem
 
 # How each kind counts for revenue and on an invoice: refunds and credits give money back.
 SIGN = {"charge": 1, "payment": 1, "adjustment": 1, "refund": -1, "credit": -1}
+NEGATIVE_KINDS = tuple(kind for kind, sign in SIGN.items() if sign < 0)
 
 
 async def list_invoices(
@@ -111,24 +117,47 @@ async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Ti
     return Timeline(items=items[:limit])
 
 
+class UtcDay(FunctionElement[str]):
+    """The UTC calendar day of a UTC timestamp column as text `YYYY-MM-DD`, computed by the
+    database so /stats can group by it (each dialect below)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(UtcDay, "sqlite")
+def _utc_day_sqlite(element: UtcDay, compiler: SQLCompiler, **kw: Any) -> str:
+    # UTCDateTime stores naive UTC text on SQLite, which date() reads as it is.
+    return f"date({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(UtcDay, "postgresql")
+def _utc_day_postgresql(element: UtcDay, compiler: SQLCompiler, **kw: Any) -> str:
+    # timestamptz -> the UTC wall time, whatever the session's time zone is.
+    column = compiler.process(element.clauses, **kw)
+    return f"to_char(timezone('UTC', {column}), 'YYYY-MM-DD')"
+
+
 async def stats(session: AsyncSession, *, now: datetime) -> BillingStats:
     """Revenue per UTC day and currency over the last 30 days (charges and payments, less
-    refunds and credits; adjustments are zero), and the running subscriptions."""
+    refunds and credits; adjustments are zero), and the running subscriptions.
+
+    One GROUP BY in the database over the ledger's integer ten-thousandths, so the sum is exact
+    on both backends; `ix_ledger_recorded_at` covers the range and the summed columns."""
     since = (now - timedelta(days=29)).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = UtcDay(LedgerTransaction.recorded_at)
+    signed = case((LedgerTransaction.kind.in_(NEGATIVE_KINDS), -1), else_=1) * type_coerce(
+        LedgerTransaction.amount, BigInteger
+    )
+    amount = type_coerce(func.sum(signed), MoneyType())
     rows = (
         await session.execute(
-            select(
-                LedgerTransaction.recorded_at,
-                LedgerTransaction.kind,
-                LedgerTransaction.currency,
-                LedgerTransaction.amount,
-            ).where(LedgerTransaction.recorded_at >= since)
+            select(day.label("day"), LedgerTransaction.currency, amount.label("amount"))
+            .where(LedgerTransaction.recorded_at >= since)
+            .group_by(day, LedgerTransaction.currency)
+            .order_by(day, LedgerTransaction.currency)
         )
     ).all()
-    revenue: dict[tuple[str, str], Decimal] = {}
-    for at, kind, currency, amount in rows:
-        key = (at.date().isoformat(), currency)
-        revenue[key] = revenue.get(key, Decimal("0.00")) + SIGN[kind] * amount
     active = await session.scalar(
         select(func.count())
         .select_from(Subscription)
@@ -136,8 +165,8 @@ async def stats(session: AsyncSession, *, now: datetime) -> BillingStats:
     )
     return BillingStats(
         revenue_per_day=[
-            RevenueDay(day=day, currency=currency, amount=amount)
-            for (day, currency), amount in sorted(revenue.items())
+            RevenueDay(day=row_day, currency=currency, amount=total)
+            for row_day, currency, total in rows
         ],
         active_subscriptions=active or 0,
     )

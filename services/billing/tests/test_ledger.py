@@ -2,8 +2,10 @@
 the same books."""
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+
+from sqlalchemy import event
 
 from services.billing import reports, service, subscriptions
 from services.billing.models import LedgerTransaction
@@ -82,3 +84,70 @@ async def test_invoices_timeline_and_stats_follow_the_actions(db: Database, outb
         ("2024-12-31", Decimal("9.99")),
         ("2025-01-01", Decimal("9.99")),
     ]
+
+
+def _entry(kind: str, amount: str, currency: str, at: datetime) -> LedgerTransaction:
+    return LedgerTransaction(
+        id=str(uuid.uuid4()),
+        customer_id=CUSTOMER,
+        subscription_id=None,
+        kind=kind,
+        amount=Decimal(amount),
+        currency=currency,
+        source="operator",
+        webshop_id=None,
+        order_id=None,
+        reference=None,
+        description="stats",
+        recorded_at=at,
+    )
+
+
+async def test_stats_is_one_exact_group_by_per_utc_day_and_currency(db: Database) -> None:
+    day_one = NOW.replace(hour=0, minute=0)  # 2025-01-01 00:00 UTC
+    entries = (
+        # 0.1 ten times: a float sum is 0.9999999999999999.
+        [_entry("payment", "0.1", "EUR", day_one + timedelta(minutes=i)) for i in range(10)]
+        # 0.0001 and 0.0002 alternating: floats drift after a few hundred.
+        + [
+            _entry("charge", "0.0001" if i % 2 else "0.0002", "EUR", NOW + timedelta(seconds=i))
+            for i in range(600)
+        ]
+        + [
+            _entry("refund", "0.3", "EUR", day_one + timedelta(hours=1)),
+            _entry("credit", "0.07", "EUR", day_one + timedelta(hours=2)),
+            _entry("adjustment", "0", "EUR", day_one + timedelta(hours=3)),
+            # The last microsecond of the day before, and a day in another currency.
+            _entry("payment", "1234567.8901", "USD", day_one - timedelta(microseconds=1)),
+            _entry("charge", "0.2", "USD", day_one - timedelta(days=2)),
+            _entry("charge", "0.1", "USD", day_one - timedelta(days=2)),
+            # Older than the 30 days (29 days before today's midnight is the first counted).
+            _entry("payment", "99", "EUR", day_one - timedelta(days=29, microseconds=1)),
+            _entry("payment", "5", "EUR", day_one - timedelta(days=29)),
+        ]
+    )
+    async with db.transaction() as session:
+        session.add_all(entries)
+    floats = sum(float(e.amount) for e in entries[:610])
+    assert floats != 1.09  # the drift the integer ten-thousandths avoid
+
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with db.sessions() as session:
+            result = await reports.stats(session, now=NOW)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+
+    assert [(d.day, d.currency, d.amount) for d in result.revenue_per_day] == [
+        ("2024-12-03", "EUR", Decimal("5.00")),
+        ("2024-12-30", "USD", Decimal("0.30")),
+        ("2024-12-31", "USD", Decimal("1234567.8901")),
+        ("2025-01-01", "EUR", Decimal("0.72")),  # 1.00 + 0.09 - 0.30 - 0.07 + 0
+    ]
+    ledger_reads = [s for s in statements if "ledger_transaction" in s]
+    assert len(ledger_reads) == 1 and "GROUP BY" in ledger_reads[0]
