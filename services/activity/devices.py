@@ -33,7 +33,7 @@ from services.runtime.problems import Problem
 log = logging.getLogger(__name__)
 
 UnbindReason = Literal["unbound_by_operator", "evicted_by_limit"]
-LogoutReason = Literal["unbound_by_operator", "evicted_by_limit", "account_disabled", "erased"]
+LogoutReason = Literal["account_disabled", "erased", "subscription_ended"]
 
 
 Published = (

@@ -156,4 +156,10 @@ class DeviceLogoutV1(EventData):
 
     customer_id: str
     device_id: str
-    reason: Literal["unbound_by_operator", "evicted_by_limit", "account_disabled", "erased"]
+    reason: Literal[
+        "unbound_by_operator",
+        "evicted_by_limit",
+        "account_disabled",
+        "erased",
+        "subscription_ended",
+    ]

@@ -14,11 +14,12 @@ from services.activity.tests.conftest import Feed
 from services.activity.tests.events import CUSTOMER, activated, connected, now
 from services.contracts import topics
 from services.contracts.apps import DeviceDisconnectedV1, DeviceHeartbeatV1
-from services.contracts.billing import SubscriptionExpiredV1
+from services.contracts.billing import SubscriptionCancelledV1, SubscriptionExpiredV1
 from services.contracts.customers import AccountUpdatedV1
 from services.runtime.db import Database
 from services.runtime.outbox import Outbox
 from services.runtime.problems import Problem
+from services.runtime.service_app import Runtime
 from services.runtime.tests._helpers import (
     OutboxRow,
     consumer_record,
@@ -167,6 +168,47 @@ async def test_a_disabled_account_logs_out_connected_devices_and_refuses_connect
     assert rejected.data["reason"] == "account_disabled"
 
     await feed(disabled.model_copy(update={"disabled": False}))
+    await feed(connected("a"))
+    assert len(await sent(db, "device.rejected.v1")) == 1
+
+
+async def test_an_ended_subscription_logs_out_connected_devices_once(
+    db: Database, feed: Feed, runtime: Runtime
+) -> None:
+    await feed(activated(3))
+    for device_id in ("a", "b", "c"):
+        await feed(connected(device_id))
+    await feed(DeviceDisconnectedV1(customer_id=CUSTOMER, device_id="c", at=now()))
+    expired = event_bytes(
+        SubscriptionExpiredV1(
+            customer_id=CUSTOMER, subscription_id="sub-1", product_id="basic", expired_at=now()
+        )
+    )
+    # The same event twice (a redelivery), then another end of the same subscription.
+    for _ in range(2):
+        await runtime.consumer.process(
+            topics.BILLING_EVENTS, consumer_record(topics.BILLING_EVENTS, expired)
+        )
+    await feed(
+        SubscriptionCancelledV1(
+            customer_id=CUSTOMER, subscription_id="sub-1", product_id="basic", cancelled_at=now()
+        )
+    )
+
+    logouts = await sent(db, "device.logout.v1")
+    assert sorted(r.data["device_id"] for r in logouts) == ["a", "b"]  # not the offline "c"
+    assert {(r.topic, r.key, r.data["reason"]) for r in logouts} == {
+        (topics.APPS_COMMANDS, CUSTOMER, "subscription_ended")
+    }
+    # Bindings stay for a renewal; until then nothing connects, and nothing shows online.
+    assert await device_ids(db) == ["a", "b", "c"]
+    async with db.sessions() as session:
+        page = await devices.list_devices(session, CUSTOMER, offline_after=OFFLINE_AFTER)
+    assert not any(d.online for d in page.items)
+    await feed(connected("a"))
+    [rejected] = await sent(db, "device.rejected.v1")
+    assert rejected.data["reason"] == "no_active_subscription"
+    await feed(activated(3))
     await feed(connected("a"))
     assert len(await sent(db, "device.rejected.v1")) == 1
 
