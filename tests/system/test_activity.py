@@ -302,6 +302,14 @@ async def test_a_subscription_cancelled_now_logs_out_the_connected_devices(
         await apps.send("apps.events", _connected(customer_id, "stb-1"), customer_id)
         [rejected] = await apps.wait_for("activity.events", "device.rejected.v1", customer_id)
         assert rejected["reason"] == "no_active_subscription"
+        # ... and the refused app is told why on apps.commands.
+        [told] = await apps.wait_for(
+            "apps.commands",
+            "device.logout.v1",
+            customer_id,
+            match=lambda e: e["reason"] == "no_active_subscription",
+        )
+        assert told["device_id"] == "stb-1"
 
 
 async def test_an_unbound_device_is_logged_out(system: System, apps: Apps) -> None:

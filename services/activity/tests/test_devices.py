@@ -56,6 +56,10 @@ async def test_devices_connect_up_to_the_limit_and_the_next_is_rejected(
     assert rejected.data["reason"] == "device_limit_reached"
     assert rejected.data["max_devices"] == 2
     assert [r.data["device_id"] for r in await sent(db, "device.registered.v1")] == ["a", "b"]
+    # The refused app is told why, on the apps' topic.
+    [logout] = await sent(db, "device.logout.v1")
+    assert (logout.topic, logout.key) == (topics.APPS_COMMANDS, CUSTOMER)
+    assert logout.data == {"customer_id": CUSTOMER, "device_id": "c", "reason": "rejected_by_limit"}
 
 
 async def test_a_known_device_reconnects_at_the_limit(db: Database, feed: Feed) -> None:
@@ -125,6 +129,14 @@ async def test_without_a_usable_subscription_every_connection_is_rejected(
         ("a", "no_active_subscription"),
         ("b", "no_active_subscription"),
     ]
+    assert [
+        (r.topic, r.data["device_id"], r.data["reason"]) for r in await sent(db, "device.logout.v1")
+    ] == [
+        (topics.APPS_COMMANDS, "before-any-subscription", "no_active_subscription"),
+        (topics.APPS_COMMANDS, "a", "subscription_ended"),  # "a" was connected when it expired
+        (topics.APPS_COMMANDS, "a", "no_active_subscription"),
+        (topics.APPS_COMMANDS, "b", "no_active_subscription"),
+    ]
 
 
 async def test_a_pending_subscription_admits_the_first_device(db: Database, feed: Feed) -> None:
@@ -162,8 +174,11 @@ async def test_a_disabled_account_logs_out_connected_devices_and_refuses_connect
     await feed(disabled)
     await feed(connected("a"))
 
-    [logout] = await sent(db, "device.logout.v1")
-    assert logout.data == {"customer_id": CUSTOMER, "device_id": "a", "reason": "account_disabled"}
+    # "a" is logged out when disabled, and again told so when its reconnect is refused.
+    logouts = await sent(db, "device.logout.v1")
+    assert [r.data for r in logouts] == [
+        {"customer_id": CUSTOMER, "device_id": "a", "reason": "account_disabled"}
+    ] * 2
     [rejected] = await sent(db, "device.rejected.v1")
     assert rejected.data["reason"] == "account_disabled"
 
