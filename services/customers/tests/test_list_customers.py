@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.customers import service
+from services.customers import listing as customers_list
 from services.customers.app import SPEC
+from services.customers.listing import ListFilters
 from services.customers.models import Account, Customer
 from services.customers.schemas import SortKey
-from services.customers.service import ListFilters
+from services.customers.status import STATUS_RANK
 from services.runtime.db import Database
 from services.runtime.problems import Problem
 from services.runtime.tests._helpers import BACKENDS, migrated_database
@@ -82,8 +83,10 @@ async def listing(
                     last_name=p.last,
                     email=p.email,
                     phone=p.phone,
+                    status_rank=STATUS_RANK[p.status],
                     search_name=f"{p.last} {p.first}".lower(),
-                    search_first_name=p.first.lower(),
+                    search_full_name=f"{p.first} {p.last}".lower(),
+                    search_login=p.login.lower(),
                     search_email=p.email.lower() if p.email else None,
                     created_at=created_at,
                     updated_at=created_at,
@@ -107,7 +110,7 @@ async def listing(
 
 async def logins(listing: Listing, filters: ListFilters) -> set[str]:
     async with listing.db.sessions() as session:
-        page = await service.list_customers(session, filters, limit=100)
+        page = await customers_list.list_customers(session, filters, limit=100)
     assert page.next_cursor is None
     assert page.total == len(page.items)
     return {item.login for item in page.items}
@@ -172,21 +175,25 @@ async def test_search_combines_with_filters(listing: Listing) -> None:
 
 
 def _expected_order(people: dict[str, Customer], sort: SortKey) -> list[str]:
-    far_past = datetime(1, 1, 1, tzinfo=UTC)
+    far_future = datetime(9999, 1, 1, tzinfo=UTC)
 
     def key(customer: Customer) -> tuple[object, str]:
         field = sort.lstrip("-")
         if field == "name":
             return customer.search_name, customer.id
         if field == "expires_at":
-            return customer.expires_at or far_past, customer.id
+            return customer.expires_at or far_future, customer.id
+        if field == "status":
+            return STATUS_RANK[customer.status], customer.id
         return customer.created_at, customer.id
 
     ordered = sorted(people.values(), key=key, reverse=sort.startswith("-"))
     return [customer.id for customer in ordered]
 
 
-@pytest.mark.parametrize("sort", ["name", "-created_at", "-name", "created_at"])
+@pytest.mark.parametrize(
+    "sort", ["name", "-created_at", "-name", "created_at", "status", "-status"]
+)
 @pytest.mark.parametrize("limit", [1, 3])
 async def test_pages_return_every_row_once_in_order(
     listing: Listing, sort: SortKey, limit: int
@@ -195,7 +202,7 @@ async def test_pages_return_every_row_once_in_order(
     cursor = None
     async with listing.db.sessions() as session:
         for _ in range(len(PEOPLE) + 1):
-            page = await service.list_customers(
+            page = await customers_list.list_customers(
                 session, ListFilters(), sort=sort, limit=limit, cursor=cursor
             )
             assert page.total == len(PEOPLE)
@@ -208,15 +215,16 @@ async def test_pages_return_every_row_once_in_order(
 
 
 @pytest.mark.parametrize("sort", ["expires_at", "-expires_at"])
-async def test_pages_by_expiry_put_customers_without_one_at_the_far_end(
-    listing: Listing, sort: SortKey
+@pytest.mark.parametrize("limit", [1, 2, 4])
+async def test_pages_by_expiry_put_customers_without_one_after_every_date(
+    listing: Listing, sort: SortKey, limit: int
 ) -> None:
     seen: list[str] = []
     cursor = None
     async with listing.db.sessions() as session:
         for _ in range(len(PEOPLE) + 1):
-            page = await service.list_customers(
-                session, ListFilters(), sort=sort, limit=2, cursor=cursor
+            page = await customers_list.list_customers(
+                session, ListFilters(), sort=sort, limit=limit, cursor=cursor
             )
             seen += [item.id for item in page.items]
             cursor = page.next_cursor
@@ -230,7 +238,7 @@ async def test_pages_of_a_filtered_list_count_the_filtered_total(listing: Listin
     cursor = None
     async with listing.db.sessions() as session:
         for _ in range(10):
-            page = await service.list_customers(
+            page = await customers_list.list_customers(
                 session, ListFilters(status_group="inactive"), sort="name", limit=1, cursor=cursor
             )
             assert page.total == 4
@@ -261,6 +269,6 @@ def _encode(value: object) -> str:
 async def test_a_bad_cursor_is_a_400_problem(listing: Listing, cursor: str, sort: SortKey) -> None:
     async with listing.db.sessions() as session:
         with pytest.raises(Problem) as problem:
-            await service.list_customers(session, ListFilters(), sort=sort, cursor=cursor)
+            await customers_list.list_customers(session, ListFilters(), sort=sort, cursor=cursor)
     assert problem.value.status == 400
     assert problem.value.extra == {"field": "cursor"}
