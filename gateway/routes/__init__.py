@@ -2,11 +2,13 @@
 
 from fastapi import APIRouter
 
-from gateway.routes import api_keys, audit, auth, catalog, customers, operators
+from gateway.routes import api_keys, audit, auth, catalog, customer_records, customers, operators
 
 ROUTERS: list[APIRouter] = [
     auth.router,
     catalog.router,
+    # Before customers: its GET /customers/{id} would otherwise take /customers/export.csv.
+    customer_records.router,
     customers.router,
     audit.router,
     operators.router,

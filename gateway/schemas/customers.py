@@ -11,7 +11,16 @@ from services.contracts.customers import CustomerInfo, CustomerSource
 
 CustomerStatus = Literal["pending", "trial", "active", "expired", "disabled"]
 StatusGroup = Literal["active", "inactive"]
-CustomerSort = Literal["created_at", "-created_at", "name", "-name", "expires_at", "-expires_at"]
+CustomerSort = Literal[
+    "created_at",
+    "-created_at",
+    "name",
+    "-name",
+    "expires_at",
+    "-expires_at",
+    "status",
+    "-status",
+]
 
 
 class Credentials(BaseModel):
@@ -86,7 +95,12 @@ class CustomerCreated(CustomerPublic):
 
 
 class CustomerPage(Page[CustomerPublic]):
-    total: int | None = Field(default=None, description="All matches, where cheap to count.")
+    total: int | None = Field(
+        default=None,
+        description="All matches: exact up to 10,000; beyond, `total_exact` is false and it is "
+        "the table's estimated size (no filter) or 10,001 meaning more than 10,000.",
+    )
+    total_exact: bool = True
 
 
 class Subscription(BaseModel):

@@ -2,6 +2,8 @@
 every row exactly once in the chosen order."""
 
 import base64
+import csv
+import io
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -272,3 +274,76 @@ async def test_a_bad_cursor_is_a_400_problem(listing: Listing, cursor: str, sort
             await customers_list.list_customers(session, ListFilters(), sort=sort, cursor=cursor)
     assert problem.value.status == 400
     assert problem.value.extra == {"field": "cursor"}
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("john sm", {"jsmith", "jsmith2"}),
+        ("JANE SMITH", {"4821337701"}),
+        ("šárka nov", {"sarka"}),
+        ("carl smithers", set()),
+    ],
+)
+async def test_search_by_full_name_first_then_last(
+    listing: Listing, q: str, expected: set[str]
+) -> None:
+    assert await logins(listing, ListFilters(q=q)) == expected
+
+
+async def test_total_beyond_the_cap_is_marked_inexact_on_postgresql(listing: Listing) -> None:
+    async with listing.db.sessions() as session:
+        postgres = session.get_bind().dialect.name == "postgresql"
+        everyone = await customers_list.list_customers(session, ListFilters(), total_cap=3)
+        inactive = await customers_list.list_customers(
+            session, ListFilters(status_group="inactive"), total_cap=3
+        )
+        few = await customers_list.list_customers(
+            session, ListFilters(status=["disabled"]), total_cap=3
+        )
+    assert (few.total, few.total_exact) == (1, True)
+    if postgres:
+        # Beyond the cap: the planner's estimate of the table (at least cap + 1) or cap + 1.
+        assert everyone.total is not None and everyone.total >= 4
+        assert not everyone.total_exact
+        assert (inactive.total, inactive.total_exact) == (4, False)
+    else:
+        assert (everyone.total, everyone.total_exact) == (len(PEOPLE), True)
+        assert (inactive.total, inactive.total_exact) == (4, True)
+
+
+@pytest.mark.parametrize("sort", ["name", "-expires_at", "status"])
+async def test_csv_export_streams_the_filtered_list_in_list_order(
+    listing: Listing, sort: SortKey
+) -> None:
+    filters = ListFilters(status=["active", "trial", "expired", "pending"])
+    chunks = [
+        chunk async for chunk in customers_list.stream_csv(listing.db, filters, sort=sort, batch=2)
+    ]
+    async with listing.db.sessions() as session:
+        page = await customers_list.list_customers(session, filters, sort=sort, limit=100)
+
+    assert len(chunks) > 3  # the header, then one chunk per batch: nothing held back
+    header, *rows = list(csv.reader(io.StringIO("".join(chunks))))
+    assert header == list(customers_list.CSV_COLUMNS)
+    assert [row[0] for row in rows] == [item.id for item in page.items]
+    by_login = {row[header.index("login")]: row for row in rows}
+    sarka = by_login["sarka"]
+    assert sarka[header.index("last_name")] == "Novotná"
+    assert sarka[header.index("phone")] == "+420777"
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=HYPERLINK(1)", "'=HYPERLINK(1)"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("+420777000111", "+420777000111"),
+        ("+1 202 555", "+1 202 555"),
+        ("-cmd|x", "'-cmd|x"),
+        ("plain", "plain"),
+        (None, ""),
+    ],
+)
+def test_csv_cells_cannot_start_a_formula(value: str | None, cell: str) -> None:
+    assert customers_list.csv_cell(value) == cell
