@@ -29,8 +29,11 @@ lint: .run/.installed ## ruff and mypy
 	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -m mypy services gateway deploy tests conftest.py
 
-bench: install ## end-to-end order throughput beside the raw limit; writes bench-results/
-	$(PYTHON) -m tests.bench.orders
+# make bench BENCH=customers_list: list pages at 10k/100k/1M customers (docs/customers-list.md)
+BENCH ?= orders
+
+bench: install ## a benchmark (BENCH=orders|customers_list); writes bench-results/
+	$(PYTHON) -m tests.bench.$(BENCH)
 
 clean: ## remove local data, logs and caches (not the Kafka jar cache)
 	rm -rf .run test-artifacts bench-results .pytest_cache .mypy_cache .ruff_cache
