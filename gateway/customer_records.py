@@ -44,7 +44,11 @@ async def check_webshop(downstream: Downstream, webshop_id: str) -> None:
 
 
 async def update_customer(
-    downstream: Downstream, customer_id: str, payload: CustomerUpdate
+    downstream: Downstream,
+    customer_id: str,
+    payload: CustomerUpdate,
+    *,
+    idempotency_key: str | None,
 ) -> CustomerPublic:
     if payload.webshop_id is not None:
         await check_webshop(downstream, payload.webshop_id)
@@ -53,6 +57,7 @@ async def update_customer(
         "PATCH",
         f"/customers/{segment(customer_id)}",
         json_body=payload.model_dump(mode="json", exclude_unset=True),
+        headers=_key(idempotency_key),
     )
     return parse_as(_CUSTOMER, data, "customers")
 

@@ -87,6 +87,7 @@ async def update_customer(
     _: CanSell,
     downstream: DownstreamDep,
     audit: AuditDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> CustomerPublic:
     """Edit personal data (phones in E.164, country ISO 3166-1 alpha-2) or rebind the customer
     to another webshop of the catalog. Only the fields sent change; a refusal is 422 naming the
@@ -95,7 +96,9 @@ async def update_customer(
     async with audit.record(
         "customer.update", customer_id=customer_id, before=before.model_dump(mode="json")
     ) as entry:
-        updated = await customer_records.update_customer(downstream, customer_id, payload)
+        updated = await customer_records.update_customer(
+            downstream, customer_id, payload, idempotency_key=idempotency_key
+        )
         entry.after = updated.model_dump(mode="json")
     return updated
 

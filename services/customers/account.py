@@ -17,7 +17,8 @@ from services.contracts.apps import DeviceConnectedV1
 from services.contracts.customers import AccountUpdatedV1
 from services.customers import credentials
 from services.customers.editing import load
-from services.customers.models import Account, IdempotentRequest
+from services.customers.idempotency import seen_before
+from services.customers.models import Account
 from services.customers.schemas import AccountPublic, AccountUpdate, PasswordReset
 from services.customers.service import login_owner
 from services.customers.status import refresh_status
@@ -44,20 +45,6 @@ async def get_account(session: AsyncSession, customer_id: str) -> AccountPublic:
     return to_account_public(account)
 
 
-async def _seen_before(
-    session: AsyncSession, operation: str, customer_id: str, key: str | None
-) -> bool:
-    """Whether this Idempotency-Key was used for this operation on this customer; records it
-    otherwise (in the same transaction as the write)."""
-    if not key:
-        return False
-    scoped = f"{operation}:{customer_id}:{key}"
-    if await session.get(IdempotentRequest, scoped) is not None:
-        return True
-    session.add(IdempotentRequest(key=scoped, customer_id=customer_id, created_at=utcnow()))
-    return False
-
-
 async def update_account(
     session: AsyncSession,
     outbox: Outbox,
@@ -67,7 +54,7 @@ async def update_account(
 ) -> AccountPublic:
     customer, account = await load(session, customer_id)
     # A retried request must not undo a later one (disable, enable, then the disable again).
-    if await _seen_before(session, "account", customer_id, idempotency_key):
+    if await seen_before(session, "account", customer_id, idempotency_key):
         return to_account_public(account)
     changed = False
     if patch.login is not None and patch.login != account.login:
@@ -121,7 +108,7 @@ async def reset_password(
 ) -> PasswordReset:
     """A new generated password, returned this once; only its hash is kept."""
     _, account = await load(session, customer_id)
-    if await _seen_before(session, "password", customer_id, idempotency_key):
+    if await seen_before(session, "password", customer_id, idempotency_key):
         return PasswordReset(
             customer_id=customer_id,
             password=None,

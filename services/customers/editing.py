@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.contracts import topics
 from services.contracts.contact import CustomerInfoPatch
 from services.contracts.customers import CustomerUpdatedV1
+from services.customers.idempotency import seen_before
 from services.customers.models import Account, Customer
 from services.customers.schemas import CustomerPublic, CustomerUpdate
 from services.customers.service import info_of, set_names, to_public
@@ -54,9 +55,15 @@ def _apply_info(customer: Customer, patch: CustomerInfoPatch) -> list[str]:
 
 
 async def update_customer(
-    session: AsyncSession, outbox: Outbox, customer_id: str, patch: CustomerUpdate
+    session: AsyncSession,
+    outbox: Outbox,
+    customer_id: str,
+    patch: CustomerUpdate,
+    idempotency_key: str | None = None,
 ) -> CustomerPublic:
     customer, account = await load(session, customer_id)
+    if await seen_before(session, "customer", customer_id, idempotency_key):
+        return to_public(customer, account)
     changed: list[str] = []
     if patch.info is not None:
         changed += _apply_info(customer, patch.info)

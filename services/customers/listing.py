@@ -12,9 +12,9 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, text, tuple_
+from sqlalchemy import ColumnElement, Select, String, func, literal, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.customers.models import Account, Customer
@@ -42,8 +42,7 @@ class ListFilters:
 
 
 def _like_prefix(q: str) -> str:
-    escaped = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped + "%"
+    return _escape_like(q.strip().lower()) + "%"
 
 
 def filter_clauses(f: ListFilters) -> list[ColumnElement[bool]]:
@@ -71,18 +70,29 @@ def filter_clauses(f: ListFilters) -> list[ColumnElement[bool]]:
         # so they are matched as given.
         clauses.append(
             or_(
-                Customer.search_name.like(pattern, escape="\\"),
-                Customer.search_full_name.like(pattern, escape="\\"),
-                Customer.search_email.like(pattern, escape="\\"),
-                Customer.search_login.like(pattern, escape="\\"),
-                Customer.phone.like(q_phone(f.q) + "%", escape="\\"),
+                _starts_with(Customer.search_name, pattern),
+                _starts_with(Customer.search_full_name, pattern),
+                _starts_with(Customer.search_email, pattern),
+                _starts_with(Customer.search_login, pattern),
+                _starts_with(Customer.phone, _escape_like(f.q.strip()) + "%"),
             )
         )
     return clauses
 
 
-def q_phone(q: str) -> str:
-    return q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _starts_with(column: Any, pattern: str) -> ColumnElement[bool]:
+    # The pattern is rendered into the statement (quoted by SQLAlchemy), not bound: PostgreSQL
+    # turns `LIKE 'abc%'` into an index range only when it sees the prefix, and a prepared
+    # statement reused with a parameter falls to a generic plan after five runs: a sequential
+    # scan of a million rows.
+    return cast(
+        ColumnElement[bool],
+        column.like(literal(pattern, String, literal_execute=True), escape="\\"),
+    )
 
 
 _SORT_COLUMNS: dict[str, Any] = {

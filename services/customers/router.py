@@ -96,8 +96,13 @@ async def get_customer(customer_id: str, rt: RuntimeDep) -> CustomerPublic:
 
 @router.patch("/{customer_id}", response_model=CustomerPublic)
 async def update_customer(
-    customer_id: str, payload: CustomerUpdate, rt: RuntimeDep
+    customer_id: str,
+    payload: CustomerUpdate,
+    rt: RuntimeDep,
+    idempotency_key: Annotated[str | None, Header(max_length=120)] = None,
 ) -> CustomerPublic:
     """Edit personal data or rebind the webshop; emits customer.updated when anything changed."""
     async with rt.db.transaction() as session:
-        return await editing.update_customer(session, rt.outbox, customer_id, payload)
+        return await editing.update_customer(
+            session, rt.outbox, customer_id, payload, idempotency_key
+        )

@@ -153,6 +153,21 @@ async def test_null_clears_an_optional_field_and_the_e_mail_search_copy(
     assert event["changed_fields"] == ["info.email"]
 
 
+async def test_a_retried_edit_does_not_undo_a_later_one(db: Database, outbox: Outbox) -> None:
+    customer_id = await new_customer(db, outbox)
+
+    async def edit(city: str, key: str) -> str | None:
+        async with db.transaction() as session:
+            body = CustomerUpdate.model_validate({"info": {"city": city}})
+            shown = await editing.update_customer(session, outbox, customer_id, body, key)
+        return shown.info.city
+
+    assert await edit("Brno", "e-1") == "Brno"
+    assert await edit("Praha", "e-2") == "Praha"
+    assert await edit("Brno", "e-1") == "Praha"
+    assert len(await events(db, "customer.updated.v1")) == 2
+
+
 async def test_editing_an_unknown_customer_is_404(db: Database, outbox: Outbox) -> None:
     with pytest.raises(Problem) as problem:
         await patch(db, outbox, "nobody", {"info": {"city": "Brno"}})

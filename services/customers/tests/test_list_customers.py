@@ -154,6 +154,8 @@ async def test_filters(listing: Listing, filters: ListFilters, expected: set[str
         ("  smithers  ", {"anna"}),
         ("mith", set()),  # a prefix, not a substring
         ("%", set()),  # LIKE wildcards are literal
+        ("o'b", set()),  # the prefix is rendered into the SQL: quotes stay quoted
+        ("\\", set()),
         ("_", set()),
         ("zoe_", {"zoe_a"}),
         ("novotná", {"sarka"}),
