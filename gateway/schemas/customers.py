@@ -97,8 +97,8 @@ class CustomerCreated(CustomerPublic):
 class CustomerPage(Page[CustomerPublic]):
     total: int | None = Field(
         default=None,
-        description="All matches: exact up to 10,000; beyond, `total_exact` is false and it is "
-        "the table's estimated size (no filter) or 10,001 meaning more than 10,000.",
+        description="All matches: exact up to 1,000; beyond, `total_exact` is false and it is "
+        "the table's estimated size (no filter) or 1,001 meaning more than 1,000.",
     )
     total_exact: bool = True
 

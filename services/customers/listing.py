@@ -20,12 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.customers.models import Account, Customer
 from services.customers.schemas import ACTIVE_STATUSES, INACTIVE_STATUSES, CustomerPage, SortKey
 from services.customers.service import to_public
+from services.customers.status import STATUS_RANK
 from services.runtime.db import Database
 from services.runtime.problems import Problem
 
 # Up to this many matches `total` is exact; beyond, PostgreSQL answers with the planner's row
 # count for the whole table (unfiltered) or TOTAL_CAP + 1 meaning "more than TOTAL_CAP".
-TOTAL_CAP = 10_000
+TOTAL_CAP = 1000
 CSV_BATCH = 1000
 
 
@@ -175,17 +176,31 @@ def _segment_query(
         conditions.append(column.is_(None))
         if after is not None:
             conditions.append(Customer.id < after[1] if descending else Customer.id > after[1])
-        order = [Customer.id.desc() if descending else Customer.id.asc()]
     else:
         if field == "expires_at":
             conditions.append(column.is_not(None))
         if after is not None:
             key, bound = tuple_(column, Customer.id), tuple_(after[0], after[1])
             conditions.append(key < bound if descending else key > bound)
-        order = (
-            [column.desc(), Customer.id.desc()] if descending else [column.asc(), Customer.id.asc()]
-        )
+    # The same (column, id) order in the null segment too, where the column is constant: it
+    # matches the (expires_at, id) index, so PostgreSQL reads the NULL range of that index
+    # instead of walking the primary key and filtering.
+    order = [column.desc(), Customer.id.desc()] if descending else [column.asc(), Customer.id.asc()]
     return base.where(*conditions).order_by(*order)
+
+
+def split_statuses(f: ListFilters) -> list[str] | None:
+    """The statuses a filter allows, when it allows more than one but not all."""
+    allowed = set(STATUS_RANK)
+    if f.status:
+        allowed &= set(f.status)
+    if f.status_group == "active":
+        allowed &= set(ACTIVE_STATUSES)
+    elif f.status_group == "inactive":
+        allowed &= set(INACTIVE_STATUSES)
+    if len(allowed) in (1, len(STATUS_RANK)) or not allowed:
+        return None
+    return sorted(allowed, key=STATUS_RANK.__getitem__)
 
 
 async def page_rows(
@@ -195,8 +210,24 @@ async def page_rows(
     sort: SortKey,
     limit: int,
     after: tuple[Any, str] | None,
+    statuses: list[str] | None = None,
 ) -> list[tuple[Customer, Account]]:
-    """Up to `limit` (customer, account) rows after `after` in `sort` order."""
+    """Up to `limit` (customer, account) rows after `after` in `sort` order.
+
+    With several `statuses` (a status group, or repeated `status`), each status is read on its
+    own (status, column, id) index range and the pages are merged: a database reads an ordered
+    range of one status, but not the ordered union of two (the active group sorted by expiry
+    would otherwise walk past every expired customer first).
+    """
+    if statuses and sort.lstrip("-") != "status":
+        merged: list[tuple[Customer, Account]] = []
+        for one in statuses:
+            merged += await page_rows(
+                session, [*clauses, Customer.status == one], sort=sort, limit=limit, after=after
+            )
+        return sorted(merged, key=lambda row: _merge_key(row[0], sort), reverse=sort[0] == "-")[
+            :limit
+        ]
     field, descending = sort.lstrip("-"), sort.startswith("-")
     segments = _segments(field, descending)
     start = 0
@@ -218,6 +249,15 @@ async def page_rows(
         if len(rows) >= limit:
             break
     return rows
+
+
+def _merge_key(customer: Customer, sort: SortKey) -> tuple[int, Any, str]:
+    """The list order in Python: the first element puts customers without an expiry after
+    every date ascending (before them descending), as the segments do."""
+    value = sort_value(customer, sort.lstrip("-"))
+    if value is None:
+        return (1, 0, customer.id)
+    return (0, value, customer.id)
 
 
 @dataclass(frozen=True)
@@ -259,7 +299,14 @@ async def list_customers(
     """One page in keyset order (sort column, then id), so deep pages cost what the first does."""
     clauses = filter_clauses(filters)
     after = decode_cursor(cursor, sort) if cursor else None
-    rows = await page_rows(session, clauses, sort=sort, limit=limit + 1, after=after)
+    rows = await page_rows(
+        session,
+        clauses,
+        sort=sort,
+        limit=limit + 1,
+        after=after,
+        statuses=split_statuses(filters),
+    )
     items = [to_public(customer, account) for customer, account in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
@@ -348,7 +395,14 @@ async def stream_csv(
     field = sort.lstrip("-")
     while True:
         async with db.sessions() as session:
-            rows = await page_rows(session, clauses, sort=sort, limit=batch, after=after)
+            rows = await page_rows(
+                session,
+                clauses,
+                sort=sort,
+                limit=batch,
+                after=after,
+                statuses=split_statuses(filters),
+            )
             lines = _csv_lines([_csv_row(customer, account) for customer, account in rows])
         if lines:
             yield lines

@@ -65,6 +65,9 @@ class Customer(Base):
         Index("ix_customer_created", "created_at", "id"),
         Index("ix_customer_status_created", "status", "created_at", "id"),
         Index("ix_customer_name", "search_name", "id"),
+        # Per status, for a status filter or group with a sort (listing.page_rows merges them).
+        Index("ix_customer_status_name", "status", "search_name", "id"),
+        Index("ix_customer_status_expires", "status", "expires_at", "id"),
         Index("ix_customer_full_name", "search_full_name"),
         Index("ix_customer_email", "search_email"),
         Index("ix_customer_phone", "phone"),

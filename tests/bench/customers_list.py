@@ -346,8 +346,8 @@ def main() -> None:
         "(gateway -> customers service -> PostgreSQL, page and total).\n"
         "SQL: the same statements (page query, then the total's capped count), captured from "
         "the service code and replayed on one raw asyncpg connection.\n"
-        "`~` after a total: beyond 10,000 matches the total is an estimate (no filter) or "
-        "10,001 meaning more than 10,000.\n"
+        "`~` after a total: beyond 1,000 matches the total is an estimate (no filter) or "
+        "1,001 meaning more than 1,000.\n"
     )
     (out_dir / "customers-list.md").write_text(report)
     (out_dir / "customers-list-plans.md").write_text(

@@ -16,7 +16,7 @@ from services.customers import listing as customers_list
 from services.customers.app import SPEC
 from services.customers.listing import ListFilters
 from services.customers.models import Account, Customer
-from services.customers.schemas import SortKey
+from services.customers.schemas import ACTIVE_STATUSES, INACTIVE_STATUSES, SortKey
 from services.customers.status import STATUS_RANK
 from services.runtime.db import Database
 from services.runtime.problems import Problem
@@ -349,3 +349,39 @@ async def test_csv_export_streams_the_filtered_list_in_list_order(
 )
 def test_csv_cells_cannot_start_a_formula(value: str | None, cell: str) -> None:
     assert customers_list.csv_cell(value) == cell
+
+
+@pytest.mark.parametrize("group", ["active", "inactive"])
+@pytest.mark.parametrize("sort", ["expires_at", "-expires_at", "name", "-created_at", "-status"])
+@pytest.mark.parametrize("limit", [1, 2])
+async def test_a_status_group_is_read_status_by_status_and_merged_in_order(
+    listing: Listing, group: str, sort: SortKey, limit: int
+) -> None:
+    filters = ListFilters(status_group=group)
+    assert customers_list.split_statuses(filters) is not None
+    wanted = ACTIVE_STATUSES if group == "active" else INACTIVE_STATUSES
+    in_group = {k: c for k, c in listing.people.items() if c.status in wanted}
+    seen: list[str] = []
+    cursor = None
+    async with listing.db.sessions() as session:
+        for _ in range(len(PEOPLE) + 1):
+            page = await customers_list.list_customers(
+                session, filters, sort=sort, limit=limit, cursor=cursor
+            )
+            seen += [item.id for item in page.items]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    assert seen == _expected_order(in_group, sort)
+
+
+def test_only_a_partial_set_of_statuses_is_split() -> None:
+    assert customers_list.split_statuses(ListFilters()) is None
+    assert customers_list.split_statuses(ListFilters(status=["expired"])) is None
+    assert customers_list.split_statuses(
+        ListFilters(status=["expired", "trial", "active"], status_group="active")
+    ) == ["trial", "active"]
+    assert (
+        customers_list.split_statuses(ListFilters(status=["expired"], status_group="active"))
+        is None
+    )
