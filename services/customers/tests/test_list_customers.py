@@ -147,6 +147,7 @@ async def test_filters(listing: Listing, filters: ListFilters, expected: set[str
         ("jan", {"4821337701"}),  # first name
         ("JOHN", {"jsmith", "jsmith2"}),
         ("bob@ex", {"bobby"}),  # e-mail, stored in capitals
+        ("bob", {"bobby"}),  # name, e-mail and login at once: listed once
         ("jsm", {"jsmith", "jsmith2"}),  # login
         ("carl.", {"Carl.S"}),  # login, case-insensitive
         ("48213", {"4821337701"}),  # numeric login
