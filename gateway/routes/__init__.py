@@ -2,7 +2,17 @@
 
 from fastapi import APIRouter
 
-from gateway.routes import api_keys, audit, auth, catalog, customer_records, customers, operators
+from gateway.routes import (
+    activity,
+    api_keys,
+    audit,
+    auth,
+    catalog,
+    customer_records,
+    customers,
+    operators,
+    tickets,
+)
 
 ROUTERS: list[APIRouter] = [
     auth.router,
@@ -10,7 +20,9 @@ ROUTERS: list[APIRouter] = [
     # Before customers: its GET /customers/{id} would otherwise take /customers/export.csv.
     customer_records.router,
     customers.router,
+    activity.router,
     audit.router,
     operators.router,
     api_keys.router,
+    tickets.router,
 ]
