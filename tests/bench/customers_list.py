@@ -246,19 +246,26 @@ def postgres_server(stack: ExitStack, work: Path, out_dir: Path) -> Iterator[Cal
     if admin_url:
         url = make_url(admin_url)
         dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        created: list[str] = []
+
+        async def admin(statement: str) -> None:
+            connection = await asyncpg.connect(dsn)
+            try:
+                await connection.execute(statement)
+            finally:
+                await connection.close()
 
         def create(name: str) -> str:
-            async def run() -> None:
-                connection = await asyncpg.connect(dsn)
-                try:
-                    await connection.execute(f'CREATE DATABASE "{name}"')
-                finally:
-                    await connection.close()
-
-            asyncio.run(run())
+            asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+            created.append(name)
             return url.set(database=name).render_as_string(hide_password=False)
 
-        yield create
+        try:
+            yield create
+        finally:
+            # A million customers take a gigabyte of a server others share.
+            for name in created:
+                asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         return
     postgres = LocalPostgres(
         port=free_port(), data_dir=work / "pg", log_file=out_dir / "logs" / "postgres.log"
