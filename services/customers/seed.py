@@ -116,7 +116,8 @@ def _rows(population: Population) -> Iterator[tuple[dict[str, Any], dict[str, An
         login = f"{population.run}{n:07d}"
         email = f"{first}.{last}{n}@example.com".lower()
         source = "webshop" if rng.random() < 0.4 else "manual"
-        customer_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        # Ids are random, not drawn from `rng`: a second run with the same seed adds customers.
+        customer_id = str(uuid.uuid4())
         customer = {
             "id": customer_id,
             "status": status,
@@ -139,9 +140,7 @@ def _rows(population: Population) -> Iterator[tuple[dict[str, Any], dict[str, An
             "product_id": None if status == "pending" else product_id,
             "plan_id": None if status == "pending" else plan_id,
             "extra_product_ids": [],
-            "subscription_id": None
-            if status == "pending"
-            else str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "subscription_id": None if status == "pending" else str(uuid.uuid4()),
             "subscription_status": subscription_status,
             "expires_at": expires_at,
         }
