@@ -11,6 +11,7 @@ from gateway.routes import (
     customer_records,
     customers,
     operators,
+    subscriptions,
     tickets,
 )
 
@@ -20,6 +21,7 @@ ROUTERS: list[APIRouter] = [
     # Before customers: its GET /customers/{id} would otherwise take /customers/export.csv.
     customer_records.router,
     customers.router,
+    subscriptions.router,
     activity.router,
     audit.router,
     operators.router,

@@ -54,6 +54,8 @@ class ServiceSpec:
     register_handlers: Callable[[Runtime], None]
     publishes: list[tuple[str, type[EventData]]] = field(default_factory=list)
     on_started: Callable[[Runtime], Any] | None = None
+    # Called first at shutdown, before the consumers stop (e.g. to stop a background task).
+    on_stopping: Callable[[Runtime], Any] | None = None
 
 
 def build_runtime(spec: ServiceSpec, settings: ServiceSettings) -> Runtime:
@@ -131,6 +133,10 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         try:
             yield
         finally:
+            if spec.on_stopping:
+                stopping = spec.on_stopping(runtime)
+                if asyncio.iscoroutine(stopping):
+                    await stopping
             # Consumers first, so no handler writes while the relay drains and stops.
             await runtime.broker.stop()
             await runtime.relay.stop()
