@@ -331,3 +331,26 @@ async def test_status_follows_billings_events(system: System, bus: Bus) -> None:
         await until_status(client, customer_id, "expired")
         stats = await client.get("/api/v1/customers", params={"status_group": "inactive"})
     assert customer_id in [c["id"] for c in stats.json()["items"]]
+
+
+async def test_status_follows_real_billing_through_cancel_and_renewal(system: System) -> None:
+    async with system.client() as client:
+        customer_id = (await add_customer(client, "Real", f"Billing{uid()}"))["id"]
+        await until_status(client, customer_id, "active")
+        base = f"/api/v1/customers/{customer_id}/subscription"
+
+        scheduled = await client.post(f"{base}/cancel", json={"when": "at_period_end"})
+        assert scheduled.status_code == 200, scheduled.text
+        # cancel_scheduled keeps the subscription usable until its expiry.
+        assert await status_of(client, customer_id) == "active"
+
+        cancelled = await client.post(f"{base}/cancel", json={"when": "now"})
+        assert cancelled.status_code == 200, cancelled.text
+        await until_status(client, customer_id, "expired")
+
+        renewed = await client.post(
+            f"{base}/renew",
+            json={"product_id": "basic", "plan_id": "basic-1m", "extra_product_ids": []},
+        )
+        assert renewed.status_code in (200, 201), renewed.text
+        await until_status(client, customer_id, "active")
