@@ -222,3 +222,19 @@ async def test_csv_export_passes_a_service_problem_on(
     response = await client.get("/api/v1/customers/export.csv", headers=admin)
 
     assert_problem(response, 400)
+
+
+async def test_list_sorts_by_status_and_says_when_the_total_is_not_exact(
+    client: httpx.AsyncClient, fake: FakeServices, admin: Headers
+) -> None:
+    page = {"items": [customer()], "next_cursor": None, "total": 1001, "total_exact": False}
+    fake.answer("customers", "GET", "/customers", 200, page)
+
+    response = await client.get(
+        "/api/v1/customers", params={"sort": "-status", "status_group": "inactive"}, headers=admin
+    )
+
+    assert response.status_code == 200, response.text
+    assert (response.json()["total"], response.json()["total_exact"]) == (1001, False)
+    (call,) = fake.calls("customers")
+    assert (call.url.params["sort"], call.url.params["status_group"]) == ("-status", "inactive")
