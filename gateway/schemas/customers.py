@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.schemas.common import Page
+from services.contracts.contact import CheckedCustomerInfo
 from services.contracts.customers import CustomerInfo, CustomerSource
 
 CustomerStatus = Literal["pending", "trial", "active", "expired", "disabled"]
@@ -60,7 +61,7 @@ class CustomerCreate(BaseModel):
     product_id: str = Field(min_length=1, max_length=64)
     plan_id: str = Field(min_length=1, max_length=64)
     extra_product_ids: list[str] = Field(default_factory=list, max_length=50)
-    info: CustomerInfo
+    info: CheckedCustomerInfo
     credentials: Credentials | None = None
 
 

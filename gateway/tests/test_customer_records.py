@@ -238,3 +238,20 @@ async def test_list_sorts_by_status_and_says_when_the_total_is_not_exact(
     assert (response.json()["total"], response.json()["total_exact"]) == (1001, False)
     (call,) = fake.calls("customers")
     assert (call.url.params["sort"], call.url.params["status_group"]) == ("-status", "inactive")
+
+
+async def test_adding_a_customer_with_a_phone_that_is_not_e164_is_refused_naming_it(
+    client: httpx.AsyncClient, fake: FakeServices, admin: Headers
+) -> None:
+    sale = {
+        "webshop_id": "demo",
+        "product_id": "basic",
+        "plan_id": "basic-1m",
+        "info": {"first_name": "Jane", "last_name": "Doe", "mobile": "0777 000 111"},
+    }
+
+    response = await client.post("/api/v1/customers", json=sale, headers=admin)
+
+    body = assert_problem(response, 422)
+    assert [e["field"] for e in body["errors"]] == ["info.mobile"]  # type: ignore[attr-defined]
+    assert fake.requests == []

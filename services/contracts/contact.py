@@ -2,9 +2,19 @@
 alpha-2 country codes. (Events keep CustomerInfo's plain strings: webshops send what they have.)"""
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from services.contracts.customers import CustomerInfo
 
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 # Separators people type inside a number; dropped before the check.
@@ -80,3 +90,23 @@ class CustomerInfoPatch(BaseModel):
     def changes(self) -> dict[str, str | None]:
         """The fields sent, with their new values."""
         return {name: getattr(self, name) for name in sorted(self.model_fields_set)}
+
+
+class CheckedCustomerInfo(CustomerInfo):
+    """CustomerInfo as an operator enters it through the API (adding a customer): phones in
+    E.164, the country an ISO code. The e-mail keeps the foundation's plain check here, so
+    existing clients' addresses are stored exactly as sent."""
+
+    model_config = ConfigDict(frozen=True, str_strip_whitespace=True)
+
+    phone: E164Phone | None = None
+    mobile: E164Phone | None = None
+    country: CountryCode | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_plain_info(cls, data: Any) -> Any:
+        # Code that builds a plain CustomerInfo (bulk add, tests) gets it checked field by field.
+        if isinstance(data, CustomerInfo) and not isinstance(data, cls):
+            return data.model_dump()
+        return data

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.contracts.contact import CustomerInfoPatch
+from services.contracts.contact import CheckedCustomerInfo, CustomerInfoPatch
 from services.contracts.customers import CustomerInfo, CustomerSource
 from services.customers.credentials import login_problem
 
@@ -45,7 +45,7 @@ class CustomerCreate(BaseModel):
     product_id: str = Field(min_length=1, max_length=64)
     plan_id: str = Field(min_length=1, max_length=64)
     extra_product_ids: list[str] = Field(default_factory=list, max_length=50)
-    info: CustomerInfo
+    info: CheckedCustomerInfo
     credentials: CredentialsIn | None = None
 
 

@@ -506,3 +506,20 @@ async def test_stats_count_every_status_and_the_new_customers_of_each_day(
     assert figures.new_per_day[-1].day == datetime.now(UTC).date()
     assert figures.new_per_day[-1].count == 2
     assert sum(day.count for day in figures.new_per_day) == 2
+
+
+def test_adding_a_customer_checks_phones_and_country_naming_the_field() -> None:
+    sale: dict[str, Any] = {"webshop_id": "shop-eu", "product_id": "basic", "plan_id": "basic-1m"}
+    plain = CustomerInfo(
+        first_name="Ann", last_name="Lee", phone="00420 777 000 111", mobile="+1 202 555 0100"
+    )
+    created = CustomerCreate.model_validate({**sale, "info": plain})
+    assert (created.info.phone, created.info.mobile) == ("+420777000111", "+12025550100")
+    with pytest.raises(ValidationError) as error:
+        CustomerCreate.model_validate(
+            {**sale, "info": {"first_name": "A", "last_name": "B", "mobile": "12", "country": "X1"}}
+        )
+    assert sorted(e["loc"] for e in error.value.errors()) == [
+        ("info", "country"),
+        ("info", "mobile"),
+    ]
