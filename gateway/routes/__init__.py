@@ -8,6 +8,7 @@ from gateway.routes import (
     audit,
     auth,
     catalog,
+    customer_records,
     customers,
     operators,
     stats,
@@ -18,6 +19,8 @@ from gateway.routes import (
 ROUTERS: list[APIRouter] = [
     auth.router,
     catalog.router,
+    # Before customers: its GET /customers/{id} would otherwise take /customers/export.csv.
+    customer_records.router,
     customers.router,
     subscriptions.router,
     activity.router,
