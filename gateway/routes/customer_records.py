@@ -13,6 +13,7 @@ from gateway.auth import CanReadCustomers, CanSell
 from gateway.deps import DownstreamDep
 from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
+from gateway.schemas import examples
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
 from gateway.schemas.customer_records import (
     AccountPublic,
@@ -34,7 +35,10 @@ IdempotencyKey = Annotated[
     "/export.csv",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"text/csv": {}}, "description": "The filtered list as CSV"},
+        200: {
+            "content": {"text/csv": {"example": examples.CUSTOMERS_CSV}},
+            "description": "The filtered list as CSV",
+        },
         **problem_responses(*AUTH_ERRORS, 503),
     },
 )

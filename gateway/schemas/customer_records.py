@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.schemas import examples
 from services.contracts.contact import CustomerInfoPatch
 
 
@@ -32,6 +33,8 @@ class CustomerUpdate(BaseModel):
 
 
 class AccountPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.ACCOUNT]})
+
     customer_id: str = Field(examples=["0b7c9c1e-4e1a-4c53-9d5e-3f1f2f1a6b10"])
     login: str = Field(examples=["jane.doe"])
     login_generated: bool
@@ -60,6 +63,8 @@ class AccountUpdate(BaseModel):
 
 
 class PasswordReset(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PASSWORD_RESET]})
+
     customer_id: str
     password: str | None = Field(
         description="The new generated password, in this answer only; null when the request "

@@ -293,7 +293,10 @@ INVOICE: JsonDict = {
     ],
 }
 CUSTOMERS_CSV = (
-    "id,status,source,login,webshop_id,first_name,last_name,email,product_id,plan_id,expires_at\r\n"
-    f"{CUSTOMER_ID},active,manual,4812093377,shop-eu,Jane,Doe,jane@example.com,basic,basic-1m,"
-    "2026-12-28T10:15:00Z\r\n"
+    "id,status,source,login,webshop_id,title,first_name,last_name,email,phone,mobile,street,"
+    "zip,city,state,country,comments,mapping_id,product_id,plan_id,extra_product_ids,"
+    "subscription_status,expires_at,created_at,updated_at\r\n"
+    f"{CUSTOMER_ID},active,manual,4812093377,shop-eu,,Jane,Doe,jane@example.com,+3612345678,,,,"
+    "Budapest,,HU,,,basic,basic-1m,hbo,active,2026-12-28T10:15:00+00:00,"
+    "2026-11-28T10:15:00+00:00,2026-11-28T10:15:00+00:00\r\n"
 )

@@ -5,7 +5,8 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from gateway.schemas.examples import example_of
+from gateway.schemas.examples import CUSTOMERS_CSV, example_of
+from services.customers.listing import CSV_COLUMNS
 
 
 def resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -63,3 +64,9 @@ async def test_every_example_is_valid_for_its_model(app: FastAPI) -> None:
         model.model_validate(example)
         checked += 1
     assert checked > 15
+
+
+def test_the_csv_example_has_the_columns_the_export_writes() -> None:
+    rows = [line.split(",") for line in CUSTOMERS_CSV.split("\r\n") if line]
+    assert rows[0] == list(CSV_COLUMNS)
+    assert all(len(row) == len(CSV_COLUMNS) for row in rows)
