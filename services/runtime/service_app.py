@@ -54,6 +54,8 @@ class ServiceSpec:
     register_handlers: Callable[[Runtime], None]
     publishes: list[tuple[str, type[EventData]]] = field(default_factory=list)
     on_started: Callable[[Runtime], Any] | None = None
+    # Called before the consumers stop, e.g. to stop a background worker of the service.
+    on_stopping: Callable[[Runtime], Any] | None = None
 
 
 def build_runtime(spec: ServiceSpec, settings: ServiceSettings) -> Runtime:
@@ -128,6 +130,10 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         try:
             yield
         finally:
+            if spec.on_stopping:
+                result = spec.on_stopping(runtime)
+                if asyncio.iscoroutine(result):
+                    await result
             # Consumers first, so no handler writes while the relay drains and stops.
             await runtime.broker.stop()
             await runtime.relay.stop()
