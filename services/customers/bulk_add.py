@@ -36,7 +36,8 @@ class BatchCreate(BaseModel):
     """Customers `first_number` .. `first_number + count - 1`, named `first_name` and
     `last_name_prefix` + the zero-padded number, with patterned or generated logins."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # Not stripped: a prefix's trailing space ("Room ") is part of the names it makes.
+    model_config = ConfigDict(extra="forbid")
 
     webshop_id: str = Field(min_length=1, max_length=64)
     product_id: str = Field(min_length=1, max_length=64)
@@ -47,7 +48,7 @@ class BatchCreate(BaseModel):
     digits: int | None = Field(
         default=None, ge=1, le=10, description="Zero-padded width; default: the last number's."
     )
-    first_name: str = Field(min_length=1, max_length=100)
+    first_name: str = Field(min_length=1, max_length=100, pattern=r"\S")
     last_name_prefix: str = Field(default="", max_length=80)
     login_prefix: str | None = Field(
         default=None,
