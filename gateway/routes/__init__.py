@@ -2,12 +2,25 @@
 
 from fastapi import APIRouter
 
-from gateway.routes import api_keys, audit, auth, catalog, customers, operators
+from gateway.routes import (
+    api_keys,
+    audit,
+    auth,
+    catalog,
+    customer_batches,
+    customer_lifecycle,
+    customers,
+    operators,
+    profiles,
+)
 
 ROUTERS: list[APIRouter] = [
     auth.router,
     catalog.router,
     customers.router,
+    customer_lifecycle.router,
+    profiles.router,
+    customer_batches.router,
     audit.router,
     operators.router,
     api_keys.router,
