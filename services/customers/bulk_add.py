@@ -29,6 +29,9 @@ from services.runtime.problems import Problem
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 10_000
+# Generated passwords nobody read within this time after the job ended are dropped: the
+# plaintext should not wait in the database indefinitely (a password reset replaces one).
+UNREAD_PASSWORD_TTL = timedelta(days=7)
 BatchStatus = Literal["queued", "running", "completed"]
 
 
@@ -288,6 +291,7 @@ class BatchWorker:
         self.lease = timedelta(seconds=lease_seconds)
         self.poll_seconds = poll_seconds
         self._task: asyncio.Task[None] | None = None
+        self._last_drop: datetime | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name=f"customer-batches-{self.owner}")
@@ -305,6 +309,10 @@ class BatchWorker:
                 if job is not None:
                     await self.work(job)
                     continue
+                if self._last_drop is None or utcnow() - self._last_drop > timedelta(hours=1):
+                    # Hourly, not every idle second: it is a write the consumers would queue on.
+                    await self.drop_unread_passwords()
+                    self._last_drop = utcnow()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -363,6 +371,23 @@ class BatchWorker:
                 digits=batch.digits,
                 country=batch.country,
             )
+
+    async def drop_unread_passwords(self) -> int:
+        """Erase the passwords of jobs that ended more than UNREAD_PASSWORD_TTL ago."""
+        ended_before = utcnow() - UNREAD_PASSWORD_TTL
+        old_jobs = select(CustomerBatch.id).where(
+            CustomerBatch.status == "completed", CustomerBatch.completed_at < ended_before
+        )
+        async with self.db.transaction() as session:
+            dropped = await session.execute(
+                update(CustomerBatchItem)
+                .where(
+                    CustomerBatchItem.password.is_not(None),
+                    CustomerBatchItem.batch_id.in_(old_jobs),
+                )
+                .values(password=None)
+            )
+        return int(dropped.rowcount)  # type: ignore[attr-defined]
 
     async def _renew(self, job_id: str) -> bool:
         async with self.db.transaction() as session:

@@ -3,17 +3,18 @@ and a worker killed mid-job resumed by another without any number made twice."""
 
 import asyncio
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from services.contracts.customers import CustomerInfo
 from services.customers import bulk_add, credentials, models, service
 from services.customers.extra_tables import CustomerBatch, CustomerBatchItem
 from services.customers.models import Account, Customer
 from services.customers.schemas import CredentialsIn, CustomerCreate
-from services.runtime.db import Database
+from services.runtime.db import Database, utcnow
 from services.runtime.outbox import Outbox
 from services.runtime.problems import Problem
 from services.runtime.tests._helpers import of_type, outbox_rows
@@ -205,3 +206,24 @@ async def test_a_worker_killed_mid_job_is_resumed_without_duplicates(
     assert last_names == Counter({f"Room {n:02d}": 1 for n in range(1, total + 1)})
     created = of_type(await outbox_rows(db, models.outbox), "customer.created.v1")
     assert len(created) == total == len({r.data["customer_id"] for r in created})
+
+
+async def test_passwords_nobody_read_are_dropped_a_week_after_the_job_ended(
+    db: Database, outbox: Outbox
+) -> None:
+    old = await queue(db, job(count=2))
+    await run_to_completion(db, outbox)
+    recent = await queue(db, job(count=1, last_name_prefix="Suite "))
+    await run_to_completion(db, outbox)
+    async with db.transaction() as session:
+        await session.execute(
+            update(CustomerBatch)
+            .where(CustomerBatch.id == old.id)
+            .values(completed_at=utcnow() - timedelta(days=8))
+        )
+
+    dropped = await bulk_add.BatchWorker(db, outbox).drop_unread_passwords()
+
+    assert dropped == 2
+    assert [i.password for i in (await items_of(db, old.id)).items] == [None, None]
+    assert all(i.password for i in (await items_of(db, recent.id)).items)
