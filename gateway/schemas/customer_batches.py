@@ -55,7 +55,40 @@ class CustomerBatchCreate(BaseModel):
     country: str | None = Field(default=None, min_length=2, max_length=2)
 
 
+BATCH_EXAMPLE = {
+    "id": "7d3b8a70-2f5e-4c8a-9b61-1e2f3a4b5c6d",
+    "status": "running",
+    "webshop_id": "shop-eu",
+    "product_id": "basic",
+    "plan_id": "basic-1m",
+    "extra_product_ids": [],
+    "first_name": "Hotel Aurora",
+    "last_name_prefix": "Room ",
+    "login_prefix": "aurora-",
+    "first_number": 1,
+    "count": 120,
+    "digits": 3,
+    "created": 42,
+    "failed": 0,
+    "created_at": "2026-11-28T10:00:00Z",
+    "started_at": "2026-11-28T10:00:01Z",
+    "completed_at": None,
+}
+ITEM_EXAMPLE = {
+    "number": 7,
+    "status": "created",
+    "customer_id": "0b7c9c1e-4e1a-4c53-9d5e-3f1f2f1a6b10",
+    "last_name": "Room 007",
+    "login": "aurora-007",
+    "password": "50918342",
+    "password_revealed_at": "2026-11-28T10:05:00Z",
+    "error": None,
+}
+
+
 class CustomerBatch(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [BATCH_EXAMPLE]})
+
     id: str = Field(examples=["7d3b8a70-2f5e-4c8a-9b61-1e2f3a4b5c6d"])
     status: Literal["queued", "running", "completed"]
     webshop_id: str
@@ -76,6 +109,8 @@ class CustomerBatch(BaseModel):
 
 
 class CustomerBatchItem(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ITEM_EXAMPLE]})
+
     number: int
     status: Literal["created", "failed"]
     customer_id: str | None
@@ -91,4 +126,6 @@ class CustomerBatchItem(BaseModel):
 
 
 class CustomerBatchItemPage(Page[CustomerBatchItem]):
-    pass
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [ITEM_EXAMPLE], "next_cursor": "7"}]}
+    )

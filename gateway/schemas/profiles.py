@@ -40,7 +40,22 @@ class ProfileUpdate(BaseModel):
     avatar: Avatar | None = None
 
 
+PROFILE_EXAMPLE = {
+    "id": "5f0c2a77-3f7b-4d1e-9a51-0d8a2b6c9e11",
+    "customer_id": "0b7c9c1e-4e1a-4c53-9d5e-3f1f2f1a6b10",
+    "name": "Kids",
+    "kids": True,
+    "has_pin": True,
+    "avatar": "owl",
+    "is_default": False,
+    "created_at": "2026-11-28T10:00:00Z",
+    "updated_at": "2026-11-28T10:00:00Z",
+}
+
+
 class ProfilePublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [PROFILE_EXAMPLE]})
+
     id: str = Field(examples=["5f0c2a77-3f7b-4d1e-9a51-0d8a2b6c9e11"])
     customer_id: str
     name: str = Field(examples=["Kids"])
@@ -53,4 +68,6 @@ class ProfilePublic(BaseModel):
 
 
 class ProfileList(Page[ProfilePublic]):
-    pass
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [PROFILE_EXAMPLE], "next_cursor": None}]}
+    )
