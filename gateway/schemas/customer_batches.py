@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from gateway.schemas.common import Page
 
@@ -55,7 +56,7 @@ class CustomerBatchCreate(BaseModel):
     country: str | None = Field(default=None, min_length=2, max_length=2)
 
 
-BATCH_EXAMPLE = {
+BATCH_EXAMPLE: JsonDict = {
     "id": "7d3b8a70-2f5e-4c8a-9b61-1e2f3a4b5c6d",
     "status": "running",
     "webshop_id": "shop-eu",
@@ -74,7 +75,7 @@ BATCH_EXAMPLE = {
     "started_at": "2026-11-28T10:00:01Z",
     "completed_at": None,
 }
-ITEM_EXAMPLE = {
+ITEM_EXAMPLE: JsonDict = {
     "number": 7,
     "status": "created",
     "customer_id": "0b7c9c1e-4e1a-4c53-9d5e-3f1f2f1a6b10",

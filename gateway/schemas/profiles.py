@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from gateway.schemas.common import Page
 
@@ -40,7 +41,7 @@ class ProfileUpdate(BaseModel):
     avatar: Avatar | None = None
 
 
-PROFILE_EXAMPLE = {
+PROFILE_EXAMPLE: JsonDict = {
     "id": "5f0c2a77-3f7b-4d1e-9a51-0d8a2b6c9e11",
     "customer_id": "0b7c9c1e-4e1a-4c53-9d5e-3f1f2f1a6b10",
     "name": "Kids",
