@@ -12,6 +12,7 @@ from gateway.routes import (
     customers,
     operators,
     profiles,
+    tickets,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -24,4 +25,5 @@ ROUTERS: list[APIRouter] = [
     audit.router,
     operators.router,
     api_keys.router,
+    tickets.router,
 ]

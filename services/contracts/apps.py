@@ -146,6 +146,9 @@ class MessageShowV1(EventData):
     device_id: str | None = None
     title: str = Field(max_length=200)
     body: str = Field(max_length=4000)
+    # Set when the message is an operator's reply in a ticket: the app answers in that ticket
+    # with ticket.replied.v1.
+    ticket_id: str | None = None
 
 
 class DeviceLogoutV1(EventData):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import Connection, MetaData, pool
+from sqlalchemy import Connection, MetaData, pool, text
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
 
@@ -22,6 +22,12 @@ def upgrade(script_location: Path, database_url: str) -> None:
     command.upgrade(alembic_config(script_location, database_url), "head")
 
 
+# Replicas of one service start together and each upgrades at start; on PostgreSQL they take
+# this transaction-scoped lock first, so one migrates and the others then find the new revision
+# (DDL is transactional there) instead of racing to create the same tables.
+MIGRATION_LOCK_ID = 0x7476636D  # "tvcm"
+
+
 def _run_with(connection: Connection, metadata: MetaData) -> None:
     context.configure(
         connection=connection,
@@ -30,6 +36,8 @@ def _run_with(connection: Connection, metadata: MetaData) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
         context.run_migrations()
 
 

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Index, MetaData, String, Text
+from sqlalchemy import Boolean, Index, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.runtime.db import UTCDateTime
@@ -18,15 +18,18 @@ class CustomerContact(Base):
 
     customer.created and subscription.activated travel on different topics, so either may come
     first: the row is made by whichever does, and a welcome whose name is not known yet waits
-    here (`welcome_product_id`) for customer.created.
+    here (`welcome_product_id`) for customer.created. After customer.erased the row stays as a
+    tombstone (`erased_at`, no personal data), so that late events do not bring the customer back.
     """
 
     __tablename__ = "customer_contact"
 
     customer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(254))
     welcome_product_id: Mapped[str | None] = mapped_column(String(64))
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Message(Base):
@@ -36,6 +39,12 @@ class Message(Base):
     customer_id: Mapped[str] = mapped_column(String(36))
     channel: Mapped[str] = mapped_column(String(8))  # in_app | email | sms
     template: Mapped[str | None] = mapped_column(String(64))
+    # What a system message is about (a subscription period): with the template, its natural
+    # key, so a re-sent billing event never sends a second one.
+    occasion: Mapped[str | None] = mapped_column(String(200))
+    # Set when the message is an operator's reply in a ticket.
+    ticket_id: Mapped[str | None] = mapped_column(String(36))
+    sent_by: Mapped[str | None] = mapped_column(String(100))  # the operator; None = the system
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     device_id: Mapped[str | None] = mapped_column(String(100))
@@ -45,9 +54,69 @@ class Message(Base):
 
     __table_args__ = (
         Index("ix_message_customer_sent", "customer_id", "sent_at", "id"),
-        # One system message per template and subscription period: keeps replays harmless.
-        Index("ix_message_customer_template", "customer_id", "template"),
+        # Also serves the welcome's lookup by (customer, template).
+        Index("ux_message_occasion", "customer_id", "template", "occasion", unique=True),
     )
+
+
+class Ticket(Base):
+    __tablename__ = "ticket"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(36))
+    subject: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10))  # open | pending | resolved | closed
+    priority: Mapped[str] = mapped_column(String(8))  # low | normal | high | urgent
+    assignee: Mapped[str | None] = mapped_column(String(100))  # an operator's username
+    opened_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    # The list sorts by (updated_at, id) newest first; each filter has an index that ends in it.
+    __table_args__ = (
+        Index("ix_ticket_updated", "updated_at", "id"),
+        Index("ix_ticket_status_updated", "status", "updated_at", "id"),
+        Index("ix_ticket_assignee_updated", "assignee", "updated_at", "id"),
+        Index("ix_ticket_customer_updated", "customer_id", "updated_at", "id"),
+    )
+
+
+class TicketMessage(Base):
+    """One entry of a ticket's conversation: a reply by the operator or the customer, or an
+    internal note (operators only; never sent to the apps)."""
+
+    __tablename__ = "ticket_message"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(String(36))
+    customer_id: Mapped[str] = mapped_column(String(36))
+    author_kind: Mapped[str] = mapped_column(String(8))  # operator | customer
+    author: Mapped[str | None] = mapped_column(String(100))  # operator username
+    internal: Mapped[bool] = mapped_column(Boolean)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_ticket_message_ticket", "ticket_id", "created_at", "id"),
+        Index("ix_ticket_message_customer", "customer_id", "created_at"),
+    )
+
+
+class IdempotentRequest(Base):
+    """An HTTP write's Idempotency-Key and its first answer, replayed to a retry."""
+
+    __tablename__ = "idempotent_request"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # What was asked (method, path, body hashed): the same key for another request is refused.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    customer_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    status_code: Mapped[int]
+    response: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 outbox, outbox_lease, inbox = define_messaging_tables(Base.metadata)

@@ -1,21 +1,45 @@
-"""The rules of the tickets service: customer contacts, system messages, message history."""
+"""The rules of the tickets service's messages: customer contacts, system messages from
+templates, operators' messages, their read state, and the message history."""
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts import topics
-from services.contracts.apps import MessageShowV1
-from services.contracts.billing import SubscriptionActivatedV1
-from services.contracts.customers import CustomerCreatedV1
+from services.contracts.apps import MessageReadV1, MessageShowV1
+from services.contracts.billing import (
+    SubscriptionActivatedV1,
+    SubscriptionExpiredV1,
+    SubscriptionExpiringV1,
+)
+from services.contracts.customers import CustomerCreatedV1, CustomerInfo, CustomerUpdatedV1
 from services.contracts.tickets import MessageSentV1
+from services.runtime.consumer import PoisonMessage
 from services.runtime.db import utcnow
 from services.runtime.outbox import Outbox
 from services.runtime.problems import Problem
 from services.tickets import templates
 from services.tickets.models import CustomerContact, Message
-from services.tickets.schemas import MessagePage, MessagePublic
+from services.tickets.schemas import MessageCreate, MessagePage, MessagePublic
+
+
+async def is_erased(session: AsyncSession, customer_id: str) -> bool:
+    contact = await session.get(CustomerContact, customer_id)
+    return contact is not None and contact.erased_at is not None
+
+
+async def refuse_if_erased(session: AsyncSession, customer_id: str) -> None:
+    """Writes for an erased customer answer 404, like the customer's other endpoints."""
+    if await is_erased(session, customer_id):
+        raise Problem(404, "Not Found", f"customer {customer_id} was erased")
+
+
+def _remember_info(contact: CustomerContact, info: CustomerInfo) -> None:
+    contact.first_name = info.first_name
+    contact.last_name = info.last_name
+    contact.email = info.email
 
 
 async def remember_customer(
@@ -26,11 +50,23 @@ async def remember_customer(
     if contact is None:
         contact = CustomerContact(customer_id=event.customer_id)
         session.add(contact)
-    contact.first_name = event.info.first_name
-    contact.email = event.info.email
+    elif contact.erased_at is not None:
+        return
+    _remember_info(contact, event.info)
     if contact.welcome_product_id is not None:
         product_id, contact.welcome_product_id = contact.welcome_product_id, None
         await _send_welcome(session, outbox, contact, product_id)
+
+
+async def update_customer(session: AsyncSession, event: CustomerUpdatedV1) -> None:
+    """Keep the contact's name and e-mail current (the event carries the whole new state)."""
+    contact = await session.get(CustomerContact, event.customer_id)
+    if contact is None:
+        contact = CustomerContact(customer_id=event.customer_id)
+        session.add(contact)
+    elif contact.erased_at is not None:
+        return
+    _remember_info(contact, event.info)
 
 
 async def welcome_on_first_subscription(
@@ -41,6 +77,8 @@ async def welcome_on_first_subscription(
     if event.action != "opened":
         return
     contact = await session.get(CustomerContact, event.customer_id)
+    if contact is not None and contact.erased_at is not None:
+        return
     if contact is None or contact.first_name is None:
         if contact is None:
             contact = CustomerContact(customer_id=event.customer_id)
@@ -74,6 +112,89 @@ async def _send_welcome(
     )
 
 
+async def message_on_expiring(
+    session: AsyncSession, outbox: Outbox, event: SubscriptionExpiringV1
+) -> None:
+    """Tell the customer their subscription ends soon: once per subscription period."""
+    await _send_system_message(
+        session,
+        outbox,
+        customer_id=event.customer_id,
+        template=templates.EXPIRING,
+        occasion=f"{event.subscription_id}@{event.expires_at.isoformat()}",
+        product=event.product_id,
+        date=event.expires_at.date().isoformat(),
+        days_left=str(event.days_left),
+    )
+
+
+async def message_on_expired(
+    session: AsyncSession, outbox: Outbox, event: SubscriptionExpiredV1
+) -> None:
+    """Tell the customer their subscription has ended: once per subscription period."""
+    await _send_system_message(
+        session,
+        outbox,
+        customer_id=event.customer_id,
+        template=templates.EXPIRED,
+        occasion=f"{event.subscription_id}@{event.expired_at.isoformat()}",
+        product=event.product_id,
+        date=event.expired_at.date().isoformat(),
+    )
+
+
+async def _send_system_message(
+    session: AsyncSession,
+    outbox: Outbox,
+    *,
+    customer_id: str,
+    template: templates.Template,
+    occasion: str,
+    **values: str,
+) -> None:
+    contact = await session.get(CustomerContact, customer_id)
+    if contact is not None and contact.erased_at is not None:
+        return
+    # The natural key (customer, template, occasion) makes a re-sent billing event harmless;
+    # its unique index settles two deliveries racing each other.
+    already = await session.scalar(
+        select(Message.id).where(
+            Message.customer_id == customer_id,
+            Message.template == template.name,
+            Message.occasion == occasion,
+        )
+    )
+    if already is not None:
+        return
+    first_name = contact.first_name if contact is not None and contact.first_name else "there"
+    title, body = templates.render(template, first_name=first_name, **values)
+    await send_message(
+        session,
+        outbox,
+        customer_id=customer_id,
+        title=title,
+        body=body,
+        template=template.name,
+        occasion=occasion,
+    )
+
+
+async def send_operator_message(
+    session: AsyncSession, outbox: Outbox, customer_id: str, payload: MessageCreate
+) -> MessagePublic:
+    await refuse_if_erased(session, customer_id)
+    message = await send_message(
+        session,
+        outbox,
+        customer_id=customer_id,
+        title=payload.title,
+        body=payload.body,
+        device_id=payload.device_id,
+        sent_by=payload.sent_by,
+    )
+    return MessagePublic.model_validate(message, from_attributes=True)
+
+
 async def send_message(
     session: AsyncSession,
     outbox: Outbox,
@@ -82,14 +203,23 @@ async def send_message(
     title: str,
     body: str,
     template: str | None = None,
+    occasion: str | None = None,
     device_id: str | None = None,
+    ticket_id: str | None = None,
+    sent_by: str | None = None,
+    sent_at: datetime | None = None,
 ) -> Message:
-    now = utcnow()
+    """Record the message and put it on apps.commands (message.show) and tickets.events
+    (message.sent), all in the caller's transaction."""
+    now = sent_at or utcnow()
     message = Message(
         id=str(uuid.uuid4()),
         customer_id=customer_id,
         channel="in_app",
         template=template,
+        occasion=occasion,
+        ticket_id=ticket_id,
+        sent_by=sent_by,
         title=title,
         body=body,
         device_id=device_id,
@@ -105,6 +235,7 @@ async def send_message(
             device_id=device_id,
             title=title,
             body=body,
+            ticket_id=ticket_id,
         ),
         topic=topics.APPS_COMMANDS,
         key=customer_id,
@@ -124,6 +255,23 @@ async def send_message(
         subject=customer_id,
     )
     return message
+
+
+async def mark_read(session: AsyncSession, event: MessageReadV1) -> None:
+    """sent -> read, once: a second read report keeps the first read_at."""
+    message = await session.get(Message, event.message_id)
+    if message is None:
+        if await is_erased(session, event.customer_id):
+            return  # erased with the customer: nothing is left to mark
+        raise PoisonMessage(f"unknown message id {event.message_id!r}")
+    if message.customer_id != event.customer_id:
+        raise PoisonMessage(
+            f"message {event.message_id!r} was not sent to customer {event.customer_id!r}"
+        )
+    if message.status == "read":
+        return
+    message.status = "read"
+    message.read_at = event.read_at
 
 
 async def list_messages(
