@@ -74,6 +74,11 @@ async def _active(client: httpx.AsyncClient, customer_id: str) -> None:
     await eventually(check, what=f"{customer_id} to turn active")
 
 
+async def _items_at(client: httpx.AsyncClient, path: str) -> list[Any]:
+    items: list[Any] = (await _json(await client.get(path)))["items"]
+    return items
+
+
 async def _run_batch(client: httpx.AsyncClient, **job: Any) -> dict[str, Any]:
     body = {**SALE, "first_name": "Hotel System", **job}
     key = str(uuid.uuid4())
@@ -227,9 +232,15 @@ async def test_erasure_removes_the_customer_everywhere_and_a_repeat_changes_noth
     async with system.client() as client, CustomerEvents(system) as events:
         customer_id = await _add_customer(client, last_name)
         await _active(client, customer_id)
-        ledger_before = (
-            await _json(await client.get(f"/api/v1/customers/{customer_id}/transactions"))
-        )["items"]
+        base = f"/api/v1/customers/{customer_id}"
+        ledger_before = (await _json(await client.get(f"{base}/transactions")))["items"]
+        await _json(
+            await client.post(
+                f"{base}/tickets", json={"subject": f"Call from {last_name}", "priority": "low"}
+            ),
+            201,
+        )
+        await eventually(lambda: _items_at(client, f"{base}/messages"), what="the welcome message")
 
         first = await client.delete(f"/api/v1/customers/{customer_id}")
         again = await client.delete(f"/api/v1/customers/{customer_id}")
@@ -250,15 +261,28 @@ async def test_erasure_removes_the_customer_everywhere_and_a_repeat_changes_noth
         assert [e["action"] for e in audit["items"]] == [
             "customer.erase",
             "customer.erase",
+            "ticket.open",
             "customer.create",
         ]
         assert ledger_before and ledger_before[0]["amount"] == "9.99"
+
+        # tickets deletes what it held of the customer: tickets and messages answer empty.
+        async def tickets_forgot() -> bool:
+            return not await _items_at(client, f"{base}/tickets") and not await _items_at(
+                client, f"{base}/messages"
+            )
+
+        await eventually(tickets_forgot, what="tickets to erase the customer")
 
 
 async def test_timeline_merges_the_services_newest_first(system: System) -> None:
     async with system.client() as client:
         customer_id = await _add_customer(client, f"Time{uuid.uuid4().hex[:6]}")
         await _active(client, customer_id)
+        await eventually(
+            lambda: _items_at(client, f"/api/v1/customers/{customer_id}/messages"),
+            what="the welcome message",
+        )
         await _json(
             await client.post(f"/api/v1/customers/{customer_id}/profiles", json={"name": "Later"}),
             201,
@@ -271,3 +295,5 @@ async def test_timeline_merges_the_services_newest_first(system: System) -> None
         times = [datetime.fromisoformat(item["at"]) for item in body["items"]]
         assert times == sorted(times, reverse=True)
         assert body["unavailable"] == []
+        services = {item["service"] for item in body["items"]}
+        assert {"customers", "tickets"} <= services, body
