@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from gateway.routes import (
+    activity,
     api_keys,
     audit,
     auth,
@@ -22,6 +23,7 @@ ROUTERS: list[APIRouter] = [
     customer_lifecycle.router,
     profiles.router,
     customer_batches.router,
+    activity.router,
     audit.router,
     operators.router,
     api_keys.router,

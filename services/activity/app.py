@@ -3,10 +3,17 @@
 from pathlib import Path
 
 from services.activity import handlers
+from services.activity.config import activity_settings
 from services.activity.models import metadata
 from services.activity.router import router
 from services.contracts import topics
-from services.contracts.activity import DeviceLimitChangedV1
+from services.contracts.activity import (
+    DeviceLimitChangedV1,
+    DeviceRegisteredV1,
+    DeviceRejectedV1,
+    DeviceUnboundV1,
+)
+from services.contracts.apps import DeviceLogoutV1
 from services.runtime.service_app import ServiceSpec, run
 
 SPEC = ServiceSpec(
@@ -15,9 +22,16 @@ SPEC = ServiceSpec(
     migrations_dir=Path(__file__).parent / "migrations",
     router=router,
     register_handlers=handlers.register,
-    publishes=[(topics.ACTIVITY_EVENTS, DeviceLimitChangedV1)],
+    publishes=[
+        (topics.ACTIVITY_EVENTS, DeviceLimitChangedV1),
+        (topics.ACTIVITY_EVENTS, DeviceRegisteredV1),
+        (topics.ACTIVITY_EVENTS, DeviceRejectedV1),
+        (topics.ACTIVITY_EVENTS, DeviceUnboundV1),
+        (topics.APPS_COMMANDS, DeviceLogoutV1),
+    ],
 )
 
 
 if __name__ == "__main__":
+    activity_settings()  # a bad ACTIVITY_* setting stops the start, before anything runs
     run(SPEC)

@@ -2,7 +2,16 @@
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Index, Integer, MetaData, String
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.runtime.db import UTCDateTime
@@ -14,28 +23,109 @@ class Base(DeclarativeBase):
 
 
 class DeviceLimit(Base):
-    """Read-model of the customer's product: how many devices may connect at once."""
+    """Read-model of what the customer may connect: the product's limit and policy, whether the
+    subscription is usable, whether the account is disabled or the customer erased.
+
+    Its row is the lock every connection of the customer takes (SELECT ... FOR UPDATE), so two
+    consumers can never both admit a device beyond the limit.
+    """
 
     __tablename__ = "device_limit"
 
     customer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    product_id: Mapped[str] = mapped_column(String(64))
-    max_devices: Mapped[int] = mapped_column(Integer)
+    # Null until the first subscription event (an account may be disabled before that).
+    product_id: Mapped[str | None] = mapped_column(String(64))
+    max_devices: Mapped[int | None] = mapped_column(Integer)
+    device_policy: Mapped[str | None] = mapped_column(String(16))  # reject | evict_oldest
+    subscription_status: Mapped[str | None] = mapped_column(String(16))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    erased: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Device(Base):
+    """A device bound to the customer: it counts against the limit until unbound or evicted."""
+
     __tablename__ = "device"
 
+    customer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    customer_id: Mapped[str] = mapped_column(String(36))
     kind: Mapped[str] = mapped_column(String(16))  # stb | smart_tv | mobile | web
     model: Mapped[str | None] = mapped_column(String(100))
-    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    os: Mapped[str | None] = mapped_column(String(100))
+    app_version: Mapped[str | None] = mapped_column(String(50))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    # Between a connect and a disconnect/logout; "online" also needs a recent last_seen_at.
+    connected: Mapped[bool] = mapped_column(Boolean, default=False)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    connected_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    __table_args__ = (Index("ix_device_customer", "customer_id", "first_seen_at"),)
+    __table_args__ = (
+        Index("ix_device_customer_first_seen", "customer_id", "first_seen_at"),
+        Index("ix_device_last_seen", "last_seen_at"),
+    )
+
+
+class DeviceRejection(Base):
+    """A refused connection, kept for the operator (timeline) with its reason."""
+
+    __tablename__ = "device_rejection"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    customer_id: Mapped[str] = mapped_column(String(36))
+    device_id: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(32))
+    rejected_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_device_rejection_customer", "customer_id", "rejected_at"),)
+
+
+class SavedItem(Base):
+    """A favorite or a watchlist entry of one profile; the id is derived from its natural key,
+    so the same item added twice is one row with one id."""
+
+    __tablename__ = "saved_item"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(36))
+    list_name: Mapped[str] = mapped_column(String(16))  # favorites | watchlist
+    profile_id: Mapped[str] = mapped_column(String(100))
+    item_type: Mapped[str] = mapped_column(String(16))  # channel | movie | series
+    item_id: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str | None] = mapped_column(String(300))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("customer_id", "list_name", "profile_id", "item_type", "item_id"),
+        Index("ix_saved_item_page", "customer_id", "list_name", "added_at", "id"),
+    )
+
+
+class Recording(Base):
+    """A recording scheduled on an app. The stored state is scheduled, completed or failed;
+    "recording" is derived at read time (now between start and end, not finished)."""
+
+    __tablename__ = "recording"
+
+    customer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    profile_id: Mapped[str] = mapped_column(String(100))
+    channel_id: Mapped[str] = mapped_column(String(100))
+    programme_id: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(300))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(16))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    failure_reason: Mapped[str | None] = mapped_column(String(500))
+    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_recording_page", "customer_id", "starts_at", "id"),)
 
 
 outbox, outbox_lease, inbox = define_messaging_tables(Base.metadata)

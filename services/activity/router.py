@@ -1,22 +1,123 @@
-"""Internal HTTP API of the activity service (called by the gateway only)."""
+"""Internal HTTP API of the activity service (called by the gateway only).
 
-from fastapi import APIRouter
+After a customer's erasure every per-customer list answers empty (200), like for a customer
+that never had any activity.
+"""
 
-from services.activity import service
-from services.activity.schemas import DevicePage
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from services.activity import devices, recordings, saved_items, timeline
+from services.activity.config import activity_settings
+from services.activity.schemas import (
+    DevicePage,
+    DeviceStats,
+    RecordingPage,
+    SavedItemPage,
+    Timeline,
+)
 from services.runtime.service_app import RuntimeDep
 
-router = APIRouter(tags=["devices"])
+router = APIRouter(tags=["activity"])
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+Cursor = Annotated[str | None, Query(max_length=500)]
+ProfileFilter = Annotated[str | None, Query(min_length=1, max_length=100)]
+ItemId = Annotated[str, Path(min_length=1, max_length=100)]
+
+
+def _offline_after() -> timedelta:
+    return timedelta(seconds=activity_settings().device_offline_after_seconds)
 
 
 @router.get("/customers/{customer_id}/devices", response_model=DevicePage)
 async def list_devices(customer_id: str, rt: RuntimeDep) -> DevicePage:
-    """The customer's devices and how many may connect at once."""
+    """The customer's bound devices, how many may be bound and the policy beyond that."""
     async with rt.db.sessions() as session:
-        return await service.list_devices(session, customer_id)
+        return await devices.list_devices(session, customer_id, offline_after=_offline_after())
 
 
-@router.get("/customers/{customer_id}/device-limit", response_model=int | None)
-async def device_limit(customer_id: str, rt: RuntimeDep) -> int | None:
+@router.delete("/customers/{customer_id}/devices/{device_id}", status_code=204)
+async def unbind_device(customer_id: str, device_id: ItemId, rt: RuntimeDep) -> Response:
+    """Unbind a device: it stops counting against the limit and the app is logged out."""
+    async with rt.db.transaction() as session:
+        await devices.unbind(session, rt.outbox, customer_id, device_id)
+    return Response(status_code=204)
+
+
+@router.get("/customers/{customer_id}/favorites", response_model=SavedItemPage)
+async def list_favorites(
+    customer_id: str,
+    rt: RuntimeDep,
+    profile_id: ProfileFilter = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> SavedItemPage:
     async with rt.db.sessions() as session:
-        return (await service.list_devices(session, customer_id)).max_devices
+        return await saved_items.list_items(
+            session, customer_id, "favorites", profile_id=profile_id, limit=limit, cursor=cursor
+        )
+
+
+@router.get("/customers/{customer_id}/watchlist", response_model=SavedItemPage)
+async def list_watchlist(
+    customer_id: str,
+    rt: RuntimeDep,
+    profile_id: ProfileFilter = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> SavedItemPage:
+    async with rt.db.sessions() as session:
+        return await saved_items.list_items(
+            session, customer_id, "watchlist", profile_id=profile_id, limit=limit, cursor=cursor
+        )
+
+
+@router.delete("/customers/{customer_id}/favorites/{item_id}", status_code=204)
+async def remove_favorite(customer_id: str, item_id: ItemId, rt: RuntimeDep) -> Response:
+    async with rt.db.transaction() as session:
+        await saved_items.remove_by_id(session, customer_id, "favorites", item_id)
+    return Response(status_code=204)
+
+
+@router.delete("/customers/{customer_id}/watchlist/{item_id}", status_code=204)
+async def remove_watchlist_item(customer_id: str, item_id: ItemId, rt: RuntimeDep) -> Response:
+    async with rt.db.transaction() as session:
+        await saved_items.remove_by_id(session, customer_id, "watchlist", item_id)
+    return Response(status_code=204)
+
+
+@router.get("/customers/{customer_id}/recordings", response_model=RecordingPage)
+async def list_recordings(
+    customer_id: str,
+    rt: RuntimeDep,
+    profile_id: ProfileFilter = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> RecordingPage:
+    async with rt.db.sessions() as session:
+        return await recordings.list_recordings(
+            session, customer_id, profile_id=profile_id, limit=limit, cursor=cursor
+        )
+
+
+@router.delete("/customers/{customer_id}/recordings/{recording_id}", status_code=204)
+async def remove_recording(customer_id: str, recording_id: ItemId, rt: RuntimeDep) -> Response:
+    async with rt.db.transaction() as session:
+        await recordings.remove_by_id(session, customer_id, recording_id)
+    return Response(status_code=204)
+
+
+@router.get("/customers/{customer_id}/timeline", response_model=Timeline)
+async def customer_timeline(customer_id: str, rt: RuntimeDep, limit: Limit = 200) -> Timeline:
+    """Devices first connected or refused, items saved, recordings scheduled and finished."""
+    async with rt.db.sessions() as session:
+        return await timeline.timeline(session, customer_id, limit=limit)
+
+
+@router.get("/stats", response_model=DeviceStats)
+async def stats(rt: RuntimeDep) -> DeviceStats:
+    async with rt.db.sessions() as session:
+        return await devices.stats(session, offline_after=_offline_after())

@@ -1,7 +1,55 @@
-"""The activity service's database, migrated; parametrized over SQLite and PostgreSQL."""
+"""The activity service's database, migrated; parametrized over SQLite and PostgreSQL. `feed`
+runs events through the service's own consumer, as they arrive from Kafka."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import cast
+
+import pytest
 
 from services.activity.app import SPEC
-from services.runtime.tests._helpers import service_database_fixture, service_outbox_fixture
+from services.contracts import topics
+from services.contracts.envelope import EventData
+from services.runtime.db import Database
+from services.runtime.service_app import Runtime
+from services.runtime.tests._helpers import (
+    RecordingProducer,
+    consumer_record,
+    event_bytes,
+    service_database_fixture,
+    service_outbox_fixture,
+    service_runtime,
+)
 
 db = service_database_fixture(SPEC)
 outbox = service_outbox_fixture(SPEC)
+
+# Which topic each kind of event arrives on.
+_TOPIC_BY_MODULE = {
+    "services.contracts.apps": topics.APPS_EVENTS,
+    "services.contracts.billing": topics.BILLING_EVENTS,
+    "services.contracts.customers": topics.CUSTOMERS_EVENTS,
+}
+
+Feed = Callable[[EventData], Awaitable[str]]
+
+
+@pytest.fixture
+async def runtime(db: Database) -> AsyncIterator[Runtime]:
+    async with service_runtime(SPEC, db) as rt:
+        yield rt
+
+
+@pytest.fixture
+def feed(runtime: Runtime) -> Feed:
+    """Process one event through the consumer (inbox, handler, dead letters); its outcome."""
+
+    async def process(event: EventData) -> str:
+        topic = _TOPIC_BY_MODULE[type(event).__module__]
+        record = consumer_record(topic, event_bytes(event))
+        return await runtime.consumer.process(topic, record)
+
+    return process
+
+
+def dead_letters(runtime: Runtime) -> RecordingProducer:
+    return cast(RecordingProducer, runtime.consumer.producer)

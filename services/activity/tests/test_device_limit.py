@@ -1,9 +1,9 @@
 """The device limit follows the customer's product; device_limit.changed is announced only when
 the limit changes."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from services.activity import models, service
+from services.activity import customer_events, devices, models
 from services.activity.app import SPEC
 from services.activity.models import DeviceLimit
 from services.contracts import topics
@@ -19,6 +19,7 @@ from services.runtime.tests._helpers import (
 
 CUSTOMER = "c0ffee00-0000-4000-8000-000000000002"
 CHANGED = "device_limit.changed.v1"
+OFFLINE_AFTER = timedelta(seconds=90)
 
 
 def activated(
@@ -42,7 +43,7 @@ def activated(
 
 async def follow(db: Database, outbox: Outbox, event: SubscriptionActivatedV1) -> None:
     async with db.transaction() as session:
-        await service.follow_subscription(session, outbox, event)
+        await customer_events.follow_subscription(session, outbox, event)
 
 
 async def limit_of(db: Database) -> DeviceLimit | None:
@@ -66,7 +67,9 @@ async def test_the_first_subscription_sets_and_announces_the_limit(
     assert (limit.product_id, limit.max_devices) == ("basic", 2)
     assert await announced(db) == [2]
     async with db.sessions() as session:
-        assert (await service.list_devices(session, CUSTOMER)).max_devices == 2
+        assert (
+            await devices.list_devices(session, CUSTOMER, offline_after=OFFLINE_AFTER)
+        ).max_devices == 2
 
 
 async def test_a_renewal_of_the_same_product_announces_nothing(
@@ -105,7 +108,7 @@ async def test_a_product_with_the_same_limit_is_followed_without_an_announcement
 
 async def test_a_customer_without_a_subscription_has_no_limit(db: Database) -> None:
     async with db.sessions() as session:
-        page = await service.list_devices(session, CUSTOMER)
+        page = await devices.list_devices(session, CUSTOMER, offline_after=OFFLINE_AFTER)
     assert (page.max_devices, page.items) == (None, [])
 
 

@@ -1,0 +1,1 @@
+"""Simulators of the system's outside world, for demos, tests and benchmarks."""

@@ -1,0 +1,66 @@
+"""Whether a customer may connect devices, and how many: the read-model row of billing's and
+customers' events, and the lock that serializes every decision about one customer's devices."""
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.activity.models import DeviceLimit
+from services.contracts.activity import DeviceRejectionReason
+from services.runtime.db import utcnow
+
+# Statuses in which a device may connect; "pending" included, since a product that starts on
+# first login only starts when billing sees the first device connection.
+USABLE_STATUSES = frozenset({"pending", "trial", "active"})
+
+
+async def locked(session: AsyncSession, customer_id: str) -> DeviceLimit | None:
+    """The customer's row, locked until the transaction ends (SELECT ... FOR UPDATE on
+    PostgreSQL; SQLite has one writer at a time anyway). Every change to the customer's devices
+    takes it first, so concurrent consumers decide one after the other."""
+    row: DeviceLimit | None = await session.scalar(
+        select(DeviceLimit)
+        .where(DeviceLimit.customer_id == customer_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return row
+
+
+async def locked_or_new(session: AsyncSession, customer_id: str) -> DeviceLimit:
+    """The locked row, created first if the customer has none yet (an account disabled or a
+    customer erased before any subscription event)."""
+    row = await locked(session, customer_id)
+    if row is not None:
+        return row
+    # Two topics can bring a new customer's first news at the same moment: whoever inserts
+    # second finds the row instead of failing its whole batch on a duplicate key.
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(DeviceLimit)
+        .values(customer_id=customer_id, disabled=False, erased=False, updated_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["customer_id"])
+    )
+    created = await locked(session, customer_id)
+    assert created is not None
+    return created
+
+
+def refusal(limit: DeviceLimit | None) -> DeviceRejectionReason | None:
+    """Why no device of the customer may connect now, or None if devices may (within the limit)."""
+    if limit is None:
+        return "no_active_subscription"
+    if limit.erased:
+        return "customer_erased"
+    if limit.disabled:
+        return "account_disabled"
+    if limit.max_devices is None or limit.subscription_status not in USABLE_STATUSES:
+        return "no_active_subscription"
+    return None
+
+
+async def erased(session: AsyncSession, customer_id: str) -> bool:
+    """True once the customer was erased: what their apps still report is dropped."""
+    row = await session.get(DeviceLimit, customer_id)
+    return row is not None and row.erased

@@ -1,0 +1,90 @@
+"""What the activity service does on other services' news about a customer: the device limit
+and policy of the product, a subscription that ended, an account disabled, a profile deleted,
+a customer erased."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.activity import access, devices, recordings, saved_items
+from services.contracts import topics
+from services.contracts.activity import DeviceLimitChangedV1
+from services.contracts.billing import (
+    SubscriptionActivatedV1,
+    SubscriptionCancelledV1,
+    SubscriptionExpiredV1,
+)
+from services.contracts.customers import AccountUpdatedV1, CustomerErasedV1, ProfileDeletedV1
+from services.runtime.db import utcnow
+from services.runtime.outbox import Outbox
+
+
+async def follow_subscription(
+    session: AsyncSession, outbox: Outbox, event: SubscriptionActivatedV1
+) -> None:
+    """Take the limit and policy of the customer's (new) product at once; announce a changed
+    limit. A lower limit evicts the devices seen longest ago until the rest fit, so no customer
+    stays above their limit."""
+    now = utcnow()
+    limit = await access.locked_or_new(session, event.customer_id)
+    if limit.erased:
+        return
+    changed = limit.max_devices != event.max_devices
+    limit.product_id = event.product_id
+    limit.max_devices = event.max_devices
+    limit.device_policy = event.device_policy
+    limit.subscription_status = event.status
+    limit.updated_at = now
+    await devices.evict_beyond_limit(session, outbox, limit)
+    if changed:
+        await devices.publish(
+            session,
+            outbox,
+            topics.ACTIVITY_EVENTS,
+            DeviceLimitChangedV1(
+                customer_id=event.customer_id, max_devices=event.max_devices, changed_at=now
+            ),
+        )
+
+
+async def end_subscription(
+    session: AsyncSession, event: SubscriptionCancelledV1 | SubscriptionExpiredV1
+) -> None:
+    """No new connections until a subscription is usable again (reason no_active_subscription)."""
+    limit = await access.locked_or_new(session, event.customer_id)
+    limit.subscription_status = (
+        "cancelled" if isinstance(event, SubscriptionCancelledV1) else "expired"
+    )
+    limit.updated_at = utcnow()
+
+
+async def follow_account(session: AsyncSession, outbox: Outbox, event: AccountUpdatedV1) -> None:
+    """A disabled account's connected devices are logged out and no device may connect."""
+    limit = await access.locked_or_new(session, event.customer_id)
+    was_disabled = limit.disabled
+    limit.disabled = event.disabled
+    limit.updated_at = utcnow()
+    if event.disabled and not was_disabled:
+        await devices.log_out_connected(session, outbox, event.customer_id, "account_disabled")
+
+
+async def delete_profile(session: AsyncSession, event: ProfileDeletedV1) -> None:
+    await saved_items.delete_of_profile(session, event.customer_id, event.profile_id)
+    await recordings.delete_of_profile(session, event.customer_id, event.profile_id)
+
+
+async def erase_customer(session: AsyncSession, outbox: Outbox, event: CustomerErasedV1) -> None:
+    """Everything of the customer goes (devices with their IPs, rejections, favorites,
+    watchlist, recordings); connected apps are logged out. A row marked erased stays, so a late
+    subscription event cannot bring the customer back and connections are refused."""
+    limit = await access.locked_or_new(session, event.customer_id)
+    if limit.erased:
+        return
+    await devices.log_out_connected(session, outbox, event.customer_id, "erased")
+    await devices.delete_all(session, event.customer_id)
+    await saved_items.delete_all(session, event.customer_id)
+    await recordings.delete_all(session, event.customer_id)
+    limit.erased = True
+    limit.product_id = None
+    limit.max_devices = None
+    limit.device_policy = None
+    limit.subscription_status = None
+    limit.updated_at = utcnow()

@@ -1,0 +1,133 @@
+"""Favorites and watchlist of each profile, as the apps report them."""
+
+import uuid
+from typing import Literal
+
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.activity.models import SavedItem
+from services.activity.paging import decode_cursor, encode_cursor
+from services.activity.schemas import SavedItemPage, SavedItemPublic
+from services.contracts.apps import (
+    FavoriteAddedV1,
+    FavoriteRemovedV1,
+    WatchlistAddedV1,
+    WatchlistRemovedV1,
+)
+from services.runtime.problems import Problem
+
+ListName = Literal["favorites", "watchlist"]
+
+# Ids are derived from the natural key, so an item added twice (or again after a removal) has
+# one id, which the operator's DELETE names.
+_ID_NAMESPACE = uuid.UUID("4f3d1b8e-6a8e-4f0c-9a55-1c7d0e2b9a61")
+
+
+def item_key(
+    customer_id: str, list_name: ListName, profile_id: str, item_type: str, item_id: str
+) -> str:
+    natural = "\x1f".join((customer_id, list_name, profile_id, item_type, item_id))
+    return str(uuid.uuid5(_ID_NAMESPACE, natural))
+
+
+async def add(
+    session: AsyncSession, list_name: ListName, event: FavoriteAddedV1 | WatchlistAddedV1
+) -> None:
+    key = item_key(event.customer_id, list_name, event.profile_id, event.item_type, event.item_id)
+    existing = await session.get(SavedItem, key)
+    if existing is not None:
+        if event.title is not None:
+            existing.title = event.title
+        return
+    session.add(
+        SavedItem(
+            id=key,
+            customer_id=event.customer_id,
+            list_name=list_name,
+            profile_id=event.profile_id,
+            item_type=event.item_type,
+            item_id=event.item_id,
+            title=event.title,
+            added_at=event.at,
+        )
+    )
+    await session.flush()
+
+
+async def remove(
+    session: AsyncSession, list_name: ListName, event: FavoriteRemovedV1 | WatchlistRemovedV1
+) -> None:
+    key = item_key(event.customer_id, list_name, event.profile_id, event.item_type, event.item_id)
+    await session.execute(delete(SavedItem).where(SavedItem.id == key))
+
+
+async def remove_by_id(
+    session: AsyncSession, customer_id: str, list_name: ListName, saved_item_id: str
+) -> None:
+    """The operator removes one item; 404 if the customer's list has no such item."""
+    result = await session.execute(
+        delete(SavedItem).where(
+            SavedItem.id == saved_item_id,
+            SavedItem.customer_id == customer_id,
+            SavedItem.list_name == list_name,
+        )
+    )
+    if getattr(result, "rowcount", 0) == 0:
+        raise Problem(404, "Item not found", f"no item {saved_item_id} in the {list_name}")
+
+
+async def delete_of_profile(session: AsyncSession, customer_id: str, profile_id: str) -> None:
+    await session.execute(
+        delete(SavedItem).where(
+            SavedItem.customer_id == customer_id, SavedItem.profile_id == profile_id
+        )
+    )
+
+
+async def delete_all(session: AsyncSession, customer_id: str) -> None:
+    await session.execute(delete(SavedItem).where(SavedItem.customer_id == customer_id))
+
+
+async def list_items(
+    session: AsyncSession,
+    customer_id: str,
+    list_name: ListName,
+    *,
+    profile_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> SavedItemPage:
+    """Newest first, keyset-paged on (added_at, id)."""
+    query = select(SavedItem).where(
+        SavedItem.customer_id == customer_id, SavedItem.list_name == list_name
+    )
+    if profile_id is not None:
+        query = query.where(SavedItem.profile_id == profile_id)
+    if cursor:
+        at, last_id = decode_cursor(cursor)
+        query = query.where(
+            or_(SavedItem.added_at < at, and_(SavedItem.added_at == at, SavedItem.id < last_id))
+        )
+    rows = (
+        await session.scalars(
+            query.order_by(SavedItem.added_at.desc(), SavedItem.id.desc()).limit(limit + 1)
+        )
+    ).all()
+    items = [
+        SavedItemPublic(
+            id=row.id,
+            customer_id=row.customer_id,
+            profile_id=row.profile_id,
+            item_type=row.item_type,
+            item_id=row.item_id,
+            title=row.title,
+            added_at=row.added_at,
+        )
+        for row in rows[:limit]
+    ]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(last.added_at, last.id)
+    return SavedItemPage(items=items, next_cursor=next_cursor)

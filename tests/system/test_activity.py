@@ -1,0 +1,465 @@
+"""Activity end to end on real Kafka: the device limit under concurrent connects (two activity
+replicas), the limit following the product, unbinding, favorites and recordings, profile
+deletion, dead letters of bad app events, and the app simulator feeding the system."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from deploy.local.kafka import free_port
+from deploy.local.processes import ServiceProcess
+from services.contracts.apps import (
+    DeviceConnectedV1,
+    FavoriteAddedV1,
+    RecordingCompletedV1,
+    RecordingScheduledV1,
+)
+from services.contracts.billing import SubscriptionActivatedV1
+from services.contracts.customers import ProfileDeletedV1
+from services.contracts.envelope import CloudEvent, EventData
+from tests.system.conftest import System, eventually
+
+Seen = tuple[str, dict[str, Any] | None, bytes | None, dict[str, bytes]]
+
+
+class Apps:
+    """The TV apps as seen from Kafka: they report on apps.events and read apps.commands; the
+    test also reads activity.events and the dead letters of apps.events."""
+
+    def __init__(self, system: System) -> None:
+        self.system = system
+        self.producer = AIOKafkaProducer(bootstrap_servers=system.kafka)
+        self.reader = AIOKafkaConsumer(
+            system.topic("apps.commands"),
+            system.topic("activity.events"),
+            system.topic("apps.events.dlq"),
+            bootstrap_servers=system.kafka,
+            auto_offset_reset="earliest",
+            group_id=None,
+        )
+        self.seen: list[Seen] = []
+
+    async def start(self) -> None:
+        await self.producer.start()
+        await self.reader.start()
+
+    async def stop(self) -> None:
+        await self.producer.stop()
+        await self.reader.stop()
+
+    async def send(self, topic: str, data: EventData | bytes, key: str) -> bytes:
+        raw = (
+            data
+            if isinstance(data, bytes)
+            else CloudEvent.wrap(data, source="/tests/apps", subject=key).to_bytes()
+        )
+        await self.producer.send_and_wait(self.system.topic(topic), raw, key=key.encode())
+        return raw
+
+    async def _drain(self) -> None:
+        batches = await self.reader.getmany(timeout_ms=200)
+        for records in batches.values():
+            for record in records:
+                try:
+                    body = json.loads(record.value or b"")
+                except ValueError:
+                    body = None
+                topic = record.topic.removeprefix(self.system.prefix)
+                self.seen.append((topic, body, record.value, dict(record.headers or ())))
+
+    async def events(self, topic: str, event_type: str, customer_id: str) -> list[dict[str, Any]]:
+        await self._drain()
+        return [
+            body["data"]
+            for t, body, _raw, _headers in self.seen
+            if t == topic
+            and body
+            and body.get("type") == event_type
+            and body["data"].get("customer_id") == customer_id
+        ]
+
+    async def wait_for(
+        self,
+        topic: str,
+        event_type: str,
+        customer_id: str,
+        count: int = 1,
+        match: Callable[[dict[str, Any]], bool] = lambda _: True,
+    ) -> list[dict[str, Any]]:
+        async def enough() -> list[dict[str, Any]] | None:
+            found = [e for e in await self.events(topic, event_type, customer_id) if match(e)]
+            return found if len(found) >= count else None
+
+        return await eventually(enough, what=f"{count} {event_type} on {topic}")
+
+    async def dead_letter(self, raw: bytes) -> dict[str, bytes]:
+        async def find() -> dict[str, bytes] | None:
+            await self._drain()
+            for topic, _body, value, headers in self.seen:
+                if (
+                    topic == "apps.events.dlq"
+                    and value == raw
+                    and headers.get("x-dlq-consumer") == b"activity"
+                ):
+                    return headers
+            return None
+
+        return await eventually(find, what="the dead letter")
+
+
+@pytest.fixture
+async def apps(system: System) -> AsyncIterator[Apps]:
+    client = Apps(system)
+    await client.start()
+    try:
+        yield client
+    finally:
+        await client.stop()
+
+
+async def _get(client: httpx.AsyncClient, path: str, **params: Any) -> dict[str, Any]:
+    response = await client.get(path, params=params)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def _customer_with_limit(client: httpx.AsyncClient, product: str = "basic") -> str:
+    """A customer sold `product` through the gateway, once activity knows its device limit."""
+    response = await client.post(
+        "/api/v1/customers",
+        json={
+            "webshop_id": "shop-eu",
+            "product_id": product,
+            "plan_id": f"{product}-1m",
+            "extra_product_ids": [],
+            "info": {"first_name": "Dev", "last_name": f"Ice{uuid.uuid4().hex[:6]}"},
+            "credentials": None,
+        },
+    )
+    assert response.status_code == 201, response.text
+    customer_id: str = response.json()["id"]
+
+    async def limit_known() -> int | None:
+        body = await _get(client, f"/api/v1/customers/{customer_id}/devices")
+        limit: int | None = body["max_devices"]
+        return limit
+
+    await eventually(limit_known, what="the device limit")
+    return customer_id
+
+
+def _connected(customer_id: str, device_id: str, at: datetime | None = None) -> DeviceConnectedV1:
+    return DeviceConnectedV1(
+        customer_id=customer_id,
+        device_id=device_id,
+        kind="smart_tv",
+        model="QE55",
+        os="Tizen",
+        app_version="5.0.1",
+        ip="198.51.100.7",
+        connected_at=at or datetime.now(UTC),
+    )
+
+
+async def _device_ids(client: httpx.AsyncClient, customer_id: str) -> list[str]:
+    body = await _get(client, f"/api/v1/customers/{customer_id}/devices")
+    return sorted(d["id"] for d in body["items"])
+
+
+def _second_activity_replica(system: System) -> ServiceProcess:
+    first = system.processes["activity"]
+    port = free_port()
+    env = {**first.env, "ACTIVITY_PORT": str(port)}
+    return ServiceProcess(
+        "activity-2",
+        "services.activity.app",
+        port,
+        env,
+        first.log_file.with_name("activity-2.log"),
+    )
+
+
+async def _group_members(system: System, group: str) -> int | None:
+    """How many consumers the group has once it is stable (None while rebalancing)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=system.kafka)
+    await admin.start()
+    try:
+        [response] = await admin.describe_consumer_groups([group])
+        _error, _name, state, _type, _protocol, members = response.groups[0]
+    finally:
+        await admin.close()
+    return len(members) if state == "Stable" else None
+
+
+async def test_concurrent_connects_never_put_a_customer_above_the_limit(
+    system: System, apps: Apps
+) -> None:
+    replica = _second_activity_replica(system)
+    replica.start()
+    try:
+        await asyncio.to_thread(replica.wait_ready)
+
+        async def both_replicas_consume() -> bool:
+            return (await _group_members(system, system.topic("activity")) or 0) >= 2
+
+        await eventually(both_replicas_consume, what="the second replica to join the group")
+        async with system.client() as client:
+            customers = [await _customer_with_limit(client) for _ in range(3)]
+            await asyncio.gather(
+                *(
+                    apps.send("apps.events", _connected(customer_id, f"tv-{n}"), customer_id)
+                    for customer_id in customers
+                    for n in range(8)
+                )
+            )
+            for customer_id in customers:
+                registered = await apps.wait_for(
+                    "activity.events", "device.registered.v1", customer_id, count=2
+                )
+                rejected = await apps.wait_for(
+                    "activity.events", "device.rejected.v1", customer_id, count=6
+                )
+                assert len(registered) == 2
+                assert {r["reason"] for r in rejected} == {"device_limit_reached"}
+                assert len(await _device_ids(client, customer_id)) == 2
+    finally:
+        await asyncio.to_thread(replica.stop)
+
+
+async def test_the_limit_follows_a_product_change_at_once(system: System, apps: Apps) -> None:
+    async with system.client() as client:
+        customer_id = await _customer_with_limit(client, "premium")
+        start = datetime.now(UTC) - timedelta(minutes=30)
+        for n in range(4):
+            await apps.send(
+                "apps.events",
+                _connected(customer_id, f"dev-{n}", at=start + timedelta(minutes=n)),
+                customer_id,
+            )
+        await apps.wait_for("activity.events", "device.registered.v1", customer_id, count=4)
+
+        # Billing's news of a change to a product with fewer devices (what its change sends).
+        change = SubscriptionActivatedV1(
+            customer_id=customer_id,
+            subscription_id=f"sub-{uuid.uuid4().hex[:8]}",
+            order_id=None,
+            action="changed",
+            webshop_id="shop-eu",
+            product_id="basic",
+            plan_id="basic-1m",
+            extra_product_ids=[],
+            status="active",
+            starts_at=datetime.now(UTC),
+            expires_at=datetime.now(UTC) + timedelta(days=30),
+            max_devices=2,
+        )
+        await apps.send("billing.events", change, customer_id)
+
+        logouts = await apps.wait_for("apps.commands", "device.logout.v1", customer_id, count=2)
+        assert sorted(e["device_id"] for e in logouts) == ["dev-0", "dev-1"]
+        assert {e["reason"] for e in logouts} == {"evicted_by_limit"}
+        body = await _get(client, f"/api/v1/customers/{customer_id}/devices")
+        assert body["max_devices"] == 2
+        assert sorted(d["id"] for d in body["items"]) == ["dev-2", "dev-3"]
+        changed = await apps.wait_for(
+            "activity.events", "device_limit.changed.v1", customer_id, count=2
+        )
+        assert [e["max_devices"] for e in changed] == [5, 2]
+
+
+async def test_an_unbound_device_is_logged_out(system: System, apps: Apps) -> None:
+    async with system.client() as client:
+        customer_id = await _customer_with_limit(client)
+        await apps.send("apps.events", _connected(customer_id, "stb-1"), customer_id)
+        await eventually(lambda: _device_ids(client, customer_id), what="the device to be bound")
+
+        response = await client.delete(f"/api/v1/customers/{customer_id}/devices/stb-1")
+        assert response.status_code == 204, response.text
+        again = await client.delete(f"/api/v1/customers/{customer_id}/devices/stb-1")
+        assert again.status_code == 404
+        assert again.headers["content-type"].startswith("application/problem+json")
+
+        [logout] = await apps.wait_for("apps.commands", "device.logout.v1", customer_id)
+        assert logout == {
+            "customer_id": customer_id,
+            "device_id": "stb-1",
+            "reason": "unbound_by_operator",
+        }
+        assert await _device_ids(client, customer_id) == []
+
+
+async def test_favorites_and_recordings_appear_and_go_with_their_profile(
+    system: System, apps: Apps
+) -> None:
+    async with system.client() as client:
+        customer_id = await _customer_with_limit(client)
+        now = datetime.now(UTC)
+        for profile_id, item_id in (("p-kids", "ch-cartoons"), ("p-main", "ch-news")):
+            favorite = FavoriteAddedV1(
+                customer_id=customer_id,
+                profile_id=profile_id,
+                item_type="channel",
+                item_id=item_id,
+                title=item_id,
+                at=now,
+            )
+            await apps.send("apps.events", favorite, customer_id)
+            await apps.send("apps.events", favorite, customer_id)  # the app repeats itself
+        await apps.send(
+            "apps.events",
+            RecordingScheduledV1(
+                customer_id=customer_id,
+                profile_id="p-kids",
+                recording_id="rec-1",
+                channel_id="ch-cartoons",
+                programme_id="prog-1",
+                title="Cartoon Club",
+                starts_at=now - timedelta(hours=2),
+                ends_at=now - timedelta(hours=1),
+                at=now - timedelta(hours=3),
+            ),
+            customer_id,
+        )
+        await apps.send(
+            "apps.events",
+            RecordingCompletedV1(
+                customer_id=customer_id, recording_id="rec-1", size_bytes=734003200, at=now
+            ),
+            customer_id,
+        )
+        base = f"/api/v1/customers/{customer_id}"
+
+        async def recorded() -> dict[str, Any] | None:
+            page = await _get(client, f"{base}/recordings")
+            items = page["items"]
+            return items[0] if items and items[0]["state"] == "completed" else None
+
+        recording = await eventually(recorded, what="the completed recording")
+        assert recording["size_bytes"] == 734003200
+        favorites = await _get(client, f"{base}/favorites")
+        assert sorted(i["item_id"] for i in favorites["items"]) == ["ch-cartoons", "ch-news"]
+        kids = await _get(client, f"{base}/favorites", profile_id="p-kids")
+        assert [i["item_id"] for i in kids["items"]] == ["ch-cartoons"]
+        async with httpx.AsyncClient(base_url=system.processes["activity"].url) as activity:
+            timeline = await _get(activity, f"/customers/{customer_id}/timeline")
+        assert [i["kind"] for i in timeline["items"]] == [
+            "favorite.added",
+            "favorite.added",
+            "recording.completed",
+            "recording.scheduled",
+        ]
+
+        await apps.send(
+            "customers.events",
+            ProfileDeletedV1(customer_id=customer_id, profile_id="p-kids", deleted_at=now),
+            customer_id,
+        )
+
+        async def kids_gone() -> bool:
+            page = await _get(client, f"{base}/recordings")
+            return not page["items"]
+
+        await eventually(kids_gone, what="the profile's recordings to go")
+        favorites = await _get(client, f"{base}/favorites")
+        assert [i["item_id"] for i in favorites["items"]] == ["ch-news"]
+
+        removed = await client.delete(f"{base}/favorites/{favorites['items'][0]['id']}")
+        assert removed.status_code == 204, removed.text
+        assert (await _get(client, f"{base}/favorites"))["items"] == []
+
+
+async def test_malformed_app_events_land_in_the_dead_letter_topic(
+    system: System, apps: Apps
+) -> None:
+    customer_id = str(uuid.uuid4())
+    garbage = await apps.send("apps.events", b'{"specversion": "1.0", "oops', customer_id)
+    invalid = _connected(customer_id, "toaster-1").model_dump(mode="json")
+    invalid["kind"] = "toaster"
+    invalid_raw = json.dumps(
+        {
+            "specversion": "1.0",
+            "id": str(uuid.uuid4()),
+            "source": "/tests/apps",
+            "type": "device.connected.v1",
+            "time": datetime.now(UTC).isoformat(),
+            "data": invalid,
+        }
+    ).encode()
+    await apps.send("apps.events", invalid_raw, customer_id)
+    now = datetime.now(UTC)
+    backwards = await apps.send(
+        "apps.events",
+        RecordingScheduledV1(
+            customer_id=customer_id,
+            profile_id="p-main",
+            recording_id="rec-backwards",
+            channel_id="ch-1",
+            programme_id="prog-1",
+            title="Time Travel",
+            starts_at=now,
+            ends_at=now - timedelta(hours=1),
+            at=now,
+        ),
+        customer_id,
+    )
+
+    assert b"invalid CloudEvent envelope" in (await apps.dead_letter(garbage))["x-dlq-reason"]
+    assert b"kind" in (await apps.dead_letter(invalid_raw))["x-dlq-reason"]
+    reason = (await apps.dead_letter(backwards))["x-dlq-reason"]
+    assert b"before it starts" in reason
+
+
+async def test_the_app_simulator_feeds_the_system(system: System) -> None:
+    async with system.client() as client:
+        customer_id = await _customer_with_limit(client, "premium")
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [
+                sys.executable,
+                "-m",
+                "deploy.simulator",
+                "--customers",
+                customer_id,
+                "--events",
+                "80",
+                "--rate",
+                "0",
+                "--seed",
+                "3",
+                "--bootstrap-servers",
+                system.kafka,
+                "--topic-prefix",
+                system.prefix,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        summary = json.loads(result.stdout)
+        assert summary["events"] == 80
+        base = f"/api/v1/customers/{customer_id}"
+
+        async def activity_seen() -> bool:
+            devices = await _get(client, f"{base}/devices")
+            favorites = await _get(client, f"{base}/favorites")
+            return bool(devices["items"]) and bool(favorites["items"])
+
+        await eventually(activity_seen, what="the simulated activity")
+        async with httpx.AsyncClient(base_url=system.processes["activity"].url) as activity:
+            stats = await _get(activity, "/stats")
+        assert 0 <= stats["devices_online"] <= stats["devices_total"]
+        assert stats["devices_total"] >= 1
