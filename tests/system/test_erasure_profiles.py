@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from services.contracts.apps import DeviceConnectedV1, FavoriteAddedV1
+from services.contracts.envelope import CloudEvent, EventData
 from tests.system.conftest import System, eventually
 
 SALE = {"webshop_id": "shop-eu", "product_id": "basic", "plan_id": "basic-1m"}
@@ -42,11 +44,48 @@ class CustomerEvents:
             self.seen += [json.loads(r.value or b"{}") for r in records]
         return [e for e in self.seen if e["subject"] == customer_id and e["type"] == event_type]
 
-    async def wait_for(self, customer_id: str, event_type: str) -> list[dict[str, Any]]:
+    async def wait_for(
+        self, customer_id: str, event_type: str, count: int = 1
+    ) -> list[dict[str, Any]]:
         async def found() -> list[dict[str, Any]] | None:
-            return await self.of(customer_id, event_type) or None
+            events = await self.of(customer_id, event_type)
+            return events if len(events) >= count else None
 
         return await eventually(found, what=f"{event_type} of {customer_id}")
+
+
+class Apps:
+    """The TV apps as seen from Kafka: events on apps.events, keyed by customer id."""
+
+    def __init__(self, system: System) -> None:
+        self.system = system
+        self.producer = AIOKafkaProducer(bootstrap_servers=system.kafka)
+
+    async def __aenter__(self) -> Apps:
+        await self.producer.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.producer.stop()
+
+    async def send(self, customer_id: str, data: EventData) -> None:
+        event = CloudEvent.wrap(data, source="/apps/test", subject=customer_id)
+        await self.producer.send_and_wait(
+            self.system.topic("apps.events"), event.to_bytes(), key=customer_id.encode()
+        )
+
+    async def favorite(self, customer_id: str, profile_id: str, item_id: str) -> None:
+        await self.send(
+            customer_id,
+            FavoriteAddedV1(
+                customer_id=customer_id,
+                profile_id=profile_id,
+                item_type="channel",
+                item_id=item_id,
+                title=item_id,
+                at=datetime.now(UTC),
+            ),
+        )
 
 
 async def _json(response: httpx.Response, status: int = 200) -> Any:
@@ -199,7 +238,7 @@ async def test_customers_killed_mid_job_resumes_it_and_makes_every_number_once(
 
 
 async def test_profiles_are_created_and_deleted_with_their_events(system: System) -> None:
-    async with system.client() as client, CustomerEvents(system) as events:
+    async with system.client() as client, CustomerEvents(system) as events, Apps(system) as apps:
         customer_id = await _add_customer(client, f"Prof{uuid.uuid4().hex[:6]}")
         base = f"/api/v1/customers/{customer_id}/profiles"
         [default] = (await _json(await client.get(base)))["items"]
@@ -212,6 +251,15 @@ async def test_profiles_are_created_and_deleted_with_their_events(system: System
             201,
         )
         renamed = await _json(await client.patch(f"{base}/{kids['id']}", json={"name": "Tiny"}))
+        await apps.favorite(customer_id, kids["id"], "cartoons")
+        await apps.favorite(customer_id, default["id"], "news")
+        favorites = f"/api/v1/customers/{customer_id}/favorites"
+
+        async def favorites_of(profile_id: str) -> list[Any]:
+            return await _items_at(client, f"{favorites}?profile_id={profile_id}")
+
+        await eventually(lambda: favorites_of(kids["id"]), what="the kids' favorite")
+        await eventually(lambda: favorites_of(default["id"]), what="the main favorite")
         assert (renamed["name"], renamed["has_pin"]) == ("Tiny", True)
         deleted = await client.delete(f"{base}/{kids['id']}")
         assert deleted.status_code == 204
@@ -219,20 +267,39 @@ async def test_profiles_are_created_and_deleted_with_their_events(system: System
         last = await client.delete(f"{base}/{default['id']}")
         assert last.status_code == 409
 
-        created = await events.wait_for(customer_id, "profile.created.v1")
+        created = await events.wait_for(customer_id, "profile.created.v1", count=2)
         assert {e["data"]["profile_id"] for e in created} == {default["id"], kids["id"]}
         [gone] = await events.wait_for(customer_id, "profile.deleted.v1")
         assert gone["data"]["profile_id"] == kids["id"]
+
+        # activity drops the deleted profile's favorites, and only those.
+        async def kids_favorites_gone() -> bool:
+            return not await favorites_of(kids["id"])
+
+        await eventually(kids_favorites_gone, what="the deleted profile's favorites to go")
+        assert [f["item_id"] for f in await favorites_of(default["id"])] == ["news"]
 
 
 async def test_erasure_removes_the_customer_everywhere_and_a_repeat_changes_nothing(
     system: System,
 ) -> None:
     last_name = f"Erase{uuid.uuid4().hex[:6]}"
-    async with system.client() as client, CustomerEvents(system) as events:
+    async with system.client() as client, CustomerEvents(system) as events, Apps(system) as apps:
         customer_id = await _add_customer(client, last_name)
         await _active(client, customer_id)
         base = f"/api/v1/customers/{customer_id}"
+        await apps.send(
+            customer_id,
+            DeviceConnectedV1(
+                customer_id=customer_id,
+                device_id=f"stb-{last_name}",
+                kind="stb",
+                model="X1",
+                ip="198.51.100.7",
+                connected_at=datetime.now(UTC),
+            ),
+        )
+        await eventually(lambda: _items_at(client, f"{base}/devices"), what="the device")
         ledger_before = (await _json(await client.get(f"{base}/transactions")))["items"]
         await _json(
             await client.post(
@@ -273,6 +340,13 @@ async def test_erasure_removes_the_customer_everywhere_and_a_repeat_changes_noth
             )
 
         await eventually(tickets_forgot, what="tickets to erase the customer")
+
+        # activity deletes the devices and forgets the device limit.
+        async def activity_forgot() -> bool:
+            devices = await _json(await client.get(f"{base}/devices"))
+            return devices["items"] == [] and devices["max_devices"] is None
+
+        await eventually(activity_forgot, what="activity to erase the customer")
 
 
 async def test_timeline_merges_the_services_newest_first(system: System) -> None:
