@@ -118,7 +118,10 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(spec.name, settings.log_level)
         await asyncio.to_thread(migrations.upgrade, spec.migrations_dir, settings.database_url)
-        await ensure_topics(settings.kafka_bootstrap_servers)
+        await ensure_topics(
+            settings.kafka_bootstrap_servers,
+            replication_factor=settings.kafka_replication_factor,
+        )
         await runtime.producer.start()
         await runtime.relay.start()
         await runtime.broker.start()

@@ -15,6 +15,10 @@ class ServiceSettings(BaseModel):
     name: str
     database_url: str
     kafka_bootstrap_servers: str = "localhost:9092"
+    # Replicas of each topic the service creates at start: 1 for a single local broker, 3 on a
+    # production cluster so a broker can be lost (the broker's min.insync.replicas then guards
+    # the idempotent producer's acks=all). Topics that exist already are left as they are.
+    kafka_replication_factor: int = Field(default=1, ge=1, le=32)
     host: str = "127.0.0.1"
     port: int = Field(ge=0, le=65535)
     relay_interval_seconds: float = Field(default=0.2, gt=0)
@@ -42,6 +46,7 @@ def load_settings(name: str) -> ServiceSettings:
         name=name,
         database_url=env.get(f"{prefix}_DATABASE_URL") or sqlite_url(name, data_dir),
         kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092"),
+        kafka_replication_factor=int(env.get("KAFKA_REPLICATION_FACTOR", "1")),
         host=env.get(f"{prefix}_HOST", "127.0.0.1"),
         port=int(env.get(f"{prefix}_PORT", DEFAULT_PORTS.get(name, 0))),
         relay_interval_seconds=float(env.get("OUTBOX_RELAY_INTERVAL_SECONDS", "0.2")),

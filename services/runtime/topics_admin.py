@@ -3,10 +3,15 @@
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from services.contracts.topics import ALL_TOPICS, PARTITIONS
 
 log = logging.getLogger(__name__)
+
+
+class TopicCreationError(RuntimeError):
+    """The broker refused to create some topics (e.g. more replicas asked than it has brokers)."""
 
 
 async def ensure_topics(
@@ -22,14 +27,26 @@ async def ensure_topics(
         missing = [t for t in topics if t not in existing]
         if not missing:
             return
-        # Errors come back per topic in the response, not raised: a topic that another service
-        # created at the same moment is fine, since all that matters is that it exists.
-        await admin.create_topics(
+        response = await admin.create_topics(
             [
                 NewTopic(t, num_partitions=partitions, replication_factor=replication_factor)
                 for t in missing
             ]
         )
+        # Errors come back per topic in the response, not raised. A topic that another service
+        # created at the same moment is fine, since all that matters is that it exists; any
+        # other error (a replication factor above the number of brokers) would otherwise leave
+        # the service running without its topics, so it stops the start.
+        refused: dict[str, str] = {}
+        for topic, code, *message in response.topic_errors:
+            if code in (0, TopicAlreadyExistsError.errno):
+                continue
+            refused[topic] = f"{for_code(code).__name__}: {message[0] if message else ''}"
+        if refused:
+            details = "; ".join(f"{topic}: {reason}" for topic, reason in sorted(refused.items()))
+            raise TopicCreationError(
+                f"could not create topics with replication factor {replication_factor}: {details}"
+            )
         log.info("created topics %s", ", ".join(missing))
     finally:
         await admin.close()
