@@ -13,6 +13,7 @@ from gateway.routes import (
     customers,
     operators,
     profiles,
+    subscriptions,
     tickets,
 )
 
@@ -23,6 +24,7 @@ ROUTERS: list[APIRouter] = [
     customer_lifecycle.router,
     profiles.router,
     customer_batches.router,
+    subscriptions.router,
     activity.router,
     audit.router,
     operators.router,

@@ -1,15 +1,24 @@
 """Catalog shapes: webshops, products and their payment plans (billing owns them)."""
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
 ]
 Unit = Literal["days", "weeks", "months", "years"]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+DevicePolicy = Literal["reject", "evict_oldest"]
 
 
 class Plan(BaseModel):
@@ -21,6 +30,7 @@ class Plan(BaseModel):
         description="Price per currency, as decimal strings.", examples=[{"EUR": "9.99"}]
     )
     archived: bool = False
+    archived_at: datetime | None = None
 
 
 class Product(BaseModel):
@@ -31,7 +41,12 @@ class Product(BaseModel):
     max_devices: int = Field(examples=[2])
     starts_on_first_login: bool = False
     packages: list[str] = Field(default_factory=list, examples=[["news", "general"]])
+    device_policy: DevicePolicy | None = Field(
+        default=None, description="Beyond max_devices: reject the new device or log out the oldest."
+    )
+    mapping_id: str | None = Field(default=None, description="Id in a third-party billing.")
     archived: bool = False
+    archived_at: datetime | None = None
     plans: list[Plan]
 
 
@@ -41,6 +56,7 @@ class Webshop(BaseModel):
     currencies: list[Currency] = Field(examples=[["EUR"]])
     product_ids: list[str] = Field(examples=[["basic", "premium"]])
     archived: bool = False
+    archived_at: datetime | None = None
 
 
 class PlanCreate(BaseModel):
@@ -48,9 +64,18 @@ class PlanCreate(BaseModel):
 
     id: Identifier
     name: str = Field(min_length=1, max_length=200)
-    length: int = Field(ge=1, le=3650)
+    length: int = Field(ge=1, le=3650, description="A positive number of `unit`s.")
     unit: Unit
-    prices: dict[Currency, Decimal] = Field(min_length=1, examples=[{"EUR": "9.99"}])
+    prices: dict[Currency, Decimal] = Field(
+        min_length=1, description="May be 0; never negative.", examples=[{"EUR": "9.99"}]
+    )
+
+    @field_validator("prices")
+    @classmethod
+    def _not_negative(cls, prices: dict[str, Decimal]) -> dict[str, Decimal]:
+        if any(p < 0 for p in prices.values()):
+            raise ValueError("prices cannot be negative")
+        return prices
 
 
 class ProductCreate(BaseModel):
@@ -85,7 +110,56 @@ class ProductCreate(BaseModel):
     max_devices: int = Field(ge=0, le=100)
     starts_on_first_login: bool = False
     packages: list[str] = Field(default_factory=list)
+    device_policy: DevicePolicy | None = None
+    mapping_id: str | None = Field(default=None, max_length=100)
     plans: list[PlanCreate] = Field(min_length=1)
+
+
+class ProductUpdate(BaseModel):
+    """What may change on a product; `kind` and `subscription_type` are fixed once created."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"max_devices": 3, "device_policy": "evict_oldest"}]},
+    )
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    max_devices: int | None = Field(default=None, ge=0, le=100)
+    starts_on_first_login: bool | None = None
+    packages: list[str] | None = None
+    device_policy: DevicePolicy | None = None
+    mapping_id: str | None = Field(default=None, max_length=100)
+    kind: object = Field(default=None, exclude=True, description="Fixed: refused if given.")
+    subscription_type: object = Field(
+        default=None, exclude=True, description="Fixed: refused if given."
+    )
+
+    @field_validator("kind", "subscription_type")
+    @classmethod
+    def _fixed(cls, value: object, info: ValidationInfo) -> None:
+        if value is not None:
+            raise ValueError(f"{info.field_name} is fixed once the product is created")
+
+
+class PlanUpdate(BaseModel):
+    """Name and prices may change; length and unit are what subscriptions were sold on."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"prices": {"EUR": "10.99"}}]}
+    )
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    prices: dict[Currency, Decimal] | None = Field(default=None, min_length=1)
+
+
+class WebshopUpdate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"product_ids": ["basic", "premium"]}]}
+    )
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    currencies: list[Currency] | None = Field(default=None, min_length=1)
+    product_ids: list[str] | None = None
 
 
 class WebshopCreate(BaseModel):

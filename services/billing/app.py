@@ -8,9 +8,13 @@ from services.billing import handlers
 from services.billing.demo_catalog import seed_if_empty
 from services.billing.models import metadata
 from services.billing.router import router
+from services.billing.scheduler import ExpiryScheduler, SchedulerSettings
 from services.contracts import topics
 from services.contracts.billing import (
     SubscriptionActivatedV1,
+    SubscriptionCancelledV1,
+    SubscriptionExpiredV1,
+    SubscriptionExpiringV1,
     SubscriptionRejectedV1,
     TransactionRecordedV1,
 )
@@ -19,12 +23,24 @@ from services.runtime.service_app import Runtime, ServiceSpec, run
 log = logging.getLogger(__name__)
 
 
-async def seed_demo_catalog(rt: Runtime) -> None:
-    if os.environ.get("SEED_DEMO_CATALOG", "").lower() not in ("1", "true", "yes"):
-        return
-    async with rt.db.transaction() as session:
-        if await seed_if_empty(session):
-            log.info("seeded the demo catalog")
+# One scheduler per running service (keyed by its runtime), stopped at shutdown.
+_schedulers: dict[int, ExpiryScheduler] = {}
+
+
+async def on_started(rt: Runtime) -> None:
+    if os.environ.get("SEED_DEMO_CATALOG", "").lower() in ("1", "true", "yes"):
+        async with rt.db.transaction() as session:
+            if await seed_if_empty(session):
+                log.info("seeded the demo catalog")
+    scheduler = ExpiryScheduler(rt.db, rt.outbox, SchedulerSettings.from_env())
+    _schedulers[id(rt)] = scheduler
+    scheduler.start()
+
+
+async def on_stopping(rt: Runtime) -> None:
+    scheduler = _schedulers.pop(id(rt), None)
+    if scheduler is not None:
+        await scheduler.stop()
 
 
 SPEC = ServiceSpec(
@@ -36,9 +52,13 @@ SPEC = ServiceSpec(
     publishes=[
         (topics.BILLING_EVENTS, SubscriptionActivatedV1),
         (topics.BILLING_EVENTS, SubscriptionRejectedV1),
+        (topics.BILLING_EVENTS, SubscriptionCancelledV1),
+        (topics.BILLING_EVENTS, SubscriptionExpiringV1),
+        (topics.BILLING_EVENTS, SubscriptionExpiredV1),
         (topics.BILLING_EVENTS, TransactionRecordedV1),
     ],
-    on_started=seed_demo_catalog,
+    on_started=on_started,
+    on_stopping=on_stopping,
 )
 
 

@@ -1,9 +1,12 @@
 """Kafka entrypoints of billing: parse, then call the service layer."""
 
-from services.billing import service
+from services.billing import lifecycle, service
 from services.contracts import topics
-from services.contracts.customers import CustomerCreatedV1, CustomerOrderPlacedV1
+from services.contracts.apps import DeviceConnectedV1
+from services.contracts.customers import CustomerCreatedV1, CustomerErasedV1, CustomerOrderPlacedV1
+from services.contracts.webshop import OrderRefundedV1
 from services.runtime.consumer import Delivery
+from services.runtime.db import utcnow
 from services.runtime.service_app import Runtime
 
 
@@ -16,6 +19,9 @@ def register(rt: Runtime) -> None:
             await service.apply_order(
                 d.session, rt.outbox, customer_id=data.customer_id, order=data.order, payment=None
             )
+            await lifecycle.release_parked_refund(
+                d.session, rt.outbox, data.order.webshop_id, data.order.order_id, now=utcnow()
+            )
 
     @on(topics.CUSTOMERS_EVENTS, CustomerOrderPlacedV1)
     async def order_placed(d: Delivery, data: CustomerOrderPlacedV1) -> None:
@@ -26,3 +32,23 @@ def register(rt: Runtime) -> None:
             order=data.order,
             payment=data.payment,
         )
+        await lifecycle.release_parked_refund(
+            d.session, rt.outbox, data.order.webshop_id, data.order.order_id, now=utcnow()
+        )
+
+    @on(topics.CUSTOMERS_EVENTS, CustomerErasedV1)
+    async def customer_erased(d: Delivery, data: CustomerErasedV1) -> None:
+        await lifecycle.erase_customer(d.session, data.customer_id)
+
+    # Only the first connection matters here: it starts a first-login product.
+    @on(topics.APPS_EVENTS, DeviceConnectedV1)
+    async def device_connected(d: Delivery, data: DeviceConnectedV1) -> None:
+        await lifecycle.start_on_first_login(
+            d.session, rt.outbox, data.customer_id, data.connected_at
+        )
+
+    # Refunds are read straight from the webshops' topic: billing recorded the order under its
+    # (webshop, order id), which is all a refund carries; customers has nothing to add.
+    @on(topics.WEBSHOP_ORDERS, OrderRefundedV1)
+    async def order_refunded(d: Delivery, data: OrderRefundedV1) -> None:
+        await lifecycle.record_refund(d.session, rt.outbox, data, now=utcnow())

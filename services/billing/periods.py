@@ -1,7 +1,11 @@
-"""Date arithmetic of payment plans: a plan's length added to a moment, month ends clamped."""
+"""Date arithmetic of payment plans: a plan's length added to a moment, month ends clamped.
+
+Everything is computed in UTC: a moment given with another offset is converted first, so "one
+month" never depends on the zone an operator typed the date in.
+"""
 
 import calendar
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 Unit = Literal["days", "weeks", "months", "years"]
@@ -15,7 +19,16 @@ def add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
+def to_utc(moment: datetime) -> datetime:
+    """`moment` in UTC; a naive moment is refused rather than guessed."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("a moment without a time zone offset is ambiguous")
+    return moment.astimezone(UTC)
+
+
 def add_period(moment: datetime, length: int, unit: Unit | str) -> datetime:
+    """`moment` (normalised to UTC) plus `length` units; months and years clamp month ends."""
+    moment = to_utc(moment)
     if length < 0:
         raise ValueError("a plan's length cannot be negative")
     if unit == "days":

@@ -4,12 +4,27 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from services.billing.periods import Unit
 from services.contracts.common import Currency, Money
 
 Identifier = str
+DevicePolicy = Literal["reject", "evict_oldest"]
+IdPattern = r"^[A-Za-z0-9._-]+$"
+
+
+def _no_negative_prices(prices: dict[str, Decimal]) -> dict[str, Decimal]:
+    if any(p < 0 for p in prices.values()):
+        raise ValueError("prices cannot be negative")
+    return prices
 
 
 class PlanIn(BaseModel):
@@ -24,9 +39,21 @@ class PlanIn(BaseModel):
     @field_validator("prices")
     @classmethod
     def _non_negative(cls, prices: dict[str, Decimal]) -> dict[str, Decimal]:
-        if any(p < 0 for p in prices.values()):
-            raise ValueError("prices cannot be negative")
-        return prices
+        return _no_negative_prices(prices)
+
+
+class PlanUpdate(BaseModel):
+    """Name and prices may change; length and unit are what subscriptions were sold on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    prices: dict[Currency, Money] | None = Field(default=None, min_length=1)
+
+    @field_validator("prices")
+    @classmethod
+    def _non_negative(cls, prices: dict[str, Decimal] | None) -> dict[str, Decimal] | None:
+        return None if prices is None else _no_negative_prices(prices)
 
 
 class PlanPublic(BaseModel):
@@ -36,6 +63,7 @@ class PlanPublic(BaseModel):
     unit: Unit
     prices: dict[str, Money]
     archived: bool
+    archived_at: datetime | None = None
 
 
 class ProductIn(BaseModel):
@@ -48,7 +76,31 @@ class ProductIn(BaseModel):
     max_devices: int = Field(ge=0, le=100)
     starts_on_first_login: bool = False
     packages: list[str] = Field(default_factory=list)
+    device_policy: DevicePolicy | None = None
+    mapping_id: str | None = Field(default=None, max_length=100)
     plans: list[PlanIn] = Field(min_length=1)
+
+
+class ProductUpdate(BaseModel):
+    """What may change on a product; `kind` and `subscription_type` are fixed once created."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    max_devices: int | None = Field(default=None, ge=0, le=100)
+    starts_on_first_login: bool | None = None
+    packages: list[str] | None = None
+    device_policy: DevicePolicy | None = None
+    mapping_id: str | None = Field(default=None, max_length=100)
+    # Present only to refuse a change with a message naming the field.
+    kind: object = Field(default=None, exclude=True)
+    subscription_type: object = Field(default=None, exclude=True)
+
+    @field_validator("kind", "subscription_type")
+    @classmethod
+    def _fixed(cls, value: object, info: ValidationInfo) -> None:
+        if value is not None:
+            raise ValueError(f"{info.field_name} is fixed once the product is created")
 
 
 class ProductPublic(BaseModel):
@@ -59,7 +111,10 @@ class ProductPublic(BaseModel):
     max_devices: int
     starts_on_first_login: bool
     packages: list[str]
+    device_policy: DevicePolicy | None = None
+    mapping_id: str | None = None
     archived: bool
+    archived_at: datetime | None = None
     plans: list[PlanPublic]
 
 
@@ -72,12 +127,21 @@ class WebshopIn(BaseModel):
     product_ids: list[str] = Field(default_factory=list)
 
 
+class WebshopUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    currencies: list[Currency] | None = Field(default=None, min_length=1)
+    product_ids: list[str] | None = None
+
+
 class WebshopPublic(BaseModel):
     id: str
     name: str
     currencies: list[str]
     product_ids: list[str]
     archived: bool
+    archived_at: datetime | None = None
 
 
 class SubscriptionPublic(BaseModel):
@@ -91,6 +155,25 @@ class SubscriptionPublic(BaseModel):
     starts_at: datetime | None
     expires_at: datetime | None
     max_devices: int
+    device_policy: DevicePolicy | None = None
+    starts_on_first_login: bool = False
+    extras: list["ExtraPublic"] = Field(default_factory=list)
+    cancel_at_period_end: bool = False
+    scheduled_change: "ScheduledChange | None" = None
+
+
+class ExtraPublic(BaseModel):
+    product_id: str
+    plan_id: str | None
+    # None: synced to the base subscription's expiry.
+    expires_at: datetime | None
+
+
+class ScheduledChange(BaseModel):
+    product_id: str
+    plan_id: str
+    extra_product_ids: list[str]
+    starts_at: datetime | None
 
 
 class TransactionPublic(BaseModel):
@@ -105,6 +188,9 @@ class TransactionPublic(BaseModel):
     order_id: str | None
     reference: str | None
     description: str
+    plan_id: str | None = None
+    period_starts_at: datetime | None = None
+    period_ends_at: datetime | None = None
     recorded_at: datetime
 
 
@@ -121,3 +207,110 @@ class OrderCheck(BaseModel):
     product_id: str
     plan_id: str
     extra_product_ids: list[str] = Field(default_factory=list)
+
+
+# --- subscription actions (one call each, one ledger entry each) -------------------------------
+
+
+class RenewIn(BaseModel):
+    """Same product, the plan's length added from the later of now and the current expiry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: str = Field(min_length=1, max_length=64)
+    plan_id: str = Field(min_length=1, max_length=64)
+    extra_product_ids: list[str] = Field(default_factory=list)
+
+
+class ChangeIn(RenewIn):
+    """Another product/plan, now (prorated credit for the unused time) or at the expiry."""
+
+    starts: Literal["now", "at_expiry"] = "now"
+
+
+class ExpiryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Any offset is accepted and normalised to UTC; a naive time is refused.
+    expires_at: AwareDatetime
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class ExtraIn(BaseModel):
+    """An extra on its own plan (own expiry), or synced to the base expiry (price prorated)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: str = Field(min_length=1, max_length=64)
+    plan_id: str | None = Field(default=None, min_length=1, max_length=64)
+    synced_to_base: bool = False
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    when: Literal["now", "at_period_end"] = "now"
+    reason: str | None = Field(default=None, max_length=300)
+
+
+class ActionResult(BaseModel):
+    """The subscription after the action and the one ledger entry it wrote."""
+
+    action: str
+    subscription: SubscriptionPublic
+    transaction: TransactionPublic
+
+
+# --- invoices, timeline, stats ---------------------------------------------------------------
+
+
+class InvoiceLine(BaseModel):
+    transaction_id: str
+    kind: str
+    description: str
+    amount: Money
+    period_starts_at: datetime | None
+    period_ends_at: datetime | None
+
+
+class Invoice(BaseModel):
+    """One order (webshop order or operator action) with its lines; refunds subtract."""
+
+    id: str
+    customer_id: str
+    order_id: str
+    webshop_id: str | None
+    source: str
+    currency: str
+    issued_at: datetime
+    total: Money
+    lines: list[InvoiceLine]
+
+
+class InvoicePage(BaseModel):
+    items: list[Invoice]
+    next_cursor: str | None
+
+
+class TimelineItem(BaseModel):
+    at: datetime
+    service: Literal["billing"] = "billing"
+    kind: str
+    summary: str
+    ref: str | None
+
+
+class Timeline(BaseModel):
+    items: list[TimelineItem]
+    next_cursor: str | None = None
+
+
+class RevenueDay(BaseModel):
+    day: str
+    currency: str
+    amount: Money
+
+
+class BillingStats(BaseModel):
+    revenue_per_day: list[RevenueDay]
+    active_subscriptions: int

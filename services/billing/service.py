@@ -6,16 +6,26 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.billing.models import LedgerTransaction, Plan, Product, Subscription, Webshop
+from services.billing import events
+from services.billing.models import (
+    LedgerTransaction,
+    Plan,
+    Product,
+    Subscription,
+    SubscriptionExtra,
+    Webshop,
+)
 from services.billing.periods import add_period
 from services.billing.schemas import (
+    ExtraPublic,
     OrderCheck,
     PlanPublic,
     ProductIn,
     ProductPublic,
+    ScheduledChange,
     SubscriptionPublic,
     TransactionPage,
     TransactionPublic,
@@ -23,15 +33,13 @@ from services.billing.schemas import (
     WebshopPublic,
 )
 from services.contracts import topics
-from services.contracts.billing import (
-    SubscriptionActivatedV1,
-    SubscriptionRejectedV1,
-    TransactionRecordedV1,
-)
+from services.contracts.billing import SubscriptionRejectedV1
 from services.contracts.customers import OrderPayment, SubscriptionOrder
 from services.runtime.db import utcnow
 from services.runtime.outbox import Outbox
 from services.runtime.problems import Problem
+
+LedgerKind = Literal["charge", "payment", "refund", "credit", "adjustment"]
 
 # --- catalog ---------------------------------------------------------------------------------
 
@@ -45,7 +53,10 @@ def product_public(product: Product) -> ProductPublic:
         max_devices=product.max_devices,
         starts_on_first_login=product.starts_on_first_login,
         packages=list(product.packages or []),
+        device_policy=product.device_policy,
+        mapping_id=product.mapping_id,
         archived=product.archived,
+        archived_at=product.archived_at,
         plans=[
             PlanPublic(
                 id=plan.id,
@@ -54,6 +65,7 @@ def product_public(product: Product) -> ProductPublic:
                 unit=plan.unit,
                 prices={c: Decimal(p) for c, p in plan.prices.items()},
                 archived=plan.archived,
+                archived_at=plan.archived_at,
             )
             for plan in product.plans
         ],
@@ -67,6 +79,7 @@ def webshop_public(webshop: Webshop) -> WebshopPublic:
         currencies=list(webshop.currencies),
         product_ids=list(webshop.product_ids),
         archived=webshop.archived,
+        archived_at=webshop.archived_at,
     )
 
 
@@ -94,7 +107,8 @@ async def create_product(session: AsyncSession, payload: ProductIn) -> ProductPu
         max_devices=payload.max_devices,
         starts_on_first_login=payload.starts_on_first_login,
         packages=payload.packages,
-        archived=False,
+        device_policy=payload.device_policy,
+        mapping_id=payload.mapping_id,
         created_at=utcnow(),
     )
     product.plans = [
@@ -105,7 +119,6 @@ async def create_product(session: AsyncSession, payload: ProductIn) -> ProductPu
             unit=plan.unit,
             prices={c: format(p, "f") for c, p in plan.prices.items()},
             position=index,
-            archived=False,
         )
         for index, plan in enumerate(payload.plans)
     ]
@@ -142,7 +155,6 @@ async def create_webshop(session: AsyncSession, payload: WebshopIn) -> WebshopPu
         name=payload.name,
         currencies=list(payload.currencies),
         product_ids=list(payload.product_ids),
-        archived=False,
         created_at=utcnow(),
     )
     session.add(webshop)
@@ -178,8 +190,10 @@ class Sale:
 async def resolve_sale(session: AsyncSession, order: OrderCheck | SubscriptionOrder) -> Sale:
     """Check a sale against the catalog; raises OrderRefused naming the field at fault."""
     webshop = await session.get(Webshop, order.webshop_id)
-    if webshop is None or webshop.archived:
+    if webshop is None:
         raise OrderRefused(f"unknown webshop {order.webshop_id!r}", "webshop_id")
+    if webshop.archived:
+        raise OrderRefused(f"webshop {webshop.id!r} is archived", "webshop_id")
     product = await session.get(Product, order.product_id)
     if product is None:
         raise OrderRefused(f"unknown product {order.product_id!r}", "product_id")
@@ -194,6 +208,12 @@ async def resolve_sale(session: AsyncSession, order: OrderCheck | SubscriptionOr
         raise OrderRefused(f"product {product.id!r} has no plan {order.plan_id!r}", "plan_id")
     if plan.archived:
         raise OrderRefused(f"plan {plan.id!r} is archived", "plan_id")
+    if not any(c in plan.prices for c in webshop.currencies):
+        raise OrderRefused(
+            f"webshop {webshop.id!r} does not sell plan {plan.id!r} (no price in "
+            f"{', '.join(webshop.currencies)})",
+            "plan_id",
+        )
     extras = []
     for extra_id in dict.fromkeys(order.extra_product_ids):
         extra = await session.get(Product, extra_id)
@@ -205,13 +225,67 @@ async def resolve_sale(session: AsyncSession, order: OrderCheck | SubscriptionOr
     return Sale(webshop, product, plan, extras)
 
 
-def _price(sale: Sale) -> tuple[Decimal, str]:
-    """The plan's price in the first of the webshop's currencies that the plan is priced in."""
-    for currency in sale.webshop.currencies:
-        if currency in sale.plan.prices:
-            return Decimal(sale.plan.prices[currency]), currency
-    currency, price = next(iter(sale.plan.prices.items()))
-    return Decimal(price), currency
+async def record_entry(
+    session: AsyncSession,
+    outbox: Outbox,
+    *,
+    customer_id: str,
+    subscription_id: str | None,
+    kind: LedgerKind,
+    amount: Decimal,
+    currency: str,
+    source: Literal["webshop", "operator"],
+    webshop_id: str | None,
+    order_id: str | None,
+    reference: str | None,
+    description: str,
+    recorded_at: datetime,
+    plan_id: str | None = None,
+    period_starts_at: datetime | None = None,
+    period_ends_at: datetime | None = None,
+) -> LedgerTransaction:
+    """Append one ledger entry; the caller announces it (events.transaction_recorded) after
+    the subscription's own event, so consumers see the subscription change first."""
+    entry = LedgerTransaction(
+        id=str(uuid.uuid4()),
+        customer_id=customer_id,
+        subscription_id=subscription_id,
+        kind=kind,
+        amount=amount,
+        currency=currency,
+        source=source,
+        webshop_id=webshop_id,
+        order_id=order_id,
+        reference=reference,
+        description=description[:500],
+        plan_id=plan_id,
+        period_starts_at=period_starts_at,
+        period_ends_at=period_ends_at,
+        recorded_at=recorded_at,
+    )
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+async def replace_extras(
+    session: AsyncSession, subscription: Subscription, extras: list[Product], now: datetime
+) -> None:
+    """The subscription's extras become `extras`, all synced to the base expiry."""
+    await session.execute(
+        delete(SubscriptionExtra).where(SubscriptionExtra.subscription_id == subscription.id)
+    )
+    for extra in extras:
+        session.add(
+            SubscriptionExtra(
+                subscription_id=subscription.id,
+                product_id=extra.id,
+                plan_id=None,
+                expires_at=None,
+                added_at=now,
+            )
+        )
+    subscription.extra_product_ids = [e.id for e in extras]
 
 
 async def apply_order(
@@ -251,42 +325,57 @@ async def apply_order(
         select(Subscription).where(Subscription.customer_id == customer_id)
     )
     action: Literal["opened", "renewed", "changed"]
+    period_from = now
     if subscription is None:
         action = "opened"
         subscription = Subscription(
             id=str(uuid.uuid4()),
             customer_id=customer_id,
             created_at=now,
+            cancel_at_period_end=False,
+            version=0,
         )
         session.add(subscription)
-        starts_at, expires_at, status = _fresh_period(sale, now)
-    elif subscription.product_id == sale.product.id and subscription.status != "pending":
+        starts_at, expires_at, status = fresh_period(sale.product, sale.plan, now)
+    elif subscription.product_id == sale.product.id and subscription.status in (
+        "active",
+        "trial",
+        "expired",
+        "cancelled",
+    ):
         action = "renewed"
-        base = max(now, subscription.expires_at or now)
-        starts_at = subscription.starts_at or now
-        expires_at = add_period(base, sale.plan.length, sale.plan.unit)
-        status = "trial" if sale.product.subscription_type == "trial" else "active"
+        period_from = renewal_base(subscription, now)
+        starts_at = subscription.starts_at if subscription.status in ("active", "trial") else now
+        expires_at = add_period(period_from, sale.plan.length, sale.plan.unit)
+        status = running_status(sale.product)
     else:
         action = "changed"
-        starts_at, expires_at, status = _fresh_period(sale, now)
+        starts_at, expires_at, status = fresh_period(sale.product, sale.plan, now)
     subscription.webshop_id = sale.webshop.id
     subscription.product_id = sale.product.id
     subscription.plan_id = sale.plan.id
-    subscription.extra_product_ids = [e.id for e in sale.extras]
     subscription.status = status
     subscription.starts_at = starts_at
     subscription.expires_at = expires_at
+    subscription.next_product_id = subscription.next_plan_id = None
+    subscription.next_extra_product_ids = None
+    subscription.cancel_at_period_end = False
     subscription.updated_at = now
+    subscription.version = (subscription.version or 0) + 1
     await session.flush()
+    await replace_extras(session, subscription, sale.extras, now)
 
     if payment:
         amount, currency = payment.amount, payment.currency
-        source, reference, recorded_at = "webshop", payment.reference, payment.paid_at
+        source: Literal["webshop", "operator"] = "webshop"
+        reference, recorded_at = payment.reference, payment.paid_at
     else:
-        amount, currency = _price(sale)
+        amount, currency = price_of(sale.plan, sale.webshop)
         source, reference, recorded_at = "operator", None, now
-    entry = LedgerTransaction(
-        id=str(uuid.uuid4()),
+    summary = f"{action} {sale.product.name}, {sale.plan.name}"
+    entry = await record_entry(
+        session,
+        outbox,
         customer_id=customer_id,
         subscription_id=subscription.id,
         kind=kind,
@@ -296,65 +385,80 @@ async def apply_order(
         webshop_id=order.webshop_id,
         order_id=order.order_id,
         reference=reference,
-        description=f"{action} {sale.product.name}, {sale.plan.name}",
+        description=summary,
         recorded_at=recorded_at,
+        plan_id=sale.plan.id,
+        period_starts_at=period_from if expires_at else None,
+        period_ends_at=expires_at,
     )
-    session.add(entry)
-    await session.flush()
-    await outbox.add(
+    await events.activated(
         session,
-        SubscriptionActivatedV1(
-            customer_id=customer_id,
-            subscription_id=subscription.id,
-            order_id=order.order_id,
-            action=action,
-            webshop_id=sale.webshop.id,
-            product_id=sale.product.id,
-            plan_id=sale.plan.id,
-            extra_product_ids=subscription.extra_product_ids,
-            status=status,
-            starts_at=starts_at,
-            expires_at=expires_at,
-            max_devices=sale.product.max_devices,
-        ),
-        topic=topics.BILLING_EVENTS,
-        key=customer_id,
-        subject=customer_id,
+        outbox,
+        subscription,
+        sale.product,
+        action,
+        at=now,
+        summary=f"Subscription {summary}",
+        order_id=order.order_id,
     )
-    await outbox.add(
-        session,
-        TransactionRecordedV1(
-            customer_id=customer_id,
-            transaction_id=entry.id,
-            kind=kind,
-            amount=amount,
-            currency=currency,
-            order_id=order.order_id,
-            recorded_at=recorded_at,
-        ),
-        topic=topics.BILLING_EVENTS,
-        key=customer_id,
-        subject=customer_id,
-    )
+    await events.transaction_recorded(session, outbox, entry)
 
 
-def _fresh_period(sale: Sale, now: datetime) -> tuple[datetime | None, datetime | None, str]:
-    if sale.product.starts_on_first_login:
+def running_status(product: Product) -> Literal["trial", "active"]:
+    return "trial" if product.subscription_type == "trial" else "active"
+
+
+def renewal_base(subscription: Subscription, now: datetime) -> datetime:
+    """A renewal adds to the current expiry, or to now when that has passed (or never was)."""
+    if subscription.status in ("active", "trial") and subscription.expires_at:
+        return max(now, subscription.expires_at)
+    return now
+
+
+def fresh_period(
+    product: Product, plan: Plan, now: datetime
+) -> tuple[datetime | None, datetime | None, str]:
+    if product.starts_on_first_login:
         return None, None, "pending"
-    expires_at = add_period(now, sale.plan.length, sale.plan.unit)
-    return now, expires_at, "trial" if sale.product.subscription_type == "trial" else "active"
+    expires_at = add_period(now, plan.length, plan.unit)
+    return now, expires_at, running_status(product)
 
 
-async def get_subscription(session: AsyncSession, customer_id: str) -> SubscriptionPublic:
-    subscription = await session.scalar(
-        select(Subscription).where(Subscription.customer_id == customer_id)
-    )
-    if subscription is None:
-        raise Problem(404, "No subscription", f"customer {customer_id} has no subscription")
+def price_of(plan: Plan, webshop: Webshop) -> tuple[Decimal, str]:
+    """The plan's price in the first of the webshop's currencies that the plan is priced in."""
+    for currency in webshop.currencies:
+        if currency in plan.prices:
+            return Decimal(plan.prices[currency]), currency
+    currency, price = next(iter(plan.prices.items()))
+    return Decimal(price), currency
+
+
+async def find_subscription(session: AsyncSession, customer_id: str) -> Subscription | None:
+    return await session.scalar(select(Subscription).where(Subscription.customer_id == customer_id))
+
+
+async def subscription_public(
+    session: AsyncSession, subscription: Subscription
+) -> SubscriptionPublic:
     product = await session.get(Product, subscription.product_id)
+    extras = (
+        await session.scalars(
+            select(SubscriptionExtra)
+            .where(SubscriptionExtra.subscription_id == subscription.id)
+            .order_by(SubscriptionExtra.added_at, SubscriptionExtra.product_id)
+        )
+    ).all()
+    scheduled = None
+    if subscription.next_product_id and subscription.next_plan_id:
+        scheduled = ScheduledChange(
+            product_id=subscription.next_product_id,
+            plan_id=subscription.next_plan_id,
+            extra_product_ids=list(subscription.next_extra_product_ids or []),
+            starts_at=subscription.expires_at,
+        )
     return SubscriptionPublic(
         id=subscription.id,
-        customer_id=customer_id,
+        customer_id=subscription.customer_id,
         webshop_id=subscription.webshop_id,
         product_id=subscription.product_id,
         plan_id=subscription.plan_id,
@@ -363,13 +467,28 @@ async def get_subscription(session: AsyncSession, customer_id: str) -> Subscript
         starts_at=subscription.starts_at,
         expires_at=subscription.expires_at,
         max_devices=product.max_devices if product else 0,
+        device_policy=product.device_policy if product else None,
+        starts_on_first_login=product.starts_on_first_login if product else False,
+        extras=[
+            ExtraPublic(product_id=e.product_id, plan_id=e.plan_id, expires_at=e.expires_at)
+            for e in extras
+        ],
+        cancel_at_period_end=subscription.cancel_at_period_end,
+        scheduled_change=scheduled,
     )
+
+
+async def get_subscription(session: AsyncSession, customer_id: str) -> SubscriptionPublic:
+    subscription = await find_subscription(session, customer_id)
+    if subscription is None:
+        raise Problem(404, "No subscription", f"customer {customer_id} has no subscription")
+    return await subscription_public(session, subscription)
 
 
 # --- ledger ----------------------------------------------------------------------------------
 
 
-def _transaction_public(entry: LedgerTransaction) -> TransactionPublic:
+def transaction_public(entry: LedgerTransaction) -> TransactionPublic:
     return TransactionPublic(
         id=entry.id,
         customer_id=entry.customer_id,
@@ -382,6 +501,9 @@ def _transaction_public(entry: LedgerTransaction) -> TransactionPublic:
         order_id=entry.order_id,
         reference=entry.reference,
         description=entry.description,
+        plan_id=entry.plan_id,
+        period_starts_at=entry.period_starts_at,
+        period_ends_at=entry.period_ends_at,
         recorded_at=entry.recorded_at,
     )
 
@@ -420,7 +542,7 @@ async def list_transactions(
         last = rows[limit - 1]
         next_cursor = f"{last.recorded_at.isoformat()}|{last.id}"
     return TransactionPage(
-        items=[_transaction_public(r) for r in rows[:limit]],
+        items=[transaction_public(r) for r in rows[:limit]],
         next_cursor=next_cursor,
         balance=await balance(session, customer_id),
     )

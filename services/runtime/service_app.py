@@ -54,7 +54,7 @@ class ServiceSpec:
     register_handlers: Callable[[Runtime], None]
     publishes: list[tuple[str, type[EventData]]] = field(default_factory=list)
     on_started: Callable[[Runtime], Any] | None = None
-    # Called before the consumers stop, e.g. to stop a background worker of the service.
+    # Called first at shutdown, before the consumers stop (e.g. to stop a background task).
     on_stopping: Callable[[Runtime], Any] | None = None
 
 
@@ -134,9 +134,9 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
             yield
         finally:
             if spec.on_stopping:
-                result = spec.on_stopping(runtime)
-                if asyncio.iscoroutine(result):
-                    await result
+                stopping = spec.on_stopping(runtime)
+                if asyncio.iscoroutine(stopping):
+                    await stopping
             # Consumers first, so no handler writes while the relay drains and stops.
             await runtime.broker.stop()
             await runtime.relay.stop()

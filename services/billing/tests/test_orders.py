@@ -235,7 +235,9 @@ async def test_another_product_changes_the_subscription_from_now(
 
 async def archive_basic(db: Database) -> None:
     async with db.transaction() as session:
-        await session.execute(update(Product).where(Product.id == "basic").values(archived=True))
+        await session.execute(
+            update(Product).where(Product.id == "basic").values(archived_at=utcnow())
+        )
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,10 @@
 """A plan's length added to a moment: calendar months with month ends clamped."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from services.billing.periods import add_period
+from services.billing.periods import add_period, to_utc
 
 
 def at(year: int, month: int, day: int) -> datetime:
@@ -52,3 +52,16 @@ def test_a_negative_length_is_refused() -> None:
 def test_an_unknown_unit_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown plan unit 'fortnights'"):
         add_period(at(2025, 1, 1), 1, "fortnights")
+
+
+def test_a_moment_with_an_offset_is_computed_in_utc() -> None:
+    # 00:30 on Mar 1 in UTC+2 is 22:30 on Feb 28 UTC: one month later is Mar 28, not Apr 1.
+    plus_two = timezone(timedelta(hours=2))
+    result = add_period(datetime(2025, 3, 1, 0, 30, tzinfo=plus_two), 1, "months")
+    assert result == datetime(2025, 3, 28, 22, 30, tzinfo=UTC)
+    assert result.utcoffset() == timedelta(0)
+
+
+def test_a_naive_moment_is_refused() -> None:
+    with pytest.raises(ValueError, match="offset"):
+        to_utc(datetime(2025, 1, 1))

@@ -1,0 +1,267 @@
+"""A customer's subscription and its actions (renew, change, expiry, extras, cancel) and
+invoices: each action is one call to billing, audited, and idempotent with `Idempotency-Key`."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query
+from pydantic import BaseModel, TypeAdapter
+
+from gateway.audit import AuditDep
+from gateway.auth import CanReadCustomers, CanSell
+from gateway.deps import DownstreamDep
+from gateway.downstream import Downstream, parse_as, segment
+from gateway.routes.prefix import API_PREFIX
+from gateway.schemas.common import AUTH_ERRORS, problem_responses
+from gateway.schemas.subscriptions import (
+    ActionResult,
+    CancelRequest,
+    ChangeRequest,
+    ExpiryRequest,
+    ExtraRequest,
+    InvoicePage,
+    RenewRequest,
+    SubscriptionDetail,
+)
+from services.runtime.problems import Problem
+
+router = APIRouter(prefix=f"{API_PREFIX}/customers", tags=["subscriptions"])
+
+CustomerId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+ProductId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Retry with the same key and body: the same answer, no second effect. "
+        "The same key with another body is refused (422).",
+    ),
+]
+
+_RESULT = TypeAdapter(ActionResult)
+_SUBSCRIPTION = TypeAdapter(SubscriptionDetail)
+_INVOICES = TypeAdapter(InvoicePage)
+_ACTION_ERRORS = problem_responses(*AUTH_ERRORS, 404, 409, 422, 503)
+
+
+def _base(customer_id: str) -> str:
+    return f"/customers/{segment(customer_id)}/subscription"
+
+
+async def _current(downstream: Downstream, customer_id: str) -> Any:
+    """The subscription before a change, for the audit log (None if there is none)."""
+    try:
+        return await downstream.call("billing", "GET", _base(customer_id))
+    except Problem as problem:
+        if problem.status == 404:
+            return None
+        raise
+
+
+async def _act(
+    downstream: Downstream,
+    audit: AuditDep,
+    *,
+    customer_id: str,
+    action: str,
+    method: str,
+    path: str,
+    body: BaseModel | None,
+    key: str | None,
+) -> ActionResult:
+    before = await _current(downstream, customer_id)
+    async with audit.record(action, customer_id=customer_id, before=before) as entry:
+        data = await downstream.call(
+            "billing",
+            method,
+            path,
+            json_body=body.model_dump(mode="json") if body is not None else None,
+            headers={"Idempotency-Key": key} if key else None,
+        )
+        result = parse_as(_RESULT, data, "billing")
+        entry.after = result.model_dump(mode="json")
+    return result
+
+
+@router.get(
+    "/{customer_id}/subscription",
+    response_model=SubscriptionDetail,
+    responses=problem_responses(*AUTH_ERRORS, 404, 503),
+)
+async def get_subscription(
+    customer_id: CustomerId, _: CanReadCustomers, downstream: DownstreamDep
+) -> SubscriptionDetail:
+    """The base subscription with its extras, a booked change and a booked cancel."""
+    data = await downstream.call("billing", "GET", _base(customer_id))
+    return parse_as(_SUBSCRIPTION, data, "billing")
+
+
+@router.post(
+    "/{customer_id}/subscription/renew", response_model=ActionResult, responses=_ACTION_ERRORS
+)
+async def renew(
+    customer_id: CustomerId,
+    payload: RenewRequest,
+    _: CanSell,
+    downstream: DownstreamDep,
+    audit: AuditDep,
+    idempotency_key: IdempotencyKey = None,
+) -> ActionResult:
+    """Renew: same product, the plan's length added from the later of now and the expiry
+    (an expired customer counts from now); one charge in the ledger."""
+    return await _act(
+        downstream,
+        audit,
+        customer_id=customer_id,
+        action="subscription.renew",
+        method="POST",
+        path=f"{_base(customer_id)}/renew",
+        body=payload,
+        key=idempotency_key,
+    )
+
+
+@router.post(
+    "/{customer_id}/subscription/change", response_model=ActionResult, responses=_ACTION_ERRORS
+)
+async def change(
+    customer_id: CustomerId,
+    payload: ChangeRequest,
+    _: CanSell,
+    downstream: DownstreamDep,
+    audit: AuditDep,
+    idempotency_key: IdempotencyKey = None,
+) -> ActionResult:
+    """Change product/plan now (the unused time is credited against the new price: one net
+    charge, or a credit if it is larger) or at the current expiry (charged now, switched by the
+    scheduler when the period ends)."""
+    return await _act(
+        downstream,
+        audit,
+        customer_id=customer_id,
+        action="subscription.change",
+        method="POST",
+        path=f"{_base(customer_id)}/change",
+        body=payload,
+        key=idempotency_key,
+    )
+
+
+@router.put(
+    "/{customer_id}/subscription/expiry", response_model=ActionResult, responses=_ACTION_ERRORS
+)
+async def set_expiry(
+    customer_id: CustomerId,
+    payload: ExpiryRequest,
+    _: CanSell,
+    downstream: DownstreamDep,
+    audit: AuditDep,
+    idempotency_key: IdempotencyKey = None,
+) -> ActionResult:
+    """Set the expiry to an absolute, future moment with a reason: a zero-amount adjustment."""
+    return await _act(
+        downstream,
+        audit,
+        customer_id=customer_id,
+        action="subscription.expiry",
+        method="PUT",
+        path=f"{_base(customer_id)}/expiry",
+        body=payload,
+        key=idempotency_key,
+    )
+
+
+@router.post(
+    "/{customer_id}/subscription/extras", response_model=ActionResult, responses=_ACTION_ERRORS
+)
+async def add_extra(
+    customer_id: CustomerId,
+    payload: ExtraRequest,
+    _: CanSell,
+    downstream: DownstreamDep,
+    audit: AuditDep,
+    idempotency_key: IdempotencyKey = None,
+) -> ActionResult:
+    """Add an extra product on its own plan, or synced to the base expiry; one charge."""
+    return await _act(
+        downstream,
+        audit,
+        customer_id=customer_id,
+        action="subscription.extra_add",
+        method="POST",
+        path=f"{_base(customer_id)}/extras",
+        body=payload,
+        key=idempotency_key,
+    )
+
+
+@router.delete(
+    "/{customer_id}/subscription/extras/{product_id}",
+    response_model=ActionResult,
+    responses=_ACTION_ERRORS,
+)
+async def remove_extra(
+    customer_id: CustomerId,
+    product_id: ProductId,
+    _: CanSell,
+    downstream: DownstreamDep,
+    audit: AuditDep,
+    idempotency_key: IdempotencyKey = None,
+) -> ActionResult:
+    """Remove an extra product: a zero-amount adjustment (refunds go through the webshop)."""
+    return await _act(
+        downstream,
+        audit,
+        customer_id=customer_id,
+        action="subscription.extra_remove",
+        method="DELETE",
+        path=f"{_base(customer_id)}/extras/{segment(product_id)}",
+        body=None,
+        key=idempotency_key,
+    )
+
+
+@router.post(
+    "/{customer_id}/subscription/cancel", response_model=ActionResult, responses=_ACTION_ERRORS
+)
+async def cancel(
+    customer_id: CustomerId,
+    payload: CancelRequest,
+    _: CanSell,
+    downstream: DownstreamDep,
+    audit: AuditDep,
+    idempotency_key: IdempotencyKey = None,
+) -> ActionResult:
+    """Cancel now (the subscription ends at once) or at the period end (it expires then)."""
+    return await _act(
+        downstream,
+        audit,
+        customer_id=customer_id,
+        action="subscription.cancel",
+        method="POST",
+        path=f"{_base(customer_id)}/cancel",
+        body=payload,
+        key=idempotency_key,
+    )
+
+
+@router.get(
+    "/{customer_id}/invoices",
+    response_model=InvoicePage,
+    responses=problem_responses(*AUTH_ERRORS, 400, 503),
+)
+async def list_invoices(
+    customer_id: CustomerId,
+    _: CanReadCustomers,
+    downstream: DownstreamDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=20)] = None,
+) -> InvoicePage:
+    """One invoice per order or operator action, newest first, its ledger entries as lines."""
+    params: list[tuple[str, str | int]] = [("limit", limit)]
+    if cursor:
+        params.append(("cursor", cursor))
+    data = await downstream.call(
+        "billing", "GET", f"/customers/{segment(customer_id)}/invoices", params=params
+    )
+    return parse_as(_INVOICES, data, "billing")

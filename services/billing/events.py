@@ -1,0 +1,187 @@
+"""Billing's events, each written to the outbox together with a line of subscription history
+(the timeline), so what other services learn and what the timeline shows never disagree."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.billing.models import LedgerTransaction, Product, Subscription, SubscriptionHistory
+from services.contracts import topics
+from services.contracts.billing import (
+    SubscriptionAction,
+    SubscriptionActivatedV1,
+    SubscriptionCancelledV1,
+    SubscriptionExpiredV1,
+    SubscriptionExpiringV1,
+    TransactionRecordedV1,
+)
+from services.contracts.envelope import EventData
+from services.runtime.outbox import Outbox
+
+
+async def _publish(
+    session: AsyncSession,
+    outbox: Outbox,
+    data: EventData,
+    customer_id: str,
+    *,
+    kind: str,
+    summary: str,
+    ref: str | None,
+    at: datetime,
+) -> None:
+    await outbox.add(
+        session, data, topic=topics.BILLING_EVENTS, key=customer_id, subject=customer_id
+    )
+    session.add(
+        SubscriptionHistory(
+            id=str(uuid.uuid4()),
+            customer_id=customer_id,
+            kind=kind,
+            summary=summary[:500],
+            ref=ref,
+            at=at,
+        )
+    )
+
+
+async def activated(
+    session: AsyncSession,
+    outbox: Outbox,
+    subscription: Subscription,
+    product: Product,
+    action: SubscriptionAction,
+    *,
+    at: datetime,
+    summary: str,
+    order_id: str | None = None,
+) -> None:
+    """subscription.activated.v1 with the whole summary, whatever the action."""
+    data = SubscriptionActivatedV1(
+        customer_id=subscription.customer_id,
+        subscription_id=subscription.id,
+        order_id=order_id,
+        action=action,
+        webshop_id=subscription.webshop_id,
+        product_id=subscription.product_id,
+        plan_id=subscription.plan_id,
+        extra_product_ids=list(subscription.extra_product_ids or []),
+        status=subscription.status,
+        starts_at=subscription.starts_at,
+        expires_at=subscription.expires_at,
+        max_devices=product.max_devices,
+        device_policy=product.device_policy,
+        starts_on_first_login=product.starts_on_first_login,
+    )
+    await _publish(
+        session,
+        outbox,
+        data,
+        subscription.customer_id,
+        kind=f"subscription.{action}",
+        summary=summary,
+        ref=subscription.id,
+        at=at,
+    )
+
+
+async def cancelled(
+    session: AsyncSession,
+    outbox: Outbox,
+    subscription: Subscription,
+    *,
+    at: datetime,
+    reason: str | None,
+) -> None:
+    data = SubscriptionCancelledV1(
+        customer_id=subscription.customer_id,
+        subscription_id=subscription.id,
+        product_id=subscription.product_id,
+        cancelled_at=at,
+        reason=reason,
+    )
+    summary = f"Subscription to {subscription.product_id} cancelled" + (
+        f": {reason}" if reason else ""
+    )
+    await _publish(
+        session,
+        outbox,
+        data,
+        subscription.customer_id,
+        kind="subscription.cancelled",
+        summary=summary,
+        ref=subscription.id,
+        at=at,
+    )
+
+
+async def expired(
+    session: AsyncSession, outbox: Outbox, subscription: Subscription, *, at: datetime
+) -> None:
+    assert subscription.expires_at is not None
+    data = SubscriptionExpiredV1(
+        customer_id=subscription.customer_id,
+        subscription_id=subscription.id,
+        product_id=subscription.product_id,
+        expired_at=subscription.expires_at,
+    )
+    await _publish(
+        session,
+        outbox,
+        data,
+        subscription.customer_id,
+        kind="subscription.expired",
+        summary=f"Subscription to {subscription.product_id} expired",
+        ref=subscription.id,
+        at=at,
+    )
+
+
+async def expiring(
+    session: AsyncSession,
+    outbox: Outbox,
+    subscription: Subscription,
+    *,
+    at: datetime,
+    days_left: int,
+) -> None:
+    assert subscription.expires_at is not None
+    data = SubscriptionExpiringV1(
+        customer_id=subscription.customer_id,
+        subscription_id=subscription.id,
+        product_id=subscription.product_id,
+        expires_at=subscription.expires_at,
+        days_left=days_left,
+    )
+    await _publish(
+        session,
+        outbox,
+        data,
+        subscription.customer_id,
+        kind="subscription.expiring",
+        summary=f"Subscription to {subscription.product_id} expires in {days_left} days",
+        ref=subscription.id,
+        at=at,
+    )
+
+
+async def transaction_recorded(
+    session: AsyncSession, outbox: Outbox, entry: LedgerTransaction
+) -> None:
+    """The ledger entry itself is the timeline's record of it; only the event is added."""
+    await outbox.add(
+        session,
+        TransactionRecordedV1(
+            customer_id=entry.customer_id,
+            transaction_id=entry.id,
+            kind=entry.kind,
+            amount=entry.amount,
+            currency=entry.currency,
+            order_id=entry.order_id,
+            recorded_at=entry.recorded_at,
+        ),
+        topic=topics.BILLING_EVENTS,
+        key=entry.customer_id,
+        subject=entry.customer_id,
+    )

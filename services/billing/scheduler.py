@@ -1,0 +1,274 @@
+"""The expiry scheduler: ends due periods (applying a booked change or cancel), ends extras on
+their own plans, and sends the expiring-soon notice once per period.
+
+Safe with several replicas on one database: a batch of due rows is claimed with one
+`UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) AND <still due> RETURNING`, and the
+effects (which make the rows no longer due) commit in the same transaction, so no row's effect
+happens twice.
+"""
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.billing import events
+from services.billing.models import Plan, Product, Subscription, SubscriptionExtra
+from services.billing.periods import add_period
+from services.billing.service import replace_extras, running_status
+from services.runtime.db import Database, utcnow
+from services.runtime.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+RUNNING = ("active", "trial")
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    interval_seconds: float = 60.0
+    expiring_days: int = 7
+    batch_size: int = 100
+
+    @classmethod
+    def from_env(cls) -> "SchedulerSettings":
+        return cls(
+            interval_seconds=float(os.environ.get("BILLING_SCHEDULER_INTERVAL_SECONDS", "60")),
+            expiring_days=int(os.environ.get("BILLING_EXPIRING_DAYS", "7")),
+        )
+
+
+@dataclass
+class TickResult:
+    """What one tick did (counts of effects this replica won)."""
+
+    expired: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    extras_ended: list[str] = field(default_factory=list)
+    expiring: list[str] = field(default_factory=list)
+
+
+async def _claim_batch(
+    session: AsyncSession, conditions: list[ColumnElement[bool]], limit: int, **values: Any
+) -> list[Subscription]:
+    """Claim up to `limit` rows meeting `conditions` and set `values` on them, atomically.
+
+    PostgreSQL: the candidates are locked with SKIP LOCKED, so replicas take different rows;
+    a row another replica changed meanwhile fails the outer conditions when rechecked. SQLite:
+    the UPDATE is the transaction's first statement, so it holds the write lock and sees the
+    other replica's committed work. Either way a row is claimed by one transaction only.
+    """
+    candidates = (
+        select(Subscription.id)
+        .where(*conditions)
+        .order_by(Subscription.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = (
+        await session.scalars(
+            update(Subscription)
+            .where(Subscription.id.in_(candidates.scalar_subquery()), *conditions)
+            .values(version=Subscription.version + 1, **values)
+            .returning(Subscription.id)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    if not claimed:
+        return []
+    rows = await session.scalars(
+        select(Subscription)
+        .where(Subscription.id.in_(claimed))
+        .order_by(Subscription.expires_at)
+        .execution_options(populate_existing=True)
+    )
+    return list(rows.all())
+
+
+async def _end_period(
+    session: AsyncSession, outbox: Outbox, subscription: Subscription, now: datetime
+) -> str:
+    """The period is over: start the booked change, or expire."""
+    ended_at = subscription.expires_at
+    assert ended_at is not None
+    product = (
+        await session.get(Product, subscription.next_product_id)
+        if subscription.next_product_id
+        else None
+    )
+    plan = await session.get(Plan, subscription.next_plan_id) if subscription.next_plan_id else None
+    if product is not None and plan is not None:
+        extras = [
+            e
+            for e in [
+                await session.get(Product, p) for p in subscription.next_extra_product_ids or []
+            ]
+            if e is not None
+        ]
+        subscription.product_id, subscription.plan_id = product.id, plan.id
+        subscription.starts_at = ended_at
+        subscription.expires_at = add_period(ended_at, plan.length, plan.unit)
+        subscription.status = running_status(product)
+        subscription.next_product_id = subscription.next_plan_id = None
+        subscription.next_extra_product_ids = None
+        subscription.updated_at = now
+        await replace_extras(session, subscription, extras, now)
+        await events.activated(
+            session,
+            outbox,
+            subscription,
+            product,
+            "changed",
+            at=now,
+            summary=f"Booked change to {product.name}, {plan.name} started",
+        )
+        return "changed"
+    subscription.status = "expired"
+    subscription.cancel_at_period_end = False
+    subscription.updated_at = now
+    await events.expired(session, outbox, subscription, at=now)
+    return "expired"
+
+
+async def run_tick(
+    db: Database,
+    outbox: Outbox,
+    *,
+    now: datetime | None = None,
+    expiring_days: int = 7,
+    batch_size: int = 100,
+) -> TickResult:
+    """One pass over what is due at `now`; each effect in its own short transaction."""
+    now = now or utcnow()
+    result = TickResult()
+    due = [Subscription.status.in_(RUNNING), Subscription.expires_at <= now]
+    while True:
+        async with db.transaction() as session:
+            claimed = await _claim_batch(session, due, batch_size)
+            for subscription in claimed:
+                outcome = await _end_period(session, outbox, subscription, now)
+                (result.changed if outcome == "changed" else result.expired).append(
+                    subscription.customer_id
+                )
+        if len(claimed) < batch_size:
+            break
+
+    async with db.sessions() as session:
+        extras_due = (
+            await session.execute(
+                select(SubscriptionExtra.subscription_id, SubscriptionExtra.product_id)
+                .where(SubscriptionExtra.expires_at <= now)
+                .limit(batch_size)
+            )
+        ).all()
+    for subscription_id, product_id in extras_due:
+        async with db.transaction() as session:
+            # The DELETE is the claim: only one replica deletes the row.
+            gone = await session.scalar(
+                delete(SubscriptionExtra)
+                .where(
+                    SubscriptionExtra.subscription_id == subscription_id,
+                    SubscriptionExtra.product_id == product_id,
+                    SubscriptionExtra.expires_at <= now,
+                )
+                .returning(SubscriptionExtra.product_id)
+                .execution_options(synchronize_session=False)
+            )
+            if gone is None:
+                continue
+            owner = await session.get(Subscription, subscription_id)
+            assert owner is not None
+            owner.extra_product_ids = [p for p in owner.extra_product_ids or [] if p != product_id]
+            owner.version += 1
+            owner.updated_at = now
+            base = await session.get(Product, owner.product_id)
+            assert base is not None
+            await events.activated(
+                session,
+                outbox,
+                owner,
+                base,
+                "extra_removed",
+                at=now,
+                summary=f"Extra {product_id} ended with its plan",
+            )
+            result.extras_ended.append(owner.customer_id)
+
+    horizon = now + timedelta(days=expiring_days)
+    soon = [
+        Subscription.status.in_(RUNNING),
+        Subscription.expires_at > now,
+        Subscription.expires_at <= horizon,
+        # Once per period: the notice remembers the expiry it was sent for.
+        or_(
+            Subscription.expiring_notice_for.is_(None),
+            Subscription.expiring_notice_for != Subscription.expires_at,
+        ),
+    ]
+    while True:
+        async with db.transaction() as session:
+            claimed = await _claim_batch(
+                session, soon, batch_size, expiring_notice_for=Subscription.expires_at
+            )
+            for subscription in claimed:
+                assert subscription.expires_at is not None
+                left = (subscription.expires_at - now) / timedelta(days=1)
+                await events.expiring(
+                    session, outbox, subscription, at=now, days_left=max(1, math.ceil(left))
+                )
+                result.expiring.append(subscription.customer_id)
+        if len(claimed) < batch_size:
+            break
+    return result
+
+
+class ExpiryScheduler:
+    """Runs `run_tick` every interval until stopped; a failed tick is logged and retried."""
+
+    def __init__(self, db: Database, outbox: Outbox, settings: SchedulerSettings) -> None:
+        self.db = db
+        self.outbox = outbox
+        self.settings = settings
+        self._task: asyncio.Task[None] | None = None
+
+    async def tick(self, now: datetime | None = None) -> TickResult:
+        return await run_tick(
+            self.db,
+            self.outbox,
+            now=now,
+            expiring_days=self.settings.expiring_days,
+            batch_size=self.settings.batch_size,
+        )
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="billing-expiry-scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                result = await self.tick()
+                if result.expired or result.changed or result.expiring or result.extras_ended:
+                    log.info(
+                        "scheduler: %d expired, %d changed, %d extras ended, %d expiring",
+                        len(result.expired),
+                        len(result.changed),
+                        len(result.extras_ended),
+                        len(result.expiring),
+                    )
+            except Exception:
+                log.exception("scheduler tick failed; trying again next interval")
+            await asyncio.sleep(self.settings.interval_seconds)

@@ -1,0 +1,562 @@
+"""Subscription actions an operator takes through the gateway: renew, change, set the expiry,
+add or remove an extra, cancel. Each writes exactly one ledger entry and one event."""
+
+import uuid
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, Literal, Protocol
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.billing import events
+from services.billing.models import (
+    LedgerTransaction,
+    Plan,
+    Product,
+    Subscription,
+    SubscriptionExtra,
+    Webshop,
+)
+from services.billing.periods import add_period, to_utc
+from services.billing.schemas import (
+    ActionResult,
+    CancelIn,
+    ChangeIn,
+    ExpiryIn,
+    ExtraIn,
+    OrderCheck,
+    RenewIn,
+)
+from services.billing.service import (
+    LedgerKind,
+    OrderRefused,
+    Sale,
+    fresh_period,
+    price_of,
+    record_entry,
+    renewal_base,
+    replace_extras,
+    resolve_sale,
+    running_status,
+    subscription_public,
+    transaction_public,
+)
+from services.runtime.outbox import Outbox
+from services.runtime.problems import Problem
+
+CENT = Decimal("0.01")
+
+
+class Action(Protocol):
+    """The shape of an action taking a request body (all but removing an extra)."""
+
+    async def __call__(
+        self,
+        session: AsyncSession,
+        outbox: Outbox,
+        customer_id: str,
+        body: Any,
+        *,
+        now: datetime,
+    ) -> ActionResult: ...
+
+
+RUNNING = ("active", "trial")
+
+
+def refused(field: str, message: str, status: int = 422, title: str = "Not allowed") -> Problem:
+    return Problem(status, title, message, extra={"errors": [{"field": field, "message": message}]})
+
+
+def conflict(message: str) -> Problem:
+    return Problem(409, "Subscription state conflict", message)
+
+
+async def load_for_update(session: AsyncSession, customer_id: str) -> Subscription:
+    """The customer's subscription, row-locked on PostgreSQL so actions on it queue up."""
+    subscription = await session.scalar(
+        select(Subscription).where(Subscription.customer_id == customer_id).with_for_update()
+    )
+    if subscription is None:
+        raise Problem(404, "No subscription", f"customer {customer_id} has no subscription")
+    return subscription
+
+
+async def check_sale(session: AsyncSession, subscription: Subscription, body: RenewIn) -> Sale:
+    """The catalog's verdict on selling `body` through the subscription's webshop."""
+    try:
+        return await resolve_sale(
+            session,
+            OrderCheck(
+                webshop_id=subscription.webshop_id,
+                product_id=body.product_id,
+                plan_id=body.plan_id,
+                extra_product_ids=body.extra_product_ids,
+            ),
+        )
+    except OrderRefused as error:
+        raise refused(error.field, error.reason, title="Order not allowed") from None
+
+
+def plan_span(plan: Plan, at: datetime) -> timedelta:
+    """How long one period of `plan` lasts when it starts at `at`."""
+    return add_period(at, plan.length, plan.unit) - at
+
+
+def prorate(price: Decimal, part: timedelta, whole: timedelta) -> Decimal:
+    """`price` scaled by part/whole, to the cent (banker's rounding keeps sums unbiased)."""
+    if whole <= timedelta(0) or part <= timedelta(0):
+        return Decimal("0.00")
+    share = Decimal(part.total_seconds()) / Decimal(whole.total_seconds())
+    return (price * share).quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def first_plan(product: Product) -> Plan | None:
+    return next((p for p in product.plans if not p.archived), None)
+
+
+def synced_extras_price(
+    extras: list[Product], webshop: Webshop, currency: str, start: datetime, end: datetime
+) -> Decimal:
+    """What extras synced to the base cost for [start, end): each plan's price prorated."""
+    total = Decimal(0)
+    for extra in extras:
+        plan = first_plan(extra)
+        if plan is None or currency not in plan.prices:
+            continue
+        total += prorate(Decimal(plan.prices[currency]), end - start, plan_span(plan, start))
+    return total
+
+
+def operator_order(action: str) -> str:
+    return f"op-{action}-{uuid.uuid4()}"
+
+
+async def _result(
+    session: AsyncSession, subscription: Subscription, action: str, entry_id: str
+) -> ActionResult:
+    entry = await session.get(LedgerTransaction, entry_id)
+    assert entry is not None
+    return ActionResult(
+        action=action,
+        subscription=await subscription_public(session, subscription),
+        transaction=transaction_public(entry),
+    )
+
+
+def _clear_bookings(subscription: Subscription) -> None:
+    subscription.next_product_id = subscription.next_plan_id = None
+    subscription.next_extra_product_ids = None
+    subscription.cancel_at_period_end = False
+
+
+def _touch(subscription: Subscription, now: datetime) -> None:
+    subscription.updated_at = now
+    subscription.version = (subscription.version or 0) + 1
+
+
+async def renew(
+    session: AsyncSession, outbox: Outbox, customer_id: str, body: RenewIn, *, now: datetime
+) -> ActionResult:
+    """Same product; the plan's length from the later of now and the current expiry."""
+    subscription = await load_for_update(session, customer_id)
+    if subscription.status == "pending":
+        raise conflict("the subscription has not started yet (it starts on first login)")
+    if body.product_id != subscription.product_id:
+        raise refused(
+            "product_id",
+            f"a renewal keeps the product {subscription.product_id!r}; use change for another",
+        )
+    sale = await check_sale(session, subscription, body)
+    base = renewal_base(subscription, now)
+    expires_at = add_period(base, sale.plan.length, sale.plan.unit)
+    if subscription.status not in RUNNING:
+        subscription.starts_at = now
+    subscription.plan_id = sale.plan.id
+    subscription.status = running_status(sale.product)
+    subscription.expires_at = expires_at
+    _clear_bookings(subscription)
+    _touch(subscription, now)
+    await replace_extras(session, subscription, sale.extras, now)
+    price, currency = price_of(sale.plan, sale.webshop)
+    price += synced_extras_price(sale.extras, sale.webshop, currency, base, expires_at)
+    summary = f"renewed {sale.product.name}, {sale.plan.name} until {expires_at:%Y-%m-%d}"
+    entry = await record_entry(
+        session,
+        outbox,
+        customer_id=customer_id,
+        subscription_id=subscription.id,
+        kind="charge",
+        amount=price,
+        currency=currency,
+        source="operator",
+        webshop_id=subscription.webshop_id,
+        order_id=operator_order("renew"),
+        reference=None,
+        description=summary,
+        recorded_at=now,
+        plan_id=sale.plan.id,
+        period_starts_at=base,
+        period_ends_at=expires_at,
+    )
+    await events.activated(
+        session, outbox, subscription, sale.product, "renewed", at=now, summary=summary.capitalize()
+    )
+    await events.transaction_recorded(session, outbox, entry)
+    return await _result(session, subscription, "renewed", entry.id)
+
+
+async def unused_credit(
+    session: AsyncSession, subscription: Subscription, currency: str, now: datetime
+) -> Decimal:
+    """The current plan's price for the time left of the paid period (zero if none is left)."""
+    if subscription.status not in RUNNING or subscription.expires_at is None:
+        return Decimal("0.00")
+    plan = await session.get(Plan, subscription.plan_id)
+    if plan is None or currency not in plan.prices:
+        return Decimal("0.00")
+    return prorate(
+        Decimal(plan.prices[currency]), subscription.expires_at - now, plan_span(plan, now)
+    )
+
+
+async def change(
+    session: AsyncSession, outbox: Outbox, customer_id: str, body: ChangeIn, *, now: datetime
+) -> ActionResult:
+    """Another product/plan, now (the unused time credited) or booked for the current expiry."""
+    subscription = await load_for_update(session, customer_id)
+    sale = await check_sale(session, subscription, body)
+    price, currency = price_of(sale.plan, sale.webshop)
+    if body.starts == "at_expiry":
+        if subscription.status not in RUNNING or subscription.expires_at is None:
+            raise conflict(
+                f"a {subscription.status} subscription has no current period to change at"
+            )
+        if subscription.cancel_at_period_end:
+            raise conflict("the subscription is cancelled at the period end")
+        starts_at = subscription.expires_at
+        ends_at = add_period(starts_at, sale.plan.length, sale.plan.unit)
+        subscription.next_product_id = sale.product.id
+        subscription.next_plan_id = sale.plan.id
+        subscription.next_extra_product_ids = [e.id for e in sale.extras]
+        _touch(subscription, now)
+        price += synced_extras_price(sale.extras, sale.webshop, currency, starts_at, ends_at)
+        summary = f"change to {sale.product.name}, {sale.plan.name} booked for {starts_at:%Y-%m-%d}"
+        entry = await record_entry(
+            session,
+            outbox,
+            customer_id=customer_id,
+            subscription_id=subscription.id,
+            kind="charge",
+            amount=price,
+            currency=currency,
+            source="operator",
+            webshop_id=subscription.webshop_id,
+            order_id=operator_order("change"),
+            reference=None,
+            description=summary,
+            recorded_at=now,
+            plan_id=sale.plan.id,
+            period_starts_at=starts_at,
+            period_ends_at=ends_at,
+        )
+        current = await session.get(Product, subscription.product_id)
+        assert current is not None
+        await events.activated(
+            session,
+            outbox,
+            subscription,
+            current,
+            "change_scheduled",
+            at=now,
+            summary=summary.capitalize(),
+        )
+        await events.transaction_recorded(session, outbox, entry)
+        return await _result(session, subscription, "change_scheduled", entry.id)
+
+    credit = await unused_credit(session, subscription, currency, now)
+    new_start, new_expiry, status = fresh_period(sale.product, sale.plan, now)
+    if new_expiry is not None:
+        price += synced_extras_price(sale.extras, sale.webshop, currency, now, new_expiry)
+    subscription.product_id = sale.product.id
+    subscription.plan_id = sale.plan.id
+    subscription.status = status
+    subscription.starts_at = new_start
+    subscription.expires_at = new_expiry
+    _clear_bookings(subscription)
+    _touch(subscription, now)
+    await replace_extras(session, subscription, sale.extras, now)
+    net = price - credit
+    kind: LedgerKind = "charge" if net >= 0 else "credit"
+    summary = f"changed to {sale.product.name}, {sale.plan.name}: {price} {currency}" + (
+        f" less {credit} {currency} credit for the unused time" if credit else ""
+    )
+    entry = await record_entry(
+        session,
+        outbox,
+        customer_id=customer_id,
+        subscription_id=subscription.id,
+        kind=kind,
+        amount=abs(net),
+        currency=currency,
+        source="operator",
+        webshop_id=subscription.webshop_id,
+        order_id=operator_order("change"),
+        reference=None,
+        description=summary,
+        recorded_at=now,
+        plan_id=sale.plan.id,
+        period_starts_at=new_start,
+        period_ends_at=new_expiry,
+    )
+    await events.activated(
+        session, outbox, subscription, sale.product, "changed", at=now, summary=summary.capitalize()
+    )
+    await events.transaction_recorded(session, outbox, entry)
+    return await _result(session, subscription, "changed", entry.id)
+
+
+async def set_expiry(
+    session: AsyncSession, outbox: Outbox, customer_id: str, body: ExpiryIn, *, now: datetime
+) -> ActionResult:
+    """Set an absolute expiry with a reason: a zero-amount adjustment in the ledger."""
+    expires_at = to_utc(body.expires_at)
+    if expires_at <= now:
+        raise refused("expires_at", "the new expiry must be in the future")
+    subscription = await load_for_update(session, customer_id)
+    if subscription.status == "pending":
+        raise conflict("the subscription has not started yet (it starts on first login)")
+    product = await session.get(Product, subscription.product_id)
+    plan = await session.get(Plan, subscription.plan_id)
+    assert product is not None and plan is not None
+    webshop = await session.get(Webshop, subscription.webshop_id)
+    assert webshop is not None
+    _, currency = price_of(plan, webshop)
+    previous = subscription.expires_at
+    if subscription.status not in RUNNING:
+        subscription.starts_at = now
+        subscription.status = running_status(product)
+    subscription.expires_at = expires_at
+    _touch(subscription, now)
+    was = f"{previous:%Y-%m-%d %H:%M}" if previous else "none"
+    summary = f"expiry set to {expires_at:%Y-%m-%d %H:%M} UTC (was {was}): {body.reason}"
+    entry = await record_entry(
+        session,
+        outbox,
+        customer_id=customer_id,
+        subscription_id=subscription.id,
+        kind="adjustment",
+        amount=Decimal("0.00"),
+        currency=currency,
+        source="operator",
+        webshop_id=subscription.webshop_id,
+        order_id=operator_order("expiry"),
+        reference=body.reason,
+        description=summary,
+        recorded_at=now,
+        plan_id=subscription.plan_id,
+        period_starts_at=previous,
+        period_ends_at=expires_at,
+    )
+    await events.activated(
+        session, outbox, subscription, product, "extended", at=now, summary=summary.capitalize()
+    )
+    await events.transaction_recorded(session, outbox, entry)
+    return await _result(session, subscription, "extended", entry.id)
+
+
+async def add_extra(
+    session: AsyncSession, outbox: Outbox, customer_id: str, body: ExtraIn, *, now: datetime
+) -> ActionResult:
+    """An extra on its own plan (own expiry), or synced to the base expiry at a prorated price."""
+    subscription = await load_for_update(session, customer_id)
+    if subscription.status not in RUNNING or subscription.expires_at is None:
+        raise conflict(
+            f"extras can be added to a running subscription, not a {subscription.status} one"
+        )
+    extra = await session.get(Product, body.product_id)
+    if extra is None or extra.kind != "extra":
+        raise refused("product_id", f"{body.product_id!r} is not an extra product")
+    if extra.archived:
+        raise refused("product_id", f"extra {extra.id!r} is archived")
+    if extra.id in (subscription.extra_product_ids or []):
+        raise conflict(f"{extra.id!r} is already on the subscription")
+    if body.plan_id is not None:
+        plan = next((p for p in extra.plans if p.id == body.plan_id), None)
+        if plan is None:
+            raise refused("plan_id", f"extra {extra.id!r} has no plan {body.plan_id!r}")
+        if plan.archived:
+            raise refused("plan_id", f"plan {plan.id!r} is archived")
+    elif body.synced_to_base:
+        plan = first_plan(extra)
+        if plan is None:
+            raise refused("plan_id", f"extra {extra.id!r} has no plan on sale")
+    else:
+        raise refused("plan_id", "give the extra's plan, or synced_to_base: true")
+    webshop = await session.get(Webshop, subscription.webshop_id)
+    assert webshop is not None
+    full_price, currency = price_of(plan, webshop)
+    if body.synced_to_base:
+        own_expiry = None
+        ends_at = subscription.expires_at
+        price = prorate(full_price, ends_at - now, plan_span(plan, now))
+    else:
+        own_expiry = ends_at = add_period(now, plan.length, plan.unit)
+        price = full_price
+    session.add(
+        SubscriptionExtra(
+            subscription_id=subscription.id,
+            product_id=extra.id,
+            plan_id=plan.id,
+            expires_at=own_expiry,
+            added_at=now,
+        )
+    )
+    subscription.extra_product_ids = [*(subscription.extra_product_ids or []), extra.id]
+    _touch(subscription, now)
+    how = "synced to the base expiry" if own_expiry is None else f"until {ends_at:%Y-%m-%d}"
+    summary = f"extra {extra.name} added ({plan.name}, {how})"
+    entry = await record_entry(
+        session,
+        outbox,
+        customer_id=customer_id,
+        subscription_id=subscription.id,
+        kind="charge",
+        amount=price,
+        currency=currency,
+        source="operator",
+        webshop_id=subscription.webshop_id,
+        order_id=operator_order("extra"),
+        reference=None,
+        description=summary,
+        recorded_at=now,
+        plan_id=plan.id,
+        period_starts_at=now,
+        period_ends_at=ends_at,
+    )
+    product = await session.get(Product, subscription.product_id)
+    assert product is not None
+    await events.activated(
+        session, outbox, subscription, product, "extra_added", at=now, summary=summary.capitalize()
+    )
+    await events.transaction_recorded(session, outbox, entry)
+    return await _result(session, subscription, "extra_added", entry.id)
+
+
+async def remove_extra(
+    session: AsyncSession, outbox: Outbox, customer_id: str, product_id: str, *, now: datetime
+) -> ActionResult:
+    """Take an extra off: a zero-amount adjustment (refunds go through the webshop)."""
+    subscription = await load_for_update(session, customer_id)
+    if product_id not in (subscription.extra_product_ids or []):
+        raise Problem(404, "No such extra", f"{product_id!r} is not an extra of this subscription")
+    await session.execute(
+        delete(SubscriptionExtra).where(
+            SubscriptionExtra.subscription_id == subscription.id,
+            SubscriptionExtra.product_id == product_id,
+        )
+    )
+    subscription.extra_product_ids = [
+        p for p in subscription.extra_product_ids or [] if p != product_id
+    ]
+    _touch(subscription, now)
+    plan = await session.get(Plan, subscription.plan_id)
+    webshop = await session.get(Webshop, subscription.webshop_id)
+    assert plan is not None and webshop is not None
+    _, currency = price_of(plan, webshop)
+    summary = f"extra {product_id} removed"
+    entry = await record_entry(
+        session,
+        outbox,
+        customer_id=customer_id,
+        subscription_id=subscription.id,
+        kind="adjustment",
+        amount=Decimal("0.00"),
+        currency=currency,
+        source="operator",
+        webshop_id=subscription.webshop_id,
+        order_id=operator_order("extra-removed"),
+        reference=product_id,
+        description=summary,
+        recorded_at=now,
+    )
+    product = await session.get(Product, subscription.product_id)
+    assert product is not None
+    await events.activated(
+        session,
+        outbox,
+        subscription,
+        product,
+        "extra_removed",
+        at=now,
+        summary=summary.capitalize(),
+    )
+    await events.transaction_recorded(session, outbox, entry)
+    return await _result(session, subscription, "extra_removed", entry.id)
+
+
+async def cancel(
+    session: AsyncSession, outbox: Outbox, customer_id: str, body: CancelIn, *, now: datetime
+) -> ActionResult:
+    """End now (subscription.cancelled.v1) or at the period end (expires then, no renewal)."""
+    subscription = await load_for_update(session, customer_id)
+    if subscription.status in ("cancelled", "expired"):
+        raise conflict(f"the subscription is already {subscription.status}")
+    when: Literal["now", "at_period_end"] = body.when
+    if when == "at_period_end" and (
+        subscription.status not in RUNNING or subscription.expires_at is None
+    ):
+        raise conflict("a subscription that has not started has no period end; cancel it now")
+    plan = await session.get(Plan, subscription.plan_id)
+    webshop = await session.get(Webshop, subscription.webshop_id)
+    assert plan is not None and webshop is not None
+    _, currency = price_of(plan, webshop)
+    reason = f": {body.reason}" if body.reason else ""
+    previous = subscription.expires_at
+    if when == "now":
+        subscription.status = "cancelled"
+        subscription.expires_at = now
+        _clear_bookings(subscription)
+        summary = f"cancelled now{reason}"
+    else:
+        subscription.cancel_at_period_end = True
+        subscription.next_product_id = subscription.next_plan_id = None
+        subscription.next_extra_product_ids = None
+        summary = f"cancelled at the period end ({previous:%Y-%m-%d}){reason}"
+    _touch(subscription, now)
+    entry = await record_entry(
+        session,
+        outbox,
+        customer_id=customer_id,
+        subscription_id=subscription.id,
+        kind="adjustment",
+        amount=Decimal("0.00"),
+        currency=currency,
+        source="operator",
+        webshop_id=subscription.webshop_id,
+        order_id=operator_order("cancel"),
+        reference=body.reason,
+        description=summary,
+        recorded_at=now,
+        period_starts_at=previous if when == "now" else None,
+        period_ends_at=now if when == "now" else previous,
+    )
+    if when == "now":
+        await events.cancelled(session, outbox, subscription, at=now, reason=body.reason)
+        action = "cancelled"
+    else:
+        product = await session.get(Product, subscription.product_id)
+        assert product is not None
+        await events.activated(
+            session,
+            outbox,
+            subscription,
+            product,
+            "cancel_scheduled",
+            at=now,
+            summary=f"Subscription {summary}",
+        )
+        action = "cancel_scheduled"
+    await events.transaction_recorded(session, outbox, entry)
+    return await _result(session, subscription, action, entry.id)

@@ -1,0 +1,222 @@
+"""Billing on others' events: first-login start, webshop refunds, erasure; and idempotent HTTP
+writes."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.billing import lifecycle, reports, service, subscriptions
+from services.billing.idempotency import run_once
+from services.billing.models import Product
+from services.billing.schemas import ActionResult, RenewIn
+from services.billing.tests._setup import (
+    CUSTOMER,
+    NOW,
+    ledger,
+    open_subscription,
+    sent,
+    subscription,
+    types,
+)
+from services.contracts.customers import OrderPayment, SubscriptionOrder
+from services.contracts.webshop import OrderRefundedV1
+from services.runtime.consumer import PoisonMessage
+from services.runtime.db import Database
+from services.runtime.outbox import Outbox
+from services.runtime.problems import Problem
+
+
+async def test_first_login_product_starts_on_the_first_connection(
+    db: Database, outbox: Outbox
+) -> None:
+    async with db.transaction() as session:
+        await session.execute(
+            update(Product).where(Product.id == "trial").values(starts_on_first_login=True)
+        )
+    await open_subscription(db, outbox, product_id="trial", plan_id="trial-7d")
+    assert (await subscription(db)).status == "pending"
+    connected = datetime(2025, 1, 5, 10, 0, tzinfo=UTC)
+    async with db.transaction() as session:
+        assert await lifecycle.start_on_first_login(session, outbox, CUSTOMER, connected)
+    async with db.transaction() as session:
+        assert not await lifecycle.start_on_first_login(session, outbox, CUSTOMER, connected)
+    sub = await subscription(db)
+    assert (sub.status, sub.starts_at, sub.expires_at) == (
+        "trial",
+        connected,
+        connected + timedelta(days=7),
+    )
+    [started] = await sent(db)
+    assert started.data["action"] == "started" and started.data["starts_on_first_login"]
+
+
+async def _paid_order(db: Database, outbox: Outbox, amount: str) -> None:
+    async with db.transaction() as session:
+        await service.apply_order(
+            session,
+            outbox,
+            customer_id=CUSTOMER,
+            order=SubscriptionOrder(
+                order_id="web-1", webshop_id="shop-eu", product_id="basic", plan_id="basic-12m"
+            ),
+            payment=OrderPayment(
+                amount=Decimal(amount),
+                currency="EUR",
+                paid_at=NOW,
+                provider="card",
+                reference="pay-1",
+            ),
+        )
+
+
+def refund(amount: str, currency: str = "EUR") -> OrderRefundedV1:
+    return OrderRefundedV1(
+        order_id="web-1",
+        webshop_id="shop-eu",
+        amount=Decimal(amount),
+        currency=currency,
+        refunded_at=NOW + timedelta(days=1),
+        reason="unhappy",
+    )
+
+
+async def test_a_partial_refund_shortens_the_period_in_proportion(
+    db: Database, outbox: Outbox
+) -> None:
+    await _paid_order(db, outbox, "99.00")
+    before = await subscription(db)
+    assert before.expires_at is not None and before.starts_at is not None
+    period = before.expires_at - before.starts_at
+    now = before.starts_at + timedelta(days=1)
+    async with db.transaction() as session:
+        await lifecycle.record_refund(session, outbox, refund("49.50"), now=now)
+    async with db.transaction() as session:
+        await lifecycle.record_refund(session, outbox, refund("49.50"), now=now)  # replayed
+    after = await subscription(db)
+    assert after.expires_at == before.expires_at - period / 2
+    kinds = [(e.kind, e.amount) for e in await ledger(db)]
+    assert kinds == [("payment", Decimal("99.00")), ("refund", Decimal("49.50"))]
+    activated = [r.data["action"] for r in await sent(db) if r.type == "subscription.activated.v1"]
+    assert activated == ["opened", "refunded"]
+
+
+async def test_a_full_refund_ends_the_subscription(db: Database, outbox: Outbox) -> None:
+    await _paid_order(db, outbox, "99.00")
+    now = (await subscription(db)).starts_at
+    assert now is not None
+    async with db.transaction() as session:
+        await lifecycle.record_refund(session, outbox, refund("99.00"), now=now)
+    assert (await subscription(db)).status == "cancelled"
+    assert "subscription.cancelled.v1" in types(await sent(db))
+
+
+async def test_a_refund_before_its_order_waits_for_it(db: Database, outbox: Outbox) -> None:
+    async with db.transaction() as session:
+        await lifecycle.record_refund(session, outbox, refund("49.50"), now=NOW)
+        await lifecycle.record_refund(session, outbox, refund("49.50"), now=NOW)  # again
+    assert await ledger(db) == []
+    await _paid_order(db, outbox, "99.00")
+    async with db.transaction() as session:
+        await lifecycle.release_parked_refund(session, outbox, "shop-eu", "web-1", now=NOW)
+    async with db.transaction() as session:
+        await lifecycle.release_parked_refund(session, outbox, "shop-eu", "web-1", now=NOW)
+    kinds = [(e.kind, e.amount) for e in await ledger(db)]
+    assert kinds == [("payment", Decimal("99.00")), ("refund", Decimal("49.50"))]
+
+
+async def test_a_refund_in_another_currency_or_above_the_payment_is_poison(
+    db: Database, outbox: Outbox
+) -> None:
+    await _paid_order(db, outbox, "99.00")
+    with pytest.raises(PoisonMessage, match="USD"):
+        async with db.transaction() as session:
+            await lifecycle.record_refund(session, outbox, refund("1.00", "USD"), now=NOW)
+    with pytest.raises(PoisonMessage, match="exceeds"):
+        async with db.transaction() as session:
+            await lifecycle.record_refund(session, outbox, refund("100.00"), now=NOW)
+
+
+async def test_erasure_keeps_amounts_and_drops_the_person(db: Database, outbox: Outbox) -> None:
+    await _paid_order(db, outbox, "99.00")
+    async with db.transaction() as session:
+        await lifecycle.erase_customer(session, CUSTOMER)
+    async with db.transaction() as session:
+        await lifecycle.erase_customer(session, CUSTOMER)  # a replay changes nothing
+    async with db.sessions() as session:
+        with pytest.raises(Problem) as gone:
+            await service.get_subscription(session, CUSTOMER)
+        assert gone.value.status == 404
+        page = await service.list_transactions(session, CUSTOMER)
+        assert page.items == [] and page.balance == {}
+        assert (await reports.timeline(session, CUSTOMER, limit=50)).items == []
+        invoices = await reports.list_invoices(session, CUSTOMER, limit=10, cursor=None)
+        assert invoices.items == []
+        stats = await reports.stats(session, now=NOW)
+    # The money stays in the books, under a pseudonym.
+    assert [(d.currency, d.amount) for d in stats.revenue_per_day] == [("EUR", Decimal("99.00"))]
+
+
+async def test_the_same_idempotency_key_answers_the_same_without_a_second_effect(
+    db: Database, outbox: Outbox
+) -> None:
+    await open_subscription(db, outbox, expires_at=NOW + timedelta(days=3))
+
+    async def call(plan_id: str) -> ActionResult:
+        body = RenewIn(product_id="basic", plan_id=plan_id)
+
+        async def write(session: AsyncSession) -> ActionResult:
+            return await subscriptions.renew(session, outbox, CUSTOMER, body, now=NOW)
+
+        return await run_once(
+            db,
+            customer_id=CUSTOMER,
+            key="key-1",
+            action="renew",
+            body=body.model_dump(mode="json"),
+            model=ActionResult,
+            write=write,
+        )
+
+    first = await call("basic-1m")
+    again = await call("basic-1m")
+    assert again == first
+    assert len(await ledger(db)) == 2  # the opening sale and one renewal
+    with pytest.raises(Problem) as reused:
+        await call("basic-12m")
+    assert reused.value.status == 422
+    assert reused.value.extra["errors"][0]["field"] == "Idempotency-Key"
+
+
+async def test_concurrent_actions_on_one_customer_all_succeed_in_turn(
+    db: Database, outbox: Outbox
+) -> None:
+    await open_subscription(db, outbox, expires_at=NOW + timedelta(days=3))
+    body = RenewIn(product_id="basic", plan_id="basic-1m")
+
+    async def renew_once(key: str | None) -> ActionResult:
+        async def write(session: AsyncSession) -> ActionResult:
+            return await subscriptions.renew(session, outbox, CUSTOMER, body, now=NOW)
+
+        return await run_once(
+            db,
+            customer_id=CUSTOMER,
+            key=key,
+            action="renew",
+            body=body.model_dump(mode="json"),
+            model=ActionResult,
+            write=write,
+        )
+
+    results = await asyncio.gather(
+        *(renew_once(None) for _ in range(4)), *(renew_once("same") for _ in range(3))
+    )
+    # Four renewals without a key, one for the three sharing a key: five months added.
+    assert len(await ledger(db)) == 1 + 5
+    assert len({r.transaction.id for r in results[4:]}) == 1
+    assert (await subscription(db)).expires_at == max(
+        r.subscription.expires_at for r in results if r.subscription.expires_at
+    )
