@@ -118,6 +118,13 @@ async def _items_at(client: httpx.AsyncClient, path: str) -> list[Any]:
     return items
 
 
+async def _billing_revenue(system: System) -> list[Any]:
+    """Billing's revenue per day and currency, straight from the service."""
+    async with httpx.AsyncClient(base_url=system.processes["billing"].url) as billing:
+        revenue: list[Any] = (await _json(await billing.get("/stats")))["revenue_per_day"]
+    return revenue
+
+
 async def _run_batch(client: httpx.AsyncClient, **job: Any) -> dict[str, Any]:
     body = {**SALE, "first_name": "Hotel System", **job}
     key = str(uuid.uuid4())
@@ -301,6 +308,7 @@ async def test_erasure_removes_the_customer_everywhere_and_a_repeat_changes_noth
         )
         await eventually(lambda: _items_at(client, f"{base}/devices"), what="the device")
         ledger_before = (await _json(await client.get(f"{base}/transactions")))["items"]
+        revenue_before = await _billing_revenue(system)
         await _json(
             await client.post(
                 f"{base}/tickets", json={"subject": f"Call from {last_name}", "priority": "low"}
@@ -332,6 +340,13 @@ async def test_erasure_removes_the_customer_everywhere_and_a_repeat_changes_noth
             "customer.create",
         ]
         assert ledger_before and ledger_before[0]["amount"] == "9.99"
+
+        # billing drops the person from its ledger but keeps the amounts.
+        async def billing_forgot() -> bool:
+            return not await _items_at(client, f"{base}/transactions")
+
+        await eventually(billing_forgot, what="billing to erase the customer")
+        assert await _billing_revenue(system) == revenue_before
 
         # tickets deletes what it held of the customer: tickets and messages answer empty.
         async def tickets_forgot() -> bool:
@@ -370,4 +385,4 @@ async def test_timeline_merges_the_services_newest_first(system: System) -> None
         assert times == sorted(times, reverse=True)
         assert body["unavailable"] == []
         services = {item["service"] for item in body["items"]}
-        assert {"customers", "tickets"} <= services, body
+        assert {"customers", "tickets", "billing"} <= services, body
