@@ -29,8 +29,11 @@ lint: .run/.installed ## ruff and mypy
 	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -m mypy services gateway deploy tests conftest.py
 
-bench: install ## end-to-end order throughput beside the raw limit; writes bench-results/
-	$(PYTHON) -m tests.bench.orders
+# make bench BENCH=customers_list: list pages at 10k/100k/1M customers (docs/customers-list.md)
+BENCH ?= orders
+
+bench: install ## a benchmark (BENCH=orders|customers_list); writes bench-results/
+	$(PYTHON) -m tests.bench.$(BENCH)
 
 simulate: .run/.installed ## play TV-app activity for active customers of a running system (ARGS=...)
 	$(PYTHON) -m deploy.simulator --from-gateway http://127.0.0.1:8000 $(ARGS)

@@ -10,6 +10,7 @@ from gateway.routes import (
     catalog,
     customer_batches,
     customer_lifecycle,
+    customer_records,
     customers,
     operators,
     profiles,
@@ -20,6 +21,8 @@ from gateway.routes import (
 ROUTERS: list[APIRouter] = [
     auth.router,
     catalog.router,
+    # Before customers: its GET /customers/{id} would otherwise take /customers/export.csv.
+    customer_records.router,
     customers.router,
     customer_lifecycle.router,
     profiles.router,

@@ -87,9 +87,19 @@ async def list_customers(
     expires_after: datetime | None = None,
     q: Annotated[
         str | None,
-        Query(max_length=100, description="Name, e-mail or login prefix, case-insensitive."),
+        Query(
+            max_length=100,
+            description="Prefix of the name (first, last, 'first last' or 'last first'), "
+            "e-mail, phone or login; case-insensitive.",
+        ),
     ] = None,
-    sort: CustomerSort = "-created_at",
+    sort: Annotated[
+        CustomerSort,
+        Query(
+            description="name, created_at, expires_at (no expiry after every date) or status "
+            "(pending, trial, active, expired, disabled); '-' for descending; ties by id."
+        ),
+    ] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> CustomerPage:

@@ -32,7 +32,7 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        max_length=200,
+        max_length=3000,
         description="Retry with the same key and body: the same answer, no second effect. "
         "The same key with another body is refused (422).",
     ),

@@ -7,11 +7,21 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.schemas.common import Page
+from services.contracts.contact import CheckedCustomerInfo
 from services.contracts.customers import CustomerInfo, CustomerSource
 
 CustomerStatus = Literal["pending", "trial", "active", "expired", "disabled"]
 StatusGroup = Literal["active", "inactive"]
-CustomerSort = Literal["created_at", "-created_at", "name", "-name", "expires_at", "-expires_at"]
+CustomerSort = Literal[
+    "created_at",
+    "-created_at",
+    "name",
+    "-name",
+    "expires_at",
+    "-expires_at",
+    "status",
+    "-status",
+]
 
 
 class Credentials(BaseModel):
@@ -51,7 +61,7 @@ class CustomerCreate(BaseModel):
     product_id: str = Field(min_length=1, max_length=64)
     plan_id: str = Field(min_length=1, max_length=64)
     extra_product_ids: list[str] = Field(default_factory=list, max_length=50)
-    info: CustomerInfo
+    info: CheckedCustomerInfo
     credentials: Credentials | None = None
 
 
@@ -86,7 +96,12 @@ class CustomerCreated(CustomerPublic):
 
 
 class CustomerPage(Page[CustomerPublic]):
-    total: int | None = Field(default=None, description="All matches, where cheap to count.")
+    total: int | None = Field(
+        default=None,
+        description="All matches: exact up to 1,000; beyond, `total_exact` is false and it is "
+        "the table's estimated size (no filter) or 1,001 meaning more than 1,000.",
+    )
+    total_exact: bool = True
 
 
 class Subscription(BaseModel):

@@ -46,14 +46,20 @@ async def follow_subscription(
 
 
 async def end_subscription(
-    session: AsyncSession, event: SubscriptionCancelledV1 | SubscriptionExpiredV1
+    session: AsyncSession, outbox: Outbox, event: SubscriptionCancelledV1 | SubscriptionExpiredV1
 ) -> None:
-    """No new connections until a subscription is usable again (reason no_active_subscription)."""
+    """The subscription ended: the connected devices are logged out (reason
+    subscription_ended), and no new connection is admitted until a subscription is usable again
+    (reason no_active_subscription). Bindings stay, for a renewal. A repeat finds no connected
+    device, so it sends nothing."""
     limit = await access.locked_or_new(session, event.customer_id)
+    if limit.erased:
+        return
     limit.subscription_status = (
         "cancelled" if isinstance(event, SubscriptionCancelledV1) else "expired"
     )
     limit.updated_at = utcnow()
+    await devices.log_out_connected(session, outbox, event.customer_id, "subscription_ended")
 
 
 async def follow_account(session: AsyncSession, outbox: Outbox, event: AccountUpdatedV1) -> None:

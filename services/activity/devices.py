@@ -23,6 +23,7 @@ from services.contracts.apps import (
     DeviceConnectedV1,
     DeviceDisconnectedV1,
     DeviceHeartbeatV1,
+    DeviceLogoutReason,
     DeviceLogoutV1,
 )
 from services.contracts.billing import DevicePolicy
@@ -33,7 +34,14 @@ from services.runtime.problems import Problem
 log = logging.getLogger(__name__)
 
 UnbindReason = Literal["unbound_by_operator", "evicted_by_limit"]
-LogoutReason = Literal["unbound_by_operator", "evicted_by_limit", "account_disabled", "erased"]
+LogoutReason = Literal["account_disabled", "erased", "subscription_ended"]
+# What a refused app is told on apps.commands, so it can show why.
+LOGOUT_FOR_REFUSAL: dict[DeviceRejectionReason, DeviceLogoutReason] = {
+    "device_limit_reached": "rejected_by_limit",
+    "no_active_subscription": "no_active_subscription",
+    "account_disabled": "account_disabled",
+    "customer_erased": "erased",
+}
 
 
 Published = (
@@ -147,6 +155,17 @@ async def _reject(
                 rejected_at=event.connected_at,
             )
         )
+    # The app learns it was refused and why; the rest of the system, from device.rejected.v1.
+    await publish(
+        session,
+        outbox,
+        topics.APPS_COMMANDS,
+        DeviceLogoutV1(
+            customer_id=event.customer_id,
+            device_id=event.device_id,
+            reason=LOGOUT_FOR_REFUSAL[reason],
+        ),
+    )
     await publish(
         session,
         outbox,

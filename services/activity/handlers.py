@@ -36,11 +36,11 @@ def register(rt: Runtime) -> None:
 
     @on(topics.BILLING_EVENTS, SubscriptionCancelledV1)
     async def subscription_cancelled(d: Delivery, data: SubscriptionCancelledV1) -> None:
-        await customer_events.end_subscription(d.session, data)
+        await customer_events.end_subscription(d.session, rt.outbox, data)
 
     @on(topics.BILLING_EVENTS, SubscriptionExpiredV1)
     async def subscription_expired(d: Delivery, data: SubscriptionExpiredV1) -> None:
-        await customer_events.end_subscription(d.session, data)
+        await customer_events.end_subscription(d.session, rt.outbox, data)
 
     @on(topics.CUSTOMERS_EVENTS, AccountUpdatedV1)
     async def account_updated(d: Delivery, data: AccountUpdatedV1) -> None:

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing import service
@@ -84,8 +84,26 @@ DEMO_WEBSHOPS = [
 ]
 
 
+# Any constant both replicas agree on: the key of the PostgreSQL advisory lock of the seeding.
+SEED_LOCK_KEY = 0x6269_6C6C_0001
+
+
+async def _serialize_seeders(session: AsyncSession) -> None:
+    """Make a second seeder wait for the first one's transaction to end, so it then sees the
+    catalog and leaves it (two replicas starting at once would otherwise both find no product
+    and the loser would crash on a duplicate id)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(SEED_LOCK_KEY)))
+    else:
+        # SQLite has one writer: a write that changes nothing takes the write lock at once
+        # (the other seeder waits busy_timeout for it), before the emptiness is read.
+        await session.execute(update(Product).where(false()).values(name=Product.name))
+
+
 async def seed_if_empty(session: AsyncSession) -> bool:
-    """Seed the demo catalog when no product exists; returns whether it seeded."""
+    """Seed the demo catalog when no product exists; returns whether it seeded. Safe to run
+    in several replicas at once: one seeds, the others find it seeded."""
+    await _serialize_seeders(session)
     if await session.scalar(select(func.count()).select_from(Product)):
         return False
     for product in DEMO_PRODUCTS:

@@ -197,6 +197,8 @@ class LedgerTransaction(Base):
     __table_args__ = (
         UniqueConstraint("webshop_id", "order_id", "kind", name="uq_ledger_order_kind"),
         Index("ix_ledger_customer_recorded", "customer_id", "recorded_at", "id"),
+        # /stats: the 30-day range, covering what it groups and sums (index-only on PostgreSQL).
+        Index("ix_ledger_recorded_at", "recorded_at", "currency", "kind", "amount"),
     )
 
 

@@ -2,11 +2,16 @@
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, ColumnElement, String, and_, case, func, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from services.billing.models import LedgerTransaction, Subscription, SubscriptionHistory
+from services.billing.paging import decode_cursor, encode_cursor
 from services.billing.schemas import (
     BillingStats,
     Invoice,
@@ -16,43 +21,93 @@ from services.billing.schemas import (
     Timeline,
     TimelineItem,
 )
-from services.runtime.problems import Problem
+from services.runtime.db import MoneyType
 
 # How each kind counts for revenue and on an invoice: refunds and credits give money back.
 SIGN = {"charge": 1, "payment": 1, "adjustment": 1, "refund": -1, "credit": -1}
+NEGATIVE_KINDS = tuple(kind for kind, sign in SIGN.items() if sign < 0)
+
+
+def _invoice_key() -> ColumnElement[str]:
+    """What makes entries one invoice: their order (webshop or operator action), else the
+    entry itself. The webshop is part of it (order ids are per webshop)."""
+    return (
+        func.coalesce(LedgerTransaction.webshop_id, "")
+        + "|"
+        + func.coalesce(LedgerTransaction.order_id, LedgerTransaction.id)
+    )
 
 
 async def list_invoices(
     session: AsyncSession, customer_id: str, *, limit: int, cursor: str | None
 ) -> InvoicePage:
     """One invoice per order (webshop order or operator action), newest first, its ledger
-    entries as lines. `cursor` is the number of invoices already seen."""
-    offset = 0
-    if cursor:
-        if not cursor.isdigit():
-            raise Problem(
-                400,
-                "Bad cursor",
-                "the cursor is not one this list gave out",
-                extra={"field": "cursor"},
+    entries as lines.
+
+    Keyset paging on the invoice's first entry (recorded_at, id), which never changes once
+    written (a later refund joins its order's invoice as a line), so entries written between
+    two pages neither repeat nor skip an invoice: new invoices sort before the cursor."""
+    after = decode_cursor(cursor) if cursor else None
+    key = _invoice_key()
+    numbered = (
+        select(
+            LedgerTransaction.id,
+            LedgerTransaction.recorded_at,
+            key.label("invoice_key"),
+            func.row_number()
+            .over(partition_by=key, order_by=(LedgerTransaction.recorded_at, LedgerTransaction.id))
+            .label("n"),
+        )
+        .where(LedgerTransaction.customer_id == customer_id)
+        .subquery()
+    )
+    heads_query = select(numbered.c.invoice_key, numbered.c.recorded_at, numbered.c.id).where(
+        numbered.c.n == 1
+    )
+    if after is not None:
+        at, last_id = after
+        heads_query = heads_query.where(
+            or_(
+                numbered.c.recorded_at < at,
+                and_(numbered.c.recorded_at == at, numbered.c.id < last_id),
             )
-        offset = int(cursor)
-    entries = (
-        await session.scalars(
-            select(LedgerTransaction)
-            .where(LedgerTransaction.customer_id == customer_id)
-            .order_by(LedgerTransaction.recorded_at, LedgerTransaction.id)
+        )
+    heads = (
+        await session.execute(
+            heads_query.order_by(numbered.c.recorded_at.desc(), numbered.c.id.desc()).limit(
+                limit + 1
+            )
         )
     ).all()
+    more = len(heads) > limit
+    heads = heads[:limit]
+    entries: list[LedgerTransaction] = []
+    if heads:
+        entries = list(
+            (
+                await session.scalars(
+                    select(LedgerTransaction)
+                    .where(
+                        LedgerTransaction.customer_id == customer_id,
+                        key.in_([h.invoice_key for h in heads]),
+                    )
+                    .order_by(LedgerTransaction.recorded_at, LedgerTransaction.id)
+                )
+            ).all()
+        )
     grouped: dict[tuple[str | None, str], list[LedgerTransaction]] = {}
     for entry in entries:
         grouped.setdefault((entry.webshop_id, entry.order_id or entry.id), []).append(entry)
+    # The head's id (the database's order) names the invoice and the group it belongs to.
+    group_of = {e.id: group for group, lines in grouped.items() for e in lines}
     invoices = []
-    for (webshop_id, order_id), lines in grouped.items():
-        first = lines[0]
+    for head in heads:
+        webshop_id, order_id = group_of[head.id]
+        lines = grouped[(webshop_id, order_id)]
+        first = next(e for e in lines if e.id == head.id)
         invoices.append(
             Invoice(
-                id=first.id,
+                id=head.id,
                 customer_id=customer_id,
                 order_id=order_id,
                 webshop_id=webshop_id,
@@ -73,10 +128,11 @@ async def list_invoices(
                 ],
             )
         )
-    invoices.sort(key=lambda i: (i.issued_at, i.id), reverse=True)
-    page = invoices[offset : offset + limit]
-    more = offset + limit < len(invoices)
-    return InvoicePage(items=page, next_cursor=str(offset + limit) if more else None)
+    last = heads[-1] if heads else None
+    return InvoicePage(
+        items=invoices,
+        next_cursor=encode_cursor(last.recorded_at, last.id) if more and last else None,
+    )
 
 
 async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Timeline:
@@ -111,24 +167,47 @@ async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Ti
     return Timeline(items=items[:limit])
 
 
+class UtcDay(FunctionElement[str]):
+    """The UTC calendar day of a UTC timestamp column as text `YYYY-MM-DD`, computed by the
+    database so /stats can group by it (each dialect below)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(UtcDay, "sqlite")
+def _utc_day_sqlite(element: UtcDay, compiler: SQLCompiler, **kw: Any) -> str:
+    # UTCDateTime stores naive UTC text on SQLite, which date() reads as it is.
+    return f"date({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(UtcDay, "postgresql")
+def _utc_day_postgresql(element: UtcDay, compiler: SQLCompiler, **kw: Any) -> str:
+    # timestamptz -> the UTC wall time, whatever the session's time zone is.
+    column = compiler.process(element.clauses, **kw)
+    return f"to_char(timezone('UTC', {column}), 'YYYY-MM-DD')"
+
+
 async def stats(session: AsyncSession, *, now: datetime) -> BillingStats:
     """Revenue per UTC day and currency over the last 30 days (charges and payments, less
-    refunds and credits; adjustments are zero), and the running subscriptions."""
+    refunds and credits; adjustments are zero), and the running subscriptions.
+
+    One GROUP BY in the database over the ledger's integer ten-thousandths, so the sum is exact
+    on both backends; `ix_ledger_recorded_at` covers the range and the summed columns."""
     since = (now - timedelta(days=29)).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = UtcDay(LedgerTransaction.recorded_at)
+    signed = case((LedgerTransaction.kind.in_(NEGATIVE_KINDS), -1), else_=1) * type_coerce(
+        LedgerTransaction.amount, BigInteger
+    )
+    amount = type_coerce(func.sum(signed), MoneyType())
     rows = (
         await session.execute(
-            select(
-                LedgerTransaction.recorded_at,
-                LedgerTransaction.kind,
-                LedgerTransaction.currency,
-                LedgerTransaction.amount,
-            ).where(LedgerTransaction.recorded_at >= since)
+            select(day.label("day"), LedgerTransaction.currency, amount.label("amount"))
+            .where(LedgerTransaction.recorded_at >= since)
+            .group_by(day, LedgerTransaction.currency)
+            .order_by(day, LedgerTransaction.currency)
         )
     ).all()
-    revenue: dict[tuple[str, str], Decimal] = {}
-    for at, kind, currency, amount in rows:
-        key = (at.date().isoformat(), currency)
-        revenue[key] = revenue.get(key, Decimal("0.00")) + SIGN[kind] * amount
     active = await session.scalar(
         select(func.count())
         .select_from(Subscription)
@@ -136,8 +215,8 @@ async def stats(session: AsyncSession, *, now: datetime) -> BillingStats:
     )
     return BillingStats(
         revenue_per_day=[
-            RevenueDay(day=day, currency=currency, amount=amount)
-            for (day, currency), amount in sorted(revenue.items())
+            RevenueDay(day=row_day, currency=currency, amount=total)
+            for row_day, currency, total in rows
         ],
         active_subscriptions=active or 0,
     )

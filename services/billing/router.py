@@ -243,7 +243,7 @@ async def list_invoices(
     customer_id: str,
     rt: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
 ) -> InvoicePage:
     async with rt.db.sessions() as session:
         return await reports.list_invoices(session, customer_id, limit=limit, cursor=cursor)

@@ -151,9 +151,23 @@ class MessageShowV1(EventData):
     ticket_id: str | None = None
 
 
+# The last two answer a refused connection (device.rejected.v1's device_limit_reached and
+# no_active_subscription); a refused connection of a disabled or erased account gets
+# account_disabled / erased, as its connected devices do.
+DeviceLogoutReason = Literal[
+    "unbound_by_operator",
+    "evicted_by_limit",
+    "account_disabled",
+    "erased",
+    "subscription_ended",
+    "rejected_by_limit",
+    "no_active_subscription",
+]
+
+
 class DeviceLogoutV1(EventData):
     event_type = "device.logout.v1"
 
     customer_id: str
     device_id: str
-    reason: Literal["unbound_by_operator", "evicted_by_limit", "account_disabled", "erased"]
+    reason: DeviceLogoutReason

@@ -6,14 +6,16 @@ from fastapi import APIRouter
 
 from services.contracts import topics
 from services.contracts.customers import (
+    AccountUpdatedV1,
     CustomerCreatedV1,
     CustomerErasedV1,
     CustomerOrderPlacedV1,
+    CustomerUpdatedV1,
     ProfileCreatedV1,
     ProfileDeletedV1,
 )
 from services.contracts.webshop import OrderAcceptedV1, OrderRejectedV1
-from services.customers import extras_router, handlers
+from services.customers import account_router, extras_router, handlers
 from services.customers.bulk_add import BatchWorkers
 from services.customers.models import metadata
 from services.customers.router import router
@@ -21,6 +23,7 @@ from services.runtime.service_app import Runtime, ServiceSpec, run
 
 api = APIRouter()
 api.include_router(router)
+api.include_router(account_router.router)
 for extra in extras_router.ROUTERS:
     api.include_router(extra)
 
@@ -46,6 +49,8 @@ SPEC = ServiceSpec(
     publishes=[
         (topics.CUSTOMERS_EVENTS, CustomerCreatedV1),
         (topics.CUSTOMERS_EVENTS, CustomerOrderPlacedV1),
+        (topics.CUSTOMERS_EVENTS, CustomerUpdatedV1),
+        (topics.CUSTOMERS_EVENTS, AccountUpdatedV1),
         (topics.CUSTOMERS_EVENTS, ProfileCreatedV1),
         (topics.CUSTOMERS_EVENTS, ProfileDeletedV1),
         (topics.CUSTOMERS_EVENTS, CustomerErasedV1),

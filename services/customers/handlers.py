@@ -1,9 +1,15 @@
 """Kafka entrypoints of the customers service: parse, then call the service layer."""
 
 from services.contracts import topics
-from services.contracts.billing import SubscriptionActivatedV1, SubscriptionRejectedV1
+from services.contracts.apps import DeviceConnectedV1
+from services.contracts.billing import (
+    SubscriptionActivatedV1,
+    SubscriptionCancelledV1,
+    SubscriptionExpiredV1,
+    SubscriptionRejectedV1,
+)
 from services.contracts.webshop import OrderPaidV1
-from services.customers import service
+from services.customers import account, service, status
 from services.runtime.consumer import Delivery
 from services.runtime.service_app import Runtime
 
@@ -22,3 +28,16 @@ def register(rt: Runtime) -> None:
     @on(topics.BILLING_EVENTS, SubscriptionRejectedV1)
     async def subscription_rejected(d: Delivery, data: SubscriptionRejectedV1) -> None:
         await service.handle_subscription_rejected(d.session, rt.outbox, data)
+
+    @on(topics.BILLING_EVENTS, SubscriptionCancelledV1)
+    async def subscription_cancelled(d: Delivery, data: SubscriptionCancelledV1) -> None:
+        await status.handle_cancelled(d.session, data)
+
+    @on(topics.BILLING_EVENTS, SubscriptionExpiredV1)
+    async def subscription_expired(d: Delivery, data: SubscriptionExpiredV1) -> None:
+        await status.handle_expired(d.session, data)
+
+    # The closest thing to a login the apps report: see account.py.
+    @on(topics.APPS_EVENTS, DeviceConnectedV1)
+    async def device_connected(d: Delivery, data: DeviceConnectedV1) -> None:
+        await account.handle_device_connected(d.session, data)

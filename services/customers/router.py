@@ -3,15 +3,17 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi.responses import StreamingResponse
 
-from services.customers import service
+from services.customers import editing, listing, service
 from services.customers.schemas import (
     CustomerCreate,
     CustomerCreated,
     CustomerPage,
     CustomerPublic,
     CustomerStatus,
+    CustomerUpdate,
     SortKey,
 )
 from services.runtime.service_app import RuntimeDep
@@ -36,9 +38,7 @@ async def create_customer(
     return created
 
 
-@router.get("", response_model=CustomerPage)
-async def list_customers(
-    rt: RuntimeDep,
+def list_filters(
     status: Annotated[list[CustomerStatus] | None, Query()] = None,
     status_group: Annotated[str | None, Query(pattern="^(active|inactive)$")] = None,
     source: Annotated[str | None, Query(pattern="^(manual|webshop)$")] = None,
@@ -47,12 +47,8 @@ async def list_customers(
     expires_before: datetime | None = None,
     expires_after: datetime | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
-    sort: SortKey = "-created_at",
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-) -> CustomerPage:
-    """Customers in every status, filtered, searched (case-insensitive prefix) and keyset-paged."""
-    filters = service.ListFilters(
+) -> listing.ListFilters:
+    return listing.ListFilters(
         status=list(status) if status else None,
         status_group=status_group,
         source=source,
@@ -62,11 +58,51 @@ async def list_customers(
         expires_after=expires_after,
         q=q or None,
     )
+
+
+FiltersDep = Annotated[listing.ListFilters, Depends(list_filters)]
+
+
+@router.get("", response_model=CustomerPage)
+async def list_customers(
+    rt: RuntimeDep,
+    filters: FiltersDep,
+    sort: SortKey = "-created_at",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> CustomerPage:
+    """Customers in every status, filtered, searched (case-insensitive prefix) and keyset-paged."""
     async with rt.db.sessions() as session:
-        return await service.list_customers(session, filters, sort=sort, limit=limit, cursor=cursor)
+        return await listing.list_customers(session, filters, sort=sort, limit=limit, cursor=cursor)
+
+
+@router.get("/export.csv", response_class=StreamingResponse)
+async def export_customers(
+    rt: RuntimeDep, filters: FiltersDep, sort: SortKey = "-created_at"
+) -> StreamingResponse:
+    """The whole filtered list as CSV (UTF-8, a header row), streamed in keyset batches."""
+    return StreamingResponse(
+        listing.stream_csv(rt.db, filters, sort=sort),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="customers.csv"'},
+    )
 
 
 @router.get("/{customer_id}", response_model=CustomerPublic)
 async def get_customer(customer_id: str, rt: RuntimeDep) -> CustomerPublic:
     async with rt.db.sessions() as session:
         return await service.get_customer(session, customer_id)
+
+
+@router.patch("/{customer_id}", response_model=CustomerPublic)
+async def update_customer(
+    customer_id: str,
+    payload: CustomerUpdate,
+    rt: RuntimeDep,
+    idempotency_key: Annotated[str | None, Header(max_length=120)] = None,
+) -> CustomerPublic:
+    """Edit personal data or rebind the webshop; emits customer.updated when anything changed."""
+    async with rt.db.transaction() as session:
+        return await editing.update_customer(
+            session, rt.outbox, customer_id, payload, idempotency_key
+        )

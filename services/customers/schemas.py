@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.contracts.contact import CheckedCustomerInfo, CustomerInfoPatch
 from services.contracts.customers import CustomerInfo, CustomerSource
 from services.customers.credentials import login_problem
 
@@ -12,7 +13,16 @@ CustomerStatus = Literal["pending", "trial", "active", "expired", "disabled"]
 ACTIVE_STATUSES: tuple[str, ...] = ("trial", "active")
 INACTIVE_STATUSES: tuple[str, ...] = ("pending", "expired", "disabled")
 
-SortKey = Literal["created_at", "-created_at", "name", "-name", "expires_at", "-expires_at"]
+SortKey = Literal[
+    "created_at",
+    "-created_at",
+    "name",
+    "-name",
+    "expires_at",
+    "-expires_at",
+    "status",
+    "-status",
+]
 
 
 class CredentialsIn(BaseModel):
@@ -35,7 +45,7 @@ class CustomerCreate(BaseModel):
     product_id: str = Field(min_length=1, max_length=64)
     plan_id: str = Field(min_length=1, max_length=64)
     extra_product_ids: list[str] = Field(default_factory=list, max_length=50)
-    info: CustomerInfo
+    info: CheckedCustomerInfo
     credentials: CredentialsIn | None = None
 
 
@@ -69,3 +79,53 @@ class CustomerPage(BaseModel):
     items: list[CustomerPublic]
     next_cursor: str | None
     total: int | None = None
+    # False when `total` is an estimate or a lower bound (see listing.TOTAL_CAP).
+    total_exact: bool = True
+
+
+class CustomerUpdate(BaseModel):
+    """An edit: the info fields sent change (null clears an optional one); `webshop_id` rebinds
+    the customer to another webshop (the gateway checks it exists in the catalog)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    info: CustomerInfoPatch | None = None
+    webshop_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class AccountPublic(BaseModel):
+    customer_id: str
+    login: str
+    login_generated: bool
+    disabled: bool
+    created_at: datetime
+    updated_at: datetime | None
+    last_login_at: datetime | None = Field(
+        description="When a device last connected with this account (device.connected)."
+    )
+    password_reset_at: datetime | None
+
+
+class AccountUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    disabled: bool | None = None
+    login: str | None = None
+
+    @field_validator("login")
+    @classmethod
+    def _login_rules(cls, value: str | None) -> str | None:
+        if value is not None:
+            problem = login_problem(value)
+            if problem:
+                raise ValueError(problem)
+        return value
+
+
+class PasswordReset(BaseModel):
+    customer_id: str
+    password: str | None = Field(
+        description="The new generated password, in this answer only; null when the request "
+        "repeats an Idempotency-Key (the password was shown the first time)."
+    )
+    password_reset_at: datetime

@@ -1,15 +1,12 @@
 """The rules of the customers service: creating customers and accounts, resolving webshop buyers,
-following billing's subscription events, and the customers list."""
+following billing's subscription events. (The list is in listing.py, edits in editing.py, the
+account in account.py.)"""
 
 import asyncio
-import base64
-import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts import topics
@@ -25,22 +22,41 @@ from services.contracts.webshop import OrderAcceptedV1, OrderPaidV1, OrderReject
 from services.customers import credentials, profiles
 from services.customers.models import Account, Customer, IdempotentRequest, WebshopOrder
 from services.customers.schemas import (
-    ACTIVE_STATUSES,
-    INACTIVE_STATUSES,
     CustomerCreate,
     CustomerCreated,
-    CustomerPage,
     CustomerPublic,
-    SortKey,
     SubscriptionSummary,
 )
+from services.customers.status import STATUS_RANK, follow_activated
 from services.runtime.db import utcnow
 from services.runtime.outbox import Outbox
 from services.runtime.problems import Problem
 
 
-def _search_name(info: CustomerInfo) -> str:
-    return f"{info.last_name} {info.first_name}".lower()
+def set_names(customer: Customer, first_name: str, last_name: str) -> None:
+    """The names and their lower-cased search copies, always together."""
+    customer.first_name = first_name
+    customer.last_name = last_name
+    customer.search_name = f"{last_name} {first_name}".lower()
+    customer.search_full_name = f"{first_name} {last_name}".lower()
+
+
+def info_of(customer: Customer) -> CustomerInfo:
+    return CustomerInfo(
+        title=customer.title,
+        first_name=customer.first_name,
+        last_name=customer.last_name,
+        email=customer.email,
+        phone=customer.phone,
+        mobile=customer.mobile,
+        street=customer.street,
+        zip=customer.zip,
+        city=customer.city,
+        state=customer.state,
+        country=customer.country,
+        comments=customer.comments,
+        mapping_id=customer.mapping_id,
+    )
 
 
 def to_public(customer: Customer, account: Account) -> CustomerPublic:
@@ -50,14 +66,7 @@ def to_public(customer: Customer, account: Account) -> CustomerPublic:
         source=customer.source,
         login=account.login,
         webshop_id=customer.webshop_id,
-        info=CustomerInfo(
-            first_name=customer.first_name,
-            last_name=customer.last_name,
-            email=customer.email,
-            phone=customer.phone,
-            city=customer.city,
-            country=customer.country,
-        ),
+        info=info_of(customer),
         subscription=SubscriptionSummary(
             product_id=customer.product_id,
             plan_id=customer.plan_id,
@@ -102,33 +111,52 @@ async def prepare_account(
     return NewAccount(candidate, password_hash, generated)
 
 
+async def login_owner(session: AsyncSession, login: str) -> str | None:
+    """The customer whose login is `login` ignoring case (logins are unique that way)."""
+    return await session.scalar(
+        select(Account.customer_id).where(func.lower(Account.login) == login.lower())
+    )
+
+
 async def _login_taken(session: AsyncSession, login: str) -> bool:
-    return (await session.scalar(select(Account.login).where(Account.login == login))) is not None
+    return (await login_owner(session, login)) is not None
 
 
 def _new_customer(
-    *, info: CustomerInfo, source: str, webshop_id: str, external_id: str | None = None
+    *,
+    info: CustomerInfo,
+    login: str,
+    source: str,
+    webshop_id: str,
+    external_id: str | None = None,
 ) -> Customer:
     now = utcnow()
-    return Customer(
+    customer = Customer(
         id=str(uuid.uuid4()),
         status="pending",
+        status_rank=STATUS_RANK["pending"],
         source=source,
         webshop_id=webshop_id,
         external_id=external_id,
-        first_name=info.first_name,
-        last_name=info.last_name,
+        title=info.title,
         email=info.email,
         phone=info.phone,
+        mobile=info.mobile,
+        street=info.street,
+        zip=info.zip,
         city=info.city,
+        state=info.state,
         country=info.country,
-        search_name=_search_name(info),
-        search_first_name=info.first_name.lower(),
+        comments=info.comments,
+        mapping_id=info.mapping_id,
         search_email=info.email.lower() if info.email else None,
+        search_login=login.lower(),
         created_at=now,
         updated_at=now,
         extra_product_ids=[],
     )
+    set_names(customer, info.first_name, info.last_name)
+    return customer
 
 
 async def create_customer(
@@ -147,7 +175,12 @@ async def create_customer(
     account_plan = await prepare_account(
         session, creds.login if creds else None, creds.password if creds else None
     )
-    customer = _new_customer(info=payload.info, source="manual", webshop_id=payload.webshop_id)
+    customer = _new_customer(
+        info=payload.info,
+        login=account_plan.login,
+        source="manual",
+        webshop_id=payload.webshop_id,
+    )
     account = Account(
         customer_id=customer.id,
         login=account_plan.login,
@@ -258,6 +291,7 @@ async def handle_order_paid(session: AsyncSession, outbox: Outbox, order: OrderP
         generated_password = plan.generated_password
         customer = _new_customer(
             info=info,
+            login=plan.login,
             source="webshop",
             webshop_id=order.webshop_id,
             external_id=order.buyer.external_id,
@@ -353,14 +387,6 @@ async def _answer_repeated_order(session: AsyncSession, outbox: Outbox, seen: We
 # --- billing's events ------------------------------------------------------------------------
 
 
-def customer_status(subscription_status: str | None, disabled: bool) -> str:
-    if disabled:
-        return "disabled"
-    if subscription_status in ("trial", "active", "expired", "pending"):
-        return subscription_status
-    return "expired" if subscription_status == "cancelled" else "pending"
-
-
 async def handle_subscription_activated(
     session: AsyncSession, outbox: Outbox, event: SubscriptionActivatedV1
 ) -> None:
@@ -368,14 +394,7 @@ async def handle_subscription_activated(
     if customer is None:
         return  # erased meanwhile; nothing to follow
     account = await session.get(Account, event.customer_id)
-    customer.product_id = event.product_id
-    customer.plan_id = event.plan_id
-    customer.extra_product_ids = list(event.extra_product_ids)
-    customer.subscription_id = event.subscription_id
-    customer.subscription_status = event.status
-    customer.expires_at = event.expires_at
-    customer.status = customer_status(event.status, account.disabled if account else False)
-    customer.updated_at = utcnow()
+    follow_activated(customer, event, disabled=account.disabled if account else False)
     if event.order_id and account is not None:
         pending = await session.get(WebshopOrder, (event.webshop_id, event.order_id))
         if pending is not None and pending.reply == "pending":
@@ -415,129 +434,3 @@ async def handle_subscription_rejected(
     )
     pending.reply = "rejected"
     pending.generated_password = None
-
-
-# --- the list --------------------------------------------------------------------------------
-
-_FAR_PAST = "0001-01-01T00:00:00+00:00"
-
-
-@dataclass(frozen=True)
-class ListFilters:
-    status: list[str] | None = None
-    status_group: str | None = None
-    source: str | None = None
-    webshop_id: str | None = None
-    product_id: str | None = None
-    expires_before: datetime | None = None
-    expires_after: datetime | None = None
-    q: str | None = None
-
-
-def _filter_clauses(f: ListFilters) -> list[ColumnElement[bool]]:
-    clauses: list[ColumnElement[bool]] = []
-    if f.status:
-        clauses.append(Customer.status.in_(f.status))
-    if f.status_group == "active":
-        clauses.append(Customer.status.in_(ACTIVE_STATUSES))
-    elif f.status_group == "inactive":
-        clauses.append(Customer.status.in_(INACTIVE_STATUSES))
-    if f.source:
-        clauses.append(Customer.source == f.source)
-    if f.webshop_id:
-        clauses.append(Customer.webshop_id == f.webshop_id)
-    if f.product_id:
-        clauses.append(Customer.product_id == f.product_id)
-    if f.expires_before:
-        clauses.append(Customer.expires_at < f.expires_before)
-    if f.expires_after:
-        clauses.append(Customer.expires_at > f.expires_after)
-    if f.q:
-        prefix = f.q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = prefix + "%"
-        clauses.append(
-            or_(
-                Customer.search_name.like(pattern, escape="\\"),
-                Customer.search_first_name.like(pattern, escape="\\"),
-                Customer.search_email.like(pattern, escape="\\"),
-                Customer.phone.like(pattern, escape="\\"),
-                Customer.id.in_(
-                    select(Account.customer_id).where(
-                        func.lower(Account.login).like(pattern, escape="\\")
-                    )
-                ),
-            )
-        )
-    return clauses
-
-
-def _sort_column(sort: SortKey) -> Any:
-    name = sort.lstrip("-")
-    if name == "name":
-        return Customer.search_name
-    if name == "expires_at":
-        return Customer.expires_at
-    return Customer.created_at
-
-
-def encode_cursor(values: list[Any]) -> str:
-    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, sort: SortKey) -> tuple[Any, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        value, last_id = json.loads(raw)
-        if sort.lstrip("-") in ("created_at", "expires_at") and value is not None:
-            value = datetime.fromisoformat(value)
-        if not isinstance(last_id, str):
-            raise ValueError
-        return value, last_id
-    except (ValueError, TypeError, json.JSONDecodeError) as error:
-        raise Problem(
-            400, "Bad cursor", "the cursor is not one this list gave out", extra={"field": "cursor"}
-        ) from error
-
-
-async def list_customers(
-    session: AsyncSession,
-    filters: ListFilters,
-    *,
-    sort: SortKey = "-created_at",
-    limit: int = 50,
-    cursor: str | None = None,
-    with_total: bool = True,
-) -> CustomerPage:
-    """One page in keyset order (sort column, then id), so deep pages cost what the first does."""
-    clauses = _filter_clauses(filters)
-    column = _sort_column(sort)
-    descending = sort.startswith("-")
-    nullable = sort.lstrip("-") == "expires_at"
-    key = func.coalesce(column, datetime.fromisoformat(_FAR_PAST)) if nullable else column
-    query = select(Customer, Account).join(Account, Account.customer_id == Customer.id)
-    page_clauses = list(clauses)
-    if cursor:
-        value, last_id = decode_cursor(cursor, sort)
-        if nullable and value is None:
-            value = datetime.fromisoformat(_FAR_PAST)
-        if descending:
-            page_clauses.append(or_(key < value, and_(key == value, Customer.id < last_id)))
-        else:
-            page_clauses.append(or_(key > value, and_(key == value, Customer.id > last_id)))
-    order = (key.desc(), Customer.id.desc()) if descending else (key.asc(), Customer.id.asc())
-    rows = (
-        await session.execute(query.where(*page_clauses).order_by(*order).limit(limit + 1))
-    ).all()
-    items = [to_public(row[0], row[1]) for row in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last: Customer = rows[limit - 1][0]
-        sort_value = {"name": last.search_name, "expires_at": last.expires_at}.get(
-            sort.lstrip("-"), last.created_at
-        )
-        next_cursor = encode_cursor([sort_value, last.id])
-    total = None
-    if with_total:
-        total = await session.scalar(select(func.count()).select_from(Customer).where(*clauses))
-    return CustomerPage(items=items, next_cursor=next_cursor, total=total)

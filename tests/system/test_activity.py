@@ -280,6 +280,38 @@ async def test_the_limit_follows_a_product_change_at_once(system: System, apps: 
         assert [e["max_devices"] for e in changed] == [5, 2]
 
 
+async def test_a_subscription_cancelled_now_logs_out_the_connected_devices(
+    system: System, apps: Apps
+) -> None:
+    async with system.client() as client:
+        customer_id = await _customer_with_limit(client)
+        for device_id in ("stb-1", "tv-1"):
+            await apps.send("apps.events", _connected(customer_id, device_id), customer_id)
+        await apps.wait_for("activity.events", "device.registered.v1", customer_id, count=2)
+
+        response = await client.post(
+            f"/api/v1/customers/{customer_id}/subscription/cancel", json={"when": "now"}
+        )
+        assert response.status_code == 200, response.text
+
+        logouts = await apps.wait_for("apps.commands", "device.logout.v1", customer_id, count=2)
+        assert sorted(e["device_id"] for e in logouts) == ["stb-1", "tv-1"]
+        assert {e["reason"] for e in logouts} == {"subscription_ended"}
+        # The bindings stay (for a renewal); a reconnect is refused meanwhile.
+        assert await _device_ids(client, customer_id) == ["stb-1", "tv-1"]
+        await apps.send("apps.events", _connected(customer_id, "stb-1"), customer_id)
+        [rejected] = await apps.wait_for("activity.events", "device.rejected.v1", customer_id)
+        assert rejected["reason"] == "no_active_subscription"
+        # ... and the refused app is told why on apps.commands.
+        [told] = await apps.wait_for(
+            "apps.commands",
+            "device.logout.v1",
+            customer_id,
+            match=lambda e: e["reason"] == "no_active_subscription",
+        )
+        assert told["device_id"] == "stb-1"
+
+
 async def test_an_unbound_device_is_logged_out(system: System, apps: Apps) -> None:
     async with system.client() as client:
         customer_id = await _customer_with_limit(client)

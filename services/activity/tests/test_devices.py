@@ -14,11 +14,12 @@ from services.activity.tests.conftest import Feed
 from services.activity.tests.events import CUSTOMER, activated, connected, now
 from services.contracts import topics
 from services.contracts.apps import DeviceDisconnectedV1, DeviceHeartbeatV1
-from services.contracts.billing import SubscriptionExpiredV1
+from services.contracts.billing import SubscriptionCancelledV1, SubscriptionExpiredV1
 from services.contracts.customers import AccountUpdatedV1
 from services.runtime.db import Database
 from services.runtime.outbox import Outbox
 from services.runtime.problems import Problem
+from services.runtime.service_app import Runtime
 from services.runtime.tests._helpers import (
     OutboxRow,
     consumer_record,
@@ -55,6 +56,10 @@ async def test_devices_connect_up_to_the_limit_and_the_next_is_rejected(
     assert rejected.data["reason"] == "device_limit_reached"
     assert rejected.data["max_devices"] == 2
     assert [r.data["device_id"] for r in await sent(db, "device.registered.v1")] == ["a", "b"]
+    # The refused app is told why, on the apps' topic.
+    [logout] = await sent(db, "device.logout.v1")
+    assert (logout.topic, logout.key) == (topics.APPS_COMMANDS, CUSTOMER)
+    assert logout.data == {"customer_id": CUSTOMER, "device_id": "c", "reason": "rejected_by_limit"}
 
 
 async def test_a_known_device_reconnects_at_the_limit(db: Database, feed: Feed) -> None:
@@ -124,6 +129,14 @@ async def test_without_a_usable_subscription_every_connection_is_rejected(
         ("a", "no_active_subscription"),
         ("b", "no_active_subscription"),
     ]
+    assert [
+        (r.topic, r.data["device_id"], r.data["reason"]) for r in await sent(db, "device.logout.v1")
+    ] == [
+        (topics.APPS_COMMANDS, "before-any-subscription", "no_active_subscription"),
+        (topics.APPS_COMMANDS, "a", "subscription_ended"),  # "a" was connected when it expired
+        (topics.APPS_COMMANDS, "a", "no_active_subscription"),
+        (topics.APPS_COMMANDS, "b", "no_active_subscription"),
+    ]
 
 
 async def test_a_pending_subscription_admits_the_first_device(db: Database, feed: Feed) -> None:
@@ -161,12 +174,56 @@ async def test_a_disabled_account_logs_out_connected_devices_and_refuses_connect
     await feed(disabled)
     await feed(connected("a"))
 
-    [logout] = await sent(db, "device.logout.v1")
-    assert logout.data == {"customer_id": CUSTOMER, "device_id": "a", "reason": "account_disabled"}
+    # "a" is logged out when disabled, and again told so when its reconnect is refused.
+    logouts = await sent(db, "device.logout.v1")
+    assert [r.data for r in logouts] == [
+        {"customer_id": CUSTOMER, "device_id": "a", "reason": "account_disabled"}
+    ] * 2
     [rejected] = await sent(db, "device.rejected.v1")
     assert rejected.data["reason"] == "account_disabled"
 
     await feed(disabled.model_copy(update={"disabled": False}))
+    await feed(connected("a"))
+    assert len(await sent(db, "device.rejected.v1")) == 1
+
+
+async def test_an_ended_subscription_logs_out_connected_devices_once(
+    db: Database, feed: Feed, runtime: Runtime
+) -> None:
+    await feed(activated(3))
+    for device_id in ("a", "b", "c"):
+        await feed(connected(device_id))
+    await feed(DeviceDisconnectedV1(customer_id=CUSTOMER, device_id="c", at=now()))
+    expired = event_bytes(
+        SubscriptionExpiredV1(
+            customer_id=CUSTOMER, subscription_id="sub-1", product_id="basic", expired_at=now()
+        )
+    )
+    # The same event twice (a redelivery), then another end of the same subscription.
+    for _ in range(2):
+        await runtime.consumer.process(
+            topics.BILLING_EVENTS, consumer_record(topics.BILLING_EVENTS, expired)
+        )
+    await feed(
+        SubscriptionCancelledV1(
+            customer_id=CUSTOMER, subscription_id="sub-1", product_id="basic", cancelled_at=now()
+        )
+    )
+
+    logouts = await sent(db, "device.logout.v1")
+    assert sorted(r.data["device_id"] for r in logouts) == ["a", "b"]  # not the offline "c"
+    assert {(r.topic, r.key, r.data["reason"]) for r in logouts} == {
+        (topics.APPS_COMMANDS, CUSTOMER, "subscription_ended")
+    }
+    # Bindings stay for a renewal; until then nothing connects, and nothing shows online.
+    assert await device_ids(db) == ["a", "b", "c"]
+    async with db.sessions() as session:
+        page = await devices.list_devices(session, CUSTOMER, offline_after=OFFLINE_AFTER)
+    assert not any(d.online for d in page.items)
+    await feed(connected("a"))
+    [rejected] = await sent(db, "device.rejected.v1")
+    assert rejected.data["reason"] == "no_active_subscription"
+    await feed(activated(3))
     await feed(connected("a"))
     assert len(await sent(db, "device.rejected.v1")) == 1
 

@@ -195,8 +195,11 @@ async def test_erasure_removes_everything_and_a_replay_changes_nothing(
     assert (await favorites(db)).items == []
     assert history.items == []
     rows = await outbox_rows(db, models.outbox)
-    [logout] = of_type(rows, "device.logout.v1")
-    assert logout.data == {"customer_id": CUSTOMER, "device_id": "a", "reason": "erased"}
+    # "a" connected when erased, "b" refused afterwards: both apps are told.
+    assert [(r.data["device_id"], r.data["reason"]) for r in of_type(rows, "device.logout.v1")] == [
+        ("a", "erased"),
+        ("b", "erased"),
+    ]
     assert [r.data["reason"] for r in of_type(rows, "device.rejected.v1")] == ["customer_erased"]
 
 

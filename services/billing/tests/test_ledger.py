@@ -2,8 +2,11 @@
 the same books."""
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+
+import pytest
+from sqlalchemy import event
 
 from services.billing import reports, service, subscriptions
 from services.billing.models import LedgerTransaction
@@ -11,6 +14,7 @@ from services.billing.schemas import CancelIn, RenewIn
 from services.billing.tests._setup import CUSTOMER, NOW, open_subscription
 from services.runtime.db import Database
 from services.runtime.outbox import Outbox
+from services.runtime.problems import Problem
 
 
 async def test_many_small_amounts_sum_without_drift(db: Database) -> None:
@@ -82,3 +86,133 @@ async def test_invoices_timeline_and_stats_follow_the_actions(db: Database, outb
         ("2024-12-31", Decimal("9.99")),
         ("2025-01-01", Decimal("9.99")),
     ]
+
+
+def _entry(kind: str, amount: str, currency: str, at: datetime) -> LedgerTransaction:
+    return LedgerTransaction(
+        id=str(uuid.uuid4()),
+        customer_id=CUSTOMER,
+        subscription_id=None,
+        kind=kind,
+        amount=Decimal(amount),
+        currency=currency,
+        source="operator",
+        webshop_id=None,
+        order_id=None,
+        reference=None,
+        description="stats",
+        recorded_at=at,
+    )
+
+
+async def test_stats_is_one_exact_group_by_per_utc_day_and_currency(db: Database) -> None:
+    day_one = NOW.replace(hour=0, minute=0)  # 2025-01-01 00:00 UTC
+    entries = (
+        # 0.1 ten times: a float sum is 0.9999999999999999.
+        [_entry("payment", "0.1", "EUR", day_one + timedelta(minutes=i)) for i in range(10)]
+        # 0.0001 and 0.0002 alternating: floats drift after a few hundred.
+        + [
+            _entry("charge", "0.0001" if i % 2 else "0.0002", "EUR", NOW + timedelta(seconds=i))
+            for i in range(600)
+        ]
+        + [
+            _entry("refund", "0.3", "EUR", day_one + timedelta(hours=1)),
+            _entry("credit", "0.07", "EUR", day_one + timedelta(hours=2)),
+            _entry("adjustment", "0", "EUR", day_one + timedelta(hours=3)),
+            # The last microsecond of the day before, and a day in another currency.
+            _entry("payment", "1234567.8901", "USD", day_one - timedelta(microseconds=1)),
+            _entry("charge", "0.2", "USD", day_one - timedelta(days=2)),
+            _entry("charge", "0.1", "USD", day_one - timedelta(days=2)),
+            # Older than the 30 days (29 days before today's midnight is the first counted).
+            _entry("payment", "99", "EUR", day_one - timedelta(days=29, microseconds=1)),
+            _entry("payment", "5", "EUR", day_one - timedelta(days=29)),
+        ]
+    )
+    async with db.transaction() as session:
+        session.add_all(entries)
+    floats = sum(float(e.amount) for e in entries[:610])
+    assert floats != 1.09  # the drift the integer ten-thousandths avoid
+
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with db.sessions() as session:
+            result = await reports.stats(session, now=NOW)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+
+    assert [(d.day, d.currency, d.amount) for d in result.revenue_per_day] == [
+        ("2024-12-03", "EUR", Decimal("5.00")),
+        ("2024-12-30", "USD", Decimal("0.30")),
+        ("2024-12-31", "USD", Decimal("1234567.8901")),
+        ("2025-01-01", "EUR", Decimal("0.72")),  # 1.00 + 0.09 - 0.30 - 0.07 + 0
+    ]
+    ledger_reads = [s for s in statements if "ledger_transaction" in s]
+    assert len(ledger_reads) == 1 and "GROUP BY" in ledger_reads[0]
+
+
+def _order_entry(kind: str, order_id: str, at: datetime, amount: str = "1.00") -> LedgerTransaction:
+    entry = _entry(kind, amount, "EUR", at)
+    entry.webshop_id = "shop-eu"
+    entry.order_id = order_id
+    entry.source = "webshop"
+    return entry
+
+
+async def test_invoice_pages_neither_repeat_nor_skip_while_entries_are_written(
+    db: Database,
+) -> None:
+    # 12 orders, three of them sharing one moment (the id breaks the tie), plus two entries
+    # without an order (each its own invoice).
+    start = NOW - timedelta(days=10)
+    async with db.transaction() as session:
+        for i in range(12):
+            at = start + timedelta(hours=i if i < 9 else 9)
+            session.add(_order_entry("payment", f"order-{i}", at))
+            session.add(_order_entry("charge", f"order-{i}", at + timedelta(seconds=1)))
+        session.add_all(
+            [
+                _entry("credit", "0.50", "EUR", start + timedelta(hours=3, minutes=30)),
+                _entry("charge", "0.70", "EUR", start + timedelta(hours=9)),
+            ]
+        )
+    async with db.sessions() as session:
+        everything = await reports.list_invoices(session, CUSTOMER, limit=500, cursor=None)
+    assert everything.next_cursor is None and len(everything.items) == 14
+    expected = [i.id for i in everything.items]
+
+    seen: list[str] = []
+    cursor: str | None = None
+    for page_number in range(10):
+        async with db.sessions() as session:
+            page = await reports.list_invoices(session, CUSTOMER, limit=4, cursor=cursor)
+        seen += [i.id for i in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+        # Between pages: a new order, and refunds joining an order already shown and one not
+        # shown yet (they become lines of those invoices, which keep their place).
+        async with db.transaction() as session:
+            session.add(_order_entry("payment", f"new-{page_number}", NOW + timedelta(hours=1)))
+            session.add(_order_entry("refund", f"order-{11 - page_number}", NOW, "0.10"))
+            session.add(_order_entry("refund", f"order-{page_number}", NOW, "0.10"))
+    assert seen == expected
+
+    async with db.sessions() as session:
+        final = await reports.list_invoices(session, CUSTOMER, limit=500, cursor=None)
+    refunded = next(i for i in final.items if i.order_id == "order-0")
+    assert [line.kind for line in refunded.lines] == ["payment", "charge", "refund"]
+    assert refunded.total == Decimal("1.90")
+
+
+async def test_a_cursor_the_list_did_not_give_out_is_a_problem(db: Database) -> None:
+    async with db.sessions() as session:
+        for cursor in ("12", "bm90IGpzb24", "WyIyMDI1LTAxLTAxVDAwOjAwOjAwIiwgIngiXQ"):
+            with pytest.raises(Problem) as raised:
+                await reports.list_invoices(session, CUSTOMER, limit=5, cursor=cursor)
+            assert raised.value.status == 400
+            assert raised.value.extra == {"field": "cursor"}

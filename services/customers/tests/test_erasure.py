@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from services.contracts.billing import SubscriptionActivatedV1
 from services.contracts.customers import CustomerInfo
 from services.contracts.webshop import Buyer, OrderPaidV1, Payment
-from services.customers import erasure, models, service, timeline
+from services.customers import erasure, listing, models, service, timeline
 from services.customers.extra_tables import ErasedCustomer, Profile
 from services.customers.models import Account, Customer, IdempotentRequest, WebshopOrder
 from services.customers.schemas import CustomerCreate
@@ -57,7 +57,7 @@ async def test_erasure_removes_personal_data_and_leaves_a_tombstone_and_one_even
         assert await rows_of(db, model, customer_id) == 0, model
     async with db.sessions() as session:
         tombstone = await session.get(ErasedCustomer, customer_id)
-        page = await service.list_customers(session, service.ListFilters(q="secret"))
+        page = await listing.list_customers(session, listing.ListFilters(q="secret"))
         with pytest.raises(Problem) as gone:
             await service.get_customer(session, customer_id)
         with pytest.raises(Problem) as no_timeline:

@@ -2,6 +2,8 @@
 every row exactly once in the chosen order."""
 
 import base64
+import csv
+import io
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -10,11 +12,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.customers import service
+from services.customers import listing as customers_list
 from services.customers.app import SPEC
+from services.customers.listing import ListFilters
 from services.customers.models import Account, Customer
-from services.customers.schemas import SortKey
-from services.customers.service import ListFilters
+from services.customers.schemas import ACTIVE_STATUSES, INACTIVE_STATUSES, SortKey
+from services.customers.status import STATUS_RANK
 from services.runtime.db import Database
 from services.runtime.problems import Problem
 from services.runtime.tests._helpers import BACKENDS, migrated_database
@@ -82,8 +85,10 @@ async def listing(
                     last_name=p.last,
                     email=p.email,
                     phone=p.phone,
+                    status_rank=STATUS_RANK[p.status],
                     search_name=f"{p.last} {p.first}".lower(),
-                    search_first_name=p.first.lower(),
+                    search_full_name=f"{p.first} {p.last}".lower(),
+                    search_login=p.login.lower(),
                     search_email=p.email.lower() if p.email else None,
                     created_at=created_at,
                     updated_at=created_at,
@@ -107,7 +112,7 @@ async def listing(
 
 async def logins(listing: Listing, filters: ListFilters) -> set[str]:
     async with listing.db.sessions() as session:
-        page = await service.list_customers(session, filters, limit=100)
+        page = await customers_list.list_customers(session, filters, limit=100)
     assert page.next_cursor is None
     assert page.total == len(page.items)
     return {item.login for item in page.items}
@@ -142,6 +147,7 @@ async def test_filters(listing: Listing, filters: ListFilters, expected: set[str
         ("jan", {"4821337701"}),  # first name
         ("JOHN", {"jsmith", "jsmith2"}),
         ("bob@ex", {"bobby"}),  # e-mail, stored in capitals
+        ("bob", {"bobby"}),  # name, e-mail and login at once: listed once
         ("jsm", {"jsmith", "jsmith2"}),  # login
         ("carl.", {"Carl.S"}),  # login, case-insensitive
         ("48213", {"4821337701"}),  # numeric login
@@ -149,6 +155,8 @@ async def test_filters(listing: Listing, filters: ListFilters, expected: set[str
         ("  smithers  ", {"anna"}),
         ("mith", set()),  # a prefix, not a substring
         ("%", set()),  # LIKE wildcards are literal
+        ("o'b", set()),  # the prefix is rendered into the SQL: quotes stay quoted
+        ("\\", set()),
         ("_", set()),
         ("zoe_", {"zoe_a"}),
         ("novotná", {"sarka"}),
@@ -172,21 +180,25 @@ async def test_search_combines_with_filters(listing: Listing) -> None:
 
 
 def _expected_order(people: dict[str, Customer], sort: SortKey) -> list[str]:
-    far_past = datetime(1, 1, 1, tzinfo=UTC)
+    far_future = datetime(9999, 1, 1, tzinfo=UTC)
 
     def key(customer: Customer) -> tuple[object, str]:
         field = sort.lstrip("-")
         if field == "name":
             return customer.search_name, customer.id
         if field == "expires_at":
-            return customer.expires_at or far_past, customer.id
+            return customer.expires_at or far_future, customer.id
+        if field == "status":
+            return STATUS_RANK[customer.status], customer.id
         return customer.created_at, customer.id
 
     ordered = sorted(people.values(), key=key, reverse=sort.startswith("-"))
     return [customer.id for customer in ordered]
 
 
-@pytest.mark.parametrize("sort", ["name", "-created_at", "-name", "created_at"])
+@pytest.mark.parametrize(
+    "sort", ["name", "-created_at", "-name", "created_at", "status", "-status"]
+)
 @pytest.mark.parametrize("limit", [1, 3])
 async def test_pages_return_every_row_once_in_order(
     listing: Listing, sort: SortKey, limit: int
@@ -195,7 +207,7 @@ async def test_pages_return_every_row_once_in_order(
     cursor = None
     async with listing.db.sessions() as session:
         for _ in range(len(PEOPLE) + 1):
-            page = await service.list_customers(
+            page = await customers_list.list_customers(
                 session, ListFilters(), sort=sort, limit=limit, cursor=cursor
             )
             assert page.total == len(PEOPLE)
@@ -208,15 +220,16 @@ async def test_pages_return_every_row_once_in_order(
 
 
 @pytest.mark.parametrize("sort", ["expires_at", "-expires_at"])
-async def test_pages_by_expiry_put_customers_without_one_at_the_far_end(
-    listing: Listing, sort: SortKey
+@pytest.mark.parametrize("limit", [1, 2, 4])
+async def test_pages_by_expiry_put_customers_without_one_after_every_date(
+    listing: Listing, sort: SortKey, limit: int
 ) -> None:
     seen: list[str] = []
     cursor = None
     async with listing.db.sessions() as session:
         for _ in range(len(PEOPLE) + 1):
-            page = await service.list_customers(
-                session, ListFilters(), sort=sort, limit=2, cursor=cursor
+            page = await customers_list.list_customers(
+                session, ListFilters(), sort=sort, limit=limit, cursor=cursor
             )
             seen += [item.id for item in page.items]
             cursor = page.next_cursor
@@ -230,7 +243,7 @@ async def test_pages_of_a_filtered_list_count_the_filtered_total(listing: Listin
     cursor = None
     async with listing.db.sessions() as session:
         for _ in range(10):
-            page = await service.list_customers(
+            page = await customers_list.list_customers(
                 session, ListFilters(status_group="inactive"), sort="name", limit=1, cursor=cursor
             )
             assert page.total == 4
@@ -261,6 +274,115 @@ def _encode(value: object) -> str:
 async def test_a_bad_cursor_is_a_400_problem(listing: Listing, cursor: str, sort: SortKey) -> None:
     async with listing.db.sessions() as session:
         with pytest.raises(Problem) as problem:
-            await service.list_customers(session, ListFilters(), sort=sort, cursor=cursor)
+            await customers_list.list_customers(session, ListFilters(), sort=sort, cursor=cursor)
     assert problem.value.status == 400
     assert problem.value.extra == {"field": "cursor"}
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("john sm", {"jsmith", "jsmith2"}),
+        ("JANE SMITH", {"4821337701"}),
+        ("šárka nov", {"sarka"}),
+        ("carl smithers", set()),
+    ],
+)
+async def test_search_by_full_name_first_then_last(
+    listing: Listing, q: str, expected: set[str]
+) -> None:
+    assert await logins(listing, ListFilters(q=q)) == expected
+
+
+async def test_total_beyond_the_cap_is_marked_inexact_on_postgresql(listing: Listing) -> None:
+    async with listing.db.sessions() as session:
+        postgres = session.get_bind().dialect.name == "postgresql"
+        everyone = await customers_list.list_customers(session, ListFilters(), total_cap=3)
+        inactive = await customers_list.list_customers(
+            session, ListFilters(status_group="inactive"), total_cap=3
+        )
+        few = await customers_list.list_customers(
+            session, ListFilters(status=["disabled"]), total_cap=3
+        )
+    assert (few.total, few.total_exact) == (1, True)
+    if postgres:
+        # Beyond the cap: the planner's estimate of the table (at least cap + 1) or cap + 1.
+        assert everyone.total is not None and everyone.total >= 4
+        assert not everyone.total_exact
+        assert (inactive.total, inactive.total_exact) == (4, False)
+    else:
+        assert (everyone.total, everyone.total_exact) == (len(PEOPLE), True)
+        assert (inactive.total, inactive.total_exact) == (4, True)
+
+
+@pytest.mark.parametrize("sort", ["name", "-expires_at", "status"])
+async def test_csv_export_streams_the_filtered_list_in_list_order(
+    listing: Listing, sort: SortKey
+) -> None:
+    filters = ListFilters(status=["active", "trial", "expired", "pending"])
+    chunks = [
+        chunk async for chunk in customers_list.stream_csv(listing.db, filters, sort=sort, batch=2)
+    ]
+    async with listing.db.sessions() as session:
+        page = await customers_list.list_customers(session, filters, sort=sort, limit=100)
+
+    assert len(chunks) > 3  # the header, then one chunk per batch: nothing held back
+    header, *rows = list(csv.reader(io.StringIO("".join(chunks))))
+    assert header == list(customers_list.CSV_COLUMNS)
+    assert [row[0] for row in rows] == [item.id for item in page.items]
+    by_login = {row[header.index("login")]: row for row in rows}
+    sarka = by_login["sarka"]
+    assert sarka[header.index("last_name")] == "Novotná"
+    assert sarka[header.index("phone")] == "+420777"
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=HYPERLINK(1)", "'=HYPERLINK(1)"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("+420777000111", "+420777000111"),
+        ("+1 202 555", "+1 202 555"),
+        ("-cmd|x", "'-cmd|x"),
+        ("plain", "plain"),
+        (None, ""),
+    ],
+)
+def test_csv_cells_cannot_start_a_formula(value: str | None, cell: str) -> None:
+    assert customers_list.csv_cell(value) == cell
+
+
+@pytest.mark.parametrize("group", ["active", "inactive"])
+@pytest.mark.parametrize("sort", ["expires_at", "-expires_at", "name", "-created_at", "-status"])
+@pytest.mark.parametrize("limit", [1, 2])
+async def test_a_status_group_is_read_status_by_status_and_merged_in_order(
+    listing: Listing, group: str, sort: SortKey, limit: int
+) -> None:
+    filters = ListFilters(status_group=group)
+    assert customers_list.split_statuses(filters) is not None
+    wanted = ACTIVE_STATUSES if group == "active" else INACTIVE_STATUSES
+    in_group = {k: c for k, c in listing.people.items() if c.status in wanted}
+    seen: list[str] = []
+    cursor = None
+    async with listing.db.sessions() as session:
+        for _ in range(len(PEOPLE) + 1):
+            page = await customers_list.list_customers(
+                session, filters, sort=sort, limit=limit, cursor=cursor
+            )
+            seen += [item.id for item in page.items]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    assert seen == _expected_order(in_group, sort)
+
+
+def test_only_a_partial_set_of_statuses_is_split() -> None:
+    assert customers_list.split_statuses(ListFilters()) is None
+    assert customers_list.split_statuses(ListFilters(status=["expired"])) is None
+    assert customers_list.split_statuses(
+        ListFilters(status=["expired", "trial", "active"], status_group="active")
+    ) == ["trial", "active"]
+    assert (
+        customers_list.split_statuses(ListFilters(status=["expired"], status_group="active"))
+        is None
+    )

@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import update
 
 from services.contracts.webshop import Buyer, OrderPaidV1, Payment
-from services.customers import profiles, service, timeline
+from services.customers import listing, profiles, service, timeline
 from services.customers.extra_tables import Profile
 from services.runtime.db import Database
 from services.runtime.outbox import Outbox
@@ -30,7 +30,7 @@ async def test_timeline_lists_creation_orders_and_profiles_newest_first(
     async with db.transaction() as session:
         await service.handle_order_paid(session, outbox, order)
     async with db.sessions() as session:
-        [customer] = (await service.list_customers(session, service.ListFilters())).items
+        [customer] = (await listing.list_customers(session, listing.ListFilters())).items
     async with db.transaction() as session:
         kids, _ = await profiles.create_profile(
             session, outbox, customer.id, profiles.ProfileCreate(name="Kids", kids=True), None

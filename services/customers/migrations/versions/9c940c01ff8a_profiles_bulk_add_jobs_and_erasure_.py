@@ -1,7 +1,7 @@
 """profiles, bulk-add jobs and erasure tombstones
 
 Revision ID: 9c940c01ff8a
-Revises: 80282211f754
+Revises: a9815bab9b79
 Create Date: 2026-11-28 22:10:09.225729
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import services.runtime.db
 
 revision: str = "9c940c01ff8a"
-down_revision: str | None = "80282211f754"
+down_revision: str | None = "a9815bab9b79"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,447 @@
+"""The customers list: filters, case-insensitive prefix search, keyset pages in a chosen order,
+a total that stays cheap at a million rows, and the same rows streamed as CSV.
+
+Every order ends with the id, so a page boundary is one (value, id) pair and the next page is a
+row-value comparison the database answers from an index range, however deep the page.
+"""
+
+import base64
+import csv
+import io
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, cast
+
+from sqlalchemy import ColumnElement, Select, String, func, literal, or_, select, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.customers.models import Account, Customer
+from services.customers.schemas import ACTIVE_STATUSES, INACTIVE_STATUSES, CustomerPage, SortKey
+from services.customers.service import to_public
+from services.customers.status import STATUS_RANK
+from services.runtime.db import Database
+from services.runtime.problems import Problem
+
+# Up to this many matches `total` is exact; beyond, PostgreSQL answers with the planner's row
+# count for the whole table (unfiltered) or TOTAL_CAP + 1 meaning "more than TOTAL_CAP".
+TOTAL_CAP = 1000
+CSV_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    status: list[str] | None = None
+    status_group: str | None = None
+    source: str | None = None
+    webshop_id: str | None = None
+    product_id: str | None = None
+    expires_before: datetime | None = None
+    expires_after: datetime | None = None
+    q: str | None = None
+
+
+def _like_prefix(q: str) -> str:
+    return _escape_like(q.strip().lower()) + "%"
+
+
+def filter_clauses(f: ListFilters) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    if f.status:
+        clauses.append(Customer.status.in_(f.status))
+    if f.status_group == "active":
+        clauses.append(Customer.status.in_(ACTIVE_STATUSES))
+    elif f.status_group == "inactive":
+        clauses.append(Customer.status.in_(INACTIVE_STATUSES))
+    if f.source:
+        clauses.append(Customer.source == f.source)
+    if f.webshop_id:
+        clauses.append(Customer.webshop_id == f.webshop_id)
+    if f.product_id:
+        clauses.append(Customer.product_id == f.product_id)
+    if f.expires_before:
+        clauses.append(Customer.expires_at < f.expires_before)
+    if f.expires_after:
+        clauses.append(Customer.expires_at > f.expires_after)
+    return clauses
+
+
+def search_alternatives(f: ListFilters) -> list[ColumnElement[bool]] | None:
+    """The prefix tests `q` stands for, any of which selects a customer.
+
+    All on the customer row, each column with its own index. For the total they are one OR
+    (PostgreSQL: a BitmapOr of five index ranges). For a page each is read on its own, in list
+    order, and the pages merged (see page_rows): as one OR sorted by name, the planner walks the
+    name index from "a" filtering, and for "smi" that is three quarters of a million rows.
+    Phones are stored as typed (E.164 from the API), so they are matched as given.
+    """
+    if not f.q or not f.q.strip():
+        return None
+    pattern = _like_prefix(f.q)
+    return [
+        _starts_with(Customer.search_name, pattern),
+        _starts_with(Customer.search_full_name, pattern),
+        _starts_with(Customer.search_email, pattern),
+        _starts_with(Customer.search_login, pattern),
+        _starts_with(Customer.phone, _escape_like(f.q.strip()) + "%"),
+    ]
+
+
+def all_clauses(f: ListFilters) -> list[ColumnElement[bool]]:
+    alternatives = search_alternatives(f)
+    clauses = filter_clauses(f)
+    return [*clauses, or_(*alternatives)] if alternatives else clauses
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _starts_with(column: Any, pattern: str) -> ColumnElement[bool]:
+    # The pattern is rendered into the statement (quoted by SQLAlchemy), not bound: PostgreSQL
+    # turns `LIKE 'abc%'` into an index range only when it sees the prefix, and a prepared
+    # statement reused with a parameter falls to a generic plan after five runs: a sequential
+    # scan of a million rows.
+    return cast(
+        ColumnElement[bool],
+        column.like(literal(pattern, String, literal_execute=True), escape="\\"),
+    )
+
+
+_SORT_COLUMNS: dict[str, Any] = {
+    "created_at": Customer.created_at,
+    "name": Customer.search_name,
+    "expires_at": Customer.expires_at,
+    "status": Customer.status_rank,
+}
+
+
+def sort_value(customer: Customer, field: str) -> Any:
+    return {
+        "created_at": customer.created_at,
+        "name": customer.search_name,
+        "expires_at": customer.expires_at,
+        "status": customer.status_rank,
+    }[field]
+
+
+Segment = Literal["values", "nulls"]
+
+
+def _segments(field: str, descending: bool) -> list[Segment]:
+    """Customers without an expiry come after every date ascending, before them descending.
+
+    The nullable sort is read as two index ranges (dates, then no date) rather than one
+    expression, so both stay index scans on PostgreSQL and SQLite alike.
+    """
+    if field != "expires_at":
+        return ["values"]
+    return ["nulls", "values"] if descending else ["values", "nulls"]
+
+
+def encode_cursor(value: Any, last_id: str) -> str:
+    raw = json.dumps([value.isoformat() if isinstance(value, datetime) else value, last_id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _bad_cursor() -> Problem:
+    return Problem(
+        400, "Bad cursor", "the cursor is not one this list gave out", extra={"field": "cursor"}
+    )
+
+
+def decode_cursor(cursor: str, sort: SortKey) -> tuple[Any, str]:
+    field = sort.lstrip("-")
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value, last_id = json.loads(raw)
+    except (ValueError, TypeError) as error:
+        raise _bad_cursor() from error
+    if not isinstance(last_id, str):
+        raise _bad_cursor()
+    if field == "expires_at" and value is None:
+        return None, last_id
+    try:
+        if field in ("created_at", "expires_at") and isinstance(value, str):
+            return datetime.fromisoformat(value), last_id
+        if field == "name" and isinstance(value, str):
+            return value, last_id
+        if field == "status" and isinstance(value, int) and not isinstance(value, bool):
+            return value, last_id
+    except ValueError as error:
+        raise _bad_cursor() from error
+    raise _bad_cursor()
+
+
+def _segment_query(
+    base: Select[Customer, Account],
+    clauses: list[ColumnElement[bool]],
+    *,
+    field: str,
+    descending: bool,
+    segment: Segment,
+    after: tuple[Any, str] | None,
+) -> Select[Customer, Account]:
+    column = _SORT_COLUMNS[field]
+    conditions = list(clauses)
+    if segment == "nulls":
+        conditions.append(column.is_(None))
+        if after is not None:
+            conditions.append(Customer.id < after[1] if descending else Customer.id > after[1])
+    else:
+        if field == "expires_at":
+            conditions.append(column.is_not(None))
+        if after is not None:
+            key, bound = tuple_(column, Customer.id), tuple_(after[0], after[1])
+            conditions.append(key < bound if descending else key > bound)
+    # The same (column, id) order in the null segment too, where the column is constant: it
+    # matches the (expires_at, id) index, so PostgreSQL reads the NULL range of that index
+    # instead of walking the primary key and filtering.
+    order = [column.desc(), Customer.id.desc()] if descending else [column.asc(), Customer.id.asc()]
+    return base.where(*conditions).order_by(*order)
+
+
+def split_statuses(f: ListFilters) -> list[str] | None:
+    """The statuses a filter allows, when it allows more than one but not all."""
+    allowed = set(STATUS_RANK)
+    if f.status:
+        allowed &= set(f.status)
+    if f.status_group == "active":
+        allowed &= set(ACTIVE_STATUSES)
+    elif f.status_group == "inactive":
+        allowed &= set(INACTIVE_STATUSES)
+    if len(allowed) in (1, len(STATUS_RANK)) or not allowed:
+        return None
+    return sorted(allowed, key=STATUS_RANK.__getitem__)
+
+
+async def page_rows(
+    session: AsyncSession,
+    clauses: list[ColumnElement[bool]],
+    *,
+    sort: SortKey,
+    limit: int,
+    after: tuple[Any, str] | None,
+    statuses: list[str] | None = None,
+    alternatives: list[ColumnElement[bool]] | None = None,
+) -> list[tuple[Customer, Account]]:
+    """Up to `limit` (customer, account) rows after `after` in `sort` order.
+
+    With several `statuses` (a status group, or repeated `status`), each status is read on its
+    own (status, column, id) index range and the pages are merged: a database reads an ordered
+    range of one status, but not the ordered union of two (the active group sorted by expiry
+    would otherwise walk past every expired customer first). Likewise each of the search's
+    `alternatives` (see search_alternatives); a customer found by two appears once.
+    """
+    if alternatives:
+        found: dict[str, tuple[Customer, Account]] = {}
+        for alternative in alternatives:
+            for row in await page_rows(
+                session,
+                [*clauses, alternative],
+                sort=sort,
+                limit=limit,
+                after=after,
+                statuses=statuses,
+            ):
+                found[row[0].id] = row
+        return _merged(list(found.values()), sort, limit)
+    if statuses and sort.lstrip("-") != "status":
+        merged: list[tuple[Customer, Account]] = []
+        for one in statuses:
+            merged += await page_rows(
+                session, [*clauses, Customer.status == one], sort=sort, limit=limit, after=after
+            )
+        return _merged(merged, sort, limit)
+    field, descending = sort.lstrip("-"), sort.startswith("-")
+    segments = _segments(field, descending)
+    start = 0
+    if after is not None and len(segments) > 1:
+        start = segments.index("nulls" if after[0] is None else "values")
+    base = select(Customer, Account).join(Account, Account.customer_id == Customer.id)
+    rows: list[tuple[Customer, Account]] = []
+    for position, segment in enumerate(segments[start:]):
+        query = _segment_query(
+            base,
+            clauses,
+            field=field,
+            descending=descending,
+            segment=segment,
+            after=after if position == 0 else None,
+        )
+        result = await session.execute(query.limit(limit - len(rows)))
+        rows += [(row[0], row[1]) for row in result.all()]
+        if len(rows) >= limit:
+            break
+    return rows
+
+
+def _merged(
+    rows: list[tuple[Customer, Account]], sort: SortKey, limit: int
+) -> list[tuple[Customer, Account]]:
+    ordered = sorted(rows, key=lambda row: _merge_key(row[0], sort), reverse=sort[0] == "-")
+    return ordered[:limit]
+
+
+def _merge_key(customer: Customer, sort: SortKey) -> tuple[int, Any, str]:
+    """The list order in Python: the first element puts customers without an expiry after
+    every date ascending (before them descending), as the segments do."""
+    value = sort_value(customer, sort.lstrip("-"))
+    if value is None:
+        return (1, 0, customer.id)
+    return (0, value, customer.id)
+
+
+@dataclass(frozen=True)
+class Total:
+    count: int
+    exact: bool
+
+
+async def count_matches(
+    session: AsyncSession, clauses: list[ColumnElement[bool]], *, cap: int = TOTAL_CAP
+) -> Total:
+    """Exact on SQLite and up to `cap` on PostgreSQL, where counting a million rows takes a
+    noticeable part of a second on every page."""
+    if session.get_bind().dialect.name != "postgresql":
+        count = await session.scalar(select(func.count()).select_from(Customer).where(*clauses))
+        return Total(int(count or 0), True)
+    capped = select(Customer.id).where(*clauses).limit(cap + 1).subquery()
+    count = int(await session.scalar(select(func.count()).select_from(capped)) or 0)
+    if count <= cap:
+        return Total(count, True)
+    if not clauses:
+        estimate = await session.scalar(
+            text("SELECT reltuples::bigint FROM pg_class WHERE oid = 'customer'::regclass")
+        )
+        return Total(max(int(estimate or 0), cap + 1), False)
+    return Total(cap + 1, False)
+
+
+async def list_customers(
+    session: AsyncSession,
+    filters: ListFilters,
+    *,
+    sort: SortKey = "-created_at",
+    limit: int = 50,
+    cursor: str | None = None,
+    with_total: bool = True,
+    total_cap: int = TOTAL_CAP,
+) -> CustomerPage:
+    """One page in keyset order (sort column, then id), so deep pages cost what the first does."""
+    clauses = filter_clauses(filters)
+    after = decode_cursor(cursor, sort) if cursor else None
+    rows = await page_rows(
+        session,
+        clauses,
+        sort=sort,
+        limit=limit + 1,
+        after=after,
+        statuses=split_statuses(filters),
+        alternatives=search_alternatives(filters),
+    )
+    items = [to_public(customer, account) for customer, account in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1][0]
+        next_cursor = encode_cursor(sort_value(last, sort.lstrip("-")), last.id)
+    if not with_total:
+        return CustomerPage(items=items, next_cursor=next_cursor)
+    total = await count_matches(session, all_clauses(filters), cap=total_cap)
+    return CustomerPage(
+        items=items, next_cursor=next_cursor, total=total.count, total_exact=total.exact
+    )
+
+
+# --- CSV -------------------------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "id",
+    "status",
+    "source",
+    "login",
+    "webshop_id",
+    "title",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "mobile",
+    "street",
+    "zip",
+    "city",
+    "state",
+    "country",
+    "comments",
+    "mapping_id",
+    "product_id",
+    "plan_id",
+    "extra_product_ids",
+    "subscription_status",
+    "expires_at",
+    "created_at",
+    "updated_at",
+)
+_FORMULA_START = ("=", "@", "\t", "\r", "+", "-")
+
+
+def csv_cell(value: object) -> str:
+    """A cell a spreadsheet shows as text: a leading = + - @ would start a formula (CSV
+    injection), except in a plain number such as an E.164 phone."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    cell = str(value)
+    if cell.startswith(_FORMULA_START):
+        rest = cell[1:].replace(" ", "")
+        if not (cell[0] in "+-" and rest.isdigit()):
+            return "'" + cell
+    return cell
+
+
+def _csv_row(customer: Customer, account: Account) -> list[str]:
+    values: dict[str, object] = {
+        "login": account.login,
+        "extra_product_ids": " ".join(customer.extra_product_ids or []),
+    }
+    return [
+        csv_cell(values[name] if name in values else getattr(customer, name))
+        for name in CSV_COLUMNS
+    ]
+
+
+def _csv_lines(rows: list[list[str]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue()
+
+
+async def stream_csv(
+    db: Database, filters: ListFilters, *, sort: SortKey, batch: int = CSV_BATCH
+) -> AsyncIterator[str]:
+    """The whole filtered list as CSV, read in keyset batches of `batch` rows, each in a short
+    session of its own: memory stays flat and no transaction stays open for the download."""
+    clauses = filter_clauses(filters)
+    yield _csv_lines([list(CSV_COLUMNS)])
+    after: tuple[Any, str] | None = None
+    field = sort.lstrip("-")
+    while True:
+        async with db.sessions() as session:
+            rows = await page_rows(
+                session,
+                clauses,
+                sort=sort,
+                limit=batch,
+                after=after,
+                statuses=split_statuses(filters),
+                alternatives=search_alternatives(filters),
+            )
+            lines = _csv_lines([_csv_row(customer, account) for customer, account in rows])
+        if lines:
+            yield lines
+        if len(rows) < batch:
+            return
+        last = rows[-1][0]
+        after = (sort_value(last, field), last.id)

@@ -1,0 +1,367 @@
+"""`make bench BENCH=customers_list`: the customers list at 10k, 100k and 1M customers on
+PostgreSQL. For each size, p50/p99 of list pages (filtered, searched, sorted, deep pages)
+through the gateway (HTTP, token, gateway -> customers service -> PostgreSQL) beside the same
+SQL run directly (the statements the service ran for that page, captured and replayed on a raw
+asyncpg connection). Writes bench-results/customers-list.md and the query plans at the largest
+size to bench-results/customers-list-plans.md.
+
+Servers: KAFKA_BOOTSTRAP_SERVERS and BENCH_POSTGRES_URL (an admin URL of an existing server,
+e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/postgres) are used when set; otherwise a
+local Kafka and PostgreSQL are started as `make test` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+from deploy.local.kafka import REPO_ROOT, LocalKafka, ensure_jars, free_port
+from deploy.local.postgres import LocalPostgres
+from deploy.local.processes import service_processes, start_all, stop_all
+from services.customers import listing, seed
+from services.customers.schemas import SortKey
+from services.runtime.db import Database
+
+# Values are str; Any keeps httpx's wider parameter type happy.
+Params = list[tuple[str, Any]]
+NOW = datetime.now(UTC)
+
+
+def _cursor(value: Any, last_id: str = "") -> str:
+    return listing.encode_cursor(value, last_id)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    # Several parameter sets, used in turn, so one cached answer does not make the figure.
+    variants: list[Params]
+
+
+def scenarios() -> list[Scenario]:
+    soon = (NOW + timedelta(days=7)).isoformat()
+    return [
+        Scenario("first page, newest first (no filter)", [[("sort", "-created_at")]]),
+        Scenario(
+            "status_group=active, by name",
+            [[("status_group", "active"), ("sort", "name")]],
+        ),
+        Scenario(
+            "status=expired, by expiry desc",
+            [[("status", "expired"), ("sort", "-expires_at")]],
+        ),
+        Scenario(
+            "webshop + product, oldest first",
+            [
+                [("webshop_id", w), ("product_id", p), ("sort", "created_at")]
+                for w, p in (("shop-cz", "premium"), ("shop-eu", "basic"), ("shop-us", "trial"))
+            ],
+        ),
+        Scenario(
+            "expiring within 7 days (active), by expiry",
+            [
+                [
+                    ("status_group", "active"),
+                    ("expires_after", NOW.isoformat()),
+                    ("expires_before", soon),
+                    ("sort", "expires_at"),
+                ]
+            ],
+        ),
+        Scenario("by status", [[("sort", "status")], [("sort", "-status")]]),
+        Scenario(
+            "q = name prefix, by name",
+            [[("q", q), ("sort", "name")] for q in ("smi", "nov", "jan", "martin", "procházka w")],
+        ),
+        Scenario(
+            "q = e-mail / login / phone prefix",
+            [[("q", q)] for q in ("jane.smith1", "eva.koch2", "+420777", "+4206012")],
+        ),
+        Scenario(
+            "q = name prefix + status_group=inactive",
+            [[("q", q), ("status_group", "inactive"), ("sort", "name")] for q in ("kr", "wa")],
+        ),
+        Scenario(
+            "deep page by name (cursor mid-alphabet)",
+            [[("sort", "name"), ("cursor", _cursor(v))] for v in ("m", "novák", "t")],
+        ),
+        Scenario(
+            "deep page newest first (cursor 18 months back)",
+            [[("sort", "-created_at"), ("cursor", _cursor(NOW - timedelta(days=540)))]],
+        ),
+        Scenario(
+            "deep page by expiry (cursor at now)",
+            [[("sort", "expires_at"), ("cursor", _cursor(NOW))]],
+        ),
+    ]
+
+
+def _filters(params: Params) -> tuple[listing.ListFilters, SortKey, str | None]:
+    values: dict[str, list[str]] = {}
+    for key, value in params:
+        values.setdefault(key, []).append(value)
+
+    def one(key: str) -> str | None:
+        return values.get(key, [None])[0]
+
+    def when(key: str) -> datetime | None:
+        raw = one(key)
+        return datetime.fromisoformat(raw) if raw else None
+
+    filters = listing.ListFilters(
+        status=values.get("status"),
+        status_group=one("status_group"),
+        source=one("source"),
+        webshop_id=one("webshop_id"),
+        product_id=one("product_id"),
+        expires_before=when("expires_before"),
+        expires_after=when("expires_after"),
+        q=one("q"),
+    )
+    sort: SortKey = one("sort") or "-created_at"  # type: ignore[assignment]
+    return filters, sort, one("cursor")
+
+
+Statement = tuple[str, tuple[Any, ...]]
+
+
+async def captured_statements(db: Database, params: Params) -> tuple[list[Statement], int]:
+    """The statements the service runs for this page (and the page's row count)."""
+    statements: list[Statement] = []
+
+    def record(_c: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((statement, tuple(parameters or ())))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        filters, sort, cursor = _filters(params)
+        async with db.sessions() as session:
+            page = await listing.list_customers(
+                session, filters, sort=sort, limit=50, cursor=cursor
+            )
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    return statements, len(page.items)
+
+
+@dataclass
+class Row:
+    size: int
+    scenario: str
+    gateway: list[float] = field(default_factory=list)
+    direct: list[float] = field(default_factory=list)
+    rows: int = 0
+    total: str = ""
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))] * 1000
+
+
+async def measure(
+    size: int,
+    gateway_url: str,
+    token: str,
+    db: Database,
+    raw: asyncpg.Connection,
+    requests: int,
+    plans: list[str] | None,
+) -> list[Row]:
+    results = []
+    async with httpx.AsyncClient(
+        base_url=gateway_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    ) as http:
+        for scenario in scenarios():
+            row = Row(size, scenario.name)
+            captured = [await captured_statements(db, v) for v in scenario.variants]
+            # Warm-up: one pass over the variants, as a running service would be.
+            for variant in scenario.variants:
+                (await http.get("/api/v1/customers", params=variant)).raise_for_status()
+            for i in range(requests):
+                variant = scenario.variants[i % len(scenario.variants)]
+                started = time.perf_counter()
+                response = await http.get("/api/v1/customers", params=variant)
+                row.gateway.append(time.perf_counter() - started)
+                response.raise_for_status()
+                body = response.json()
+                row.rows = max(row.rows, len(body["items"]))
+                row.total = f"{body['total']}{'' if body['total_exact'] else '~'}"
+            for i in range(requests):
+                statements, _ = captured[i % len(captured)]
+                started = time.perf_counter()
+                for sql, args in statements:
+                    await raw.fetch(sql, *args)
+                row.direct.append(time.perf_counter() - started)
+            if plans is not None:
+                plans.append(f"### {scenario.name}\n")
+                for sql, args in captured[0][0]:
+                    plan = await raw.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *args)
+                    text = "\n".join(r[0] for r in plan)
+                    plans.append(f"```sql\n{sql}\n-- {args}\n```\n```\n{text}\n```\n")
+            results.append(row)
+            print(
+                f"  {size:>8} {scenario.name:<48} gateway p50 {pct(row.gateway, 0.5):6.1f} ms"
+                f" p99 {pct(row.gateway, 0.99):6.1f} | SQL p50 {pct(row.direct, 0.5):6.1f} ms"
+                f" p99 {pct(row.direct, 0.99):6.1f}",
+                flush=True,
+            )
+    return results
+
+
+def table(rows: list[Row]) -> str:
+    lines = [
+        "| customers | page | gateway p50 (ms) | gateway p99 (ms) | SQL p50 (ms) | SQL p99 (ms)"
+        " | rows (max) | total (last) |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.size:,} | {r.scenario} | {pct(r.gateway, 0.5):.1f} | {pct(r.gateway, 0.99):.1f}"
+            f" | {pct(r.direct, 0.5):.1f} | {pct(r.direct, 0.99):.1f} | {r.rows} | {r.total} |"
+        )
+    return "\n".join(lines)
+
+
+@contextmanager
+def postgres_server(stack: ExitStack, work: Path, out_dir: Path) -> Iterator[Callable[[str], str]]:
+    """A function that creates a database and returns its SQLAlchemy URL."""
+    admin_url = os.environ.get("BENCH_POSTGRES_URL")
+    if admin_url:
+        url = make_url(admin_url)
+        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        created: list[str] = []
+
+        async def admin(statement: str) -> None:
+            connection = await asyncpg.connect(dsn)
+            try:
+                await connection.execute(statement)
+            finally:
+                await connection.close()
+
+        def create(name: str) -> str:
+            asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+            created.append(name)
+            return url.set(database=name).render_as_string(hide_password=False)
+
+        try:
+            yield create
+        finally:
+            # A million customers take a gigabyte of a server others share.
+            for name in created:
+                asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        return
+    postgres = LocalPostgres(
+        port=free_port(), data_dir=work / "pg", log_file=out_dir / "logs" / "postgres.log"
+    )
+    postgres.start()
+    stack.callback(postgres.stop)
+    yield postgres.create_database
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default=os.environ.get("BENCH_SIZES", "10000,100000,1000000"))
+    parser.add_argument("--requests", type=int, default=int(os.environ.get("BENCH_REQUESTS", 100)))
+    args = parser.parse_args()
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    out_dir = REPO_ROOT / "bench-results"
+    out_dir.mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="tvcm-bench-list-"))
+    rows: list[Row] = []
+    plans: list[str] = []
+    with ExitStack() as stack:
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if not bootstrap:
+            ensure_jars()
+            kafka = LocalKafka(
+                port=free_port(),
+                controller_port=free_port(),
+                data_dir=work / "kafka",
+                log_file=out_dir / "logs" / "kafka.log",
+            )
+            kafka.start()
+            stack.callback(kafka.stop)
+            bootstrap = kafka.bootstrap_servers
+        create_database = stack.enter_context(postgres_server(stack, work, out_dir))
+        tag = f"benchlist{uuid.uuid4().hex[:6]}"
+        database_url = create_database(f"{tag}_customers")
+        password = uuid.uuid4().hex
+        ports = {"customers": free_port(), "gateway": free_port()}
+        processes = [
+            p
+            for p in service_processes(
+                kafka_bootstrap_servers=bootstrap,
+                data_dir=work,
+                log_dir=out_dir / "logs" / "customers-list",
+                ports=ports,
+                database_urls={"customers": database_url},
+                extra_env={
+                    "KAFKA_TOPIC_PREFIX": f"{tag}.",
+                    "LOG_LEVEL": "WARNING",
+                    "ADMIN_PASSWORD": password,
+                },
+            )
+            if p.name in ("customers", "gateway")
+        ]
+        start_all(processes)
+        stack.callback(stop_all, processes)
+        gateway_url = f"http://127.0.0.1:{ports['gateway']}"
+        token = httpx.post(
+            f"{gateway_url}/api/v1/auth/token", data={"username": "admin", "password": password}
+        ).json()["access_token"]
+        seeded = 0
+        for size in sizes:
+            print(f"bench: seeding to {size:,} customers ...", flush=True)
+            started = time.perf_counter()
+            asyncio.run(seed.seed(database_url, size - seeded, seed_value=size))
+            print(f"  seeded {size - seeded:,} in {time.perf_counter() - started:.0f} s")
+            seeded = size
+
+            async def run(size: int = size) -> list[Row]:
+                db = Database(database_url)
+                url = make_url(database_url).set(drivername="postgresql")
+                raw = await asyncpg.connect(url.render_as_string(hide_password=False))
+                try:
+                    keep = plans if size == sizes[-1] else None
+                    return await measure(size, gateway_url, token, db, raw, args.requests, keep)
+                finally:
+                    await raw.close()
+                    await db.dispose()
+
+            rows += asyncio.run(run())
+    report = (
+        f"# Customers list ({time.strftime('%Y-%m-%d %H:%M')}, {platform.node()}, "
+        f"{os.cpu_count()} cores, {args.requests} requests per page kind)\n\n{table(rows)}\n\n"
+        "Gateway: GET /api/v1/customers?limit=50 with a bearer token, one request at a time "
+        "(gateway -> customers service -> PostgreSQL, page and total).\n"
+        "SQL: the same statements (page query, then the total's capped count), captured from "
+        "the service code and replayed on one raw asyncpg connection.\n"
+        "`~` after a total: beyond 1,000 matches the total is an estimate (no filter) or "
+        "1,001 meaning more than 1,000.\n"
+    )
+    (out_dir / "customers-list.md").write_text(report)
+    (out_dir / "customers-list-plans.md").write_text(
+        f"# Query plans of the customers list at {sizes[-1]:,} customers\n\n" + "\n".join(plans)
+    )
+    print("\n" + report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,356 @@
+"""Customers end to end (real Kafka, the real processes, through the gateway): editing info and
+the webshop, the account (disable/enable, login, password reset, last login), the list's
+filters, search, sort, pages and CSV export, and the status following billing's events."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from services.contracts.apps import DeviceConnectedV1
+from services.contracts.billing import (
+    SubscriptionActivatedV1,
+    SubscriptionCancelledV1,
+    SubscriptionExpiredV1,
+)
+from services.contracts.envelope import CloudEvent, EventData
+from tests.system.conftest import System, eventually
+
+
+class Bus:
+    """Publishes events as their owners would and reads what the customers service emits."""
+
+    def __init__(self, system: System) -> None:
+        self.system = system
+        self.producer = AIOKafkaProducer(bootstrap_servers=system.kafka)
+        self.consumer = AIOKafkaConsumer(
+            system.topic("customers.events"),
+            bootstrap_servers=system.kafka,
+            auto_offset_reset="earliest",
+            group_id=None,
+        )
+        self.seen: list[dict[str, Any]] = []
+
+    async def publish(self, topic: str, data: EventData, customer_id: str, source: str) -> None:
+        envelope = CloudEvent.wrap(data, source=source, subject=customer_id)
+        await self.producer.send_and_wait(
+            self.system.topic(topic),
+            envelope.model_dump_json().encode(),
+            key=customer_id.encode(),
+        )
+
+    async def emitted(self, customer_id: str, kind: str, count: int = 1) -> list[dict[str, Any]]:
+        async def find() -> list[dict[str, Any]] | None:
+            batches = await self.consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                self.seen += [json.loads(r.value or b"{}") for r in records]
+            found = [e for e in self.seen if e["subject"] == customer_id and e["type"] == kind]
+            return found if len(found) >= count else None
+
+        return await eventually(find, what=f"{count} {kind} of {customer_id}")
+
+
+@pytest.fixture
+async def bus(system: System) -> AsyncIterator[Bus]:
+    bus = Bus(system)
+    await bus.producer.start()
+    await bus.consumer.start()
+    try:
+        yield bus
+    finally:
+        await bus.producer.stop()
+        await bus.consumer.stop()
+
+
+async def add_customer(
+    client: httpx.AsyncClient, first: str, last: str, login: str | None = None
+) -> dict[str, Any]:
+    response = await client.post(
+        "/api/v1/customers",
+        json={
+            "webshop_id": "shop-eu",
+            "product_id": "basic",
+            "plan_id": "basic-1m",
+            "info": {"first_name": first, "last_name": last, "email": f"{last}@example.com"},
+            "credentials": {"login": login, "password": "secret-pw-1"} if login else None,
+        },
+    )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def status_of(client: httpx.AsyncClient, customer_id: str) -> str:
+    response = await client.get(f"/api/v1/customers/{customer_id}")
+    response.raise_for_status()
+    status: str = response.json()["status"]
+    return status
+
+
+async def until_status(client: httpx.AsyncClient, customer_id: str, status: str) -> None:
+    async def reached() -> bool:
+        return await status_of(client, customer_id) == status
+
+    await eventually(reached, what=f"status {status}")
+
+
+def uid() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+async def test_edit_info_and_change_webshop(system: System, bus: Bus) -> None:
+    async with system.client() as client:
+        customer_id = (await add_customer(client, "Edit", f"Me{uid()}"))["id"]
+        url = f"/api/v1/customers/{customer_id}"
+
+        edited = await client.patch(
+            url,
+            json={
+                "info": {
+                    "title": "Ms",
+                    "mobile": "+420 777 000 111",
+                    "street": "Main 1",
+                    "zip": "60200",
+                    "city": "Brno",
+                    "country": "cz",
+                    "mapping_id": "crm-1",
+                },
+                "webshop_id": "shop-us",
+            },
+        )
+        bad_phone = await client.patch(url, json={"info": {"phone": "12-34"}})
+        bad_shop = await client.patch(url, json={"webshop_id": "no-such-shop"})
+        audit = await client.get("/api/v1/audit", params={"customer_id": customer_id})
+
+    assert edited.status_code == 200, edited.text
+    body = edited.json()
+    assert body["webshop_id"] == "shop-us"
+    assert (body["info"]["mobile"], body["info"]["country"]) == ("+420777000111", "CZ")
+    assert bad_phone.status_code == 422
+    assert [e["field"] for e in bad_phone.json()["errors"]] == ["info.phone"]
+    assert bad_shop.status_code == 422
+    assert [e["field"] for e in bad_shop.json()["errors"]] == ["webshop_id"]
+    [updated] = await bus.emitted(customer_id, "customer.updated.v1")
+    assert updated["data"]["webshop_id"] == "shop-us"
+    assert "info.mobile" in updated["data"]["changed_fields"]
+    entries = [e for e in audit.json()["items"] if e["action"] == "customer.update"]
+    assert sorted(e["status_code"] for e in entries) == [200, 422]  # the refusal is audited too
+    [entry] = [e for e in entries if e["status_code"] == 200]
+    assert entry["before"]["webshop_id"] == "shop-eu"
+    assert entry["after"]["info"]["city"] == "Brno"
+
+
+async def test_disable_enable_follow_the_status_and_are_emitted(system: System, bus: Bus) -> None:
+    async with system.client() as client:
+        customer_id = (await add_customer(client, "Dis", f"Abled{uid()}"))["id"]
+        await until_status(client, customer_id, "active")
+        account_url = f"/api/v1/customers/{customer_id}/account"
+
+        disabled = await client.patch(
+            account_url, json={"disabled": True}, headers={"Idempotency-Key": f"d-{customer_id}"}
+        )
+        assert disabled.status_code == 200, disabled.text
+        assert await status_of(client, customer_id) == "disabled"
+        inactive = await client.get(
+            "/api/v1/customers", params={"status_group": "inactive", "status": "disabled"}
+        )
+        assert customer_id in [c["id"] for c in inactive.json()["items"]]
+
+        enabled = await client.patch(account_url, json={"disabled": False})
+        # The retried disable must not undo the enable that came after it.
+        retried = await client.patch(
+            account_url, json={"disabled": True}, headers={"Idempotency-Key": f"d-{customer_id}"}
+        )
+        assert (enabled.json()["disabled"], retried.json()["disabled"]) == (False, False)
+        assert await status_of(client, customer_id) == "active"
+
+    sent = await bus.emitted(customer_id, "account.updated.v1", count=2)
+    assert [e["data"]["disabled"] for e in sent] == [True, False]
+
+
+async def test_login_change_password_reset_and_last_login(system: System, bus: Bus) -> None:
+    tag = uid()
+    async with system.client() as client:
+        await add_customer(client, "Taken", f"Login{tag}", login=f"taken.{tag}")
+        customer_id = (await add_customer(client, "Log", f"In{tag}"))["id"]
+        account_url = f"/api/v1/customers/{customer_id}/account"
+
+        taken = await client.patch(account_url, json={"login": f"TAKEN.{tag}"})
+        spaced = await client.patch(account_url, json={"login": "has space"})
+        changed = await client.patch(account_url, json={"login": f"Mine.{tag}"})
+        found = await client.get("/api/v1/customers", params={"q": f"mine.{tag}"})
+
+        reset = await client.post(
+            f"{account_url}/password", headers={"Idempotency-Key": f"p-{tag}"}
+        )
+        repeated = await client.post(
+            f"{account_url}/password", headers={"Idempotency-Key": f"p-{tag}"}
+        )
+
+        connected_at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+        await bus.publish(
+            "apps.events",
+            DeviceConnectedV1(
+                customer_id=customer_id,
+                device_id=f"stb-{tag}",
+                kind="stb",
+                connected_at=connected_at,
+            ),
+            customer_id,
+            source="/apps/stb",
+        )
+
+        async def last_login() -> str | None:
+            account = (await client.get(account_url)).json()
+            value: str | None = account["last_login_at"]
+            return value
+
+        seen = await eventually(last_login, what="last_login_at")
+
+    assert taken.status_code == 409 and taken.json()["field"] == "login"
+    assert spaced.status_code == 422
+    assert changed.status_code == 200 and changed.json()["login"] == f"Mine.{tag}"
+    assert [c["id"] for c in found.json()["items"]] == [customer_id]
+    assert reset.status_code == 200 and reset.json()["password"].isdigit()
+    assert repeated.status_code == 200 and repeated.json()["password"] is None
+    assert datetime.fromisoformat(seen) == connected_at
+    [event] = await bus.emitted(customer_id, "account.updated.v1")
+    assert event["data"]["login"] == f"Mine.{tag}"
+    assert "password" not in json.dumps(event)
+
+
+async def test_list_filters_search_sort_pages_and_csv(system: System) -> None:
+    tag = f"zq{uid()}"
+    names = ["Anna", "Bert", "Cleo", "Dora", "Emil"]
+    async with system.client() as client:
+        ids = {
+            first: (await add_customer(client, first, f"{tag}{first.lower()}"))["id"]
+            for first in names
+        }
+        for customer_id in ids.values():
+            await until_status(client, customer_id, "active")
+        await client.patch(f"/api/v1/customers/{ids['Cleo']}/account", json={"disabled": True})
+
+        pages: list[str] = []
+        cursor: str | None = None
+        for _ in range(5):
+            params: dict[str, Any] = {"q": tag.upper(), "sort": "-name", "limit": 2}
+            if cursor:
+                params["cursor"] = cursor
+            page = (await client.get("/api/v1/customers", params=params)).json()
+            assert page["total"] == 5 and page["total_exact"]
+            pages += [c["info"]["first_name"] for c in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        active = await client.get(
+            "/api/v1/customers", params={"q": tag, "status_group": "active", "sort": "status"}
+        )
+        by_status = await client.get("/api/v1/customers", params={"q": tag, "sort": "-status"})
+        full_name = await client.get("/api/v1/customers", params={"q": f"dora {tag}"})
+        bad_cursor = await client.get("/api/v1/customers", params={"cursor": "nope"})
+        export = await client.get("/api/v1/customers/export.csv", params={"q": tag, "sort": "name"})
+
+    assert pages == ["Emil", "Dora", "Cleo", "Bert", "Anna"]
+    assert {c["id"] for c in active.json()["items"]} == {ids[n] for n in names if n != "Cleo"}
+    assert by_status.json()["items"][0]["id"] == ids["Cleo"]  # disabled ranks last ascending
+    assert [c["id"] for c in full_name.json()["items"]] == [ids["Dora"]]
+    assert bad_cursor.status_code == 400
+    assert export.status_code == 200
+    assert export.headers["content-type"].startswith("text/csv")
+    header, *rows = list(csv.reader(io.StringIO(export.text)))
+    assert header[:4] == ["id", "status", "source", "login"]
+    assert [row[0] for row in rows] == [ids[n] for n in names]
+    assert rows[2][1] == "disabled"
+
+
+async def test_status_follows_billings_events(system: System, bus: Bus) -> None:
+    async with system.client() as client:
+        customer_id = (await add_customer(client, "Stat", f"Us{uid()}"))["id"]
+        await until_status(client, customer_id, "active")
+        details = (await client.get(f"/api/v1/customers/{customer_id}")).json()
+        subscription = details["sections"]["subscription"]["data"]
+        now = datetime.now(UTC)
+
+        async def publish(data: EventData) -> None:
+            await bus.publish("billing.events", data, customer_id, source="/services/billing")
+
+        await publish(
+            SubscriptionCancelledV1(
+                customer_id=customer_id,
+                subscription_id=subscription["id"],
+                product_id="basic",
+                cancelled_at=now,
+            )
+        )
+        await until_status(client, customer_id, "expired")
+        expired_list = await client.get(
+            "/api/v1/customers",
+            params={
+                "status": "expired",
+                "expires_before": (now + timedelta(seconds=1)).isoformat(),
+            },
+        )
+        assert customer_id in [c["id"] for c in expired_list.json()["items"]]
+
+        await publish(
+            SubscriptionActivatedV1(
+                customer_id=customer_id,
+                subscription_id=subscription["id"],
+                order_id=None,
+                action="renewed",
+                webshop_id="shop-eu",
+                product_id="basic",
+                plan_id="basic-1m",
+                extra_product_ids=[],
+                status="trial",
+                starts_at=now,
+                expires_at=now + timedelta(days=14),
+                max_devices=2,
+            )
+        )
+        await until_status(client, customer_id, "trial")
+
+        await publish(
+            SubscriptionExpiredV1(
+                customer_id=customer_id,
+                subscription_id=subscription["id"],
+                product_id="basic",
+                expired_at=now + timedelta(days=14),
+            )
+        )
+        await until_status(client, customer_id, "expired")
+        stats = await client.get("/api/v1/customers", params={"status_group": "inactive"})
+    assert customer_id in [c["id"] for c in stats.json()["items"]]
+
+
+async def test_status_follows_real_billing_through_cancel_and_renewal(system: System) -> None:
+    async with system.client() as client:
+        customer_id = (await add_customer(client, "Real", f"Billing{uid()}"))["id"]
+        await until_status(client, customer_id, "active")
+        base = f"/api/v1/customers/{customer_id}/subscription"
+
+        scheduled = await client.post(f"{base}/cancel", json={"when": "at_period_end"})
+        assert scheduled.status_code == 200, scheduled.text
+        # cancel_scheduled keeps the subscription usable until its expiry.
+        assert await status_of(client, customer_id) == "active"
+
+        cancelled = await client.post(f"{base}/cancel", json={"when": "now"})
+        assert cancelled.status_code == 200, cancelled.text
+        await until_status(client, customer_id, "expired")
+
+        renewed = await client.post(
+            f"{base}/renew",
+            json={"product_id": "basic", "plan_id": "basic-1m", "extra_product_ids": []},
+        )
+        assert renewed.status_code in (200, 201), renewed.text
+        await until_status(client, customer_id, "active")
