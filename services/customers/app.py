@@ -8,18 +8,37 @@ from services.contracts import topics
 from services.contracts.customers import (
     AccountUpdatedV1,
     CustomerCreatedV1,
+    CustomerErasedV1,
     CustomerOrderPlacedV1,
     CustomerUpdatedV1,
+    ProfileCreatedV1,
+    ProfileDeletedV1,
 )
 from services.contracts.webshop import OrderAcceptedV1, OrderRejectedV1
-from services.customers import account_router, handlers
+from services.customers import account_router, extras_router, handlers
+from services.customers.bulk_add import BatchWorkers
 from services.customers.models import metadata
 from services.customers.router import router
-from services.runtime.service_app import ServiceSpec, run
+from services.runtime.service_app import Runtime, ServiceSpec, run
 
 api = APIRouter()
 api.include_router(router)
 api.include_router(account_router.router)
+for extra in extras_router.ROUTERS:
+    api.include_router(extra)
+
+# Bulk-add jobs are worked in the background of each instance, from start to stop; a job left
+# unfinished by a crash is picked up again (by this or another instance) when its lease ends.
+batch_workers = BatchWorkers()
+
+
+def start_batch_worker(rt: Runtime) -> None:
+    batch_workers.start(rt.db, rt.outbox, key=id(rt))
+
+
+async def stop_batch_worker(rt: Runtime) -> None:
+    await batch_workers.stop(key=id(rt))
+
 
 SPEC = ServiceSpec(
     name="customers",
@@ -32,9 +51,14 @@ SPEC = ServiceSpec(
         (topics.CUSTOMERS_EVENTS, CustomerOrderPlacedV1),
         (topics.CUSTOMERS_EVENTS, CustomerUpdatedV1),
         (topics.CUSTOMERS_EVENTS, AccountUpdatedV1),
+        (topics.CUSTOMERS_EVENTS, ProfileCreatedV1),
+        (topics.CUSTOMERS_EVENTS, ProfileDeletedV1),
+        (topics.CUSTOMERS_EVENTS, CustomerErasedV1),
         (topics.WEBSHOP_REPLIES, OrderAcceptedV1),
         (topics.WEBSHOP_REPLIES, OrderRejectedV1),
     ],
+    on_started=start_batch_worker,
+    on_stopping=stop_batch_worker,
 )
 
 

@@ -19,7 +19,7 @@ from services.contracts.customers import (
     SubscriptionOrder,
 )
 from services.contracts.webshop import OrderAcceptedV1, OrderPaidV1, OrderRejectedV1
-from services.customers import credentials
+from services.customers import credentials, profiles
 from services.customers.models import Account, Customer, IdempotentRequest, WebshopOrder
 from services.customers.schemas import (
     CustomerCreate,
@@ -222,6 +222,9 @@ async def create_customer(
         key=customer.id,
         subject=customer.id,
     )
+    await profiles.create_default_profile(
+        session, outbox, customer_id=customer.id, created_at=customer.created_at
+    )
     public = to_public(customer, account)
     return CustomerCreated(**public.model_dump(), password=account_plan.generated_password), True
 
@@ -319,6 +322,9 @@ async def handle_order_paid(session: AsyncSession, outbox: Outbox, order: OrderP
             topic=topics.CUSTOMERS_EVENTS,
             key=customer.id,
             subject=customer.id,
+        )
+        await profiles.create_default_profile(
+            session, outbox, customer_id=customer.id, created_at=customer.created_at
         )
     elif order.buyer.external_id and customer.external_id is None:
         customer.external_id = order.buyer.external_id

@@ -12,7 +12,7 @@ from services.customers.schemas import CredentialsIn, CustomerCreate, CustomerCr
 from services.runtime.db import Database
 from services.runtime.outbox import Outbox
 from services.runtime.problems import Problem
-from services.runtime.tests._helpers import outbox_rows
+from services.runtime.tests._helpers import of_type, outbox_rows
 
 INFO = CustomerInfo(
     first_name="Jane", last_name="Doe", email="Jane.Doe@Example.com", phone="+420777000111"
@@ -57,7 +57,7 @@ async def test_create_customer_writes_account_and_customer_created_with_the_orde
     assert is_new
     assert (created.status, created.source, created.webshop_id) == ("pending", "manual", "shop-eu")
     assert created.info == INFO
-    [row] = await outbox_rows(db, models.outbox)
+    [row] = of_type(await outbox_rows(db, models.outbox), "customer.created.v1")
     assert (row.type, row.topic, row.key) == (
         "customer.created.v1",
         topics.CUSTOMERS_EVENTS,
@@ -88,7 +88,7 @@ async def test_generated_password_is_returned_once_and_only_its_hash_is_stored(
     assert account.password_hash != created.password
     assert credentials.verify_password(account.password_hash, created.password)
     # The password is in no event and no other column.
-    [row] = await outbox_rows(db, models.outbox)
+    [row] = of_type(await outbox_rows(db, models.outbox), "customer.created.v1")
     assert created.password not in row.event.model_dump_json()
     async with db.sessions() as session:
         customer = await session.get(Customer, created.id)
@@ -125,7 +125,8 @@ async def test_a_taken_custom_login_is_refused_with_409(db: Database, outbox: Ou
     assert problem.value.status == 409
     assert problem.value.extra == {"field": "credentials.login"}
     assert await count(db, Customer) == 1
-    assert len(await outbox_rows(db, models.outbox)) == 1
+    # customer.created and the default profile's profile.created, of the first only
+    assert len(await outbox_rows(db, models.outbox)) == 2
 
 
 async def test_an_idempotency_key_replay_returns_the_same_customer(
@@ -140,7 +141,8 @@ async def test_an_idempotency_key_replay_returns_the_same_customer(
     assert again.password is None  # shown once, in the first answer
     assert await count(db, Customer) == 1
     assert await count(db, Account) == 1
-    assert len(await outbox_rows(db, models.outbox)) == 1
+    # customer.created and the default profile's profile.created, of the first only
+    assert len(await outbox_rows(db, models.outbox)) == 2
 
 
 async def test_another_idempotency_key_creates_another_customer(

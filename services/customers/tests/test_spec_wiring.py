@@ -46,9 +46,13 @@ async def test_a_paid_order_published_to_webshop_orders_places_the_order(
         await broker.publish(value, topic=topics.WEBSHOP_ORDERS, key=b"o-42")  # redelivered
 
     rows = await outbox_rows(db, models.outbox)
-    assert [r.type for r in rows] == ["customer.created.v1", "customer.order_placed.v1"]
-    assert rows[1].data["order"]["order_id"] == "o-42"
-    assert rows[1].event.source == "/services/customers"
+    assert [r.type for r in rows] == [
+        "customer.created.v1",
+        "profile.created.v1",
+        "customer.order_placed.v1",
+    ]
+    assert rows[2].data["order"]["order_id"] == "o-42"
+    assert rows[2].event.source == "/services/customers"
 
 
 async def test_a_record_that_does_not_parse_is_dead_lettered_through_the_broker(

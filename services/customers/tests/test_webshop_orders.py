@@ -128,10 +128,10 @@ async def test_a_new_buyer_becomes_a_webshop_customer_and_the_order_goes_to_bill
         "pending",
     )
     rows = await events(db)
-    assert [r.type for r in rows] == [CREATED, PLACED]
+    assert [r.type for r in rows] == [CREATED, "profile.created.v1", PLACED]
     assert {(r.topic, r.key) for r in rows} == {(topics.CUSTOMERS_EVENTS, customer.id)}
     assert rows[0].data["order"] is None  # the order travels in order_placed, once
-    placed = rows[1].data
+    placed = rows[2].data
     assert placed["customer_id"] == customer.id
     assert placed["order"] == {
         "order_id": "o-1",

@@ -1,0 +1,97 @@
+"""Tables of profiles, bulk-add jobs and erasure tombstones (registered in the service's
+metadata by models.py, so Alembic and the tests see one schema)."""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.customers.models import Base
+from services.runtime.db import UTCDateTime
+
+
+class Profile(Base):
+    """A viewer profile of an account (the TV apps' "who is watching")."""
+
+    __tablename__ = "profile"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(40))
+    kids: Mapped[bool] = mapped_column(Boolean, default=False)
+    # argon2 of the 4-8 digit PIN, like account passwords; None when the profile has no PIN.
+    pin_hash: Mapped[str | None] = mapped_column(String(200))
+    avatar: Mapped[str] = mapped_column(String(32))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The Idempotency-Key of the request that created it, so a retried create finds it.
+    creation_key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("customer_id", "name", name="uq_profile_customer_name"),
+        UniqueConstraint("customer_id", "creation_key", name="uq_profile_customer_key"),
+        Index("ix_profile_customer_created", "customer_id", "created_at"),
+    )
+
+
+class CustomerBatch(Base):
+    """A bulk-add job: N numbered customers on one sale, created item by item by a worker."""
+
+    __tablename__ = "customer_batch"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # queued | running | completed
+    webshop_id: Mapped[str] = mapped_column(String(64))
+    product_id: Mapped[str] = mapped_column(String(64))
+    plan_id: Mapped[str] = mapped_column(String(64))
+    extra_product_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name_prefix: Mapped[str] = mapped_column(String(80))
+    login_prefix: Mapped[str | None] = mapped_column(String(50))
+    first_number: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer)
+    digits: Mapped[int] = mapped_column(Integer)
+    country: Mapped[str | None] = mapped_column(String(2))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # A worker owns the job while its lease runs; another replica takes over after a crash.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_customer_batch_status", "status", "created_at"),)
+
+
+class CustomerBatchItem(Base):
+    """One numbered customer of a job. (batch_id, number) is the natural idempotency key: an
+    item is written in the same transaction as its customer, so a resumed job never makes a
+    number twice."""
+
+    __tablename__ = "customer_batch_item"
+
+    batch_id: Mapped[str] = mapped_column(
+        ForeignKey("customer_batch.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # created | failed
+    customer_id: Mapped[str | None] = mapped_column(String(36))
+    login: Mapped[str | None] = mapped_column(String(64))
+    # The generated password until the first read of the job's items hands it out.
+    password: Mapped[str | None] = mapped_column(String(32))
+    password_revealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_customer_batch_item_customer", "customer_id"),)
+
+
+class ErasedCustomer(Base):
+    """What is left of an erased customer: the id and when. The customer, account and profiles
+    rows are deleted; this row makes a repeated erasure a no-op answered 204."""
+
+    __tablename__ = "erased_customer"
+
+    customer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,262 @@
+"""Profiles of an account: who is watching. Every customer gets a default one when created;
+an account has 1 to MAX_PROFILES profiles; PINs are kept as argon2 hashes only."""
+
+import asyncio
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.contracts import topics
+from services.contracts.customers import ProfileCreatedV1, ProfileDeletedV1
+from services.customers import credentials
+from services.customers.extra_tables import Profile
+from services.customers.models import Customer
+from services.runtime.db import utcnow
+from services.runtime.outbox import Outbox
+from services.runtime.problems import Problem
+
+MAX_PROFILES = 10
+DEFAULT_PROFILE_NAME = "Main"
+
+# Avatars are identifiers of pictures the apps ship, not URLs: a URL would let anyone who edits
+# a profile make every device of the household fetch an arbitrary address.
+Avatar = Literal[
+    "default", "bear", "cat", "dog", "fox", "owl", "panda", "penguin", "robot", "rocket", "star"
+]
+DEFAULT_AVATAR: Avatar = "default"
+PIN_PATTERN = r"^[0-9]{4,8}$"
+
+
+class ProfileCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=40)
+    kids: bool = False
+    pin: str | None = Field(default=None, pattern=PIN_PATTERN, description="4 to 8 digits.")
+    avatar: Avatar = DEFAULT_AVATAR
+
+
+class ProfileUpdate(BaseModel):
+    """Only the fields sent change; `"pin": null` removes the PIN."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, min_length=1, max_length=40)
+    kids: bool | None = None
+    pin: str | None = Field(default=None, pattern=PIN_PATTERN, description="4 to 8 digits.")
+    avatar: Avatar | None = None
+
+
+class ProfilePublic(BaseModel):
+    id: str
+    customer_id: str
+    name: str
+    kids: bool
+    has_pin: bool
+    avatar: str
+    is_default: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProfileList(BaseModel):
+    items: list[ProfilePublic]
+    next_cursor: str | None = None
+
+
+def to_public(profile: Profile) -> ProfilePublic:
+    return ProfilePublic(
+        id=profile.id,
+        customer_id=profile.customer_id,
+        name=profile.name,
+        kids=profile.kids,
+        has_pin=profile.pin_hash is not None,
+        avatar=profile.avatar,
+        is_default=profile.is_default,
+        created_at=profile.created_at,
+        updated_at=profile.updated_at,
+    )
+
+
+async def _emit_created(session: AsyncSession, outbox: Outbox, profile: Profile) -> None:
+    await outbox.add(
+        session,
+        ProfileCreatedV1(
+            customer_id=profile.customer_id,
+            profile_id=profile.id,
+            name=profile.name,
+            kids=profile.kids,
+            created_at=profile.created_at,
+        ),
+        topic=topics.CUSTOMERS_EVENTS,
+        key=profile.customer_id,
+        subject=profile.customer_id,
+    )
+
+
+async def create_default_profile(
+    session: AsyncSession, outbox: Outbox, *, customer_id: str, created_at: datetime
+) -> Profile:
+    """The profile every new customer starts with; its event follows customer.created."""
+    profile = Profile(
+        id=str(uuid.uuid4()),
+        customer_id=customer_id,
+        name=DEFAULT_PROFILE_NAME,
+        kids=False,
+        pin_hash=None,
+        avatar=DEFAULT_AVATAR,
+        is_default=True,
+        creation_key=None,
+        created_at=created_at,
+        updated_at=created_at,
+    )
+    session.add(profile)
+    await session.flush()
+    await _emit_created(session, outbox, profile)
+    return profile
+
+
+async def _require_customer(session: AsyncSession, customer_id: str, *, lock: bool) -> None:
+    query = select(Customer.id).where(Customer.id == customer_id)
+    if lock:
+        # Serialises profile writes of one account, so two creates cannot both pass the limit.
+        query = query.with_for_update()
+    if await session.scalar(query) is None:
+        raise Problem(404, "Customer not found", f"no customer with id {customer_id}")
+
+
+async def _profile(session: AsyncSession, customer_id: str, profile_id: str) -> Profile:
+    profile = await session.get(Profile, profile_id)
+    if profile is None or profile.customer_id != customer_id:
+        raise Problem(404, "Profile not found", f"no profile {profile_id} for this customer")
+    return profile
+
+
+async def _name_taken(
+    session: AsyncSession, customer_id: str, name: str, *, other_than: str | None = None
+) -> None:
+    query = select(Profile.id).where(
+        Profile.customer_id == customer_id, func.lower(Profile.name) == name.lower()
+    )
+    if other_than is not None:
+        query = query.where(Profile.id != other_than)
+    if await session.scalar(query) is not None:
+        raise Problem(
+            409,
+            "Profile name taken",
+            f"this account already has a profile named {name!r}",
+            extra={"errors": [{"field": "name", "message": "already used on this account"}]},
+        )
+
+
+async def list_profiles(session: AsyncSession, customer_id: str) -> ProfileList:
+    await _require_customer(session, customer_id, lock=False)
+    rows = await session.scalars(
+        select(Profile)
+        .where(Profile.customer_id == customer_id)
+        .order_by(Profile.created_at, Profile.id)
+    )
+    return ProfileList(items=[to_public(p) for p in rows])
+
+
+async def create_profile(
+    session: AsyncSession,
+    outbox: Outbox,
+    customer_id: str,
+    payload: ProfileCreate,
+    idempotency_key: str | None,
+) -> tuple[ProfilePublic, bool]:
+    """A new profile and profile.created; a repeated Idempotency-Key answers the first one."""
+    await _require_customer(session, customer_id, lock=True)
+    if idempotency_key:
+        earlier = await session.scalar(
+            select(Profile).where(
+                Profile.customer_id == customer_id, Profile.creation_key == idempotency_key
+            )
+        )
+        if earlier is not None:
+            return to_public(earlier), False
+    count = await session.scalar(
+        select(func.count()).select_from(Profile).where(Profile.customer_id == customer_id)
+    )
+    if (count or 0) >= MAX_PROFILES:
+        raise Problem(
+            409,
+            "Too many profiles",
+            f"an account has at most {MAX_PROFILES} profiles",
+            extra={"errors": [{"field": "name", "message": f"limit of {MAX_PROFILES} reached"}]},
+        )
+    await _name_taken(session, customer_id, payload.name)
+    pin_hash = (
+        await asyncio.to_thread(credentials.hash_password, payload.pin) if payload.pin else None
+    )
+    now = utcnow()
+    profile = Profile(
+        id=str(uuid.uuid4()),
+        customer_id=customer_id,
+        name=payload.name,
+        kids=payload.kids,
+        pin_hash=pin_hash,
+        avatar=payload.avatar,
+        is_default=False,
+        creation_key=idempotency_key,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(profile)
+    await session.flush()
+    await _emit_created(session, outbox, profile)
+    return to_public(profile), True
+
+
+async def update_profile(
+    session: AsyncSession, customer_id: str, profile_id: str, payload: ProfileUpdate
+) -> ProfilePublic:
+    """Rename, re-avatar, set or clear the PIN, toggle kids. Setting the same values again is
+    harmless, so a retry needs no key. No event: nothing downstream keeps these fields."""
+    await _require_customer(session, customer_id, lock=True)
+    profile = await _profile(session, customer_id, profile_id)
+    sent = payload.model_fields_set
+    if payload.name is not None:
+        await _name_taken(session, customer_id, payload.name, other_than=profile.id)
+        profile.name = payload.name
+    if payload.kids is not None:
+        profile.kids = payload.kids
+    if payload.avatar is not None:
+        profile.avatar = payload.avatar
+    if "pin" in sent:
+        profile.pin_hash = (
+            await asyncio.to_thread(credentials.hash_password, payload.pin) if payload.pin else None
+        )
+    profile.updated_at = utcnow()
+    await session.flush()
+    return to_public(profile)
+
+
+async def delete_profile(
+    session: AsyncSession, outbox: Outbox, customer_id: str, profile_id: str
+) -> None:
+    """Delete the profile and emit profile.deleted (activity drops its favorites, watchlist and
+    recordings). The last profile stays: the apps need one to show anything."""
+    await _require_customer(session, customer_id, lock=True)
+    profile = await _profile(session, customer_id, profile_id)
+    count = await session.scalar(
+        select(func.count()).select_from(Profile).where(Profile.customer_id == customer_id)
+    )
+    if (count or 0) <= 1:
+        raise Problem(
+            409, "Last profile", "an account keeps at least one profile; this is its last"
+        )
+    await session.delete(profile)
+    await session.flush()
+    await outbox.add(
+        session,
+        ProfileDeletedV1(customer_id=customer_id, profile_id=profile_id, deleted_at=utcnow()),
+        topic=topics.CUSTOMERS_EVENTS,
+        key=customer_id,
+        subject=customer_id,
+    )
