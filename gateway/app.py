@@ -7,24 +7,25 @@ their own settings and an httpx transport that stands in for the services.
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import uvicorn
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from gateway.bootstrap import ensure_first_admin
 from gateway.downstream import Downstream
 from gateway.operations import operations_router
+from gateway.operator_cache import OperatorCache
+from gateway.request_metrics import RequestCounter
 from gateway.routes import ROUTERS
 from gateway.settings import GatewaySettings, load_settings
 from gateway.web_console import mount_console
 from services.runtime import migrations
 from services.runtime.db import Database
 from services.runtime.logging_setup import configure_logging
-from services.runtime.metrics import HTTP_REQUESTS
 from services.runtime.problems import install_problem_handlers
 
 log = logging.getLogger(__name__)
@@ -39,12 +40,6 @@ an `X-API-Key` header. Roles: `viewer` reads; `support` also handles tickets and
 `operator` also sells and edits customers; `admin` also edits the catalog and manages operators
 and API keys. Every write is audited. Errors are RFC 9457 `application/problem+json`.
 """
-
-
-def _route_template(request: Request) -> str:
-    """The matched route's path template, so metrics do not get one series per customer id."""
-    route = request.scope.get("route")
-    return str(getattr(route, "path", None) or "unmatched")
 
 
 def build(
@@ -83,21 +78,10 @@ def build(
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.operator_cache = OperatorCache(settings.operator_cache_seconds)
     install_problem_handlers(app)
 
-    @app.middleware("http")
-    async def count_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            HTTP_REQUESTS.labels(
-                "gateway", request.method, _route_template(request), str(status)
-            ).inc()
+    app.add_middleware(RequestCounter)
 
     mount_console(app)
     app.include_router(operations_router(app))

@@ -16,7 +16,7 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from starlette.exceptions import HTTPException
 
 from gateway import accounts, security
-from gateway.deps import DatabaseDep, SettingsDep
+from gateway.deps import DatabaseDep, OperatorCacheDep, SettingsDep
 from gateway.permissions import Permission, Role, allows
 from services.runtime.problems import Problem
 
@@ -65,6 +65,7 @@ def unauthorized(detail: str, *, error: str | None = None) -> HTTPException:
 async def get_principal(
     db: DatabaseDep,
     settings: SettingsDep,
+    operators: OperatorCacheDep,
     token: Annotated[str | None, Security(_bearer)],
     api_key: Annotated[str | None, Security(_api_key)],
 ) -> Principal:
@@ -79,14 +80,13 @@ async def get_principal(
             operator_id = security.read_token(token, key=settings.jwt_key)
         except security.InvalidToken as invalid:
             raise unauthorized(f"invalid token: {invalid}", error="invalid_token") from None
-        async with db.sessions() as session:
-            operator = await accounts.active_operator(session, operator_id)
+        operator = await operators.active(db, operator_id)
         if operator is None:
             raise unauthorized(
                 "the operator no longer exists or is disabled", error="invalid_token"
             )
         # The role comes from the database, not the token: a demotion or a disabling takes
-        # effect on the next request instead of when the token expires.
+        # effect within the operator cache's few seconds instead of when the token expires.
         return Principal(
             kind="operator", id=operator.id, name=operator.username, role=Role(operator.role)
         )

@@ -5,7 +5,14 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from gateway.downstream import Downstream, QueryParams, parse_as, segment, success_body
+from gateway.downstream import (
+    Downstream,
+    QueryParams,
+    parse_as,
+    parse_json_as,
+    segment,
+    success_body,
+)
 from gateway.schemas.customers import (
     CustomerCreate,
     CustomerCreated,
@@ -99,8 +106,15 @@ def list_params(
 
 
 async def list_customers(downstream: Downstream, params: QueryParams) -> CustomerPage:
-    data = await downstream.call("customers", "GET", "/customers", params=params)
-    return parse_as(_PAGE, data, "customers")
+    response = await downstream.send("customers", "GET", "/customers", params=params)
+    return parse_json_as(_PAGE, response, "customers")
+
+
+def page_json(page: CustomerPage) -> bytes:
+    """The page as the gateway's JSON answer. The route sends these bytes itself: returning the
+    model made FastAPI dump it, validate it again and serialize it (a second and third pass over
+    every row, ~2 ms of a 50-row page here) although it was just checked."""
+    return _PAGE.dump_json(page)
 
 
 async def get_customer(downstream: Downstream, customer_id: str) -> CustomerPublic:

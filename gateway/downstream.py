@@ -166,3 +166,17 @@ def parse_as(adapter: TypeAdapter[T], data: Any, service: str) -> T:
     except ValidationError as error:
         fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in error.errors()[:5])
         raise bad_answer(service, f"answered in an unexpected shape ({fields})") from None
+
+
+def parse_json_as(adapter: TypeAdapter[T], response: httpx.Response, service: str) -> T:
+    """A successful answer's body, parsed and checked in one pass (pydantic's own JSON parser)
+    instead of `json.loads` then a walk of the Python objects; a 502 as `parse_as` does."""
+    if not response.is_success:
+        raise problem_from(service, response)
+    try:
+        return adapter.validate_json(response.content)
+    except ValidationError as error:
+        if any(e["type"] == "json_invalid" for e in error.errors()):
+            raise bad_answer(service, "answered with something that is not JSON") from None
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in error.errors()[:5])
+        raise bad_answer(service, f"answered in an unexpected shape ({fields})") from None

@@ -102,7 +102,7 @@ async def list_customers(
     ] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
-) -> CustomerPage:
+) -> Response:
     """Customers in every status, filtered, searched and paged (pass `next_cursor` back)."""
     params = customers.list_params(
         status=status,
@@ -117,7 +117,8 @@ async def list_customers(
         limit=limit,
         cursor=cursor,
     )
-    return await customers.list_customers(downstream, params)
+    page = await customers.list_customers(downstream, params)
+    return Response(customers.page_json(page), media_type="application/json")
 
 
 @router.get(

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path
 from gateway import accounts
 from gateway.audit import AuditDep
 from gateway.auth import CanManageOperators
-from gateway.deps import DatabaseDep
+from gateway.deps import DatabaseDep, OperatorCacheDep
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.accounts import OperatorCreate, OperatorPublic, OperatorUpdate
 from gateway.schemas.common import AUTH_ERRORS, Page, problem_responses
@@ -48,6 +48,7 @@ async def update_operator(
     payload: OperatorUpdate,
     _: CanManageOperators,
     db: DatabaseDep,
+    operators: OperatorCacheDep,
     audit: AuditDep,
 ) -> OperatorPublic:
     """Change an operator's role, disable or enable them, or set their password.
@@ -64,4 +65,6 @@ async def update_operator(
         operator = await accounts.get_operator(session, operator_id)
         after = await accounts.update_operator(session, operator, payload)
         entry.after = after.model_dump(mode="json")
+    # Committed: this process's bearer check sees the change on the next request.
+    operators.forget(operator_id)
     return after

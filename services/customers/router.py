@@ -38,7 +38,7 @@ async def create_customer(
     return created
 
 
-def list_filters(
+async def list_filters(
     status: Annotated[list[CustomerStatus] | None, Query()] = None,
     status_group: Annotated[str | None, Query(pattern="^(active|inactive)$")] = None,
     source: Annotated[str | None, Query(pattern="^(manual|webshop)$")] = None,

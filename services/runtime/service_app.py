@@ -99,7 +99,8 @@ def build_runtime(spec: ServiceSpec, settings: ServiceSettings) -> Runtime:
     return runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a hop on every request.
     runtime: Runtime = request.app.state.runtime
     return runtime
 

@@ -1,0 +1,150 @@
+"""What the gateway saves per request keeps its behaviour: the operator cache's bound and the
+list page relayed after one check of the service's answer."""
+
+from collections.abc import Awaitable, Callable
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import update
+
+from gateway.models import Operator
+from gateway.operator_cache import OperatorCache
+from gateway.tests.conftest import Headers
+from gateway.tests.fakes import CUSTOMER_ID, FakeServices, customer
+from gateway.tests.test_auth import assert_problem
+from gateway.tests.test_operators import operator_id
+
+TTL = 5.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def cache_with(app: FastAPI, clock: Clock) -> None:
+    app.state.operator_cache = OperatorCache(TTL, clock=clock)
+
+
+async def change_elsewhere(app: FastAPI, operator: str, **values: object) -> None:
+    """As another gateway process would: the row changes, this process's cache is not told."""
+    async with app.state.db.transaction() as session:
+        await session.execute(update(Operator).where(Operator.id == operator).values(**values))
+
+
+async def test_an_operator_disabled_elsewhere_is_refused_once_the_ttl_has_passed(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    admin: Headers,
+    operator_with_role: Callable[[str], Awaitable[Headers]],
+) -> None:
+    viewer = await operator_with_role("viewer")
+    target = await operator_id(client, admin, "viewer-user")
+    clock = Clock()
+    cache_with(app, clock)
+    assert (await client.get("/api/v1/me", headers=viewer)).status_code == 200
+
+    await change_elsewhere(app, target, disabled=True)
+
+    clock.now += TTL - 0.01
+    assert (await client.get("/api/v1/me", headers=viewer)).status_code == 200
+    clock.now += 0.01
+    refused = await client.get("/api/v1/me", headers=viewer)
+    assert_problem(refused, 401)
+    assert "disabled" in refused.json()["detail"]
+
+
+async def test_a_demotion_elsewhere_applies_within_the_ttl(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    admin: Headers,
+    operator_with_role: Callable[[str], Awaitable[Headers]],
+) -> None:
+    operator = await operator_with_role("operator")
+    target = await operator_id(client, admin, "operator-user")
+    clock = Clock()
+    cache_with(app, clock)
+    assert (await client.get("/api/v1/me", headers=operator)).json()["role"] == "operator"
+
+    await change_elsewhere(app, target, role="viewer")
+    clock.now += TTL
+
+    assert (await client.get("/api/v1/me", headers=operator)).json()["role"] == "viewer"
+
+
+async def test_a_disabling_through_this_gateway_applies_at_once_despite_the_cache(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    admin: Headers,
+    operator_with_role: Callable[[str], Awaitable[Headers]],
+) -> None:
+    viewer = await operator_with_role("viewer")
+    target = await operator_id(client, admin, "viewer-user")
+    cache_with(app, Clock())  # the clock never moves: only forgetting can end the entry
+    assert (await client.get("/api/v1/me", headers=viewer)).status_code == 200
+
+    disabled = await client.patch(
+        f"/api/v1/operators/{target}", json={"disabled": True}, headers=admin
+    )
+
+    assert disabled.status_code == 200
+    assert_problem(await client.get("/api/v1/me", headers=viewer), 401)
+
+
+async def test_without_a_ttl_every_request_reads_the_operator(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    admin: Headers,
+    operator_with_role: Callable[[str], Awaitable[Headers]],
+) -> None:
+    viewer = await operator_with_role("viewer")
+    target = await operator_id(client, admin, "viewer-user")
+    app.state.operator_cache = OperatorCache(0, clock=Clock())
+    assert (await client.get("/api/v1/me", headers=viewer)).status_code == 200
+
+    await change_elsewhere(app, target, disabled=True)
+
+    assert_problem(await client.get("/api/v1/me", headers=viewer), 401)
+
+
+async def test_the_list_page_is_the_gateways_shape_of_the_service_answer(
+    client: httpx.AsyncClient, fake: FakeServices, admin: Headers
+) -> None:
+    # A field the gateway does not publish is dropped; a missing optional one gets its default.
+    row = {**customer(), "internal_note": "not for operators"}
+    fake.answer("customers", "GET", "/customers", 200, {"items": [row], "next_cursor": None})
+
+    response = await client.get("/api/v1/customers", headers=admin)
+
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["items"][0]["id"] == CUSTOMER_ID
+    assert "internal_note" not in body["items"][0]
+    assert (body["next_cursor"], body["total"]) == (None, None)
+
+
+async def test_a_list_answer_of_the_wrong_shape_is_502_naming_the_field(
+    client: httpx.AsyncClient, fake: FakeServices, admin: Headers
+) -> None:
+    fake.answer("customers", "GET", "/customers", 200, {"items": [{"id": CUSTOMER_ID}]})
+
+    response = await client.get("/api/v1/customers", headers=admin)
+
+    body = assert_problem(response, 502)
+    assert body["service"] == "customers"
+    assert "items.0." in str(body["detail"])
+
+
+async def test_a_list_answer_that_is_not_json_is_502(
+    client: httpx.AsyncClient, fake: FakeServices, admin: Headers
+) -> None:
+    fake.on("customers", "GET", "/customers", lambda _: httpx.Response(200, text="<html>"))
+
+    response = await client.get("/api/v1/customers", headers=admin)
+
+    body = assert_problem(response, 502)
+    assert "not JSON" in str(body["detail"])
