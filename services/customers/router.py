@@ -70,10 +70,13 @@ async def list_customers(
     sort: SortKey = "-created_at",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
-) -> CustomerPage:
+) -> Response:
     """Customers in every status, filtered, searched (case-insensitive prefix) and keyset-paged."""
     async with rt.db.sessions() as session:
-        return await listing.list_customers(session, filters, sort=sort, limit=limit, cursor=cursor)
+        page = await listing.list_customers(session, filters, sort=sort, limit=limit, cursor=cursor)
+    # Serialized here: returned as a model, FastAPI would dump, validate and serialize the page
+    # it was built as (~2 ms of 50 rows); response_model still documents it.
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 @router.get("/export.csv", response_class=StreamingResponse)
