@@ -90,7 +90,8 @@ async def list_customers(
         Query(
             max_length=100,
             description="Prefix of the name (first, last, 'first last' or 'last first'), "
-            "e-mail, phone or login; case-insensitive.",
+            "e-mail, phone or login; case-insensitive, and names also ignore accents "
+            "('emile' finds 'Émile', 'lukasz' finds 'Łukasz').",
         ),
     ] = None,
     sort: Annotated[

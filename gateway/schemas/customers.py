@@ -130,7 +130,7 @@ class Transaction(BaseModel):
     id: str
     customer_id: str
     subscription_id: str | None
-    kind: str = Field(examples=["sale"])
+    kind: Literal["charge", "payment", "refund", "credit", "adjustment"]
     amount: Decimal = Field(description="Decimal string.", examples=["9.99"])
     currency: str = Field(examples=["EUR"])
     source: str
@@ -138,6 +138,9 @@ class Transaction(BaseModel):
     order_id: str | None
     reference: str | None
     description: str
+    plan_id: str | None = None
+    period_starts_at: datetime | None = None
+    period_ends_at: datetime | None = None
     recorded_at: datetime
 
 

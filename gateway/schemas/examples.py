@@ -71,7 +71,7 @@ TRANSACTION: JsonDict = {
     "id": "5b8f1a7e-2c3d-4e5f-8a9b-0c1d2e3f4a5b",
     "customer_id": CUSTOMER_ID,
     "subscription_id": SUBSCRIPTION["id"],
-    "kind": "sale",
+    "kind": "charge",
     "amount": "9.99",
     "currency": "EUR",
     "source": "manual",
@@ -79,6 +79,9 @@ TRANSACTION: JsonDict = {
     "order_id": None,
     "reference": None,
     "description": "Basic TV, 1 month",
+    "plan_id": "basic-1m",
+    "period_starts_at": AT,
+    "period_ends_at": "2026-12-28T10:15:00Z",
     "recorded_at": AT,
 }
 TRANSACTION_PAGE: JsonDict = {

@@ -114,7 +114,7 @@ def transactions(customer_id: str = CUSTOMER_ID) -> dict[str, Any]:
                 "id": "tx-1",
                 "customer_id": customer_id,
                 "subscription_id": "sub-1",
-                "kind": "sale",
+                "kind": "charge",
                 "amount": "9.99",
                 "currency": "EUR",
                 "source": "manual",

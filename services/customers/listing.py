@@ -1,5 +1,5 @@
-"""The customers list: filters, case-insensitive prefix search, keyset pages in a chosen order,
-a total that stays cheap at a million rows, and the same rows streamed as CSV.
+"""The customers list: filters, prefix search ignoring case (and accents in names), keyset pages
+in a chosen order, a total that stays cheap at a million rows, and the same rows streamed as CSV.
 
 Every order ends with the id, so a page boundary is one (value, id) pair and the next page is a
 row-value comparison the database answers from an index range, however deep the page.
@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select, String, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.customers.models import Account, Customer
+from services.customers.name_keys import fold
 from services.customers.schemas import ACTIVE_STATUSES, INACTIVE_STATUSES, CustomerPage, SortKey
 from services.customers.service import to_public
 from services.customers.status import STATUS_RANK
@@ -44,6 +45,12 @@ class ListFilters:
 
 def _like_prefix(q: str) -> str:
     return _escape_like(q.strip().lower()) + "%"
+
+
+def _name_prefix(q: str) -> str:
+    # The name keys are folded (no case, no accents: name_keys.py), so `q` is folded the same
+    # way: "emile" and "ÉMI" both find "Émile", "lukasz" finds "Łukasz".
+    return _escape_like(fold(q.strip())) + "%"
 
 
 def filter_clauses(f: ListFilters) -> list[ColumnElement[bool]]:
@@ -79,9 +86,10 @@ def search_alternatives(f: ListFilters) -> list[ColumnElement[bool]] | None:
     if not f.q or not f.q.strip():
         return None
     pattern = _like_prefix(f.q)
+    name_pattern = _name_prefix(f.q)
     return [
-        _starts_with(Customer.search_name, pattern),
-        _starts_with(Customer.search_full_name, pattern),
+        _starts_with(Customer.search_name, name_pattern),
+        _starts_with(Customer.search_full_name, name_pattern),
         _starts_with(Customer.search_email, pattern),
         _starts_with(Customer.search_login, pattern),
         _starts_with(Customer.phone, _escape_like(f.q.strip()) + "%"),

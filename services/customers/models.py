@@ -40,9 +40,11 @@ class Customer(Base):
     country: Mapped[str | None] = mapped_column(String(2))
     comments: Mapped[str | None] = mapped_column(String(2000))
     mapping_id: Mapped[str | None] = mapped_column(String(100))
-    # Lower-cased "last first" for case-insensitive prefix search and name sort.
+    # "last first" folded (no case, no accents: name_keys.fold) for the name sort and the prefix
+    # search. Folded in Python: SQLite's lower() knows only ASCII letters, and one function
+    # must fold both the stored key and the query.
     search_name: Mapped[str] = mapped_column(_search_text(201))
-    # Lower-cased "first last". Lower-cased in Python: SQLite folds only ASCII letters.
+    # "first last", folded the same way.
     search_full_name: Mapped[str] = mapped_column(_search_text(201))
     search_email: Mapped[str | None] = mapped_column(_search_text(254))
     # The account's login, lower-cased, so the list searches one table (an OR the planner can

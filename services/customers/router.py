@@ -71,7 +71,8 @@ async def list_customers(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
-    """Customers in every status, filtered, searched (case-insensitive prefix) and keyset-paged."""
+    """Customers in every status, filtered, searched (a prefix ignoring case, and accents in
+    names) and keyset-paged."""
     async with rt.db.sessions() as session:
         page = await listing.list_customers(session, filters, sort=sort, limit=limit, cursor=cursor)
     # Serialized here: returned as a model, FastAPI would dump, validate and serialize the page

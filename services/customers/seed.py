@@ -26,6 +26,7 @@ from sqlalchemy import Table, insert
 from services.customers import credentials
 from services.customers.app import SPEC
 from services.customers.models import Account, Customer
+from services.customers.name_keys import name_keys
 from services.customers.status import STATUS_RANK
 from services.runtime import migrations
 from services.runtime.db import Database
@@ -118,6 +119,7 @@ def _rows(population: Population) -> Iterator[tuple[dict[str, Any], dict[str, An
         source = "webshop" if rng.random() < 0.4 else "manual"
         # Ids are random, not drawn from `rng`: a second run with the same seed adds customers.
         customer_id = str(uuid.uuid4())
+        search_name, search_full_name = name_keys(first, last)
         customer = {
             "id": customer_id,
             "status": status,
@@ -131,8 +133,8 @@ def _rows(population: Population) -> Iterator[tuple[dict[str, Any], dict[str, An
             "phone": f"+420{rng.randrange(600000000, 799999999)}",
             "city": None,
             "country": "CZ",
-            "search_name": f"{last} {first}".lower(),
-            "search_full_name": f"{first} {last}".lower(),
+            "search_name": search_name,
+            "search_full_name": search_full_name,
             "search_email": email,
             "search_login": login,
             "created_at": created_at,

@@ -21,6 +21,7 @@ from services.contracts.customers import (
 from services.contracts.webshop import OrderAcceptedV1, OrderPaidV1, OrderRejectedV1
 from services.customers import credentials, profiles
 from services.customers.models import Account, Customer, IdempotentRequest, WebshopOrder
+from services.customers.name_keys import name_keys
 from services.customers.schemas import (
     CustomerCreate,
     CustomerCreated,
@@ -34,11 +35,10 @@ from services.runtime.problems import Problem
 
 
 def set_names(customer: Customer, first_name: str, last_name: str) -> None:
-    """The names and their lower-cased search copies, always together."""
+    """The names and their folded search keys (name_keys.py), always together."""
     customer.first_name = first_name
     customer.last_name = last_name
-    customer.search_name = f"{last_name} {first_name}".lower()
-    customer.search_full_name = f"{first_name} {last_name}".lower()
+    customer.search_name, customer.search_full_name = name_keys(first_name, last_name)
 
 
 def info_of(customer: Customer) -> CustomerInfo:

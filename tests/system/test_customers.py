@@ -354,3 +354,34 @@ async def test_status_follows_real_billing_through_cancel_and_renewal(system: Sy
         )
         assert renewed.status_code in (200, 201), renewed.text
         await until_status(client, customer_id, "active")
+
+
+async def test_names_are_searched_and_sorted_ignoring_accents(system: System) -> None:
+    tag = f"zf{uid()}"
+    async with system.client() as client:
+        ids = {
+            first: (await add_customer(client, first, tag))["id"]
+            for first in ["Zoë", "Łukasz", "Émile", "emil"]
+        }
+        emi = await client.get("/api/v1/customers", params={"q": f"{tag} EMI"})
+        emile = await client.get("/api/v1/customers", params={"q": f"émile {tag}"})
+        lukasz = await client.get("/api/v1/customers", params={"q": f"{tag} lukasz"})
+        by_name = await client.get("/api/v1/customers", params={"q": tag, "sort": "name"})
+        # An edit writes the folded keys too.
+        edited = await client.patch(
+            f"/api/v1/customers/{ids['emil']}", json={"info": {"first_name": "Ørjan"}}
+        )
+        orjan = await client.get("/api/v1/customers", params={"q": f"{tag} orj"})
+
+    assert {c["id"] for c in emi.json()["items"]} == {ids["Émile"], ids["emil"]}
+    assert [c["id"] for c in emile.json()["items"]] == [ids["Émile"]]
+    assert [c["id"] for c in lukasz.json()["items"]] == [ids["Łukasz"]]
+    # "<tag> emil" < "<tag> emile" < "<tag> lukasz" < "<tag> zoe": no accented name after z
+    assert [c["info"]["first_name"] for c in by_name.json()["items"]] == [
+        "emil",
+        "Émile",
+        "Łukasz",
+        "Zoë",
+    ]
+    assert edited.status_code == 200, edited.text
+    assert [c["id"] for c in orjan.json()["items"]] == [ids["emil"]]

@@ -16,6 +16,7 @@ from services.customers import listing as customers_list
 from services.customers.app import SPEC
 from services.customers.listing import ListFilters
 from services.customers.models import Account, Customer
+from services.customers.name_keys import name_keys
 from services.customers.schemas import ACTIVE_STATUSES, INACTIVE_STATUSES, SortKey
 from services.customers.status import STATUS_RANK
 from services.runtime.db import Database
@@ -76,6 +77,7 @@ async def listing(
                 expires_at = (
                     None if p.expires_in_days is None else T0 + timedelta(days=p.expires_in_days)
                 )
+                search_name, search_full_name = name_keys(p.first, p.last)
                 customer = Customer(
                     id=str(uuid.uuid4()),
                     status=p.status,
@@ -86,8 +88,8 @@ async def listing(
                     email=p.email,
                     phone=p.phone,
                     status_rank=STATUS_RANK[p.status],
-                    search_name=f"{p.last} {p.first}".lower(),
-                    search_full_name=f"{p.first} {p.last}".lower(),
+                    search_name=search_name,
+                    search_full_name=search_full_name,
                     search_login=p.login.lower(),
                     search_email=p.email.lower() if p.email else None,
                     created_at=created_at,
