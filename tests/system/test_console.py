@@ -45,6 +45,11 @@ def operators(system: System) -> Iterator[None]:
     yield
 
 
+# How long an assertion waits for the page: Playwright's 5 s default is too short for a details
+# page composed from four services on two cores that also run Kafka and five Python processes.
+expect.set_options(timeout=20_000)
+
+
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     if not shutil.which(CHROMIUM):

@@ -49,7 +49,21 @@ function showSignIn(message) {
   form.username.focus();
 }
 
-async function route() {
+// Pages render after their fetches answer, so two navigations close together could finish out
+// of order and the older page would replace the newer. Renders therefore run one at a time, and
+// one that a newer navigation has overtaken is skipped.
+let latestRoute = 0;
+let routing = Promise.resolve();
+
+function route() {
+  const mine = ++latestRoute;
+  routing = routing
+    .then(() => (mine === latestRoute ? renderRoute() : undefined))
+    .catch((error) => flash(error.message || String(error), "error"));
+  return routing;
+}
+
+async function renderRoute() {
   if (!hasSession()) return showSignIn();
   if (!currentUser()) {
     try {
