@@ -32,7 +32,7 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        max_length=3000,
+        max_length=200,
         description="Retry with the same key and body: the same answer, no second effect. "
         "The same key with another body is refused (422).",
     ),
@@ -255,7 +255,7 @@ async def list_invoices(
     _: CanReadCustomers,
     downstream: DownstreamDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
 ) -> InvoicePage:
     """One invoice per order or operator action, newest first, its ledger entries as lines."""
     params: list[tuple[str, str | int]] = [("limit", limit)]

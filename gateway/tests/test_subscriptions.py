@@ -1,7 +1,9 @@
 """Subscription actions and the catalog admin through the gateway: one billing call each,
 the Idempotency-Key passed on, roles enforced, billing's problems passed on, every write audited."""
 
+import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -10,6 +12,7 @@ import pytest
 from gateway.tests.conftest import Headers
 from gateway.tests.fakes import CUSTOMER_ID, FakeServices, json_body, problem, subscription
 from gateway.tests.test_auth import assert_problem
+from services.billing.paging import encode_cursor
 
 BASE = f"/customers/{CUSTOMER_ID}/subscription"
 API = f"/api/v1{BASE}"
@@ -159,6 +162,10 @@ async def test_viewers_read_but_cannot_act(
     assert fake.calls("billing", "POST") == []
 
 
+# A cursor exactly as billing writes it (keyset: the first entry's time and id).
+NEXT_INVOICE_CURSOR = encode_cursor(datetime(2026, 11, 28, 10, tzinfo=UTC), str(uuid.UUID(int=7)))
+
+
 async def test_invoices_are_paged_from_billing(
     client: httpx.AsyncClient, fake: FakeServices, admin: Headers
 ) -> None:
@@ -185,16 +192,18 @@ async def test_invoices_are_paged_from_billing(
                 ],
             }
         ],
-        "next_cursor": "1",
+        "next_cursor": NEXT_INVOICE_CURSOR,
     }
     fake.answer("billing", "GET", f"/customers/{CUSTOMER_ID}/invoices", 200, page)
     response = await client.get(
-        f"/api/v1/customers/{CUSTOMER_ID}/invoices?limit=1&cursor=0", headers=admin
+        f"/api/v1/customers/{CUSTOMER_ID}/invoices?limit=1&cursor={NEXT_INVOICE_CURSOR}",
+        headers=admin,
     )
     assert response.status_code == 200, response.text
-    assert response.json()["next_cursor"] == "1"
+    assert response.json()["next_cursor"] == NEXT_INVOICE_CURSOR
     (call,) = fake.calls("billing", "GET")
-    assert call.url.params["limit"] == "1" and call.url.params["cursor"] == "0"
+    assert call.url.params["limit"] == "1"
+    assert call.url.params["cursor"] == NEXT_INVOICE_CURSOR
 
 
 PRODUCT = {
