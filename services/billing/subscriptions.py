@@ -133,6 +133,43 @@ def operator_order(action: str) -> str:
     return f"op-{action}-{uuid.uuid4()}"
 
 
+async def _operator_entry(
+    session: AsyncSession,
+    outbox: Outbox,
+    subscription: Subscription,
+    action: str,
+    *,
+    kind: LedgerKind,
+    amount: Decimal,
+    currency: str,
+    reference: str | None,
+    description: str,
+    now: datetime,
+    plan_id: str | None = None,
+    period_starts_at: datetime | None = None,
+    period_ends_at: datetime | None = None,
+) -> LedgerTransaction:
+    """The one ledger entry of an operator's action on `subscription`."""
+    return await record_entry(
+        session,
+        outbox,
+        customer_id=subscription.customer_id,
+        subscription_id=subscription.id,
+        kind=kind,
+        amount=amount,
+        currency=currency,
+        source="operator",
+        webshop_id=subscription.webshop_id,
+        order_id=operator_order(action),
+        reference=reference,
+        description=description,
+        recorded_at=now,
+        plan_id=plan_id,
+        period_starts_at=period_starts_at,
+        period_ends_at=period_ends_at,
+    )
+
+
 async def _result(
     session: AsyncSession, subscription: Subscription, action: str, entry_id: str
 ) -> ActionResult:
@@ -182,20 +219,17 @@ async def renew(
     price, currency = price_of(sale.plan, sale.webshop)
     price += synced_extras_price(sale.extras, sale.webshop, currency, base, expires_at)
     summary = f"renewed {sale.product.name}, {sale.plan.name} until {expires_at:%Y-%m-%d}"
-    entry = await record_entry(
+    entry = await _operator_entry(
         session,
         outbox,
-        customer_id=customer_id,
-        subscription_id=subscription.id,
+        subscription,
+        "renew",
         kind="charge",
         amount=price,
         currency=currency,
-        source="operator",
-        webshop_id=subscription.webshop_id,
-        order_id=operator_order("renew"),
         reference=None,
         description=summary,
-        recorded_at=now,
+        now=now,
         plan_id=sale.plan.id,
         period_starts_at=base,
         period_ends_at=expires_at,
@@ -243,20 +277,17 @@ async def change(
         _touch(subscription, now)
         price += synced_extras_price(sale.extras, sale.webshop, currency, starts_at, ends_at)
         summary = f"change to {sale.product.name}, {sale.plan.name} booked for {starts_at:%Y-%m-%d}"
-        entry = await record_entry(
+        entry = await _operator_entry(
             session,
             outbox,
-            customer_id=customer_id,
-            subscription_id=subscription.id,
+            subscription,
+            "change",
             kind="charge",
             amount=price,
             currency=currency,
-            source="operator",
-            webshop_id=subscription.webshop_id,
-            order_id=operator_order("change"),
             reference=None,
             description=summary,
-            recorded_at=now,
+            now=now,
             plan_id=sale.plan.id,
             period_starts_at=starts_at,
             period_ends_at=ends_at,
@@ -292,20 +323,17 @@ async def change(
     summary = f"changed to {sale.product.name}, {sale.plan.name}: {price} {currency}" + (
         f" less {credit} {currency} credit for the unused time" if credit else ""
     )
-    entry = await record_entry(
+    entry = await _operator_entry(
         session,
         outbox,
-        customer_id=customer_id,
-        subscription_id=subscription.id,
+        subscription,
+        "change",
         kind=kind,
         amount=abs(net),
         currency=currency,
-        source="operator",
-        webshop_id=subscription.webshop_id,
-        order_id=operator_order("change"),
         reference=None,
         description=summary,
-        recorded_at=now,
+        now=now,
         plan_id=sale.plan.id,
         period_starts_at=new_start,
         period_ends_at=new_expiry,
@@ -341,20 +369,17 @@ async def set_expiry(
     _touch(subscription, now)
     was = f"{previous:%Y-%m-%d %H:%M}" if previous else "none"
     summary = f"expiry set to {expires_at:%Y-%m-%d %H:%M} UTC (was {was}): {body.reason}"
-    entry = await record_entry(
+    entry = await _operator_entry(
         session,
         outbox,
-        customer_id=customer_id,
-        subscription_id=subscription.id,
+        subscription,
+        "expiry",
         kind="adjustment",
         amount=Decimal("0.00"),
         currency=currency,
-        source="operator",
-        webshop_id=subscription.webshop_id,
-        order_id=operator_order("expiry"),
         reference=body.reason,
         description=summary,
-        recorded_at=now,
+        now=now,
         plan_id=subscription.plan_id,
         period_starts_at=previous,
         period_ends_at=expires_at,
@@ -417,20 +442,17 @@ async def add_extra(
     _touch(subscription, now)
     how = "synced to the base expiry" if own_expiry is None else f"until {ends_at:%Y-%m-%d}"
     summary = f"extra {extra.name} added ({plan.name}, {how})"
-    entry = await record_entry(
+    entry = await _operator_entry(
         session,
         outbox,
-        customer_id=customer_id,
-        subscription_id=subscription.id,
+        subscription,
+        "extra",
         kind="charge",
         amount=price,
         currency=currency,
-        source="operator",
-        webshop_id=subscription.webshop_id,
-        order_id=operator_order("extra"),
         reference=None,
         description=summary,
-        recorded_at=now,
+        now=now,
         plan_id=plan.id,
         period_starts_at=now,
         period_ends_at=ends_at,
@@ -466,20 +488,17 @@ async def remove_extra(
     assert plan is not None and webshop is not None
     _, currency = price_of(plan, webshop)
     summary = f"extra {product_id} removed"
-    entry = await record_entry(
+    entry = await _operator_entry(
         session,
         outbox,
-        customer_id=customer_id,
-        subscription_id=subscription.id,
+        subscription,
+        "extra-removed",
         kind="adjustment",
         amount=Decimal("0.00"),
         currency=currency,
-        source="operator",
-        webshop_id=subscription.webshop_id,
-        order_id=operator_order("extra-removed"),
         reference=product_id,
         description=summary,
-        recorded_at=now,
+        now=now,
     )
     product = await session.get(Product, subscription.product_id)
     assert product is not None
@@ -525,20 +544,17 @@ async def cancel(
         subscription.next_extra_product_ids = None
         summary = f"cancelled at the period end ({previous:%Y-%m-%d}){reason}"
     _touch(subscription, now)
-    entry = await record_entry(
+    entry = await _operator_entry(
         session,
         outbox,
-        customer_id=customer_id,
-        subscription_id=subscription.id,
+        subscription,
+        "cancel",
         kind="adjustment",
         amount=Decimal("0.00"),
         currency=currency,
-        source="operator",
-        webshop_id=subscription.webshop_id,
-        order_id=operator_order("cancel"),
         reference=body.reason,
         description=summary,
-        recorded_at=now,
+        now=now,
         period_starts_at=previous if when == "now" else None,
         period_ends_at=now if when == "now" else previous,
     )
