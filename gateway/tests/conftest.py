@@ -1,4 +1,5 @@
-"""The gateway under test: a temporary SQLite database, fake services, an in-process client."""
+"""The gateway under test: a temporary SQLite database, the four real services in-process
+(gateway/tests/services.py), an in-process client."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -10,7 +11,8 @@ from pydantic import SecretStr
 
 from gateway.app import build
 from gateway.settings import GatewaySettings
-from gateway.tests.fakes import SERVICE_URLS, FakeServices
+from gateway.tests.fakes import FakeServices
+from gateway.tests.services import SERVICE_URLS, InProcessServices, in_process_services
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin-password-1"
@@ -31,7 +33,7 @@ def make_settings(tmp_path: Path, **changes: object) -> GatewaySettings:
         "billing_url": SERVICE_URLS["billing"],
         "tickets_url": SERVICE_URLS["tickets"],
         "activity_url": SERVICE_URLS["activity"],
-        "service_timeout_seconds": 0.5,
+        "service_timeout_seconds": 10.0,
     }
     values.update(changes)
     return GatewaySettings.model_validate(values)
@@ -46,19 +48,33 @@ def _no_gateway_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def fake() -> FakeServices:
-    return FakeServices()
-
-
-@pytest.fixture
 def settings(tmp_path: Path) -> GatewaySettings:
     return make_settings(tmp_path)
 
 
 @pytest.fixture
-async def app(settings: GatewaySettings, fake: FakeServices) -> AsyncIterator[FastAPI]:
-    """The gateway app, started (migrations, first admin), with the fakes as its services."""
-    gateway = build(settings, transport=httpx.MockTransport(fake))
+async def services(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[InProcessServices]:
+    async with in_process_services(request, tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def fake() -> FakeServices:
+    return FakeServices()
+
+
+@pytest.fixture
+async def app(
+    request: pytest.FixtureRequest, settings: GatewaySettings, services: InProcessServices
+) -> AsyncIterator[FastAPI]:
+    """The gateway app, started (migrations, first admin), in front of the real services (or
+    of the hand-written fakes, for a test that still asks for `fake`)."""
+    transport: httpx.AsyncBaseTransport = services.transport
+    if "fake" in request.fixturenames:
+        transport = httpx.MockTransport(request.getfixturevalue("fake"))
+    gateway = build(settings, transport=transport)
     # ASGITransport does not run the lifespan; entering it here does what uvicorn would.
     async with gateway.router.lifespan_context(gateway):
         yield gateway

@@ -310,3 +310,11 @@ def service_outbox_fixture(spec: ServiceSpec) -> Any:
         )
 
     return outbox
+
+
+async def migrated_sqlite_url(
+    request: pytest.FixtureRequest, tmp_path: Path, spec: ServiceSpec
+) -> str:
+    """A SQLite file in `tmp_path` with `spec`'s schema, from a copy migrated once per session
+    (for tests that build a service's whole app rather than take the `db` fixture)."""
+    return await _sqlite_database(request, tmp_path, spec.name, spec.migrations_dir)
