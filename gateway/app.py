@@ -16,6 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from gateway.bootstrap import ensure_first_admin
+from gateway.clients import ServiceClients
 from gateway.downstream import Downstream
 from gateway.operations import operations_router
 from gateway.operator_cache import OperatorCache
@@ -61,8 +62,8 @@ def build(
             async with httpx.AsyncClient(
                 transport=transport, timeout=settings.service_timeout_seconds, trust_env=False
             ) as client:
-                app.state.downstream = Downstream(
-                    client, settings.service_urls, settings.service_timeout_seconds
+                app.state.services = ServiceClients.over(
+                    Downstream(client, settings.service_urls, settings.service_timeout_seconds)
                 )
                 log.info("gateway ready on %s:%d", settings.host, settings.port)
                 yield

@@ -1,57 +1,14 @@
 """Bulk add through the gateway: the sale is checked against the catalog once, then the
 customers service queues the job and its worker makes the customers."""
 
-from pydantic import TypeAdapter
-
-from gateway.customers import catalog_refusal
-from gateway.downstream import Downstream, parse_as, segment, success_body
-from gateway.schemas.customer_batches import (
-    CustomerBatch,
-    CustomerBatchCreate,
-    CustomerBatchItemPage,
-)
-from services.runtime.problems import Problem
-
-_BATCH = TypeAdapter(CustomerBatch)
-_ITEMS = TypeAdapter(CustomerBatchItemPage)
+from gateway.clients import ServiceClients
+from gateway.customers import check_sale
+from gateway.schemas.customer_batches import CustomerBatch, CustomerBatchCreate
 
 
 async def create_batch(
-    downstream: Downstream, payload: CustomerBatchCreate, *, idempotency_key: str | None
+    services: ServiceClients, payload: CustomerBatchCreate, *, idempotency_key: str | None
 ) -> tuple[CustomerBatch, bool]:
     """Returns the job and whether it is new (a repeated Idempotency-Key: the first job)."""
-    sale = payload.model_dump(
-        mode="json", include={"webshop_id", "product_id", "plan_id", "extra_product_ids"}
-    )
-    try:
-        await downstream.call("billing", "POST", "/orders/check", json_body=sale)
-    except Problem as problem:
-        if problem.status == 422:
-            raise catalog_refusal(problem) from None
-        raise
-    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-    response = await downstream.send(
-        "customers",
-        "POST",
-        "/customer-batches",
-        json_body=payload.model_dump(mode="json"),
-        headers=headers,
-    )
-    batch = parse_as(_BATCH, success_body("customers", response), "customers")
-    return batch, response.status_code == 202
-
-
-async def get_batch(downstream: Downstream, batch_id: str) -> CustomerBatch:
-    data = await downstream.call("customers", "GET", f"/customer-batches/{segment(batch_id)}")
-    return parse_as(_BATCH, data, "customers")
-
-
-async def list_items(
-    downstream: Downstream, batch_id: str, *, limit: int, cursor: str | None
-) -> CustomerBatchItemPage:
-    params: list[tuple[str, str | int]] = [("limit", limit)]
-    if cursor:
-        params.append(("cursor", cursor))
-    path = f"/customer-batches/{segment(batch_id)}/items"
-    data = await downstream.call("customers", "GET", path, params=params)
-    return parse_as(_ITEMS, data, "customers")
+    await check_sale(services, payload)
+    return await services.customers.create_batch(payload, idempotency_key=idempotency_key)

@@ -1,38 +1,19 @@
 """A customer's record through the gateway: edits (with the webshop checked against billing's
-catalog), the account, and the CSV export streamed from the customers service."""
+catalog) and the CSV export streamed from the customers service."""
 
 from collections.abc import AsyncIterator
 
 import httpx
-from pydantic import TypeAdapter
 
-from gateway.downstream import (
-    Downstream,
-    QueryParams,
-    parse_as,
-    problem_from,
-    segment,
-    service_unavailable,
-)
-from gateway.schemas.catalog import Webshop
-from gateway.schemas.customer_records import (
-    AccountPublic,
-    AccountUpdate,
-    CustomerUpdate,
-    PasswordReset,
-)
+from gateway.clients import ServiceClients
+from gateway.schemas.customer_records import CustomerUpdate
 from gateway.schemas.customers import CustomerPublic
 from services.runtime.problems import Problem
 
-_CUSTOMER = TypeAdapter(CustomerPublic)
-_ACCOUNT = TypeAdapter(AccountPublic)
-_RESET = TypeAdapter(PasswordReset)
-_WEBSHOPS = TypeAdapter(list[Webshop])
 
-
-async def check_webshop(downstream: Downstream, webshop_id: str) -> None:
+async def check_webshop(services: ServiceClients, webshop_id: str) -> None:
     """422 naming `webshop_id` unless billing's catalog has that webshop."""
-    webshops = parse_as(_WEBSHOPS, await downstream.call("billing", "GET", "/webshops"), "billing")
+    webshops = await services.billing.list_webshops()
     if webshop_id not in {w.id for w in webshops}:
         message = f"no webshop {webshop_id!r} in the catalog"
         raise Problem(
@@ -44,81 +25,17 @@ async def check_webshop(downstream: Downstream, webshop_id: str) -> None:
 
 
 async def update_customer(
-    downstream: Downstream,
+    services: ServiceClients,
     customer_id: str,
     payload: CustomerUpdate,
     *,
     idempotency_key: str | None,
 ) -> CustomerPublic:
     if payload.webshop_id is not None:
-        await check_webshop(downstream, payload.webshop_id)
-    data = await downstream.call(
-        "customers",
-        "PATCH",
-        f"/customers/{segment(customer_id)}",
-        json_body=payload.model_dump(mode="json", exclude_unset=True),
-        headers=_key(idempotency_key),
+        await check_webshop(services, payload.webshop_id)
+    return await services.customers.update_customer(
+        customer_id, payload, idempotency_key=idempotency_key
     )
-    return parse_as(_CUSTOMER, data, "customers")
-
-
-def _key(idempotency_key: str | None) -> dict[str, str] | None:
-    return {"Idempotency-Key": idempotency_key} if idempotency_key else None
-
-
-async def get_account(downstream: Downstream, customer_id: str) -> AccountPublic:
-    data = await downstream.call("customers", "GET", f"/customers/{segment(customer_id)}/account")
-    return parse_as(_ACCOUNT, data, "customers")
-
-
-async def update_account(
-    downstream: Downstream,
-    customer_id: str,
-    payload: AccountUpdate,
-    *,
-    idempotency_key: str | None,
-) -> AccountPublic:
-    data = await downstream.call(
-        "customers",
-        "PATCH",
-        f"/customers/{segment(customer_id)}/account",
-        json_body=payload.model_dump(mode="json", exclude_unset=True),
-        headers=_key(idempotency_key),
-    )
-    return parse_as(_ACCOUNT, data, "customers")
-
-
-async def reset_password(
-    downstream: Downstream, customer_id: str, *, idempotency_key: str | None
-) -> PasswordReset:
-    data = await downstream.call(
-        "customers",
-        "POST",
-        f"/customers/{segment(customer_id)}/account/password",
-        headers=_key(idempotency_key),
-    )
-    return parse_as(_RESET, data, "customers")
-
-
-async def open_export(downstream: Downstream, params: QueryParams) -> httpx.Response:
-    """The customers service's CSV answer, opened for streaming (the caller closes it).
-
-    Only the wait for the first byte is bounded: a million rows take longer than any call.
-    """
-    request = downstream.client.build_request(
-        "GET", downstream.base_urls["customers"] + "/customers/export.csv", params=list(params)
-    )
-    try:
-        response = await downstream.client.send(request, stream=True)
-    except httpx.TransportError as error:
-        raise service_unavailable(
-            "customers", f"cannot reach it ({type(error).__name__})"
-        ) from None
-    if not response.is_success:
-        await response.aread()
-        await response.aclose()
-        raise problem_from("customers", response)
-    return response
 
 
 async def relay(response: httpx.Response) -> AsyncIterator[bytes]:

@@ -1,4 +1,4 @@
-"""FastAPI dependencies for what the app holds: settings, the database, the services' client.
+"""FastAPI dependencies for what the app holds: settings, the database, the services' clients.
 
 All `async def`: FastAPI runs a plain `def` dependency in a worker thread, and three thread
 hops per request cost more than these attribute reads (measured in docs/customers-list.md)."""
@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from gateway.downstream import Downstream
+from gateway.clients import ServiceClients
 from gateway.operator_cache import OperatorCache
 from gateway.settings import GatewaySettings
 from services.runtime.db import Database
@@ -23,10 +23,10 @@ async def get_db(request: Request) -> Database:
     return db
 
 
-async def get_downstream(request: Request) -> Downstream:
+async def get_services(request: Request) -> ServiceClients:
     # Set by the lifespan, which owns the one shared HTTP client.
-    downstream: Downstream = request.app.state.downstream
-    return downstream
+    services: ServiceClients = request.app.state.services
+    return services
 
 
 async def get_operator_cache(request: Request) -> OperatorCache:
@@ -36,5 +36,5 @@ async def get_operator_cache(request: Request) -> OperatorCache:
 
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_db)]
-DownstreamDep = Annotated[Downstream, Depends(get_downstream)]
+ServicesDep = Annotated[ServiceClients, Depends(get_services)]
 OperatorCacheDep = Annotated[OperatorCache, Depends(get_operator_cache)]

@@ -9,10 +9,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
-from gateway.customers import get_customer
-from gateway.downstream import Downstream, parse_as, segment
+from gateway.clients import ServiceClients
+from gateway.downstream import parse_as
 from gateway.schemas.customers import DevicePage, MessagePage, Subscription, TransactionPage
 from gateway.schemas.details import CustomerDetails, DetailSections, SectionOk, SectionUnavailable
 from services.runtime.problems import Problem
@@ -26,7 +26,9 @@ async def _section(
 ) -> SectionOk[Any] | SectionUnavailable:
     """`section` filled by `fetch`, or unavailable with the reason if that fails."""
     try:
-        data = await fetch()
+        answer = await fetch()
+        # The page shows a summary of each answer: the section's own (narrower) model.
+        data = answer.model_dump() if isinstance(answer, BaseModel) else answer
         filled: SectionOk[Any] = parse_as(TypeAdapter(section), {"data": data}, service)
         return filled
     except Problem as problem:
@@ -36,26 +38,23 @@ async def _section(
         return SectionUnavailable(reason=f"the {service} service failed: {type(error).__name__}")
 
 
-async def compose_details(downstream: Downstream, customer_id: str) -> CustomerDetails:
-    path = f"/customers/{segment(customer_id)}"
-    first_page = [("limit", DETAILS_PAGE_SIZE)]
-
+async def compose_details(services: ServiceClients, customer_id: str) -> CustomerDetails:
     async def subscription() -> Any:
-        try:
-            return await downstream.call("billing", "GET", f"{path}/subscription")
-        except Problem as problem:
-            if problem.status == 404:
-                return None  # no subscription (yet) is an answer, not a failure
-            raise
+        # No subscription (yet) is an answer (None), not a failure.
+        return await services.billing.find_subscription(customer_id)
 
     async def transactions() -> Any:
-        return await downstream.call("billing", "GET", f"{path}/transactions", params=first_page)
+        return await services.billing.list_transactions(
+            customer_id, limit=DETAILS_PAGE_SIZE, cursor=None
+        )
 
     async def messages() -> Any:
-        return await downstream.call("tickets", "GET", f"{path}/messages", params=first_page)
+        return await services.tickets.list_messages(
+            customer_id, limit=DETAILS_PAGE_SIZE, cursor=None
+        )
 
     async def devices() -> Any:
-        return await downstream.call("activity", "GET", f"{path}/devices")
+        return await services.activity.list_devices(customer_id)
 
     # The sections start with the customer record rather than after it: the page takes as long
     # as its slowest call, not the sum of two rounds.
@@ -66,7 +65,7 @@ async def compose_details(downstream: Downstream, customer_id: str) -> CustomerD
         _section("activity", devices, SectionOk[DevicePage]),
     )
     try:
-        customer = await get_customer(downstream, customer_id)
+        customer = await services.customers.get_customer(customer_id)
     except BaseException:
         sections.cancel()
         # Retrieve the cancelled result so asyncio does not warn about it.

@@ -3,17 +3,11 @@ the gateway's own audit log then forgets the customer's personal data."""
 
 from sqlalchemy import update
 
-from gateway.downstream import Downstream, segment
 from gateway.models import AuditEntry
 from services.runtime.db import Database
 
 # What an erased customer's older audit entries keep instead of their records.
 SCRUBBED = {"scrubbed": "customer erased"}
-
-
-async def erase_customer(downstream: Downstream, customer_id: str) -> None:
-    """204 from the customers service, also when it was erased before; 404 if never known."""
-    await downstream.call("customers", "DELETE", f"/customers/{segment(customer_id)}")
 
 
 async def scrub_audit(db: Database, customer_id: str) -> int:

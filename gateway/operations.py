@@ -8,7 +8,7 @@ that is down makes sections unavailable, not the gateway.
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import text
 
-from gateway.downstream import Downstream
+from gateway.clients import ServiceClients
 from services.runtime.db import Database
 from services.runtime.health import ReadinessCheck, health_router
 from services.runtime.problems import Problem
@@ -27,9 +27,9 @@ def operations_router(app: FastAPI) -> APIRouter:
 
     def service(name: str) -> ReadinessCheck:
         async def check() -> None:
-            downstream: Downstream = app.state.downstream
+            services: ServiceClients = app.state.services
             try:
-                response = await downstream.send(name, "GET", "/healthz")
+                response = await services.by_name(name).health()
             except Problem as problem:
                 raise ConnectionError(problem.detail or problem.title) from None
             if response.status_code != 200:

@@ -11,8 +11,9 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from gateway.clients import ServiceClients
 from gateway.consumer_lag import consumer_lag
-from gateway.downstream import Downstream, parse_as
+from gateway.downstream import parse_as
 from gateway.schemas.details import SectionOk, SectionUnavailable
 from gateway.schemas.stats import ActivityStats, BillingStats, CustomerStats, Stats, TicketStats
 from gateway.settings import SERVICE_NAMES, GatewaySettings
@@ -36,13 +37,7 @@ async def _section(
         return SectionUnavailable(reason=f"{source} failed: {type(error).__name__}: {error}")
 
 
-async def gather_stats(downstream: Downstream, settings: GatewaySettings) -> Stats:
-    def service_stats(service: str) -> Callable[[], Awaitable[Any]]:
-        async def fetch() -> Any:
-            return await downstream.call(service, "GET", "/stats")
-
-        return fetch
-
+async def gather_stats(services: ServiceClients, settings: GatewaySettings) -> Stats:
     async def lag() -> Any:
         async with asyncio.timeout(settings.kafka_timeout_seconds):
             rows = await consumer_lag(
@@ -54,10 +49,10 @@ async def gather_stats(downstream: Downstream, settings: GatewaySettings) -> Sta
         return [row.model_dump() for row in rows]
 
     customers, billing, tickets, activity, lags = await asyncio.gather(
-        _section("customers", service_stats("customers"), SectionOk[CustomerStats]),
-        _section("billing", service_stats("billing"), SectionOk[BillingStats]),
-        _section("tickets", service_stats("tickets"), SectionOk[TicketStats]),
-        _section("activity", service_stats("activity"), SectionOk[ActivityStats]),
+        _section("customers", services.customers.stats, SectionOk[CustomerStats]),
+        _section("billing", services.billing.stats, SectionOk[BillingStats]),
+        _section("tickets", services.tickets.stats, SectionOk[TicketStats]),
+        _section("activity", services.activity.stats, SectionOk[ActivityStats]),
         _section("kafka", lag, SectionOk[list[Any]]),
     )
     return Stats(

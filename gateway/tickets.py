@@ -1,35 +1,17 @@
-"""Tickets and messages through the gateway: calls to the tickets service, with the checks only
-the gateway can make (the customer exists, the assignee is an operator)."""
+"""The checks of a ticket or message only the gateway can make: the customer exists, the
+assignee is an active operator (the calls themselves are gateway.clients.tickets)."""
 
-from typing import Any, TypeVar
-
-from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import select
 
-from gateway.customers import get_customer
-from gateway.downstream import Downstream, QueryParams, parse_as, segment, success_body
+from gateway.clients import ServiceClients
 from gateway.models import Operator
-from gateway.schemas.tickets import MessagePage, TicketPage
 from services.runtime.db import Database
 from services.runtime.problems import Problem
 
-M = TypeVar("M", bound=BaseModel)
 
-# The tickets service marks the answer to a retried Idempotency-Key with this header.
-REPLAYED_HEADER = "Idempotent-Replayed"
-
-
-def customer_path(customer_id: str) -> str:
-    return f"/customers/{segment(customer_id)}"
-
-
-def ticket_path(customer_id: str, ticket_id: str) -> str:
-    return f"{customer_path(customer_id)}/tickets/{segment(ticket_id)}"
-
-
-async def require_customer(downstream: Downstream, customer_id: str) -> None:
+async def require_customer(services: ServiceClients, customer_id: str) -> None:
     """404 (from the customers service) unless the customer exists."""
-    await get_customer(downstream, customer_id)
+    await services.customers.get_customer(customer_id)
 
 
 async def require_operator(db: Database, username: str, *, field: str) -> None:
@@ -42,42 +24,3 @@ async def require_operator(db: Database, username: str, *, field: str) -> None:
             f"no active operator {username!r}",
             extra={"errors": [{"field": field, "message": "not an active operator's username"}]},
         )
-
-
-async def read(downstream: Downstream, path: str, model: type[M], params: QueryParams) -> M:
-    data = await downstream.call("tickets", "GET", path, params=params)
-    return parse_as(TypeAdapter(model), data, "tickets")
-
-
-async def write(
-    downstream: Downstream,
-    method: str,
-    path: str,
-    model: type[M],
-    body: dict[str, Any],
-    *,
-    idempotency_key: str | None,
-) -> tuple[M, bool]:
-    """The tickets service's answer to a write, and whether it is a retry's replayed answer."""
-    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-    response = await downstream.send("tickets", method, path, json_body=body, headers=headers)
-    result = parse_as(TypeAdapter(model), success_body("tickets", response), "tickets")
-    return result, response.headers.get(REPLAYED_HEADER) == "true"
-
-
-def page_params(limit: int, cursor: str | None) -> list[tuple[str, str | int]]:
-    params: list[tuple[str, str | int]] = [("limit", limit)]
-    if cursor:
-        params.append(("cursor", cursor))
-    return params
-
-
-async def list_tickets(downstream: Downstream, params: QueryParams) -> TicketPage:
-    return await read(downstream, "/tickets", TicketPage, params)
-
-
-async def list_messages(
-    downstream: Downstream, customer_id: str, *, limit: int, cursor: str | None
-) -> MessagePage:
-    path = f"{customer_path(customer_id)}/messages"
-    return await read(downstream, path, MessagePage, page_params(limit, cursor))

@@ -5,32 +5,28 @@ unavailable and the rest is served; only an unknown customer is an error (404)."
 import asyncio
 from typing import get_args
 
-from pydantic import TypeAdapter
-
-from gateway.downstream import Downstream, parse_as, segment
-from gateway.schemas.timeline import ServiceName, ServiceTimeline, Timeline, TimelineItem
+from gateway.clients import ServiceClients
+from gateway.schemas.timeline import ServiceName, Timeline, TimelineItem
 from services.runtime.problems import Problem
 
 SERVICES: tuple[ServiceName, ...] = get_args(ServiceName)
-_ANSWER = TypeAdapter(ServiceTimeline)
 
 
 async def _events_of(
-    downstream: Downstream, service: ServiceName, customer_id: str, limit: int
+    services: ServiceClients, service: ServiceName, customer_id: str, limit: int
 ) -> list[TimelineItem]:
-    path = f"/customers/{segment(customer_id)}/timeline"
     try:
-        data = await downstream.call(service, "GET", path, params=[("limit", limit)])
+        answer = await services.by_name(service).timeline(customer_id, limit=limit)
     except Problem as problem:
         if problem.status == 404 and service != "customers":
             return []  # the service has nothing of this customer (e.g. erased there)
         raise
-    return parse_as(_ANSWER, data, service).items
+    return answer.items
 
 
-async def customer_timeline(downstream: Downstream, customer_id: str, *, limit: int) -> Timeline:
+async def customer_timeline(services: ServiceClients, customer_id: str, *, limit: int) -> Timeline:
     answers = await asyncio.gather(
-        *(_events_of(downstream, service, customer_id, limit) for service in SERVICES),
+        *(_events_of(services, service, customer_id, limit) for service in SERVICES),
         return_exceptions=True,
     )
     items: list[TimelineItem] = []

@@ -5,11 +5,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from gateway import activity
-from gateway.activity import SavedList
 from gateway.audit import AuditDep
 from gateway.auth import CanReadCustomers, CanSell
-from gateway.deps import DownstreamDep
+from gateway.clients.activity import SavedList
+from gateway.deps import ServicesDep
 from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.activity import BoundDevicePage, RecordingPage, SavedItemPage
@@ -30,14 +29,14 @@ _REMOVE_ERRORS = problem_responses(*AUTH_ERRORS, 404, 502, 503)
 
 @router.get("/devices", response_model=BoundDevicePage, responses=_READ_ERRORS)
 async def list_devices(
-    customer_id: CustomerId, _: CanReadCustomers, downstream: DownstreamDep
+    customer_id: CustomerId, _: CanReadCustomers, services: ServicesDep
 ) -> BoundDevicePage:
     """The devices bound to the customer, online or not, with the limit and its policy.
 
     A device binds on its first accepted connection and counts against `max_devices` until an
     operator unbinds it or a newer device evicts it (policy evict_oldest, or a lower limit).
     """
-    return await activity.list_devices(downstream, customer_id)
+    return await services.activity.list_devices(customer_id)
 
 
 @router.delete("/devices/{device_id}", status_code=204, responses=_REMOVE_ERRORS)
@@ -45,7 +44,7 @@ async def unbind_device(
     customer_id: CustomerId,
     device_id: ItemId,
     _: CanSell,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
 ) -> Response:
     """Unbind a device: it no longer counts against the limit, and the app gets
@@ -53,21 +52,21 @@ async def unbind_device(
     async with audit.record(
         "device.unbind", customer_id=customer_id, before={"device_id": device_id}
     ) as entry:
-        await activity.unbind_device(downstream, customer_id, device_id)
+        await services.activity.unbind_device(customer_id, device_id)
         entry.status_code = 204
     return Response(status_code=204)
 
 
 async def _list_saved(
-    downstream: DownstreamDep,
+    services: ServicesDep,
     customer_id: str,
     list_name: SavedList,
     profile_id: str | None,
     limit: int,
     cursor: str | None,
 ) -> SavedItemPage:
-    return await activity.list_saved(
-        downstream, customer_id, list_name, profile_id=profile_id, limit=limit, cursor=cursor
+    return await services.activity.list_saved(
+        customer_id, list_name, profile_id=profile_id, limit=limit, cursor=cursor
     )
 
 
@@ -75,30 +74,30 @@ async def _list_saved(
 async def list_favorites(
     customer_id: CustomerId,
     _: CanReadCustomers,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     profile_id: ProfileFilter = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> SavedItemPage:
     """Favorite channels, movies and series, newest first (pass `next_cursor` back)."""
-    return await _list_saved(downstream, customer_id, "favorites", profile_id, limit, cursor)
+    return await _list_saved(services, customer_id, "favorites", profile_id, limit, cursor)
 
 
 @router.get("/watchlist", response_model=SavedItemPage, responses=_READ_ERRORS)
 async def list_watchlist(
     customer_id: CustomerId,
     _: CanReadCustomers,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     profile_id: ProfileFilter = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> SavedItemPage:
     """The watchlist, newest first (pass `next_cursor` back)."""
-    return await _list_saved(downstream, customer_id, "watchlist", profile_id, limit, cursor)
+    return await _list_saved(services, customer_id, "watchlist", profile_id, limit, cursor)
 
 
 async def _remove_saved(
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
     customer_id: str,
     list_name: SavedList,
@@ -107,7 +106,7 @@ async def _remove_saved(
     async with audit.record(
         f"{list_name}.remove", customer_id=customer_id, before={"id": item_id}
     ) as entry:
-        await activity.remove_saved(downstream, customer_id, list_name, item_id)
+        await services.activity.remove_saved(customer_id, list_name, item_id)
         entry.status_code = 204
     return Response(status_code=204)
 
@@ -117,11 +116,11 @@ async def remove_favorite(
     customer_id: CustomerId,
     item_id: ItemId,
     _: CanSell,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
 ) -> Response:
     """Remove a favorite by the `id` the list shows. 404 if it is not there."""
-    return await _remove_saved(downstream, audit, customer_id, "favorites", item_id)
+    return await _remove_saved(services, audit, customer_id, "favorites", item_id)
 
 
 @router.delete("/watchlist/{item_id}", status_code=204, responses=_REMOVE_ERRORS)
@@ -129,25 +128,25 @@ async def remove_watchlist_item(
     customer_id: CustomerId,
     item_id: ItemId,
     _: CanSell,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
 ) -> Response:
     """Remove a watchlist entry by the `id` the list shows. 404 if it is not there."""
-    return await _remove_saved(downstream, audit, customer_id, "watchlist", item_id)
+    return await _remove_saved(services, audit, customer_id, "watchlist", item_id)
 
 
 @router.get("/recordings", response_model=RecordingPage, responses=_READ_ERRORS)
 async def list_recordings(
     customer_id: CustomerId,
     _: CanReadCustomers,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     profile_id: ProfileFilter = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> RecordingPage:
     """Recordings, latest start first; `state` is scheduled, recording, completed or failed."""
-    return await activity.list_recordings(
-        downstream, customer_id, profile_id=profile_id, limit=limit, cursor=cursor
+    return await services.activity.list_recordings(
+        customer_id, profile_id=profile_id, limit=limit, cursor=cursor
     )
 
 
@@ -156,13 +155,13 @@ async def remove_recording(
     customer_id: CustomerId,
     recording_id: ItemId,
     _: CanSell,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
 ) -> Response:
     """Remove a recording from the customer's list. 404 if it is not there."""
     async with audit.record(
         "recording.remove", customer_id=customer_id, before={"recording_id": recording_id}
     ) as entry:
-        await activity.remove_recording(downstream, customer_id, recording_id)
+        await services.activity.remove_recording(customer_id, recording_id)
         entry.status_code = 204
     return Response(status_code=204)

@@ -1,14 +1,13 @@
 """The catalog, read from billing: webshops and products with their plans; admins add to it."""
 
+from collections.abc import Awaitable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, TypeAdapter
 
 from gateway.audit import AuditDep, AuditTrail
 from gateway.auth import CanEditCatalog, CanReadCatalog
-from gateway.deps import DownstreamDep
-from gateway.downstream import Downstream, parse_as, segment
+from gateway.deps import ServicesDep
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.catalog import (
     PlanCreate,
@@ -24,19 +23,13 @@ from gateway.schemas.common import AUTH_ERRORS, Page, problem_responses
 
 router = APIRouter(prefix=API_PREFIX, tags=["catalog"])
 
-_WEBSHOPS = TypeAdapter(list[Webshop])
-_WEBSHOP = TypeAdapter(Webshop)
-_PRODUCTS = TypeAdapter(list[Product])
-_PRODUCT = TypeAdapter(Product)
-
 
 @router.get(
     "/webshops", response_model=Page[Webshop], responses=problem_responses(*AUTH_ERRORS, 503)
 )
-async def list_webshops(_: CanReadCatalog, downstream: DownstreamDep) -> Page[Webshop]:
+async def list_webshops(_: CanReadCatalog, services: ServicesDep) -> Page[Webshop]:
     """Every webshop, with the currencies it sells in and the products it offers."""
-    data = await downstream.call("billing", "GET", "/webshops")
-    return Page[Webshop](items=parse_as(_WEBSHOPS, data, "billing"))
+    return Page[Webshop](items=await services.billing.list_webshops())
 
 
 @router.post(
@@ -46,14 +39,11 @@ async def list_webshops(_: CanReadCatalog, downstream: DownstreamDep) -> Page[We
     responses=problem_responses(*AUTH_ERRORS, 409, 422, 503),
 )
 async def create_webshop(
-    payload: WebshopCreate, _: CanEditCatalog, downstream: DownstreamDep, audit: AuditDep
+    payload: WebshopCreate, _: CanEditCatalog, services: ServicesDep, audit: AuditDep
 ) -> Webshop:
     """Add a webshop (admin)."""
     async with audit.record("webshop.create") as entry:
-        data = await downstream.call(
-            "billing", "POST", "/webshops", json_body=payload.model_dump(mode="json")
-        )
-        webshop = parse_as(_WEBSHOP, data, "billing")
+        webshop = await services.billing.create_webshop(payload)
         entry.after, entry.status_code = webshop.model_dump(mode="json"), 201
     return webshop
 
@@ -62,12 +52,10 @@ async def create_webshop(
     "/products", response_model=Page[Product], responses=problem_responses(*AUTH_ERRORS, 503)
 )
 async def list_products(
-    _: CanReadCatalog, downstream: DownstreamDep, kind: Literal["base", "extra"] | None = None
+    _: CanReadCatalog, services: ServicesDep, kind: Literal["base", "extra"] | None = None
 ) -> Page[Product]:
     """Base and extra products with their payment plans and prices; `kind` narrows to one."""
-    params = [("kind", kind)] if kind else None
-    data = await downstream.call("billing", "GET", "/products", params=params)
-    return Page[Product](items=parse_as(_PRODUCTS, data, "billing"))
+    return Page[Product](items=await services.billing.list_products(kind))
 
 
 @router.post(
@@ -77,14 +65,11 @@ async def list_products(
     responses=problem_responses(*AUTH_ERRORS, 409, 422, 503),
 )
 async def create_product(
-    payload: ProductCreate, _: CanEditCatalog, downstream: DownstreamDep, audit: AuditDep
+    payload: ProductCreate, _: CanEditCatalog, services: ServicesDep, audit: AuditDep
 ) -> Product:
     """Add a base or extra product with its payment plans (admin)."""
     async with audit.record("product.create") as entry:
-        data = await downstream.call(
-            "billing", "POST", "/products", json_body=payload.model_dump(mode="json")
-        )
-        product = parse_as(_PRODUCT, data, "billing")
+        product = await services.billing.create_product(payload)
         entry.after, entry.status_code = product.model_dump(mode="json"), 201
     return product
 
@@ -95,43 +80,18 @@ PlanId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 _EDIT_ERRORS = problem_responses(*AUTH_ERRORS, 404, 409, 422, 503)
 
 
-async def _edit_webshop(
-    downstream: Downstream,
-    audit: AuditTrail,
-    action: str,
-    webshop_id: str,
-    method: str,
-    body: BaseModel | None,
-) -> Webshop:
+async def _audited_webshop(audit: AuditTrail, action: str, edit: Awaitable[Webshop]) -> Webshop:
     async with audit.record(action) as entry:
-        data = await downstream.call(
-            "billing",
-            method,
-            f"/webshops/{segment(webshop_id)}",
-            json_body=body.model_dump(mode="json", exclude_unset=True) if body else None,
-        )
-        webshop = parse_as(_WEBSHOP, data, "billing")
+        webshop = await edit
         entry.after = webshop.model_dump(mode="json")
     return webshop
 
 
-async def _edit_product(
-    downstream: Downstream,
-    audit: AuditTrail,
-    action: str,
-    method: str,
-    path: str,
-    body: BaseModel | None,
-    status_code: int = 200,
+async def _audited_product(
+    audit: AuditTrail, action: str, edit: Awaitable[Product], status_code: int = 200
 ) -> Product:
     async with audit.record(action) as entry:
-        data = await downstream.call(
-            "billing",
-            method,
-            path,
-            json_body=body.model_dump(mode="json", exclude_unset=True) if body else None,
-        )
-        product = parse_as(_PRODUCT, data, "billing")
+        product = await edit
         entry.after, entry.status_code = product.model_dump(mode="json"), status_code
     return product
 
@@ -141,19 +101,21 @@ async def update_webshop(
     webshop_id: WebshopId,
     payload: WebshopUpdate,
     _: CanEditCatalog,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
 ) -> Webshop:
     """Rename a webshop, or change its currencies or the products it offers (admin)."""
-    return await _edit_webshop(downstream, audit, "webshop.update", webshop_id, "PATCH", payload)
+    edit = services.billing.update_webshop(webshop_id, payload)
+    return await _audited_webshop(audit, "webshop.update", edit)
 
 
 @router.delete("/webshops/{webshop_id}", response_model=Webshop, responses=_EDIT_ERRORS)
 async def archive_webshop(
-    webshop_id: WebshopId, _: CanEditCatalog, downstream: DownstreamDep, audit: AuditDep
+    webshop_id: WebshopId, _: CanEditCatalog, services: ServicesDep, audit: AuditDep
 ) -> Webshop:
     """Archive a webshop (admin): never deleted, it sells nothing more."""
-    return await _edit_webshop(downstream, audit, "webshop.archive", webshop_id, "DELETE", None)
+    edit = services.billing.archive_webshop(webshop_id)
+    return await _audited_webshop(audit, "webshop.archive", edit)
 
 
 @router.get(
@@ -161,12 +123,9 @@ async def archive_webshop(
     response_model=Product,
     responses=problem_responses(*AUTH_ERRORS, 404, 503),
 )
-async def get_product(
-    product_id: ProductId, _: CanReadCatalog, downstream: DownstreamDep
-) -> Product:
+async def get_product(product_id: ProductId, _: CanReadCatalog, services: ServicesDep) -> Product:
     """One product with its plans (archived ones included, marked)."""
-    data = await downstream.call("billing", "GET", f"/products/{segment(product_id)}")
-    return parse_as(_PRODUCT, data, "billing")
+    return await services.billing.get_product(product_id)
 
 
 @router.patch("/products/{product_id}", response_model=Product, responses=_EDIT_ERRORS)
@@ -174,22 +133,22 @@ async def update_product(
     product_id: ProductId,
     payload: ProductUpdate,
     _: CanEditCatalog,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
 ) -> Product:
     """Edit a product (admin); `kind` and `subscription_type` are fixed once created."""
-    path = f"/products/{segment(product_id)}"
-    return await _edit_product(downstream, audit, "product.update", "PATCH", path, payload)
+    edit = services.billing.update_product(product_id, payload)
+    return await _audited_product(audit, "product.update", edit)
 
 
 @router.delete("/products/{product_id}", response_model=Product, responses=_EDIT_ERRORS)
 async def archive_product(
-    product_id: ProductId, _: CanEditCatalog, downstream: DownstreamDep, audit: AuditDep
+    product_id: ProductId, _: CanEditCatalog, services: ServicesDep, audit: AuditDep
 ) -> Product:
     """Archive a product (admin): never deleted; it can no longer be sold, running
     subscriptions on it go on."""
-    path = f"/products/{segment(product_id)}"
-    return await _edit_product(downstream, audit, "product.archive", "DELETE", path, None)
+    edit = services.billing.archive_product(product_id)
+    return await _audited_product(audit, "product.archive", edit)
 
 
 @router.post(
@@ -202,12 +161,12 @@ async def add_plan(
     product_id: ProductId,
     payload: PlanCreate,
     _: CanEditCatalog,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
 ) -> Product:
     """Add a payment plan to a product (admin)."""
-    path = f"/products/{segment(product_id)}/plans"
-    return await _edit_product(downstream, audit, "plan.create", "POST", path, payload, 201)
+    edit = services.billing.add_plan(product_id, payload)
+    return await _audited_product(audit, "plan.create", edit, 201)
 
 
 @router.patch(
@@ -218,12 +177,12 @@ async def update_plan(
     plan_id: PlanId,
     payload: PlanUpdate,
     _: CanEditCatalog,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
 ) -> Product:
     """Rename a plan or change its prices (admin); its length and unit are fixed."""
-    path = f"/products/{segment(product_id)}/plans/{segment(plan_id)}"
-    return await _edit_product(downstream, audit, "plan.update", "PATCH", path, payload)
+    edit = services.billing.update_plan(product_id, plan_id, payload)
+    return await _audited_product(audit, "plan.update", edit)
 
 
 @router.delete(
@@ -233,9 +192,9 @@ async def archive_plan(
     product_id: ProductId,
     plan_id: PlanId,
     _: CanEditCatalog,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
 ) -> Product:
     """Archive a plan (admin): never deleted, no longer sold."""
-    path = f"/products/{segment(product_id)}/plans/{segment(plan_id)}"
-    return await _edit_product(downstream, audit, "plan.archive", "DELETE", path, None)
+    edit = services.billing.archive_plan(product_id, plan_id)
+    return await _audited_product(audit, "plan.archive", edit)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from gateway import customer_batches
 from gateway.audit import AuditDep
 from gateway.auth import CanReadCustomers, CanSell
-from gateway.deps import DownstreamDep
+from gateway.deps import ServicesDep
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
 from gateway.schemas.customer_batches import (
@@ -33,7 +33,7 @@ BatchId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
 async def create_batch(
     payload: CustomerBatchCreate,
     _: CanSell,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
     response: Response,
     idempotency_key: Annotated[
@@ -52,7 +52,7 @@ async def create_batch(
     """
     async with audit.record("customer_batch.create") as entry:
         batch, is_new = await customer_batches.create_batch(
-            downstream, payload, idempotency_key=idempotency_key
+            services, payload, idempotency_key=idempotency_key
         )
         entry.after = batch.model_dump(mode="json")
         entry.status_code = 202 if is_new else 200
@@ -63,11 +63,9 @@ async def create_batch(
 @router.get(
     "/{batch_id}", response_model=CustomerBatch, responses=problem_responses(*AUTH_ERRORS, 404, 503)
 )
-async def get_batch(
-    batch_id: BatchId, _: CanReadCustomers, downstream: DownstreamDep
-) -> CustomerBatch:
+async def get_batch(batch_id: BatchId, _: CanReadCustomers, services: ServicesDep) -> CustomerBatch:
     """The job's status and progress (`created` and `failed` of `count`)."""
-    return await customer_batches.get_batch(downstream, batch_id)
+    return await services.customers.get_batch(batch_id)
 
 
 @router.get(
@@ -78,7 +76,7 @@ async def get_batch(
 async def list_batch_items(
     batch_id: BatchId,
     _: CanSell,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=20)] = None,
@@ -90,7 +88,7 @@ async def list_batch_items(
     passwords). Read the items when the job is completed, or page by page as it goes.
     """
     async with audit.record("customer_batch.items_read") as entry:
-        page = await customer_batches.list_items(downstream, batch_id, limit=limit, cursor=cursor)
+        page = await services.customers.list_batch_items(batch_id, limit=limit, cursor=cursor)
         revealed = [item.number for item in page.items if item.password is not None]
         entry.after = {"batch_id": batch_id, "passwords_revealed_for": revealed}
     return page

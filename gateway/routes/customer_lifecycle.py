@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response
 from gateway import erasure, timeline
 from gateway.audit import AuditDep
 from gateway.auth import CanReadCustomers, CanSell
-from gateway.deps import DatabaseDep, DownstreamDep
+from gateway.deps import DatabaseDep, ServicesDep
 from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
@@ -22,7 +22,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/customers", tags=["customers"])
 async def erase_customer(
     customer_id: CustomerId,
     _: CanSell,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
     db: DatabaseDep,
 ) -> Response:
@@ -36,7 +36,7 @@ async def erase_customer(
     and changes nothing; an id that never existed is 404.
     """
     async with audit.record("customer.erase", customer_id=customer_id) as entry:
-        await erasure.erase_customer(downstream, customer_id)
+        await services.customers.erase_customer(customer_id)
         scrubbed = await erasure.scrub_audit(db, customer_id)
         entry.after = {"erased": True, "audit_entries_scrubbed": scrubbed}
         entry.status_code = 204
@@ -51,7 +51,7 @@ async def erase_customer(
 async def customer_timeline(
     customer_id: CustomerId,
     _: CanReadCustomers,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> Timeline:
     """What happened to the customer in every service, newest first (at most `limit`).
@@ -60,4 +60,4 @@ async def customer_timeline(
     in `unavailable` (the customers service too) and the rest is served. 404 if the customers
     service does not know the customer (never existed, or erased).
     """
-    return await timeline.customer_timeline(downstream, customer_id, limit=limit)
+    return await timeline.customer_timeline(services, customer_id, limit=limit)

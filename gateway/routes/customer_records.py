@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from gateway import customer_records, customers
 from gateway.audit import AuditDep
 from gateway.auth import CanReadCustomers, CanSell
-from gateway.deps import DownstreamDep
+from gateway.deps import ServicesDep
 from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas import examples
@@ -44,7 +44,7 @@ IdempotencyKey = Annotated[
 )
 async def export_customers(
     _: CanReadCustomers,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     status: Annotated[list[CustomerStatus] | None, Query()] = None,
     status_group: StatusGroup | None = None,
     source: Annotated[str | None, Query(pattern="^(manual|webshop)$")] = None,
@@ -70,9 +70,7 @@ async def export_customers(
         limit=1,
         cursor=None,
     )
-    answer = await customer_records.open_export(
-        downstream, [(k, v) for k, v in params if k != "limit"]
-    )
+    answer = await services.customers.open_export([(k, v) for k, v in params if k != "limit"])
     return StreamingResponse(
         customer_records.relay(answer),
         media_type="text/csv; charset=utf-8",
@@ -89,19 +87,19 @@ async def update_customer(
     customer_id: CustomerId,
     payload: CustomerUpdate,
     _: CanSell,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
     idempotency_key: IdempotencyKey = None,
 ) -> CustomerPublic:
     """Edit personal data (phones in E.164, country ISO 3166-1 alpha-2) or rebind the customer
     to another webshop of the catalog. Only the fields sent change; a refusal is 422 naming the
     field. The services learn it from customer.updated."""
-    before = await customers.get_customer(downstream, customer_id)
+    before = await services.customers.get_customer(customer_id)
     async with audit.record(
         "customer.update", customer_id=customer_id, before=before.model_dump(mode="json")
     ) as entry:
         updated = await customer_records.update_customer(
-            downstream, customer_id, payload, idempotency_key=idempotency_key
+            services, customer_id, payload, idempotency_key=idempotency_key
         )
         entry.after = updated.model_dump(mode="json")
     return updated
@@ -113,10 +111,10 @@ async def update_customer(
     responses=problem_responses(*AUTH_ERRORS, 404, 503),
 )
 async def get_account(
-    customer_id: CustomerId, _: CanReadCustomers, downstream: DownstreamDep
+    customer_id: CustomerId, _: CanReadCustomers, services: ServicesDep
 ) -> AccountPublic:
     """The login, whether the account is disabled, and when it was last used."""
-    return await customer_records.get_account(downstream, customer_id)
+    return await services.customers.get_account(customer_id)
 
 
 @router.patch(
@@ -128,18 +126,18 @@ async def update_account(
     customer_id: CustomerId,
     payload: AccountUpdate,
     _: CanSell,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
     idempotency_key: IdempotencyKey = None,
 ) -> AccountPublic:
     """Disable (status disabled; the apps log the customer out) or enable the account, or
     change its login (409 if taken, ignoring case)."""
-    before = await customer_records.get_account(downstream, customer_id)
+    before = await services.customers.get_account(customer_id)
     async with audit.record(
         "account.update", customer_id=customer_id, before=before.model_dump(mode="json")
     ) as entry:
-        updated = await customer_records.update_account(
-            downstream, customer_id, payload, idempotency_key=idempotency_key
+        updated = await services.customers.update_account(
+            customer_id, payload, idempotency_key=idempotency_key
         )
         entry.after = updated.model_dump(mode="json")
     return updated
@@ -153,14 +151,14 @@ async def update_account(
 async def reset_password(
     customer_id: CustomerId,
     _: CanSell,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
     idempotency_key: IdempotencyKey = None,
 ) -> PasswordReset:
     """Replace the password with a generated one, shown in this answer only."""
     async with audit.record("account.password_reset", customer_id=customer_id) as entry:
-        reset = await customer_records.reset_password(
-            downstream, customer_id, idempotency_key=idempotency_key
+        reset = await services.customers.reset_password(
+            customer_id, idempotency_key=idempotency_key
         )
         # The password itself is the customer's secret: the audit keeps only that it happened.
         entry.after = reset.model_dump(mode="json", exclude={"password"})

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from gateway import customers
 from gateway.audit import AuditDep
 from gateway.auth import CanReadCustomers, CanSell
-from gateway.deps import DownstreamDep
+from gateway.deps import ServicesDep
 from gateway.details import compose_details
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
@@ -41,7 +41,7 @@ CustomerId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
 async def create_customer(
     payload: CustomerCreate,
     _: CanSell,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
     response: Response,
     idempotency_key: Annotated[
@@ -60,7 +60,7 @@ async def create_customer(
     only. The subscription opens shortly after, when billing has processed the sale.
     """
     async with audit.record("customer.create") as entry:
-        created, is_new = await customers.sell(downstream, payload, idempotency_key=idempotency_key)
+        created, is_new = await customers.sell(services, payload, idempotency_key=idempotency_key)
         entry.customer_id = created.id
         # The one-time password is the customer's secret, not the audit log's.
         entry.after = created.model_dump(mode="json", exclude={"password"})
@@ -72,7 +72,7 @@ async def create_customer(
 @router.get("", response_model=CustomerPage, responses=problem_responses(*AUTH_ERRORS, 400, 503))
 async def list_customers(
     _: CanReadCustomers,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     status: Annotated[
         list[CustomerStatus] | None, Query(description="Repeat for several statuses.")
     ] = None,
@@ -118,7 +118,7 @@ async def list_customers(
         limit=limit,
         cursor=cursor,
     )
-    page = await customers.list_customers(downstream, params)
+    page = await services.customers.list_customers(params)
     return Response(customers.page_json(page), media_type="application/json")
 
 
@@ -128,7 +128,7 @@ async def list_customers(
     responses=problem_responses(*AUTH_ERRORS, 404, 503),
 )
 async def get_customer_details(
-    customer_id: CustomerId, _: CanReadCustomers, downstream: DownstreamDep
+    customer_id: CustomerId, _: CanReadCustomers, services: ServicesDep
 ) -> CustomerDetails:
     """The customer with their subscription, first transactions, messages and devices.
 
@@ -137,7 +137,7 @@ async def get_customer_details(
     the customer record itself is required (404 if unknown, 503 if the customers service is
     unavailable). No subscription is `{"status": "ok", "data": null}`.
     """
-    return await compose_details(downstream, customer_id)
+    return await compose_details(services, customer_id)
 
 
 @router.get(
@@ -148,9 +148,9 @@ async def get_customer_details(
 async def list_transactions(
     customer_id: CustomerId,
     _: CanReadCustomers,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=300)] = None,
 ) -> TransactionPage:
     """The customer's ledger, newest first, with the balance per currency."""
-    return await customers.list_transactions(downstream, customer_id, limit=limit, cursor=cursor)
+    return await services.billing.list_transactions(customer_id, limit=limit, cursor=cursor)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Header, Path, Response
 from gateway import profiles
 from gateway.audit import AuditDep
 from gateway.auth import CanReadCustomers, CanSell
-from gateway.deps import DownstreamDep
+from gateway.deps import ServicesDep
 from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
@@ -20,10 +20,10 @@ ProfileId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
 
 @router.get("", response_model=ProfileList, responses=problem_responses(*AUTH_ERRORS, 404, 503))
 async def list_profiles(
-    customer_id: CustomerId, _: CanReadCustomers, downstream: DownstreamDep
+    customer_id: CustomerId, _: CanReadCustomers, services: ServicesDep
 ) -> ProfileList:
     """The account's profiles, oldest first; the first is the default one every customer gets."""
-    return await profiles.list_profiles(downstream, customer_id)
+    return await services.customers.list_profiles(customer_id)
 
 
 @router.post(
@@ -39,7 +39,7 @@ async def create_profile(
     customer_id: CustomerId,
     payload: ProfileCreate,
     _: CanSell,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
@@ -47,8 +47,8 @@ async def create_profile(
     """Add a profile (at most 10 per account, names unique per account). The PIN (4-8 digits)
     is stored hashed and never shown again; `avatar` is one of the pictures the apps ship."""
     async with audit.record("profile.create", customer_id=customer_id) as entry:
-        created, is_new = await profiles.create_profile(
-            downstream, customer_id, payload, idempotency_key
+        created, is_new = await services.customers.create_profile(
+            customer_id, payload, idempotency_key=idempotency_key
         )
         entry.after = created.model_dump(mode="json")
         entry.status_code = 201 if is_new else 200
@@ -66,15 +66,15 @@ async def update_profile(
     profile_id: ProfileId,
     payload: ProfileUpdate,
     _: CanSell,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
 ) -> ProfilePublic:
     """Rename, change the avatar or kids flag, set a PIN or remove it (`"pin": null`)."""
-    before = await profiles.find_profile(downstream, customer_id, profile_id)
+    before = await profiles.find_profile(services.customers, customer_id, profile_id)
     async with audit.record(
         "profile.update", customer_id=customer_id, before=before.model_dump(mode="json")
     ) as entry:
-        updated = await profiles.update_profile(downstream, customer_id, profile_id, payload)
+        updated = await services.customers.update_profile(customer_id, profile_id, payload)
         entry.after = updated.model_dump(mode="json")
     return updated
 
@@ -88,16 +88,16 @@ async def delete_profile(
     customer_id: CustomerId,
     profile_id: ProfileId,
     _: CanSell,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
 ) -> Response:
     """Delete a profile; its favorites, watchlist and recordings go with it (activity acts on
     profile.deleted). The last profile of an account cannot be deleted (409); deleting a
     deleted profile is 404."""
-    before = await profiles.find_profile(downstream, customer_id, profile_id)
+    before = await profiles.find_profile(services.customers, customer_id, profile_id)
     async with audit.record(
         "profile.delete", customer_id=customer_id, before=before.model_dump(mode="json")
     ) as entry:
-        await profiles.delete_profile(downstream, customer_id, profile_id)
+        await services.customers.delete_profile(customer_id, profile_id)
         entry.status_code = 204
     return Response(status_code=204)

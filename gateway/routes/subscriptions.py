@@ -1,15 +1,15 @@
 """A customer's subscription and its actions (renew, change, expiry, extras, cancel) and
 invoices: each action is one call to billing, audited, and idempotent with `Idempotency-Key`."""
 
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query
-from pydantic import BaseModel, TypeAdapter
 
 from gateway.audit import AuditDep
 from gateway.auth import CanReadCustomers, CanSell
-from gateway.deps import DownstreamDep
-from gateway.downstream import Downstream, parse_as, segment
+from gateway.clients import ServiceClients
+from gateway.deps import ServicesDep
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
 from gateway.schemas.subscriptions import (
@@ -22,7 +22,6 @@ from gateway.schemas.subscriptions import (
     RenewRequest,
     SubscriptionDetail,
 )
-from services.runtime.problems import Problem
 
 router = APIRouter(prefix=f"{API_PREFIX}/customers", tags=["subscriptions"])
 
@@ -38,47 +37,22 @@ IdempotencyKey = Annotated[
     ),
 ]
 
-_RESULT = TypeAdapter(ActionResult)
-_SUBSCRIPTION = TypeAdapter(SubscriptionDetail)
-_INVOICES = TypeAdapter(InvoicePage)
 _ACTION_ERRORS = problem_responses(*AUTH_ERRORS, 404, 409, 422, 503)
 
 
-def _base(customer_id: str) -> str:
-    return f"/customers/{segment(customer_id)}/subscription"
-
-
-async def _current(downstream: Downstream, customer_id: str) -> Any:
-    """The subscription before a change, for the audit log (None if there is none)."""
-    try:
-        return await downstream.call("billing", "GET", _base(customer_id))
-    except Problem as problem:
-        if problem.status == 404:
-            return None
-        raise
-
-
 async def _act(
-    downstream: Downstream,
+    services: ServiceClients,
     audit: AuditDep,
     *,
     customer_id: str,
     action: str,
-    method: str,
-    path: str,
-    body: BaseModel | None,
-    key: str | None,
+    call: Callable[[], Awaitable[ActionResult]],
 ) -> ActionResult:
-    before = await _current(downstream, customer_id)
-    async with audit.record(action, customer_id=customer_id, before=before) as entry:
-        data = await downstream.call(
-            "billing",
-            method,
-            path,
-            json_body=body.model_dump(mode="json") if body is not None else None,
-            headers={"Idempotency-Key": key} if key else None,
-        )
-        result = parse_as(_RESULT, data, "billing")
+    # The subscription before the change, for the audit log (None if there is none).
+    before = await services.billing.find_subscription(customer_id)
+    before_json = before.model_dump(mode="json") if before is not None else None
+    async with audit.record(action, customer_id=customer_id, before=before_json) as entry:
+        result = await call()
         entry.after = result.model_dump(mode="json")
     return result
 
@@ -89,11 +63,10 @@ async def _act(
     responses=problem_responses(*AUTH_ERRORS, 404, 503),
 )
 async def get_subscription(
-    customer_id: CustomerId, _: CanReadCustomers, downstream: DownstreamDep
+    customer_id: CustomerId, _: CanReadCustomers, services: ServicesDep
 ) -> SubscriptionDetail:
     """The base subscription with its extras, a booked change and a booked cancel."""
-    data = await downstream.call("billing", "GET", _base(customer_id))
-    return parse_as(_SUBSCRIPTION, data, "billing")
+    return await services.billing.get_subscription(customer_id)
 
 
 @router.post(
@@ -103,21 +76,18 @@ async def renew(
     customer_id: CustomerId,
     payload: RenewRequest,
     _: CanSell,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
     idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Renew: same product, the plan's length added from the later of now and the expiry
     (an expired customer counts from now); one charge in the ledger."""
     return await _act(
-        downstream,
+        services,
         audit,
         customer_id=customer_id,
         action="subscription.renew",
-        method="POST",
-        path=f"{_base(customer_id)}/renew",
-        body=payload,
-        key=idempotency_key,
+        call=lambda: services.billing.renew(customer_id, payload, idempotency_key=idempotency_key),
     )
 
 
@@ -128,7 +98,7 @@ async def change(
     customer_id: CustomerId,
     payload: ChangeRequest,
     _: CanSell,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
     idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
@@ -136,14 +106,11 @@ async def change(
     charge, or a credit if it is larger) or at the current expiry (charged now, switched by the
     scheduler when the period ends)."""
     return await _act(
-        downstream,
+        services,
         audit,
         customer_id=customer_id,
         action="subscription.change",
-        method="POST",
-        path=f"{_base(customer_id)}/change",
-        body=payload,
-        key=idempotency_key,
+        call=lambda: services.billing.change(customer_id, payload, idempotency_key=idempotency_key),
     )
 
 
@@ -154,20 +121,19 @@ async def set_expiry(
     customer_id: CustomerId,
     payload: ExpiryRequest,
     _: CanSell,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
     idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Set the expiry to an absolute, future moment with a reason: a zero-amount adjustment."""
     return await _act(
-        downstream,
+        services,
         audit,
         customer_id=customer_id,
         action="subscription.expiry",
-        method="PUT",
-        path=f"{_base(customer_id)}/expiry",
-        body=payload,
-        key=idempotency_key,
+        call=lambda: services.billing.set_expiry(
+            customer_id, payload, idempotency_key=idempotency_key
+        ),
     )
 
 
@@ -178,20 +144,19 @@ async def add_extra(
     customer_id: CustomerId,
     payload: ExtraRequest,
     _: CanSell,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
     idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Add an extra product on its own plan, or synced to the base expiry; one charge."""
     return await _act(
-        downstream,
+        services,
         audit,
         customer_id=customer_id,
         action="subscription.extra_add",
-        method="POST",
-        path=f"{_base(customer_id)}/extras",
-        body=payload,
-        key=idempotency_key,
+        call=lambda: services.billing.add_extra(
+            customer_id, payload, idempotency_key=idempotency_key
+        ),
     )
 
 
@@ -204,20 +169,19 @@ async def remove_extra(
     customer_id: CustomerId,
     product_id: ProductId,
     _: CanSell,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
     idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Remove an extra product: a zero-amount adjustment (refunds go through the webshop)."""
     return await _act(
-        downstream,
+        services,
         audit,
         customer_id=customer_id,
         action="subscription.extra_remove",
-        method="DELETE",
-        path=f"{_base(customer_id)}/extras/{segment(product_id)}",
-        body=None,
-        key=idempotency_key,
+        call=lambda: services.billing.remove_extra(
+            customer_id, product_id, idempotency_key=idempotency_key
+        ),
     )
 
 
@@ -228,20 +192,17 @@ async def cancel(
     customer_id: CustomerId,
     payload: CancelRequest,
     _: CanSell,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
     idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Cancel now (the subscription ends at once) or at the period end (it expires then)."""
     return await _act(
-        downstream,
+        services,
         audit,
         customer_id=customer_id,
         action="subscription.cancel",
-        method="POST",
-        path=f"{_base(customer_id)}/cancel",
-        body=payload,
-        key=idempotency_key,
+        call=lambda: services.billing.cancel(customer_id, payload, idempotency_key=idempotency_key),
     )
 
 
@@ -253,15 +214,9 @@ async def cancel(
 async def list_invoices(
     customer_id: CustomerId,
     _: CanReadCustomers,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=300)] = None,
 ) -> InvoicePage:
     """One invoice per order or operator action, newest first, its ledger entries as lines."""
-    params: list[tuple[str, str | int]] = [("limit", limit)]
-    if cursor:
-        params.append(("cursor", cursor))
-    data = await downstream.call(
-        "billing", "GET", f"/customers/{segment(customer_id)}/invoices", params=params
-    )
-    return parse_as(_INVOICES, data, "billing")
+    return await services.billing.list_invoices(customer_id, limit=limit, cursor=cursor)

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from gateway import tickets
 from gateway.audit import AuditDep
 from gateway.auth import CanReadCustomers, Principal, require
-from gateway.deps import DatabaseDep, DownstreamDep
+from gateway.clients.base import page_params
+from gateway.deps import DatabaseDep, ServicesDep
 from gateway.permissions import Permission
 from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
@@ -52,7 +53,7 @@ _CREATED: dict[int | str, dict[str, Any]] = {
 )
 async def list_all_tickets(
     _: CanReadCustomers,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     status: Annotated[list[TicketStatus] | None, Query(description="Repeat for several.")] = None,
     priority: Annotated[
         list[TicketPriority] | None, Query(description="Repeat for several.")
@@ -77,8 +78,8 @@ async def list_all_tickets(
     if customer_id:
         params.append(("customer_id", customer_id))
     params.append(("sort", sort))
-    params += tickets.page_params(limit, cursor)
-    return await tickets.list_tickets(downstream, params)
+    params += page_params(limit, cursor)
+    return await services.tickets.list_tickets(params)
 
 
 @router.get(
@@ -89,16 +90,15 @@ async def list_all_tickets(
 async def list_customer_tickets(
     customer_id: CustomerId,
     _: CanReadCustomers,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     status: Annotated[list[TicketStatus] | None, Query(description="Repeat for several.")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> TicketPage:
     """The customer's tickets, most recently updated first; empty after erasure."""
     params: list[tuple[str, str | int]] = [("status", s) for s in status or []]
-    params += tickets.page_params(limit, cursor)
-    path = f"{tickets.customer_path(customer_id)}/tickets"
-    return await tickets.read(downstream, path, TicketPage, params)
+    params += page_params(limit, cursor)
+    return await services.tickets.list_customer_tickets(customer_id, params)
 
 
 @router.post(
@@ -111,7 +111,7 @@ async def open_ticket(
     customer_id: CustomerId,
     payload: TicketCreate,
     principal: CanWriteTickets,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     db: DatabaseDep,
     audit: AuditDep,
     response: Response,
@@ -121,11 +121,9 @@ async def open_ticket(
     async with audit.record("ticket.open", customer_id=customer_id) as entry:
         if payload.assignee:
             await tickets.require_operator(db, payload.assignee, field="assignee")
-        await tickets.require_customer(downstream, customer_id)
-        body = {**payload.model_dump(mode="json"), "opened_by": principal.name}
-        path = f"{tickets.customer_path(customer_id)}/tickets"
-        ticket, replayed = await tickets.write(
-            downstream, "POST", path, TicketDetails, body, idempotency_key=idempotency_key
+        await tickets.require_customer(services, customer_id)
+        ticket, replayed = await services.tickets.open_ticket(
+            customer_id, payload, opened_by=principal.name, idempotency_key=idempotency_key
         )
         entry.after = ticket.model_dump(mode="json", exclude={"messages"})
         entry.status_code = 200 if replayed else 201
@@ -139,12 +137,10 @@ async def open_ticket(
     responses=problem_responses(*AUTH_ERRORS, 404, 503),
 )
 async def get_ticket(
-    customer_id: CustomerId, ticket_id: TicketId, _: CanReadCustomers, downstream: DownstreamDep
+    customer_id: CustomerId, ticket_id: TicketId, _: CanReadCustomers, services: ServicesDep
 ) -> TicketDetails:
     """The ticket with its conversation, oldest first; internal notes are flagged."""
-    return await tickets.read(
-        downstream, tickets.ticket_path(customer_id, ticket_id), TicketDetails, []
-    )
+    return await services.tickets.get_ticket(customer_id, ticket_id)
 
 
 @router.patch(
@@ -157,27 +153,20 @@ async def update_ticket(
     ticket_id: TicketId,
     payload: TicketUpdate,
     _: CanWriteTickets,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     db: DatabaseDep,
     audit: AuditDep,
     idempotency_key: IdempotencyKey = None,
 ) -> TicketDetails:
     """Change the status, priority or assignee. A status change the rules do not allow is 409
     (closed tickets only reopen: `{"status": "open"}`)."""
-    changes = payload.model_dump(mode="json", exclude_unset=True)
-    path = tickets.ticket_path(customer_id, ticket_id)
     async with audit.record("ticket.update", customer_id=customer_id) as entry:
         if payload.assignee is not None:
             await tickets.require_operator(db, payload.assignee, field="assignee")
-        before = await tickets.read(downstream, path, TicketDetails, [])
+        before = await services.tickets.get_ticket(customer_id, ticket_id)
         entry.before = before.model_dump(mode="json", exclude={"messages"})
-        ticket, _replayed = await tickets.write(
-            downstream,
-            "PATCH",
-            path,
-            TicketDetails,
-            changes,
-            idempotency_key=idempotency_key,
+        ticket = await services.tickets.update_ticket(
+            customer_id, ticket_id, payload, idempotency_key=idempotency_key
         )
         entry.after = ticket.model_dump(mode="json", exclude={"messages"})
     return ticket
@@ -194,7 +183,7 @@ async def add_ticket_message(
     ticket_id: TicketId,
     payload: TicketMessageCreate,
     principal: CanWriteTickets,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
@@ -203,10 +192,12 @@ async def add_ticket_message(
     internal note (`internal: true`, never sent). A closed ticket takes notes only (409)."""
     action = "ticket.note" if payload.internal else "ticket.reply"
     async with audit.record(action, customer_id=customer_id) as entry:
-        body = {**payload.model_dump(mode="json"), "author": principal.name}
-        path = f"{tickets.ticket_path(customer_id, ticket_id)}/messages"
-        message, replayed = await tickets.write(
-            downstream, "POST", path, TicketMessage, body, idempotency_key=idempotency_key
+        message, replayed = await services.tickets.add_ticket_message(
+            customer_id,
+            ticket_id,
+            payload,
+            author=principal.name,
+            idempotency_key=idempotency_key,
         )
         entry.after = message.model_dump(mode="json")
         entry.status_code = 200 if replayed else 201
@@ -223,13 +214,13 @@ async def add_ticket_message(
 async def list_messages(
     customer_id: CustomerId,
     _: CanReadCustomers,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> MessagePage:
     """Messages sent to the customer (system and operators'), newest first, with their state
     (sent, read) and when they were read."""
-    return await tickets.list_messages(downstream, customer_id, limit=limit, cursor=cursor)
+    return await services.tickets.list_messages(customer_id, limit=limit, cursor=cursor)
 
 
 @router.post(
@@ -243,7 +234,7 @@ async def send_message(
     customer_id: CustomerId,
     payload: MessageCreate,
     principal: CanWriteTickets,
-    downstream: DownstreamDep,
+    services: ServicesDep,
     audit: AuditDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
@@ -251,11 +242,9 @@ async def send_message(
     """Send the customer a message to all their devices or to one (`device_id`); it is shown
     on the apps and turns `read` when an app reports it read."""
     async with audit.record("message.send", customer_id=customer_id) as entry:
-        await tickets.require_customer(downstream, customer_id)
-        body = {**payload.model_dump(mode="json"), "sent_by": principal.name}
-        path = f"{tickets.customer_path(customer_id)}/messages"
-        message, replayed = await tickets.write(
-            downstream, "POST", path, Message, body, idempotency_key=idempotency_key
+        await tickets.require_customer(services, customer_id)
+        message, replayed = await services.tickets.send_message(
+            customer_id, payload, sent_by=principal.name, idempotency_key=idempotency_key
         )
         entry.after = message.model_dump(mode="json")
         entry.status_code = 200 if replayed else 201

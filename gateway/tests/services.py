@@ -70,6 +70,15 @@ class InProcessServices:
         self.services = dict(services)
         self.transport = ServicesTransport(self.services)
 
+    def start_batch_worker(self) -> None:
+        """Work bulk-add jobs in the background, as the running customers service does (off
+        by default: most tests have no job, and its polling only loads the machine)."""
+        customers = self.runtime("customers")
+        batch_workers.start(customers.db, customers.outbox, key=id(customers))
+
+    async def stop_batch_worker(self) -> None:
+        await batch_workers.stop(key=id(self.runtime("customers")))
+
     def runtime(self, name: str) -> Runtime:
         return self.services[name].runtime
 
@@ -169,12 +178,10 @@ async def in_process_services(
         running[spec.name] = RunningService(app, runtime, httpx.ASGITransport(app=app))
     async with running["billing"].runtime.db.transaction() as session:
         await seed_if_empty(session)
-    # Bulk-add jobs are worked in the background, as in the running service.
-    customers = running["customers"].runtime
-    batch_workers.start(customers.db, customers.outbox, key=id(customers))
+    services = InProcessServices(running)
     try:
-        yield InProcessServices(running)
+        yield services
     finally:
-        await batch_workers.stop(key=id(customers))
+        await services.stop_batch_worker()
         for service in running.values():
             await service.runtime.db.dispose()

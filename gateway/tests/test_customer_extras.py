@@ -319,7 +319,7 @@ async def test_timeline_merges_the_services_newest_first_and_names_the_missing_o
     client: httpx.AsyncClient, fake: FakeServices, admin: Headers, app: FastAPI
 ) -> None:
     # The suite's timeout is generous for a loaded machine; this test waits it out, so short.
-    app.state.downstream.timeout_seconds = 0.5
+    app.state.services.downstream.timeout_seconds = 0.5
     path = f"{BASE}/timeline"
     created = ("2026-11-28T10:00:00Z", "customer.created")
     fake.answer("customers", "GET", path, 200, events("customers", created))

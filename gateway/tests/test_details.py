@@ -67,7 +67,7 @@ async def test_slow_and_failing_sections_are_bounded_by_the_timeout(
 ) -> None:
     created = await sell(client, services, admin)
     # The suite's timeout is generous for a loaded machine; this test waits it out, so short.
-    app.state.downstream.timeout_seconds = 0.5
+    app.state.services.downstream.timeout_seconds = 0.5
 
     waiting = 0
     most_waiting = 0
