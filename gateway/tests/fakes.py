@@ -176,3 +176,22 @@ def customer_with_all_sections(fake: FakeServices, customer_id: str = CUSTOMER_I
     fake.answer("billing", "GET", f"{base}/transactions", 200, transactions(customer_id))
     fake.answer("tickets", "GET", f"{base}/messages", 200, messages(customer_id))
     fake.answer("activity", "GET", f"{base}/devices", 200, devices(customer_id))
+
+
+def billing_allows_the_sale(fake: FakeServices) -> None:
+    fake.on("billing", "POST", "/orders/check", lambda _: httpx.Response(204))
+
+
+def customers_creates(fake: FakeServices) -> None:
+    """Like the customers service: 201 with the generated password, 200 for a seen key."""
+    seen: set[str] = set()
+
+    def create(request: httpx.Request) -> httpx.Response:
+        key = request.headers.get("idempotency-key")
+        if key in seen:
+            return httpx.Response(200, json={**customer(), "password": None})
+        if key:
+            seen.add(key)
+        return httpx.Response(201, json={**customer(), "password": GENERATED_PASSWORD})
+
+    fake.on("customers", "POST", "/customers", create)

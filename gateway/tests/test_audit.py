@@ -12,9 +12,15 @@ from gateway.auth import Principal
 from gateway.permissions import Role
 from gateway.settings import GatewaySettings
 from gateway.tests.conftest import Headers
-from gateway.tests.fakes import CUSTOMER_ID, GENERATED_PASSWORD, FakeServices, problem
+from gateway.tests.fakes import (
+    CUSTOMER_ID,
+    GENERATED_PASSWORD,
+    FakeServices,
+    billing_allows_the_sale,
+    customers_creates,
+    problem,
+)
 from gateway.tests.test_auth import SALE, assert_problem
-from gateway.tests.test_customers import billing_allows_the_sale, customers_creates
 from services.runtime.db import Database
 from services.runtime.problems import Problem
 

@@ -10,10 +10,17 @@ from fastapi import FastAPI
 
 from gateway.settings import GatewaySettings
 from gateway.tests.conftest import Headers
-from gateway.tests.fakes import CUSTOMER_ID, FakeServices, json_body, problem, unreachable
+from gateway.tests.fakes import (
+    CUSTOMER_ID,
+    FakeServices,
+    billing_allows_the_sale,
+    customers_creates,
+    json_body,
+    problem,
+    unreachable,
+)
 from gateway.tests.test_audit import raw_audit_rows
 from gateway.tests.test_auth import SALE, assert_problem
-from gateway.tests.test_customers import billing_allows_the_sale, customers_creates
 
 BASE = f"/customers/{CUSTOMER_ID}"
 API = f"/api/v1{BASE}"
