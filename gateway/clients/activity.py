@@ -3,9 +3,19 @@ and recordings, and the operator's removals."""
 
 from typing import Literal
 
+from pydantic import BaseModel
+
 from gateway.clients.base import CustomerTimelineClient, page_params, segment
-from gateway.schemas.activity import BoundDevicePage, RecordingPage, SavedItemPage
+from gateway.schemas.activity import (
+    BoundDevice,
+    BoundDevicePage,
+    Recording,
+    RecordingPage,
+    SavedItem,
+    SavedItemPage,
+)
 from gateway.schemas.stats import ActivityStats
+from services.activity import schemas as service
 
 SavedList = Literal["favorites", "watchlist"]
 
@@ -61,3 +71,16 @@ class ActivityClient(CustomerTimelineClient):
 
     async def stats(self) -> ActivityStats:
         return await self._call("GET", "/stats", ActivityStats)
+
+
+# Each shape the gateway repeats from the activity service, beside its own model:
+# gateway/tests/test_client_shapes.py fails when the two differ (a field renamed on one side).
+MIRRORS: dict[type[BaseModel], type[BaseModel]] = {
+    BoundDevice: service.DevicePublic,
+    BoundDevicePage: service.DevicePage,
+    SavedItem: service.SavedItemPublic,
+    SavedItemPage: service.SavedItemPage,
+    Recording: service.RecordingPublic,
+    RecordingPage: service.RecordingPage,
+    ActivityStats: service.DeviceStats,
+}

@@ -12,6 +12,7 @@ from gateway.clients.base import (
     segment,
 )
 from gateway.schemas.catalog import (
+    Plan,
     PlanCreate,
     PlanUpdate,
     Product,
@@ -21,18 +22,25 @@ from gateway.schemas.catalog import (
     WebshopCreate,
     WebshopUpdate,
 )
-from gateway.schemas.customers import TransactionPage
-from gateway.schemas.stats import BillingStats
+from gateway.schemas.customers import Transaction, TransactionPage
+from gateway.schemas.stats import BillingStats, DayRevenue
 from gateway.schemas.subscriptions import (
     ActionResult,
     CancelRequest,
     ChangeRequest,
     ExpiryRequest,
+    ExtraOnSubscription,
     ExtraRequest,
+    Invoice,
+    InvoiceLine,
     InvoicePage,
+    LedgerEntry,
     RenewRequest,
+    ScheduledChange,
     SubscriptionDetail,
 )
+from gateway.schemas.timeline import TimelineItem
+from services.billing import schemas as service
 from services.runtime.problems import Problem
 
 # What is sold: the fields of a sale billing checks against its catalog.
@@ -190,3 +198,36 @@ class BillingClient(CustomerTimelineClient):
 
     async def stats(self) -> BillingStats:
         return await self._call("GET", "/stats", BillingStats)
+
+
+# Each shape the gateway repeats from billing, beside billing's own model:
+# gateway/tests/test_client_shapes.py fails when the two differ (a field renamed on one side).
+MIRRORS: dict[type[BaseModel], type[BaseModel]] = {
+    Plan: service.PlanPublic,
+    Product: service.ProductPublic,
+    Webshop: service.WebshopPublic,
+    PlanCreate: service.PlanIn,
+    ProductCreate: service.ProductIn,
+    ProductUpdate: service.ProductUpdate,
+    PlanUpdate: service.PlanUpdate,
+    WebshopCreate: service.WebshopIn,
+    WebshopUpdate: service.WebshopUpdate,
+    SubscriptionDetail: service.SubscriptionPublic,
+    ExtraOnSubscription: service.ExtraPublic,
+    ScheduledChange: service.ScheduledChange,
+    Transaction: service.TransactionPublic,
+    LedgerEntry: service.TransactionPublic,
+    TransactionPage: service.TransactionPage,
+    RenewRequest: service.RenewIn,
+    ChangeRequest: service.ChangeIn,
+    ExpiryRequest: service.ExpiryIn,
+    ExtraRequest: service.ExtraIn,
+    CancelRequest: service.CancelIn,
+    ActionResult: service.ActionResult,
+    InvoiceLine: service.InvoiceLine,
+    Invoice: service.Invoice,
+    InvoicePage: service.InvoicePage,
+    TimelineItem: service.TimelineItem,
+    DayRevenue: service.RevenueDay,
+    BillingStats: service.BillingStats,
+}

@@ -4,7 +4,7 @@ bulk-add jobs, the CSV export. One method per call: its path, its answer's model
 from typing import Any
 
 import httpx
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from gateway.clients.base import (
     CustomerTimelineClient,
@@ -16,6 +16,7 @@ from gateway.downstream import QueryParams, parse_json_as, problem_from, service
 from gateway.schemas.customer_batches import (
     CustomerBatch,
     CustomerBatchCreate,
+    CustomerBatchItem,
     CustomerBatchItemPage,
 )
 from gateway.schemas.customer_records import (
@@ -24,9 +25,17 @@ from gateway.schemas.customer_records import (
     CustomerUpdate,
     PasswordReset,
 )
-from gateway.schemas.customers import CustomerCreate, CustomerCreated, CustomerPage, CustomerPublic
+from gateway.schemas.customers import (
+    CustomerCreate,
+    CustomerCreated,
+    CustomerPage,
+    CustomerPublic,
+    SubscriptionSummary,
+)
 from gateway.schemas.profiles import ProfileCreate, ProfileList, ProfilePublic, ProfileUpdate
 from gateway.schemas.stats import CustomerStats
+from services.customers import bulk_add, profiles
+from services.customers import schemas as service
 
 _PAGE = TypeAdapter(CustomerPage)
 
@@ -183,3 +192,24 @@ class CustomersClient(CustomerTimelineClient):
             CustomerBatchItemPage,
             params=page_params(limit, cursor),
         )
+
+
+# Each shape the gateway repeats from the customers service, beside the service's own model:
+# gateway/tests/test_client_shapes.py fails when the two differ (a field renamed on one side).
+MIRRORS: dict[type[BaseModel], type[BaseModel]] = {
+    CustomerCreate: service.CustomerCreate,
+    CustomerPublic: service.CustomerPublic,
+    CustomerCreated: service.CustomerCreated,
+    SubscriptionSummary: service.SubscriptionSummary,
+    CustomerPage: service.CustomerPage,
+    CustomerUpdate: service.CustomerUpdate,
+    AccountPublic: service.AccountPublic,
+    AccountUpdate: service.AccountUpdate,
+    PasswordReset: service.PasswordReset,
+    ProfileCreate: profiles.ProfileCreate,
+    ProfilePublic: profiles.ProfilePublic,
+    ProfileList: profiles.ProfileList,
+    CustomerBatch: bulk_add.BatchPublic,
+    CustomerBatchItem: bulk_add.BatchItemPublic,
+    CustomerBatchItemPage: bulk_add.BatchItemPage,
+}

@@ -18,6 +18,7 @@ from gateway.schemas.tickets import (
     Message,
     MessageCreate,
     MessagePage,
+    Ticket,
     TicketCreate,
     TicketDetails,
     TicketMessage,
@@ -25,6 +26,7 @@ from gateway.schemas.tickets import (
     TicketPage,
     TicketUpdate,
 )
+from services.tickets import schemas as service
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -128,3 +130,24 @@ class TicketsClient(CustomerTimelineClient):
         )
         result = self._parse_success(answer, response)
         return result, response.headers.get(REPLAYED_HEADER) == "true"
+
+
+# Each shape the gateway repeats from the tickets service, beside its own model:
+# gateway/tests/test_client_shapes.py fails when the two differ (a field renamed on one side).
+MIRRORS: dict[type[BaseModel], type[BaseModel]] = {
+    TicketUpdate: service.TicketUpdate,
+    TicketMessage: service.TicketMessagePublic,
+    Ticket: service.TicketPublic,
+    TicketDetails: service.TicketDetails,
+    TicketPage: service.TicketPage,
+    Message: service.MessagePublic,
+    MessagePage: service.MessagePage,
+    TicketStats: service.TicketStats,
+}
+
+# The writes whose body the gateway completes with the acting operator, and that field's name.
+WRITES: dict[type[BaseModel], tuple[type[BaseModel], str]] = {
+    TicketCreate: (service.TicketCreate, "opened_by"),
+    TicketMessageCreate: (service.TicketMessageCreate, "author"),
+    MessageCreate: (service.MessageCreate, "sent_by"),
+}
