@@ -17,7 +17,9 @@ PAIRS = [
 
 def fields(model: type[BaseModel]) -> set[str]:
     """The field names as they travel (by alias)."""
-    return {info.alias or name for name, info in model.model_fields.items()}
+    return {
+        info.serialization_alias or info.alias or name for name, info in model.model_fields.items()
+    }
 
 
 @pytest.mark.parametrize(("mine", "theirs"), PAIRS)
