@@ -13,23 +13,8 @@ from aiokafka.structs import OffsetAndMetadata
 from gateway.consumer_lag import consumer_lag
 from gateway.settings import GatewaySettings
 from gateway.tests.conftest import Headers, make_settings
-from gateway.tests.fakes import FakeServices, unreachable
-
-CUSTOMER_STATS = {
-    "by_status": {"pending": 1, "trial": 0, "active": 3, "expired": 1, "disabled": 0},
-    "new_per_day": [{"day": "2026-11-27", "count": 2}, {"day": "2026-11-28", "count": 3}],
-}
-BILLING_STATS = {
-    "revenue_per_day": [
-        {"day": "2026-11-28", "currency": "EUR", "amount": "29.97"},
-        {"day": "2026-11-28", "currency": "USD", "amount": "9.99"},
-    ],
-    "active_subscriptions": 3,
-}
-TICKET_STATS = {
-    "by_status": {"open": 2, "pending": 0, "resolved": 1, "closed": 0},
-    "open_tickets": 2,
-}
+from gateway.tests.seed import sell
+from gateway.tests.services import InProcessServices
 
 
 @pytest.fixture
@@ -39,38 +24,40 @@ def settings(tmp_path: Path) -> GatewaySettings:
 
 
 async def test_stats_gathers_every_service_and_marks_the_failing_ones(
-    client: httpx.AsyncClient, fake: FakeServices, admin: Headers
+    client: httpx.AsyncClient, services: InProcessServices, admin: Headers
 ) -> None:
-    fake.answer("customers", "GET", "/stats", 200, CUSTOMER_STATS)
-    fake.answer("billing", "GET", "/stats", 200, BILLING_STATS)
-    fake.answer("tickets", "GET", "/stats", 200, TICKET_STATS)
-    fake.on("activity", "GET", "/stats", unreachable)
+    await sell(client, services, admin)
+    await sell(client, services, admin, webshop_id="shop-us")
+    services.down("activity")
 
     response = await client.get("/api/v1/stats", headers=admin)
 
     assert response.status_code == 200, response.text
     stats = response.json()
-    assert stats["customers"] == {"status": "ok", "data": CUSTOMER_STATS}
-    assert stats["billing"]["data"]["revenue_per_day"][1] == {
-        "day": "2026-11-28",
-        "currency": "USD",
-        "amount": "9.99",
-    }
-    assert stats["tickets"]["data"]["open_tickets"] == 2
+    assert stats["customers"]["status"] == "ok"
+    assert stats["customers"]["data"]["by_status"]["active"] == 2
+    revenue = {r["currency"]: r["amount"] for r in stats["billing"]["data"]["revenue_per_day"]}
+    assert revenue == {"EUR": "9.99", "USD": "10.99"}
+    assert stats["billing"]["data"]["active_subscriptions"] == 2
+    assert stats["tickets"]["status"] == "ok"
     assert stats["activity"]["status"] == "unavailable"
     assert "activity" in stats["activity"]["reason"]
     assert stats["consumer_lag"]["status"] == "unavailable"
 
 
 async def test_a_service_answering_in_another_shape_is_unavailable_not_an_error(
-    client: httpx.AsyncClient, fake: FakeServices, admin: Headers
+    client: httpx.AsyncClient, services: InProcessServices, admin: Headers
 ) -> None:
-    fake.answer("customers", "GET", "/stats", 200, {"by_status": "many"})
+    async def other_shape(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"by_status": "many"})
+
+    services.replace("customers", other_shape)
 
     stats = (await client.get("/api/v1/stats", headers=admin)).json()
 
     assert stats["customers"]["status"] == "unavailable"
     assert "unexpected shape" in stats["customers"]["reason"]
+    assert stats["billing"]["status"] == "ok"
 
 
 @pytest.fixture
