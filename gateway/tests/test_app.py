@@ -9,24 +9,24 @@ from fastapi import FastAPI
 
 from gateway.app import build
 from gateway.tests.conftest import make_settings, sign_in
-from gateway.tests.fakes import FakeServices, unreachable
+from gateway.tests.services import InProcessServices
 from gateway.tests.test_auth import assert_problem
 from services.runtime.db import Database
 
 
 async def test_first_start_prints_a_generated_admin_password_once_and_never_logs_it(
     tmp_path: Path,
-    fake: FakeServices,
+    services: InProcessServices,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings = make_settings(tmp_path, admin_password=None)
     caplog.set_level(logging.DEBUG)
     for _ in range(2):  # the second start finds the admin and prints nothing
-        app = build(settings, transport=httpx.MockTransport(fake))
+        app = build(settings, transport=services.transport)
         async with app.router.lifespan_context(app):
             pass
-    app = build(settings, transport=httpx.MockTransport(fake))
+    app = build(settings, transport=services.transport)
 
     printed = capsys.readouterr().out
     lines = [line for line in printed.splitlines() if "generated password" in line]
@@ -42,12 +42,13 @@ async def test_first_start_prints_a_generated_admin_password_once_and_never_logs
 
 
 async def test_readyz_needs_only_the_database_and_reports_each_service(
-    client: httpx.AsyncClient, fake: FakeServices
+    client: httpx.AsyncClient, services: InProcessServices
 ) -> None:
-    fake.answer("customers", "GET", "/healthz", 200, {"status": "ok"})
-    fake.answer("billing", "GET", "/healthz", 200, {"status": "ok"})
-    fake.on("tickets", "GET", "/healthz", unreachable)
-    fake.answer("activity", "GET", "/healthz", 500, {"title": "boom"})
+    async def failing(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, json={"title": "boom"})
+
+    services.down("tickets")
+    services.replace("activity", failing)
 
     response = await client.get("/readyz")
 

@@ -10,7 +10,8 @@ from sqlalchemy import update
 from gateway.models import Operator
 from gateway.operator_cache import OperatorCache
 from gateway.tests.conftest import Headers
-from gateway.tests.fakes import CUSTOMER_ID, FakeServices, customer
+from gateway.tests.seed import sell
+from gateway.tests.services import InProcessServices
 from gateway.tests.test_auth import assert_problem
 from gateway.tests.test_operators import operator_id
 
@@ -111,26 +112,36 @@ async def test_without_a_ttl_every_request_reads_the_operator(
 
 
 async def test_the_list_page_is_the_gateways_shape_of_the_service_answer(
-    client: httpx.AsyncClient, fake: FakeServices, admin: Headers
+    client: httpx.AsyncClient, services: InProcessServices, admin: Headers
 ) -> None:
     # A field the gateway does not publish is dropped; a missing optional one gets its default.
-    row = {**customer(), "internal_note": "not for operators"}
-    fake.answer("customers", "GET", "/customers", 200, {"items": [row], "next_cursor": None})
+    created = await sell(client, services, admin)
+    async with services.client("customers") as customers:
+        real = (await customers.get("/customers")).json()
+
+    async def with_more(_: httpx.Request) -> httpx.Response:
+        row = {**real["items"][0], "internal_note": "not for operators"}
+        return httpx.Response(200, json={"items": [row], "next_cursor": None})
+
+    services.replace("customers", with_more)
 
     response = await client.get("/api/v1/customers", headers=admin)
 
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"
     body = response.json()
-    assert body["items"][0]["id"] == CUSTOMER_ID
+    assert body["items"][0]["id"] == created["id"]
     assert "internal_note" not in body["items"][0]
     assert (body["next_cursor"], body["total"]) == (None, None)
 
 
 async def test_a_list_answer_of_the_wrong_shape_is_502_naming_the_field(
-    client: httpx.AsyncClient, fake: FakeServices, admin: Headers
+    client: httpx.AsyncClient, services: InProcessServices, admin: Headers
 ) -> None:
-    fake.answer("customers", "GET", "/customers", 200, {"items": [{"id": CUSTOMER_ID}]})
+    async def ids_only(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"items": [{"id": "c-1"}]})
+
+    services.replace("customers", ids_only)
 
     response = await client.get("/api/v1/customers", headers=admin)
 
@@ -140,9 +151,12 @@ async def test_a_list_answer_of_the_wrong_shape_is_502_naming_the_field(
 
 
 async def test_a_list_answer_that_is_not_json_is_502(
-    client: httpx.AsyncClient, fake: FakeServices, admin: Headers
+    client: httpx.AsyncClient, services: InProcessServices, admin: Headers
 ) -> None:
-    fake.on("customers", "GET", "/customers", lambda _: httpx.Response(200, text="<html>"))
+    async def html(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="<html>")
+
+    services.replace("customers", html)
 
     response = await client.get("/api/v1/customers", headers=admin)
 
