@@ -1,1 +1,1 @@
-"""Unit tests of the gateway, with the services replaced by fakes."""
+"""Tests of the gateway, in front of the four real services in-process (see services.py)."""

@@ -11,7 +11,6 @@ from pydantic import SecretStr
 
 from gateway.app import build
 from gateway.settings import GatewaySettings
-from gateway.tests.fakes import FakeServices
 from gateway.tests.services import SERVICE_URLS, InProcessServices, in_process_services
 
 ADMIN_USERNAME = "admin"
@@ -61,20 +60,9 @@ async def services(
 
 
 @pytest.fixture
-def fake() -> FakeServices:
-    return FakeServices()
-
-
-@pytest.fixture
-async def app(
-    request: pytest.FixtureRequest, settings: GatewaySettings, services: InProcessServices
-) -> AsyncIterator[FastAPI]:
-    """The gateway app, started (migrations, first admin), in front of the real services (or
-    of the hand-written fakes, for a test that still asks for `fake`)."""
-    transport: httpx.AsyncBaseTransport = services.transport
-    if "fake" in request.fixturenames:
-        transport = httpx.MockTransport(request.getfixturevalue("fake"))
-    gateway = build(settings, transport=transport)
+async def app(settings: GatewaySettings, services: InProcessServices) -> AsyncIterator[FastAPI]:
+    """The gateway app, started (migrations, first admin), in front of the real services."""
+    gateway = build(settings, transport=services.transport)
     # ASGITransport does not run the lifespan; entering it here does what uvicorn would.
     async with gateway.router.lifespan_context(gateway):
         yield gateway
