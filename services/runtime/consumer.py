@@ -52,6 +52,10 @@ class Delivery:
 
 
 Handler = Callable[[Delivery, Any], Awaitable[None]]
+# Runs, in the same transaction and inbox as a handler, for a record whose envelope parsed but
+# whose payload violates its schema (after it went to the dead-letter topic): the reason is the
+# one in the dead-letter headers. For a sender that waits on an answer either way.
+InvalidHandler = Callable[[Delivery, str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,10 @@ class Routed:
     topic: str
     record: "ConsumerRecord[bytes, bytes]"
     event: CloudEvent
-    data: EventData
+    data: EventData | None
     handler: Handler
+    # What the metrics count it as once the handler ran.
+    outcome: str = "handled"
 
     @property
     def inbox_key(self) -> str:
@@ -96,12 +102,18 @@ class EventConsumer:
         self.max_attempts = max_attempts
         self.max_backoff = max_backoff_seconds
         self.handlers: dict[str, dict[str, tuple[type[EventData], Handler]]] = {}
+        self.invalid_handlers: dict[tuple[str, str], InvalidHandler] = {}
 
-    def on(self, topic: str, model: type[EventData]) -> Callable[[Handler], Handler]:
-        """Register a handler for events of `model`'s type arriving on `topic`."""
+    def on(
+        self, topic: str, model: type[EventData], *, invalid: InvalidHandler | None = None
+    ) -> Callable[[Handler], Handler]:
+        """Register a handler for events of `model`'s type arriving on `topic`, and optionally
+        `invalid` for those of that type whose payload violates the schema."""
 
         def register(handler: Handler) -> Handler:
             self.handlers.setdefault(topic, {})[model.event_type] = (model, handler)
+            if invalid is not None:
+                self.invalid_handlers[(topic, model.event_type)] = invalid
             return handler
 
         return register
@@ -242,8 +254,9 @@ class EventConsumer:
                 await item.handler(
                     Delivery(session=session, event=item.event, topic=item.topic), item.data
                 )
-                outcomes.append("handled")
-        if "handled" in outcomes:  # nothing new was written when all were duplicates
+                outcomes.append(item.outcome)
+        # Nothing new was written when all were duplicates.
+        if any(o != "duplicate" for o in outcomes):
             self.after_commit()
         return outcomes
 
@@ -267,10 +280,16 @@ class EventConsumer:
         try:
             data = model.model_validate(event.data)
         except ValidationError as error:
-            await self.dead_letter(
-                topic, record, f"{event.type} violates its schema: {_brief(error)}"
-            )
-            return "dead_lettered", None
+            reason = f"{event.type} violates its schema: {_brief(error)}"
+            await self.dead_letter(topic, record, reason)
+            invalid = self.invalid_handlers.get((topic, event.type))
+            if invalid is None:
+                return "dead_lettered", None
+
+            async def answer(delivery: Delivery, _: object) -> None:
+                await invalid(delivery, reason)
+
+            return None, Routed(topic, record, event, None, answer, outcome="dead_lettered")
         return None, Routed(topic, record, event, data, handler)
 
     async def _process(self, topic: str, record: "ConsumerRecord[bytes, bytes]") -> str:
