@@ -350,16 +350,39 @@ class EventConsumer:
     ) -> None:
         """Copy the record as it was to `<topic>.dlq`, with where it came from and why."""
         log.warning("dead-lettering %s[%d]@%d: %s", topic, record.partition, record.offset, reason)
-        headers = [
-            *list(record.headers or ()),
-            ("x-dlq-reason", reason.encode()),
-            ("x-dlq-source-topic", topic.encode()),
-            ("x-dlq-source-partition", str(record.partition).encode()),
-            ("x-dlq-source-offset", str(record.offset).encode()),
-            ("x-dlq-consumer", self.service.encode()),
-        ]
+        await self.dead_letter_value(
+            topic,
+            value=record.value,
+            key=record.key,
+            reason=reason,
+            headers=[
+                *list(record.headers or ()),
+                ("x-dlq-source-partition", str(record.partition).encode()),
+                ("x-dlq-source-offset", str(record.offset).encode()),
+            ],
+        )
+
+    async def dead_letter_value(
+        self,
+        topic: str,
+        *,
+        value: bytes | None,
+        key: bytes | None,
+        reason: str,
+        headers: "Sequence[tuple[str, bytes]]" = (),
+    ) -> None:
+        """Put `value` on `<topic>.dlq` with the reason: also for what a handler kept aside and
+        later finds it cannot apply (billing's parked refunds), which is no record of its own."""
         await self.producer.send_and_wait(
-            dlq(topic), value=record.value, key=record.key, headers=headers
+            dlq(topic),
+            value=value,
+            key=key,
+            headers=[
+                *headers,
+                ("x-dlq-reason", reason.encode()),
+                ("x-dlq-source-topic", topic.encode()),
+                ("x-dlq-consumer", self.service.encode()),
+            ],
         )
 
 
