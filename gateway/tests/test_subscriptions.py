@@ -306,7 +306,8 @@ async def test_catalog_refusals_name_the_field(
 ) -> None:
     method = "POST" if path.endswith(("plans", "webshops")) else "PATCH"
     response = await client.request(method, path, json=body, headers=admin)
-    assert field in [e["field"] for e in assert_problem(response, 422)["errors"]]
+    errors: list[dict[str, str]] = assert_problem(response, 422)["errors"]  # type: ignore[assignment]
+    assert field in [e["field"] for e in errors]
     assert fake.calls("billing") == []
 
 
