@@ -80,7 +80,8 @@ async def record_refund(
         # The order travels through customers first and may not be here yet: park the refund
         # until it is (release_parked_refund), rather than fail or drop it.
         key = (refund.webshop_id, refund.order_id)
-        if await session.get(ParkedRefund, key) is None:
+        waiting = await session.get(ParkedRefund, key)
+        if waiting is None:
             session.add(
                 ParkedRefund(
                     webshop_id=refund.webshop_id,
@@ -88,6 +89,14 @@ async def record_refund(
                     payload=refund.model_dump_json(),
                     received_at=now,
                 )
+            )
+        elif OrderRefundedV1.model_validate_json(waiting.payload) != refund:
+            # One refund per order, as in the ledger: a second one is refused out loud.
+            parked = OrderRefundedV1.model_validate_json(waiting.payload)
+            raise RefundRefused(
+                f"a refund of {parked.amount} {parked.currency} for order {refund.order_id} "
+                f"is waiting for the order already; a second refund of {refund.amount} "
+                f"{refund.currency} is refused (one refund per order)"
             )
         return
     earlier = await session.scalar(

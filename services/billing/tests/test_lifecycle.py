@@ -157,6 +157,18 @@ async def test_a_second_refund_of_an_order_is_refused_not_dropped(
     assert kinds == [("payment", Decimal("99.00")), ("refund", Decimal("60.00"))]
 
 
+async def test_a_second_refund_waiting_for_its_order_is_refused_not_dropped(
+    db: Database, outbox: Outbox
+) -> None:
+    async with db.transaction() as session:
+        await lifecycle.record_refund(session, outbox, refund("49.50"), now=NOW)
+    with pytest.raises(lifecycle.RefundRefused, match=r"49\.50 EUR for order web-1 is waiting"):
+        async with db.transaction() as session:
+            await lifecycle.record_refund(session, outbox, refund("20.00", day=2), now=NOW)
+    async with db.transaction() as session:  # the first one resent: still waiting, no error
+        await lifecycle.record_refund(session, outbox, refund("49.50"), now=NOW)
+
+
 async def test_a_parked_refund_its_order_does_not_allow_is_handed_back(
     db: Database, outbox: Outbox
 ) -> None:
