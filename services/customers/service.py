@@ -378,6 +378,11 @@ async def handle_invalid_order(
         order_id = ORDER_ID.validate_python(event.data.get("order_id"), strict=True)
     except ValidationError:
         return  # nothing to answer to: the dead-letter topic is all there is
+    webshop_id = event.data.get("webshop_id")
+    if isinstance(webshop_id, str):
+        known = await session.get(WebshopOrder, (webshop_id, order_id))
+        if known is not None:
+            return  # a mangled resend of a known order does not revoke the answer it had
     await outbox.add(
         session,
         OrderRejectedV1(order_id=order_id, reason=reason, code="invalid_order"),

@@ -364,3 +364,18 @@ async def test_an_invalid_order_without_a_usable_id_gets_no_reply(
         async with db.transaction() as session:
             await service.handle_invalid_order(session, outbox, event, "bad")
     assert await events(db) == []
+
+
+async def test_a_mangled_resend_of_a_known_order_gets_no_rejection(
+    db: Database, outbox: Outbox
+) -> None:
+    await handle(db, outbox, paid("o-1"))
+    before = await events(db)
+    data = paid("o-1").model_dump(mode="json") | {"amount": "-9.99"}
+    event = CloudEvent.model_validate_json(envelope_bytes(OrderPaidV1.event_type, data))
+
+    async with db.transaction() as session:
+        await service.handle_invalid_order(session, outbox, event, "amount: negative")
+
+    assert await events(db) == before
+    assert (await webshop_order(db)).reply == "pending"
