@@ -120,6 +120,7 @@ CanEditCatalog = Annotated[Principal, Depends(require(Permission.CATALOG_WRITE))
 CanManageOperators = Annotated[Principal, Depends(require(Permission.OPERATORS_MANAGE))]
 CanManageApiKeys = Annotated[Principal, Depends(require(Permission.API_KEYS_MANAGE))]
 CanReadAudit = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]
+CanManageDeadLetters = Annotated[Principal, Depends(require(Permission.DEAD_LETTERS_MANAGE))]
 
 
 async def _signed_in(principal: CurrentPrincipal) -> Principal:
