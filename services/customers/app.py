@@ -15,8 +15,9 @@ from services.contracts.customers import (
     ProfileDeletedV1,
 )
 from services.contracts.webshop import OrderAcceptedV1, OrderRejectedV1
-from services.customers import account_router, extras_router, handlers
-from services.customers.bulk_add import BatchWorkers
+from services.customers import extras_router, handlers
+from services.customers.account import router as account_router
+from services.customers.bulk.service import BatchWorkers
 from services.customers.models import metadata
 from services.customers.router import router
 from services.runtime.service_app import Runtime, ServiceSpec, run

@@ -4,7 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
-from services.customers import bulk_add, erasure, profiles, timeline
+from services.customers import timeline
+from services.customers.bulk import service as bulk_add
+from services.customers.erasure import service as erasure
+from services.customers.profiles import service as profiles
 from services.runtime.service_app import RuntimeDep
 
 IdempotencyKey = Annotated[str | None, Header(max_length=200)]

@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header
 
-from services.customers import account
+from services.customers.account import service as account
 from services.customers.schemas import AccountPublic, AccountUpdate, PasswordReset
-from services.customers.stats import CustomerStats, customer_stats
+from services.customers.stats.service import CustomerStats, customer_stats
 from services.runtime.service_app import RuntimeDep
 
 router = APIRouter(tags=["account"])
