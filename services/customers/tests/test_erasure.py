@@ -12,8 +12,9 @@ from services.contracts.customers import CustomerInfo
 from services.contracts.webshop import Buyer, OrderPaidV1, Payment
 from services.customers import listing, models, service, timeline
 from services.customers.erasure import service as erasure
-from services.customers.extra_tables import ErasedCustomer, Profile
+from services.customers.erasure.models import ErasedCustomer
 from services.customers.models import Account, Customer, IdempotentRequest, WebshopOrder
+from services.customers.profiles.models import Profile
 from services.customers.schemas import CustomerCreate
 from services.runtime.db import Database
 from services.runtime.outbox import Outbox

@@ -6,8 +6,8 @@ from pydantic import ValidationError
 
 from services.contracts.customers import CustomerInfo
 from services.customers import credentials, models, service
-from services.customers.extra_tables import Profile
 from services.customers.profiles import service as profiles
+from services.customers.profiles.models import Profile
 from services.customers.schemas import CustomerCreate
 from services.runtime.db import Database
 from services.runtime.outbox import Outbox
