@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from services.customers.stats.service import CustomerStats, customer_stats
 from services.runtime.service_app import RuntimeDep
 
-router = APIRouter(tags=["stats"])
+router = APIRouter()
 
 
 @router.get("/stats", response_model=CustomerStats, tags=["stats"])
