@@ -7,8 +7,8 @@ from datetime import timedelta
 import httpx
 import jwt
 
-from gateway import security
-from gateway.permissions import ROLE_PERMISSIONS, Permission, Role
+from gateway.identity import security
+from gateway.identity.permissions import ROLE_PERMISSIONS, Permission, Role
 from gateway.tests.conftest import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,

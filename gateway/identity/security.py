@@ -10,7 +10,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from gateway.permissions import Role
+from gateway.identity.permissions import Role
 
 JWT_ALGORITHM = "HS256"
 API_KEY_PREFIX = "tvcm"
