@@ -9,6 +9,7 @@ from services.contracts.customers import (
     CustomerOrderPlacedV1,
     SubscriptionOrder,
 )
+from services.contracts.envelope import CloudEvent
 from services.contracts.webshop import OrderRefundedV1
 from services.runtime.consumer import Delivery
 from services.runtime.db import utcnow
@@ -25,9 +26,17 @@ def register(rt: Runtime) -> None:
         if refused is not None:
             # Sent before the order's transaction commits: a retry may send it twice, which a
             # dead-letter topic tolerates; losing it would drop the refusal silently.
+            # As a CloudEvent, so that the dead-letter desk can replay it to billing once the
+            # cause is fixed; the id is fixed per order, so a resend is one event to the inbox.
+            event = CloudEvent.wrap(
+                OrderRefundedV1.model_validate_json(refused.payload),
+                source="/services/billing/parked-refunds",
+                subject=None,
+                event_id=f"parked-refund:{order.webshop_id}:{order.order_id}",
+            )
             await rt.consumer.dead_letter_value(
                 topics.WEBSHOP_ORDERS,
-                value=refused.payload.encode(),
+                value=event.to_bytes(),
                 key=refused.order_id.encode(),
                 reason=f"parked order.refunded.v1 refused: {refused.reason}",
             )
