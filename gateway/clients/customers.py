@@ -34,8 +34,9 @@ from gateway.schemas.customers import (
 )
 from gateway.schemas.profiles import ProfileCreate, ProfileList, ProfilePublic, ProfileUpdate
 from gateway.schemas.stats import CustomerStats
-from services.customers import bulk_add, profiles
 from services.customers import schemas as service
+from services.customers.bulk import service as bulk_add
+from services.customers.profiles import service as profiles
 
 _PAGE = TypeAdapter(CustomerPage)
 

@@ -6,9 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from gateway.audit import AuditDep
-from gateway.auth import CanReadCustomers, CanSell
 from gateway.clients.activity import SavedList
 from gateway.deps import ServicesDep
+from gateway.identity.auth import CanReadCustomers, CanSell
 from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.activity import BoundDevicePage, RecordingPage, SavedItemPage

@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path
 
 from gateway.audit import AuditDep, AuditTrail
-from gateway.auth import CanEditCatalog, CanReadCatalog
 from gateway.deps import ServicesDep
+from gateway.identity.auth import CanEditCatalog, CanReadCatalog
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.catalog import (
     PlanCreate,

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query
 
 from gateway.audit import AuditDep
-from gateway.auth import CanReadCustomers, CanSell
 from gateway.clients import ServiceClients
 from gateway.deps import ServicesDep
+from gateway.identity.auth import CanReadCustomers, CanSell
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
 from gateway.schemas.subscriptions import (

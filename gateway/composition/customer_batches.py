@@ -2,7 +2,7 @@
 customers service queues the job and its worker makes the customers."""
 
 from gateway.clients import ServiceClients
-from gateway.customers import check_sale
+from gateway.composition.customers import check_sale
 from gateway.schemas.customer_batches import CustomerBatch, CustomerBatchCreate
 
 
