@@ -1,7 +1,7 @@
 // Admin pages: operators (add, role, disable, password), API keys (create, revoke), audit log.
 
 import { api } from "./api.js";
-import { attempt, badge, clear, dialog, field, flash, h, options, table, when } from "./ui.js";
+import { attempt, badge, clear, dialog, field, flash, h, options, secretDialog, table, when } from "./ui.js";
 
 const ROLES = ["viewer", "support", "operator", "admin"].map((r) => [r, r]);
 
@@ -107,10 +107,9 @@ function addKey(done) {
   dialog("Create API key", [field("Name", name), field("Role", role)], async () => {
     const created = await api("POST", "/api-keys", { body: { name: name.value, role: role.value } });
     await done();
-    dialog("API key created", [
-      h("p", {}, "Send it as the X-API-Key header. It is shown this once."),
-      h("p", {}, h("span", { class: "secret", "data-secret": "api-key" }, created.key)),
-    ], async () => {}, { saveLabel: "Done" });
+    secretDialog("API key created", h("p", {}, "Send it as the X-API-Key header. It is shown this once."), [
+      ["Key", created.key, "api-key"],
+    ]);
   });
 }
 

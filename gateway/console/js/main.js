@@ -6,7 +6,7 @@ import { renderCustomers } from "./customers.js";
 import { renderDashboard } from "./dashboard.js";
 import { renderDetails } from "./details.js";
 import { can, currentUser, forgetMe, loadMe } from "./session.js";
-import { clear, clearFlash, flash, h } from "./ui.js";
+import { clear, clearFlash, flash, h, keepingFocus } from "./ui.js";
 
 const app = document.getElementById("app");
 const topbar = document.querySelector(".topbar");
@@ -58,7 +58,7 @@ let routing = Promise.resolve();
 function route() {
   const mine = ++latestRoute;
   routing = routing
-    .then(() => (mine === latestRoute ? renderRoute() : undefined))
+    .then(() => (mine === latestRoute ? keepingFocus(renderRoute) : undefined))
     .catch((error) => flash(error.message || String(error), "error"));
   return routing;
 }
