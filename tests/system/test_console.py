@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
 from deploy.local.kafka import REPO_ROOT
+from tests.system.accessibility import assert_accessible
 from tests.system.conftest import System, eventually
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -192,6 +193,7 @@ async def test_operator_adds_a_customer_with_generated_credentials_finds_renews_
     await form.locator("input[name=email]").fill("ada@example.com")
     # The Authentication switch stays off: login and password are generated.
     await expect(form.locator("input[name=login]")).to_be_hidden()
+    await assert_accessible(page, "the Add customer dialog")
     await shot(page, system, "add-customer")
     await form.get_by_role("button", name="Save").click()
 
@@ -199,8 +201,21 @@ async def test_operator_adds_a_customer_with_generated_credentials_finds_renews_
     login = await added.locator("[data-secret=login]").inner_text()
     password = await added.locator("[data-secret=password]").inner_text()
     assert login.isdigit() and password.isdigit()
+    # The password is shown once: the dialog opens on Copy, and neither Escape nor Enter
+    # closes it before the operator says they have it.
+    await expect(added.get_by_role("button", name="Copy")).to_be_focused()
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("Enter")
+    await expect(added).to_be_visible()
+    await expect(added.locator("[data-secret=password]")).to_have_text(password)
+    # Billing opens the subscription a moment later; the dialog follows the status.
+    await expect(added.locator(".badge")).to_have_text("active")
+    await assert_accessible(page, "the Customer added dialog")
     await shot(page, system, "customer-added")
-    await added.get_by_role("button", name="Cancel").click()
+    await added.get_by_role("button", name="I have noted it").click()
+    await expect(added).to_have_count(0)
+    # The list behind was refreshed and shows the new customer as active, as the dialog did.
+    await expect(row_of(page, last_name)).to_contain_text("active")
 
     # Find them: search by name once billing has made them active.
     page_of = await api(system, "GET", f"/customers?q={last_name}&status_group=inactive")
@@ -265,6 +280,7 @@ async def test_every_tab_of_the_details_opens_without_an_error(
     for name in TABS:
         panel = await open_tab(page, name)
         await expect(panel.locator(".error-text")).to_have_count(0)
+        await assert_accessible(page, f"the {name} tab")
         if name == "Subscription":
             await expect(panel).to_contain_text("Basic TV")
             await shot(page, system, "details-subscription")
@@ -284,6 +300,7 @@ async def test_every_tab_of_the_details_opens_without_an_error(
     extend = page.get_by_role("dialog", name="Extend expiry")
     await extend.locator("input[name=expires_on]").fill("2031-06-30")
     await extend.locator("input[name=reason]").fill("goodwill after an outage")
+    await assert_accessible(page, "the Extend expiry dialog")
     await extend.get_by_role("button", name="Save").click()
     await expect(page.locator("#flash")).to_contain_text("Expiry set.")
     await expect(await loaded_tab(page, "subscription")).to_contain_text("2031-06-30 23:59 UTC")
@@ -427,6 +444,7 @@ async def test_dashboard_shows_the_stats_as_charts(
     for title in ("Customers by status", "New customers per day", "Consumer lag"):
         section = page.get_by_role("region", name=title)
         await expect(section.locator("svg.chart")).to_have_count(1)
+    await assert_accessible(page, "the dashboard")
     await shot(page, system, "dashboard")
 
 
@@ -441,14 +459,17 @@ async def test_admin_adds_an_operator_and_finds_it_in_the_audit_log(
     await add.locator("input[name=new_username]").fill(username)
     await add.locator("input[name=new_password]").fill("clerk-password-1")
     await add.locator("select[name=role]").select_option("support")
+    await assert_accessible(page, "the Add operator dialog")
     await add.get_by_role("button", name="Save").click()
     await expect(row_of(page, username)).to_contain_text("support")
+    await assert_accessible(page, "the Operators page")
 
     await page.get_by_role("link", name="Audit").click()
     await expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
     await expect(
         page.get_by_role("row").filter(has_text="operator.create").filter(has_text="admin").first
     ).to_be_visible()
+    await assert_accessible(page, "the Audit page")
     await shot(page, system, "audit")
 
 

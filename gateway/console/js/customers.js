@@ -370,7 +370,8 @@ export async function renderCustomers(app, params) {
     tabs,
     h(
       "div",
-      { id: "customers-panel", role: "tabpanel", "aria-labelledby": `customers-panel-tab-${group}` },
+      // data-query says which filters this drawing shows, for tests to wait on.
+      { id: "customers-panel", role: "tabpanel", "aria-labelledby": `customers-panel-tab-${group}`, "data-query": params.toString() },
       h("div", { class: "card" }, filters),
       h("div", { class: "card" }, bulk ? bulkBar : null, h("div", { class: "scroll" }, rows), pager),
     ),
@@ -501,7 +502,7 @@ export function saleFields(catalog, { webshopId, productId, planId, extraIds = [
       {},
       h("legend", {}, "Product"),
       h("div", { class: "grid" }, field("Base product", product), field("Plan", plan)),
-      extraProducts(catalog).length ? [h("h3", {}, "Extras"), extras] : null,
+      extraProducts(catalog).length ? h("fieldset", {}, h("legend", {}, "Extras"), extras) : null,
     ),
     fillProducts,
     picked,

@@ -75,6 +75,7 @@ export function fullName(info) {
 
 function cell(value) {
   if (value instanceof Node) return value;
+  if (Array.isArray(value)) return h("span", {}, value);
   if (value === null || value === undefined || value === "") return "—";
   if (typeof value === "boolean") return value ? "yes" : "no";
   if (typeof value === "object") return JSON.stringify(value);
@@ -274,9 +275,10 @@ export function applyOnPick(select, apply) {
 /**
  * A dialog that shows a secret once (a generated password, an API key). It opens on "Copy";
  * Escape does not close it and Enter copies, so nothing throws the secret away unseen: only
- * the explicit "I have noted it" button closes it. `secrets` are [label, value, data-secret].
+ * the explicit "I have noted it" button closes it. `secrets` are [label, value, data-secret];
+ * `compact` leaves them out of the dialog when the intro already shows them (a table).
  */
-export function secretDialog(title, intro, secrets, { onClose, extra } = {}) {
+export function secretDialog(title, intro, secrets, { onClose, extra, compact = false } = {}) {
   const status = h("p", { class: "muted", role: "status" });
   const text = secrets.map(([label, value]) => `${label}: ${value}`).join("\n");
   const copy = h(
@@ -290,7 +292,7 @@ export function secretDialog(title, intro, secrets, { onClose, extra } = {}) {
           status.textContent = "Copied to the clipboard.";
         } catch {
           const range = document.createRange();
-          range.selectNodeContents(list);
+          range.selectNodeContents(compact ? box.querySelector(".credentials") || box : list);
           getSelection().removeAllRanges();
           getSelection().addRange(range);
           status.textContent = "Copying is not allowed here: the text is selected, press Ctrl+C.";
@@ -312,7 +314,7 @@ export function secretDialog(title, intro, secrets, { onClose, extra } = {}) {
     { "aria-labelledby": titleId, class: "secret-dialog" },
     h("h2", { id: titleId }, title),
     intro,
-    list,
+    compact ? null : list,
     extra || null,
     status,
     h("div", { class: "buttons" }, copy, done),
