@@ -188,7 +188,7 @@ async function subscriptionTab(panel, { customer, catalog, reload, path }) {
           : null,
       ],
     ]),
-    h("h3", {}, "Extras"),
+    h("h2", {}, "Extras"),
     table(
       extras,
       [
@@ -406,7 +406,7 @@ function renderTicket(box, ticket, path, reload) {
         options(["open", "pending", "resolved", "closed"].map((s) => [s, s]), ticket.status),
       )
     : badge(ticket.status);
-  clear(box, h("h3", {}, ticket.subject, " "), h("div", { class: "row" }, field("Status", status)), h("div", { class: "conversation" }, messages), reply);
+  clear(box, h("h2", {}, ticket.subject, " "), h("div", { class: "row" }, field("Status", status)), h("div", { class: "conversation" }, messages), reply);
 }
 
 function newTicket(path, reload) {
@@ -559,7 +559,7 @@ async function transactionsTab(panel, { path }) {
       null,
       "No transactions.",
     ),
-    h("h3", {}, "Invoices"),
+    h("h2", {}, "Invoices"),
     invoices.error
       ? h("p", { class: "error-text" }, invoices.error)
       : table(
@@ -632,7 +632,7 @@ async function historyTab(panel, { path }) {
         ["When", (i) => when(i.at)],
         ["Service", "service"],
         ["What", "kind"],
-        ["", "summary"],
+        ["Summary", "summary"],
       ],
       null,
       "Nothing has happened yet.",
