@@ -311,6 +311,16 @@ class RevenueDay(BaseModel):
     amount: Money
 
 
-class BillingStats(BaseModel):
+class SubscriptionFigures(BaseModel):
+    subscriptions_by_status: dict[str, int] = Field(default_factory=dict)
+    expiring_soon: int = 0
+    expiring_soon_days: int = 7
+    ended_recently: int = 0
+    ended_recently_days: int = 30
+    trial_customers: int = 0
+    trial_converted: int = 0
+
+
+class BillingStats(SubscriptionFigures):
     revenue_per_day: list[RevenueDay]
     active_subscriptions: int

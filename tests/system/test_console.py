@@ -441,9 +441,21 @@ async def test_dashboard_shows_the_stats_as_charts(
     await sign_in(page, "admin", "system-test-admin-pw")
     await page.get_by_role("link", name="Dashboard").click()
     await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
-    for title in ("Customers by status", "New customers per day", "Consumer lag"):
+    for title in ("Customers by status", "New customers per day", "Consumer lag", "Subscriptions"):
         section = page.get_by_role("region", name=title)
         await expect(section.locator("svg.chart")).to_have_count(1)
+    # The subscription figures come from one source and add up.
+    billing = (await api(system, "GET", "/stats"))["billing"]["data"]
+    by_status = billing["subscriptions_by_status"]
+    running = by_status.get("active", 0) + by_status.get("trial", 0)
+    assert running == billing["active_subscriptions"] >= 1
+    section = page.get_by_role("region", name="Subscriptions")
+    await expect(section.locator("[data-figure=running-subscriptions]")).to_have_text(str(running))
+    await expect(section).to_contain_text(
+        f"running ({by_status.get('trial', 0)} trial, {by_status.get('active', 0)} paid)"
+    )
+    for key in ("expiring-soon", "trial-conversion", "churn"):
+        await expect(section.locator(f"[data-figure={key}]")).to_have_count(1)
     await assert_accessible(page, "the dashboard")
     await shot(page, system, "dashboard")
 
