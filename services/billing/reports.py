@@ -19,12 +19,12 @@ from services.billing.models import (
 )
 from services.billing.paging import decode_cursor, encode_cursor
 from services.billing.schemas import (
-    SubscriptionFigures,
     BillingStats,
     Invoice,
     InvoiceLine,
     InvoicePage,
     RevenueDay,
+    SubscriptionFigures,
     Timeline,
     TimelineItem,
 )

@@ -26,8 +26,6 @@ async def assert_accessible(page: Page, what: str) -> None:
     # which allows only the gateway's own scripts, stays as strict as in production.
     if not await page.evaluate("typeof window.axe !== 'undefined'"):
         await page.evaluate(AXE.read_text(encoding="utf-8"))
-    results = await page.evaluate(
-        "() => axe.run(document, { resultTypes: ['violations'] })"
-    )
+    results = await page.evaluate("() => axe.run(document, { resultTypes: ['violations'] })")
     violations: list[dict[str, Any]] = results["violations"]
     assert not violations, f"axe found on {what}:\n{_describe(violations)}"

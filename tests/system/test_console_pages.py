@@ -9,20 +9,17 @@ from typing import Any
 from playwright.async_api import Page, expect
 
 from tests.system.accessibility import assert_accessible
-from tests.system.conftest import ADMIN_PASSWORD, System, eventually
-from tests.system.test_console import (  # noqa: F401 (fixtures)
+from tests.system.browser import (
     active_customer,
     api,
-    browser,
     loaded_tab,
-    operators,
-    page,
     password_of,
     row_of,
     shot,
     sign_in,
     unique,
 )
+from tests.system.conftest import ADMIN_PASSWORD, System, eventually
 
 
 async def test_keyboard_alone_keeps_focus_across_redraws(
@@ -204,14 +201,10 @@ async def test_operator_runs_a_bulk_add_and_collects_the_credentials_once(
     await eventually(created, what="the three customers in the list")
 
 
-async def test_support_works_the_tickets_queue(
-    system: System, operators: None, page: Page
-) -> None:
+async def test_support_works_the_tickets_queue(system: System, operators: None, page: Page) -> None:
     customer = await active_customer(system, unique("Queue"))
     subject = unique("Frozen picture ")
-    ticket = await api(
-        system, "POST", f"/customers/{customer['id']}/tickets", {"subject": subject}
-    )
+    ticket = await api(system, "POST", f"/customers/{customer['id']}/tickets", {"subject": subject})
     await sign_in(page, "support", password_of("support"))
     await page.get_by_role("link", name="Tickets").click()
     await expect(page.get_by_role("heading", name="Tickets")).to_be_visible()
