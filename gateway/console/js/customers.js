@@ -52,25 +52,25 @@ function go(params, { keepCursors = false } = {}) {
   location.hash = hashFor(params);
 }
 
-/** "12 days left", "expires today", "expired 3 days ago", flagged when soon or past. */
+/** "12 days left" (whole days), "less than a day left", "expired 3 days ago", flagged when
+ * within EXPIRY_WARNING_DAYS or past. */
 export function expiryCell(expiresAt) {
   if (!expiresAt) return h("span", { class: "muted" }, "no expiry");
-  const days = Math.ceil((new Date(expiresAt).getTime() - Date.now()) / 86_400_000);
+  const left = new Date(expiresAt).getTime() - Date.now();
+  const days = Math.floor(Math.abs(left) / 86_400_000);
+  const plural = (n) => `${n} day${n === 1 ? "" : "s"}`;
   let text;
   let kind = "";
-  if (days < 0) {
-    text = `expired ${-days} day${days === -1 ? "" : "s"} ago`;
+  if (left < 0) {
+    text = days ? `expired ${plural(days)} ago` : "expired today";
     kind = "expired";
-  } else if (days === 0) {
-    text = "expires today";
-    kind = "warning";
   } else {
-    text = `${days} day${days === 1 ? "" : "s"} left`;
-    if (days <= EXPIRY_WARNING_DAYS) kind = "warning";
+    text = days ? `${plural(days)} left` : "less than a day left";
+    if (days < EXPIRY_WARNING_DAYS) kind = "warning";
   }
   return h(
     "span",
-    { class: `expiry ${kind}`, title: when(expiresAt), "data-days-left": String(days) },
+    { class: `expiry ${kind}`, title: when(expiresAt), "data-days-left": String(left < 0 ? -days : days) },
     kind === "warning" ? h("span", { "aria-hidden": "true" }, "⚠ ") : null,
     text,
   );
