@@ -21,6 +21,8 @@ class Permission(StrEnum):
     OPERATORS_MANAGE = "operators:manage"
     API_KEYS_MANAGE = "api_keys:manage"
     AUDIT_READ = "audit:read"
+    # Selling a trial product to a customer who already had it (once per customer otherwise).
+    TRIALS_REPEAT = "subscriptions:repeat_trial"
 
 
 _VIEWER = frozenset({Permission.CUSTOMERS_READ, Permission.CATALOG_READ})
@@ -31,6 +33,7 @@ _ADMIN = _OPERATOR | {
     Permission.OPERATORS_MANAGE,
     Permission.API_KEYS_MANAGE,
     Permission.AUDIT_READ,
+    Permission.TRIALS_REPEAT,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

@@ -220,6 +220,10 @@ class RenewIn(BaseModel):
     product_id: str = Field(min_length=1, max_length=64)
     plan_id: str = Field(min_length=1, max_length=64)
     extra_product_ids: list[str] = Field(default_factory=list)
+    repeat_trial: bool = Field(
+        default=False,
+        description="Sell a trial product the customer already had (the gateway: admins only).",
+    )
 
 
 class ChangeIn(RenewIn):

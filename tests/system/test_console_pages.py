@@ -356,3 +356,47 @@ async def test_operator_works_the_list_by_selection_and_column(
     await page.get_by_role("button", name="Search").click()
     await page.get_by_role("button", name="Clear search and filters").click()
     await expect(page.locator("#customers-panel[data-query='group=active']")).to_have_count(1)
+
+
+async def test_a_trial_is_sold_once_unless_an_admin_overrides(
+    system: System, operators: None, page: Page
+) -> None:
+    created = await api(
+        system,
+        "POST",
+        "/customers",
+        {
+            "webshop_id": "shop-eu",
+            "product_id": "trial",
+            "plan_id": "trial-7d",
+            "extra_product_ids": [],
+            "info": {"first_name": "Grace", "last_name": unique("Trial")},
+            "credentials": None,
+        },
+    )
+
+    async def on_trial() -> bool:
+        return bool((await api(system, "GET", f"/customers/{created['id']}"))["status"] == "trial")
+
+    await eventually(on_trial, timeout=60, what="the trial to start")
+    await sign_in(page, "operator", password_of("operator"))
+    await page.goto(f"/#/customers/{created['id']}/subscription")
+    panel = await loaded_tab(page, "subscription")
+    await panel.get_by_role("button", name="Renew").click()
+    renew = page.get_by_role("dialog").filter(has_text="Renew")
+    # Not offered to an operator; billing refuses the repeat, naming the product.
+    await expect(renew.get_by_label("Sell this trial again")).to_be_hidden()
+    await renew.get_by_role("button", name="Renew").click()
+    await expect(renew.get_by_role("alert")).to_contain_text("already had the trial")
+    await renew.get_by_role("button", name="Cancel").click()
+
+    await page.get_by_role("button", name="Sign out").click()
+    await sign_in(page, "admin", ADMIN_PASSWORD)
+    await page.goto(f"/#/customers/{created['id']}/subscription")
+    panel = await loaded_tab(page, "subscription")
+    await panel.get_by_role("button", name="Renew").click()
+    renew = page.get_by_role("dialog").filter(has_text="Renew")
+    await renew.get_by_label("Sell this trial again").check()
+    await assert_accessible(page, "the Renew dialog with the trial override")
+    await renew.get_by_role("button", name="Renew").click()
+    await expect(page.locator("#flash")).to_contain_text("Renewed")

@@ -4,7 +4,7 @@
 import { api, download } from "./api.js";
 import { baseProducts, extraProducts, loadCatalog, planLabel, planName, productName } from "./catalog.js";
 import { countries, isCountry } from "./countries.js";
-import { SELL, can } from "./session.js";
+import { REPEAT_TRIAL, SELL, can } from "./session.js";
 import {
   applyOnPick,
   attempt,
@@ -461,8 +461,19 @@ function bulkMessage(customers) {
 }
 
 /** Product, plan and extras pickers that follow each other (a plan belongs to its product). */
-export function saleFields(catalog, { webshopId, productId, planId, extraIds = [], fixedProduct = false }) {
+export function saleFields(
+  catalog,
+  { webshopId, productId, planId, extraIds = [], fixedProduct = false, allowRepeatTrial = false },
+) {
   const product = h("select", { name: "product_id", required: true, disabled: fixedProduct });
+  // A trial is sold once per customer; an admin may sell it again (renew and change only).
+  const repeatTrial = h("input", { type: "checkbox", name: "repeat_trial" });
+  const repeatTrialField = h(
+    "label",
+    { class: "inline", hidden: true },
+    repeatTrial,
+    "Sell this trial again even if the customer had it (admin)",
+  );
   const plan = h("select", { name: "plan_id", required: true });
   const extras = h("div", { class: "grid" });
   let currencies = [];
@@ -472,6 +483,8 @@ export function saleFields(catalog, { webshopId, productId, planId, extraIds = [
       plan,
       options((chosen ? chosen.plans.filter((p) => !p.archived) : []).map((p) => [p.id, planLabel(p, currencies)]), planId),
     );
+    repeatTrialField.hidden = !(allowRepeatTrial && can(REPEAT_TRIAL) && chosen?.subscription_type === "trial");
+    if (repeatTrialField.hidden) repeatTrial.checked = false;
   };
   const fillProducts = (shopId) => {
     currencies = catalog.webshops.find((w) => w.id === shopId)?.currencies || [];
@@ -495,6 +508,7 @@ export function saleFields(catalog, { webshopId, productId, planId, extraIds = [
     product_id: product.value,
     plan_id: plan.value,
     extra_product_ids: [...extras.querySelectorAll("input[name=extra]:checked")].map((box) => box.value),
+    ...(repeatTrial.checked ? { repeat_trial: true } : {}),
   });
   return {
     element: h(
@@ -502,6 +516,7 @@ export function saleFields(catalog, { webshopId, productId, planId, extraIds = [
       {},
       h("legend", {}, "Product"),
       h("div", { class: "grid" }, field("Base product", product), field("Plan", plan)),
+      repeatTrialField,
       extraProducts(catalog).length ? h("fieldset", {}, h("legend", {}, "Extras"), extras) : null,
     ),
     fillProducts,
@@ -657,6 +672,7 @@ export function renew(catalog, customer, done) {
     planId: summary.plan_id,
     extraIds: summary.extra_product_ids || [],
     fixedProduct: true,
+    allowRepeatTrial: true,
   });
   dialog(
     `Renew ${fullName(customer.info)}`,
@@ -677,6 +693,7 @@ export function changeSubscription(catalog, customer, done) {
     productId: summary.product_id,
     planId: summary.plan_id,
     extraIds: summary.extra_product_ids || [],
+    allowRepeatTrial: true,
   });
   const starts = h(
     "select",
