@@ -178,6 +178,7 @@ async def test_support_sends_a_message_and_answers_a_ticket(
     send = page.get_by_role("dialog", name="Send message")
     await send.locator("input[name=message_title]").fill("Maintenance tonight")
     await send.locator("textarea[name=message_body]").fill("Service pauses 02:00-03:00 UTC.")
+    await assert_accessible(page, "the Send message dialog")
     await send.get_by_role("button", name="Send").click()
     await expect(panel.get_by_role("row").filter(has_text="Maintenance tonight")).to_have_count(1)
 
@@ -190,6 +191,7 @@ async def test_support_sends_a_message_and_answers_a_ticket(
     ).to_have_count(1)
     await panel.get_by_role("combobox", name="Ticket status").select_option("pending")
     await expect(page.locator("#flash")).to_contain_text("Status changed")
+    await assert_accessible(page, "an open ticket")
     await shot(page, system, "ticket")
 
     answered = await api(system, "GET", f"{path}/tickets/{ticket['id']}")
@@ -233,6 +235,7 @@ async def test_operator_unbinds_a_device(system: System, operators: None, page: 
     await page.goto(f"/#{path}/devices")
     panel = await loaded_tab(page, "devices")
     await row_of(page, "stb-console-1").get_by_role("button", name="Unbind").click()
+    await assert_accessible(page, "the Unbind dialog")
     await page.get_by_role("dialog", name="Unbind").get_by_role("button", name="Unbind").click()
     await expect(panel).to_contain_text("No devices.")
     assert (await api(system, "GET", f"{path}/devices"))["items"] == []
@@ -272,6 +275,7 @@ async def test_viewer_sees_everything_and_is_offered_no_write(
         await expect(panel.locator(".error-text")).to_have_count(0)
         for action in writes:
             await expect(panel.get_by_role("button", name=action, exact=True)).to_have_count(0)
+        await assert_accessible(page, f"the viewer's {name} tab")
     await shot(page, system, "viewer")
 
     # Not offered, and refused if tried anyway.
@@ -332,6 +336,19 @@ async def test_admin_adds_an_operator_and_finds_it_in_the_audit_log(
     await expect(row_of(page, username)).to_contain_text("support")
     await assert_accessible(page, "the Operators page")
 
+    # A new API key is shown once, in a dialog that opens on Copy and ignores Escape.
+    await page.get_by_role("button", name="Create API key").click()
+    create = page.get_by_role("dialog", name="Create API key")
+    await create.locator("input[name=key_name]").fill(unique("dashboard-"))
+    await create.get_by_role("button", name="Save").click()
+    created = page.get_by_role("dialog", name="API key created")
+    await expect(created.get_by_role("button", name="Copy")).to_be_focused()
+    await page.keyboard.press("Escape")
+    await expect(created.locator("[data-secret=api-key]")).not_to_be_empty()
+    await assert_accessible(page, "the API key created dialog")
+    await created.get_by_role("button", name="I have noted it").click()
+    await expect(created).to_have_count(0)
+
     await page.get_by_role("link", name="Audit").click()
     await expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
     await expect(
@@ -363,9 +380,11 @@ async def test_an_expired_access_token_is_refreshed_without_signing_in_again(
 
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await assert_accessible(page, "the sign-in page")
     await page.locator("input[name=username]").fill("operator")
     await page.locator("input[name=password]").fill("wrong-password")
     await page.get_by_role("button", name="Sign in").click()
     await expect(
         page.get_by_role("alert").filter(has_text="wrong username or password")
     ).to_be_visible()
+    await assert_accessible(page, "a refused sign-in")
