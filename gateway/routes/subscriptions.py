@@ -7,10 +7,10 @@ from fastapi import APIRouter, Header, Path, Query
 from pydantic import BaseModel, TypeAdapter
 
 from gateway.audit import AuditDep
-from gateway.auth import CanReadCustomers, CanSell, Principal
 from gateway.deps import DownstreamDep
 from gateway.downstream import Downstream, parse_as, segment
-from gateway.permissions import Permission
+from gateway.identity.auth import CanReadCustomers, CanSell, Principal
+from gateway.identity.permissions import Permission
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
 from gateway.schemas.subscriptions import (

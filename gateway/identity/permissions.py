@@ -23,6 +23,8 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     # Selling a trial product to a customer who already had it (once per customer otherwise).
     TRIALS_REPEAT = "subscriptions:repeat_trial"
+    # The dead-letter topics: reading them (they hold customers' data) and replaying.
+    DEAD_LETTERS_MANAGE = "dead_letters:manage"
 
 
 _VIEWER = frozenset({Permission.CUSTOMERS_READ, Permission.CATALOG_READ})
@@ -34,6 +36,7 @@ _ADMIN = _OPERATOR | {
     Permission.API_KEYS_MANAGE,
     Permission.AUDIT_READ,
     Permission.TRIALS_REPEAT,
+    Permission.DEAD_LETTERS_MANAGE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
