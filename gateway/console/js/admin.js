@@ -80,7 +80,7 @@ export async function renderOperators(app) {
 
 function addOperator(done) {
   const username = h("input", { name: "new_username", required: true, pattern: "[A-Za-z0-9._@-]{3,64}" });
-  const password = h("input", { name: "new_password", type: "password", required: true, minlength: 8, autocomplete: "new-password" });
+  const password = h("input", { name: "new_password", type: "password", required: true, minlength: 12, autocomplete: "new-password" });
   const role = h("select", { name: "role" }, options(ROLES, "operator"));
   dialog("Add operator", [field("Username", username), field("Password", password), field("Role", role)], async () => {
     await api("POST", "/operators", { body: { username: username.value, password: password.value, role: role.value } });
@@ -91,7 +91,7 @@ function addOperator(done) {
 
 function editOperator(operator, done) {
   const role = h("select", { name: "role" }, options(ROLES, operator.role));
-  const password = h("input", { name: "new_password", type: "password", minlength: 8, autocomplete: "new-password", placeholder: "unchanged" });
+  const password = h("input", { name: "new_password", type: "password", minlength: 12, autocomplete: "new-password", placeholder: "unchanged" });
   dialog(`Edit ${operator.username}`, [field("Role", role), field("New password", password)], async () => {
     const body = { role: role.value };
     if (password.value) body.password = password.value;
