@@ -2,6 +2,7 @@
 one billing call each, the Idempotency-Key passed on, roles enforced, billing's problems passed
 on, every write audited."""
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -257,3 +258,30 @@ async def test_webshops_are_edited_and_archived_and_one_product_read(
     assert archived.json()["archived"] is True and archived.json()["archived_at"] is not None
     assert product.json()["plans"][0]["id"] == "basic-1m"
     assert missing.status_code in (404, 422)
+
+
+@pytest.mark.parametrize("suffix", ["/renew", "/change"])
+async def test_only_an_admin_may_sell_a_trial_again(
+    client: httpx.AsyncClient,
+    services: InProcessServices,
+    admin: Headers,
+    operator_with_role: Callable[[str], Awaitable[Headers]],
+    suffix: str,
+) -> None:
+    created = await sell(client, services, admin, product_id="trial", plan_id="trial-7d")
+    api = f"/api/v1/customers/{created['id']}/subscription{suffix}"
+    body = {"product_id": "trial", "plan_id": "trial-7d", "repeat_trial": True}
+    operator = await operator_with_role("operator")
+    posts = len(services.calls("billing", "POST"))
+
+    refused = await client.post(api, json=body, headers=operator)
+    problem_body = assert_problem(refused, 403)
+    assert problem_body["errors"] == [{"field": "repeat_trial", "message": "admins only"}]
+    assert len(services.calls("billing", "POST")) == posts
+    again = await client.post(api, json={**body, "repeat_trial": False}, headers=admin)
+    assert "product_id" in str(assert_problem(again, 422)["errors"])
+
+    allowed = await client.post(api, json=body, headers=admin)
+    assert allowed.status_code == 200, allowed.text
+    call = services.calls("billing", "POST")[-1]
+    assert json.loads(call.content)["repeat_trial"] is True
