@@ -32,7 +32,9 @@ def make_settings(tmp_path: Path, **changes: object) -> GatewaySettings:
         "billing_url": SERVICE_URLS["billing"],
         "tickets_url": SERVICE_URLS["tickets"],
         "activity_url": SERVICE_URLS["activity"],
-        "service_timeout_seconds": 10.0,
+        # Generous: a sale hashes a password (argon2), slow on a loaded machine; the tests of
+        # timeouts set their own.
+        "service_timeout_seconds": 30.0,
     }
     values.update(changes)
     return GatewaySettings.model_validate(values)
