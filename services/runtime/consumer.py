@@ -4,6 +4,9 @@ For every record: parse the envelope and the payload (a record that cannot be pa
 topic's `.dlq` with the reason in headers); skip it if its event id is in the inbox; else run the
 handler and record the id in the same transaction. Transient failures (database or broker away)
 are retried with backoff for as long as it takes; the offset is committed only after the effect.
+
+A handler takes one event (`on`), or a partition's run of events together (`on_batch`): then a
+poll's records cost one inbox statement, the handler's set-based statements and one commit.
 """
 
 import asyncio
@@ -11,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
@@ -19,7 +22,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.message import StreamMessage
 from pydantic import ValidationError
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +30,7 @@ from services.contracts import topics
 from services.contracts.envelope import CloudEvent, EventData
 from services.contracts.registry import EVENT_MODELS
 from services.contracts.topics import dlq
-from services.runtime.db import Database, utcnow
+from services.runtime.db import Database, dialect_insert, utcnow
 from services.runtime.metrics import EVENT_HANDLING_SECONDS, EVENTS_CONSUMED
 from services.runtime.producer import Producer
 
@@ -55,6 +58,19 @@ Handler = Callable[[Delivery, Any], Awaitable[None]]
 
 
 @dataclass(frozen=True)
+class Incoming:
+    """One event of a batch: its envelope and typed payload."""
+
+    event: CloudEvent
+    data: EventData
+
+
+# Takes the open transaction and a partition's new events (duplicates already dropped) in the
+# order they arrived; it applies them set-based and must keep each key's order.
+BatchHandler = Callable[[AsyncSession, Sequence[Incoming]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
 class Routed:
     """A parsed record and the handler it goes to."""
 
@@ -62,7 +78,8 @@ class Routed:
     record: "ConsumerRecord[bytes, bytes]"
     event: CloudEvent
     data: EventData
-    handler: Handler
+    handler: Handler | None
+    batch_handler: BatchHandler | None = None
 
     @property
     def inbox_key(self) -> str:
@@ -95,13 +112,32 @@ class EventConsumer:
         self.after_commit = after_commit
         self.max_attempts = max_attempts
         self.max_backoff = max_backoff_seconds
-        self.handlers: dict[str, dict[str, tuple[type[EventData], Handler]]] = {}
+        self.handlers: dict[str, dict[str, tuple[type[EventData], Handler | BatchHandler]]] = {}
+        self._batched: set[BatchHandler] = set()
 
     def on(self, topic: str, model: type[EventData]) -> Callable[[Handler], Handler]:
         """Register a handler for events of `model`'s type arriving on `topic`."""
 
         def register(handler: Handler) -> Handler:
             self.handlers.setdefault(topic, {})[model.event_type] = (model, handler)
+            return handler
+
+        return register
+
+    def on_batch(
+        self, topic: str, *models: type[EventData]
+    ) -> Callable[[BatchHandler], BatchHandler]:
+        """Register one handler for all of `models` on `topic` that takes them together: each
+        run of consecutive records of these types in a partition's poll, in arrival order.
+
+        Where the set-based apply fails, the records are redone one at a time (the handler
+        then gets a batch of one), so a poison record goes to the dead-letter topic alone.
+        """
+
+        def register(handler: BatchHandler) -> BatchHandler:
+            self._batched.add(handler)
+            for model in models:
+                self.handlers.setdefault(topic, {})[model.event_type] = (model, handler)
             return handler
 
         return register
@@ -221,31 +257,52 @@ class EventConsumer:
     async def _handle_together(self, routed: "list[Routed]") -> list[str]:
         outcomes = []
         async with self.db.transaction() as session:
-            keys = [item.inbox_key for item in routed]
-            seen = set(
-                (
-                    await session.scalars(
-                        select(self.inbox.c.event_id).where(self.inbox.c.event_id.in_(keys))
-                    )
-                ).all()
-            )
+            new = await self._record_in_inbox(session, routed)
+            # Consecutive events for one batch handler go to it together; a per-event handler
+            # in between ends the run, so the partition's order holds across both kinds.
+            run: list[Routed] = []
             for item in routed:
-                if item.inbox_key in seen:
+                if item.inbox_key not in new:
                     outcomes.append("duplicate")
                     continue
-                seen.add(item.inbox_key)
-                await session.execute(
-                    insert(self.inbox).values(
-                        event_id=item.inbox_key, topic=item.topic, processed_at=utcnow()
-                    )
-                )
-                await item.handler(
-                    Delivery(session=session, event=item.event, topic=item.topic), item.data
-                )
+                new.discard(item.inbox_key)  # the same event twice in one poll: once
                 outcomes.append("handled")
+                if run and item.batch_handler is not run[0].batch_handler:
+                    await self._run_batch(session, run)
+                    run = []
+                if item.batch_handler is not None:
+                    run.append(item)
+                else:
+                    assert item.handler is not None
+                    await item.handler(
+                        Delivery(session=session, event=item.event, topic=item.topic), item.data
+                    )
+            if run:
+                await self._run_batch(session, run)
         if "handled" in outcomes:  # nothing new was written when all were duplicates
             self.after_commit()
         return outcomes
+
+    async def _record_in_inbox(self, session: AsyncSession, routed: "list[Routed]") -> set[str]:
+        """Insert the batch's event ids into the inbox in one statement; returns those that
+        were not there yet (the rest were handled before: duplicates)."""
+        rows = {
+            item.inbox_key: {"event_id": item.inbox_key, "topic": item.topic} for item in routed
+        }
+        now = utcnow()
+        statement = (
+            dialect_insert(session)(self.inbox)
+            .values([{**row, "processed_at": now} for row in rows.values()])
+            .on_conflict_do_nothing(index_elements=[self.inbox.c.event_id])
+            .returning(self.inbox.c.event_id)
+        )
+        return set((await session.scalars(statement)).all())
+
+    @staticmethod
+    async def _run_batch(session: AsyncSession, run: "list[Routed]") -> None:
+        handler = run[0].batch_handler
+        assert handler is not None
+        await handler(session, [Incoming(item.event, item.data) for item in run])
 
     async def _route(
         self, topic: str, record: "ConsumerRecord[bytes, bytes]"
@@ -271,7 +328,9 @@ class EventConsumer:
                 topic, record, f"{event.type} violates its schema: {_brief(error)}"
             )
             return "dead_lettered", None
-        return None, Routed(topic, record, event, data, handler)
+        if handler in self._batched:
+            return None, Routed(topic, record, event, data, None, handler)
+        return None, Routed(topic, record, event, data, cast(Handler, handler))
 
     async def _process(self, topic: str, record: "ConsumerRecord[bytes, bytes]") -> str:
         outcome, routed = await self._route(topic, record)
