@@ -130,8 +130,8 @@ class EventConsumer:
         """Register one handler for all of `models` on `topic` that takes them together: each
         run of consecutive records of these types in a partition's poll, in arrival order.
 
-        Where the set-based apply fails, the records are redone one at a time (the handler
-        then gets a batch of one), so a poison record goes to the dead-letter topic alone.
+        Where the set-based apply fails, the run is redone in halves, down to a batch of one,
+        so a poison record goes to the dead-letter topic alone and its neighbours stay batched.
         """
 
         def register(handler: BatchHandler) -> BatchHandler:
@@ -218,8 +218,8 @@ class EventConsumer:
     async def process_batch(self, records: "Sequence[ConsumerRecord[bytes, bytes]]") -> None:
         """Handle what one poll returned: each partition's records in order, in one transaction
         per partition (one inbox query, one commit), partitions side by side where the database
-        takes concurrent writers. A failing batch is redone record by record, with the retries
-        and dead-lettering of `process`."""
+        takes concurrent writers. A failing batch is redone in halves down to the failing
+        record, which gets the retries and dead-lettering of `process`."""
         partitions: dict[tuple[str, int], list[ConsumerRecord[bytes, bytes]]] = {}
         for record in records:
             partitions.setdefault((record.topic, record.partition), []).append(record)
@@ -242,17 +242,29 @@ class EventConsumer:
                 routed.append(item)
         if not routed:
             return
-        try:
-            outcomes = await self._handle_together(routed)
-        except Exception as error:
-            log.info(
-                "batch of %d on %s failed (%r); handling them one by one", len(routed), topic, error
-            )
-            outcomes = [await self._handle_with_retries(item) for item in routed]
+        outcomes = await self._handle_in_parts(routed)
         share = (time.perf_counter() - started) / len(records)
         for outcome in outcomes:
             EVENTS_CONSUMED.labels(self.service, topic, outcome).inc()
             EVENT_HANDLING_SECONDS.labels(self.service, topic).observe(share)
+
+    async def _handle_in_parts(self, routed: "list[Routed]") -> list[str]:
+        """All together; if that fails on a record (a rule refused it, a bug), each half in
+        turn, so a poison record ends up alone, with its retries and dead letter, while its
+        neighbours stay batched. A transient failure is retried record by record instead."""
+        try:
+            return await self._handle_together(routed)
+        except TRANSIENT_ERRORS as error:
+            log.info("batch of %d failed (%r); handling them one by one", len(routed), error)
+        except Exception as error:
+            if len(routed) > 1:
+                log.info("batch of %d failed (%r); handling it in halves", len(routed), error)
+                half = len(routed) // 2
+                return [
+                    *await self._handle_in_parts(routed[:half]),
+                    *await self._handle_in_parts(routed[half:]),
+                ]
+        return [await self._handle_with_retries(item) for item in routed]
 
     async def _handle_together(self, routed: "list[Routed]") -> list[str]:
         outcomes = []

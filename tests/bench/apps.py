@@ -243,12 +243,27 @@ class Leg:
 
 
 async def service_leg(
-    bootstrap: str, prefix: str, activity: ServiceProcess, path: Path, count: int, timeout: float
+    bootstrap: str,
+    prefix: str,
+    activity: ServiceProcess,
+    path: Path,
+    count: int,
+    timeout: float,
+    *,
+    drain: bool,
 ) -> Leg:
+    """Paced: timed from the first send. Drain: the events are sent while activity is stopped
+    (SIGSTOP, a few seconds, within its consumer session), timed from SIGCONT."""
     topic = f"{prefix}apps.events"
     before = await end_offsets(bootstrap, topic)
     assert activity.process is not None
     producer = await asyncio.to_thread(start_producer, bootstrap, topic, path)
+    if drain:
+        activity.process.send_signal(signal.SIGSTOP)
+        try:
+            await asyncio.to_thread(producer.wait)
+        finally:
+            activity.process.send_signal(signal.SIGCONT)
     profiler = _profiler(activity.process.pid)
     cpu_before = cpu_seconds(activity.process.pid)
     started = time.perf_counter()
@@ -280,7 +295,14 @@ def _profiler(pid: int) -> subprocess.Popen[bytes] | None:
 
 
 async def raw_leg(
-    bootstrap: str, topic: str, database_url: str, path: Path, count: int, batch_size: int
+    bootstrap: str,
+    topic: str,
+    database_url: str,
+    path: Path,
+    count: int,
+    batch_size: int,
+    *,
+    drain: bool,
 ) -> Leg:
     """aiokafka getmany, one upsert per record, one transaction and one offset commit per batch."""
     engine = create_async_engine(database_url)
@@ -312,6 +334,8 @@ async def raw_leg(
     done = 0
     own = os.getpid()
     producer = await asyncio.to_thread(start_producer, bootstrap, topic, path)
+    if drain:
+        await asyncio.to_thread(producer.wait)
     cpu_before = cpu_seconds(own)
     started = time.perf_counter()
     try:
@@ -341,8 +365,8 @@ async def raw_leg(
 @dataclass
 class BackendResult:
     backend: str
-    service: list[Leg] = field(default_factory=list)
-    raw: list[Leg] = field(default_factory=list)
+    # (mode, leg) -> one Leg per run; mode is "paced" or "drain", leg "service" or "raw".
+    legs: dict[tuple[str, str], list[Leg]] = field(default_factory=dict)
 
 
 async def wait_setup(bootstrap: str, prefix: str) -> None:
@@ -397,27 +421,28 @@ def run_backend(
             asyncio.run(wait_setup(bootstrap, prefix))
         asyncio.run(create_topic(bootstrap, raw_topic))
         for run in range(args.runs):
-            path = work / f"fleet-{run}.jsonl"
-            write_events(path, fleet_events(customers, args.events, rng))
-            legs = ("service", "raw") if run % 2 == 0 else ("raw", "service")
-            for leg in legs:
-                if leg == "service":
-                    result.service.append(
-                        asyncio.run(
-                            service_leg(
-                                bootstrap, prefix, activity, path, args.events, args.timeout
-                            )
+            for mode, count in (("paced", args.events), ("drain", args.drain_events)):
+                path = work / f"fleet-{mode}-{run}.jsonl"
+                write_events(path, fleet_events(customers, count, rng))
+                drain = mode == "drain"
+                order = ("service", "raw") if run % 2 == 0 else ("raw", "service")
+                for leg in order:
+                    if leg == "service":
+                        work_leg = service_leg(
+                            bootstrap, prefix, activity, path, count, args.timeout, drain=drain
                         )
-                    )
-                else:
-                    result.raw.append(
-                        asyncio.run(
-                            raw_leg(
-                                bootstrap, raw_topic, raw_url, path, args.events, args.batch_size
-                            )
+                    else:
+                        work_leg = raw_leg(
+                            bootstrap, raw_topic, raw_url, path, count, args.batch_size, drain=drain
                         )
+                    measured = asyncio.run(work_leg)
+                    result.legs.setdefault((mode, leg), []).append(measured)
+                    print(
+                        f"bench apps {backend} run {run + 1} {mode} {leg}: "
+                        f"{measured.rate:.0f} events/s, "
+                        f"{measured.cpu_ms_per_event:.3f} CPU ms/event",
+                        flush=True,
                     )
-                print(f"bench apps {backend} run {run + 1} {leg}: done", flush=True)
     finally:
         stop_all([activity])
     return result
@@ -430,21 +455,28 @@ def _median_spread(values: list[float], fmt: str) -> str:
     )
 
 
-def table(results: list[BackendResult], events: int) -> str:
+def table(results: list[BackendResult], args: argparse.Namespace) -> str:
     lines = [
-        "| database | events/run | activity events/s | raw events/s | share of raw "
-        "| activity CPU ms/event | raw CPU ms/event |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| database | mode | events/run | activity events/s | raw events/s | share of raw "
+        "| activity CPU ms/event | raw CPU ms/event | CPU share of raw |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        shares = [s.rate / raw.rate for s, raw in zip(r.service, r.raw, strict=True)]
-        lines.append(
-            f"| {r.backend} | {events} | {_median_spread([s.rate for s in r.service], '.0f')} "
-            f"| {_median_spread([s.rate for s in r.raw], '.0f')} "
-            f"| {_median_spread(shares, '.2f')}x "
-            f"| {_median_spread([s.cpu_ms_per_event for s in r.service], '.3f')} "
-            f"| {_median_spread([s.cpu_ms_per_event for s in r.raw], '.3f')} |"
-        )
+        for mode, count in (("paced", args.events), ("drain", args.drain_events)):
+            service, raw = r.legs[(mode, "service")], r.legs[(mode, "raw")]
+            shares = [s.rate / w.rate for s, w in zip(service, raw, strict=True)]
+            cpu_shares = [
+                w.cpu_ms_per_event / s.cpu_ms_per_event for s, w in zip(service, raw, strict=True)
+            ]
+            lines.append(
+                f"| {r.backend} | {mode} | {count} "
+                f"| {_median_spread([s.rate for s in service], '.0f')} "
+                f"| {_median_spread([s.rate for s in raw], '.0f')} "
+                f"| {_median_spread(shares, '.2f')}x "
+                f"| {_median_spread([s.cpu_ms_per_event for s in service], '.3f')} "
+                f"| {_median_spread([s.cpu_ms_per_event for s in raw], '.3f')} "
+                f"| {_median_spread(cpu_shares, '.2f')}x |"
+            )
     return "\n".join(lines)
 
 
@@ -455,6 +487,10 @@ def main() -> None:
         "--customers", type=int, default=int(os.environ.get("BENCH_CUSTOMERS", 2000))
     )
     parser.add_argument("--events", type=int, default=int(os.environ.get("BENCH_EVENTS", 20000)))
+    # Sent while activity is stopped: small enough to send within its consumer session (10 s).
+    parser.add_argument(
+        "--drain-events", type=int, default=int(os.environ.get("BENCH_DRAIN_EVENTS", 5000))
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=300.0)
@@ -491,15 +527,18 @@ def main() -> None:
             results.append(run_backend(backend, bootstrap, args, work, create_database))
     report = (
         f"# TV-app events into activity ({time.strftime('%Y-%m-%d %H:%M')}, {platform.node()}, "
-        f"{os.cpu_count()} cores)\n\n{table(results, args.events)}\n\n"
+        f"{os.cpu_count()} cores)\n\n{table(results, args)}\n\n"
         f"Fleet: {args.customers} customers x {DEVICES_PER_CUSTOMER} devices; 90% heartbeats, "
         "10% favorites/watchlist/recordings,\nsent by one producer process as fast as it can. "
         "Median (min-max) of "
         f"{args.runs} runs, service and raw legs alternated.\n"
-        "activity: first send until activity's committed offsets reach the end (lag 0).\n"
+        "paced: timed from the first send until activity's committed offsets reach the end\n"
+        "(lag 0), so the producer's pace bounds both legs. drain: the events are sent first\n"
+        "(activity held by SIGSTOP meanwhile), timed from the release: the consumer's own rate.\n"
         f"raw: aiokafka getmany (batches of {args.batch_size}), one upsert per record, one\n"
         "transaction and one offset commit per batch, same broker and database server.\n"
-        "CPU ms/event: user+system time of the consuming process (/proc/<pid>/stat) / events.\n"
+        "CPU ms/event: user+system time of the consuming process (/proc/<pid>/stat) / events;\n"
+        "CPU share of raw: raw's CPU per event / activity's (1.0x = as cheap as the raw loop).\n"
     )
     (out_dir / "apps.md").write_text(report)
     print("\n" + report)

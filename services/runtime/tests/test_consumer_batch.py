@@ -224,3 +224,17 @@ async def test_a_poison_record_in_a_batch_run_is_dead_lettered_and_its_neighbour
     # Redelivered after a crash: nothing is applied twice, the poison is not retried.
     await harness.consumer.process_batch([record(1), record(2), record(4)])
     assert await harness.handled() == [1, 2, 4]
+
+
+async def test_a_failing_run_is_halved_until_the_poison_record_stands_alone(
+    db: Database, tables: Tables
+) -> None:
+    harness = BatchHarness(db, tables)
+    harness.poison.add("c-3")
+
+    await harness.consumer.process_batch([record(n) for n in range(1, 9)])
+
+    assert harness.calls == [[1, 2], [4], [5, 6, 7, 8]]
+    assert await harness.handled() == [1, 2, 4, 5, 6, 7, 8]
+    [refused] = harness.producer.sent
+    assert b"refused c-3" in dict(refused.headers)["x-dlq-reason"]
