@@ -5,7 +5,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from sqlalchemy import Table, event, insert
+from sqlalchemy import Table, event, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -16,6 +16,12 @@ from services.runtime.messaging_tables import OUTBOX_BUCKETS
 
 def bucket_of(key: str) -> int:
     return zlib.crc32(key.encode()) % OUTBOX_BUCKETS
+
+
+# The PostgreSQL channel a commit with new outbox rows notifies (each service has its own
+# database, and NOTIFY reaches only listeners of that database).
+CHANNEL = "outbox"
+NOTIFIED = "outbox_notified"
 
 
 def _row(cloud_event: CloudEvent, topic: str, key: str) -> dict[str, Any]:
@@ -76,6 +82,11 @@ class Outbox:
     async def write(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
         # A list of rows in one VALUES clause: their ids (the relay's order) follow the list.
         await session.execute(insert(self.table).values(rows))
+        if session.get_bind().dialect.name == "postgresql" and not session.info.get(NOTIFIED):
+            # Delivered at commit to every relay LISTENing on this database (other replicas
+            # too); the in-process wake below only reaches this process's relay.
+            await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
+            session.info[NOTIFIED] = True
         # Wake the relay once the caller's transaction commits, not before: an early wake would
         # find nothing and leave the event waiting a whole polling interval.
         sync_session = session.sync_session
