@@ -65,7 +65,8 @@ async def apply(
             raise TypeError(f"apps.events batch got {type(data).__name__}")
     pending = outbox.pending()
     heartbeats: list[DeviceHeartbeatV1] = []
-    for customer_id, events in by_customer.items():
+    # Sorted, so two transactions locking several customers take the locks in one order.
+    for customer_id, events in sorted(by_customer.items()):
         beats = [e for e in events if isinstance(e, DeviceHeartbeatV1)]
         if len(beats) == len(events):
             heartbeats.extend(beats)
