@@ -68,13 +68,14 @@ async def apply_changes(session: AsyncSession, changes: Sequence[Change]) -> Non
     if doomed:
         await session.execute(delete(table).where(table.c.id.in_(doomed)))
     if kept:
-        insert = dialect_insert(session)(table).values(list(kept.values()))
+        insert = dialect_insert(session)(table)
         await session.execute(
             insert.on_conflict_do_update(
                 index_elements=[table.c.id],
                 # Re-adding an item keeps when it was first added; a title given replaces it.
                 set_={"title": func.coalesce(insert.excluded.title, table.c.title)},
-            )
+            ),
+            list(kept.values()),
         )
 
 

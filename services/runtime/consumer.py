@@ -304,11 +304,13 @@ class EventConsumer:
         now = utcnow()
         statement = (
             dialect_insert(session)(self.inbox)
-            .values([{**row, "processed_at": now} for row in rows.values()])
             .on_conflict_do_nothing(index_elements=[self.inbox.c.event_id])
             .returning(self.inbox.c.event_id)
         )
-        return set((await session.scalars(statement)).all())
+        # Parameters as a list: SQLAlchemy sends them as one multi-row INSERT from a statement
+        # compiled once (a .values() list would compile anew for every batch length).
+        parameters = [{**row, "processed_at": now} for row in rows.values()]
+        return set((await session.scalars(statement, parameters)).all())
 
     @staticmethod
     async def _run_batch(session: AsyncSession, run: "list[Routed]") -> None:

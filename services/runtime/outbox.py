@@ -80,8 +80,9 @@ class Outbox:
         return Pending(self)
 
     async def write(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-        # A list of rows in one VALUES clause: their ids (the relay's order) follow the list.
-        await session.execute(insert(self.table).values(rows))
+        # One multi-row INSERT (SQLAlchemy's "insertmanyvalues" for a list of parameters); the
+        # ids, the relay's order, follow the list.
+        await session.execute(insert(self.table), rows)
         if session.get_bind().dialect.name == "postgresql" and not session.info.get(NOTIFIED):
             # Delivered at commit to every relay LISTENing on this database (other replicas
             # too); the in-process wake below only reaches this process's relay.
