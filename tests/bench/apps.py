@@ -39,10 +39,10 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from deploy.local.kafka import REPO_ROOT, LocalKafka, ensure_jars, free_port
 from deploy.local.processes import ServiceProcess, service_processes, start_all, stop_all
+from services.runtime.db import create_engine
 from tests.bench.customers_list import postgres_server
 
 PARTITIONS = 6
@@ -305,7 +305,8 @@ async def raw_leg(
     drain: bool,
 ) -> Leg:
     """aiokafka getmany, one upsert per record, one transaction and one offset commit per batch."""
-    engine = create_async_engine(database_url)
+    # The services' engine factory: on SQLite the same pragmas (WAL, synchronous=NORMAL).
+    engine = create_engine(database_url)
     upsert = text(
         "INSERT INTO raw_state (key, at, body) VALUES (:key, :at, :body) "
         "ON CONFLICT (key) DO UPDATE SET at = excluded.at, body = excluded.body"
