@@ -15,6 +15,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from gateway.body_limit import BodyLimit
 from gateway.downstream import Downstream
 from gateway.identity.bootstrap import ensure_first_admin
 from gateway.identity.operator_cache import OperatorCache
@@ -82,6 +83,8 @@ def build(
     install_problem_handlers(app)
 
     app.add_middleware(RequestCounter)
+    # Added last, so it runs first: an oversized body is refused before anything reads it.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
 
     mount_console(app)
     app.include_router(operations_router(app))

@@ -98,6 +98,10 @@ class GatewaySettings(BaseSettings):
     # CIDRs, e.g. the load balancer's); empty: from no one, so a client cannot pick the address
     # the per-address sign-in limit counts.
     trusted_proxies: str = Field("", validation_alias="TRUSTED_PROXIES")
+    # The largest request body accepted (413 above it); real ones are a few kilobytes.
+    max_request_bytes: int = Field(
+        2 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024, validation_alias="MAX_REQUEST_BYTES"
+    )
     # The stats page reads each service's consumer lag from the broker.
     kafka_bootstrap_servers: str = Field(
         "localhost:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
