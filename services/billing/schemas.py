@@ -192,11 +192,14 @@ class TransactionPublic(BaseModel):
     period_starts_at: datetime | None = None
     period_ends_at: datetime | None = None
     recorded_at: datetime
+    # In a list: what the customer owed in this currency right after this entry.
+    balance_after: Money | None = None
 
 
 class TransactionPage(BaseModel):
     items: list[TransactionPublic]
     next_cursor: str | None
+    # What the customer owes per currency (negative: in credit).
     balance: dict[str, Money]
 
 
@@ -209,7 +212,35 @@ class OrderCheck(BaseModel):
     extra_product_ids: list[str] = Field(default_factory=list)
 
 
+class WebshopMove(BaseModel):
+    """What moving the customer to `webshop_id` would do: refused (with the reason) when the
+    webshop does not sell the running subscription's product and plan; else the price of the next
+    renewal there. The move takes effect from the next renewal or change."""
+
+    webshop_id: str
+    allowed: bool
+    reason: str | None = None
+    current_webshop_id: str | None = None
+    product_id: str | None = None
+    plan_id: str | None = None
+    renewal_price: Money | None = None
+    currency: Currency | None = None
+
+
 # --- subscription actions (one call each, one ledger entry each) -------------------------------
+
+
+PaymentMethod = Literal["cash", "card", "bank_transfer", "free"]
+
+
+class PaymentIn(BaseModel):
+    """How the customer paid an operator's sale: a payment entry beside the charge (`free`: a
+    credit of the whole amount, so the sale counts as no revenue and nothing is owed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: PaymentMethod
+    reference: str | None = Field(default=None, max_length=200)
 
 
 class RenewIn(BaseModel):
@@ -220,12 +251,20 @@ class RenewIn(BaseModel):
     product_id: str = Field(min_length=1, max_length=64)
     plan_id: str = Field(min_length=1, max_length=64)
     extra_product_ids: list[str] = Field(default_factory=list)
+    payment: PaymentIn | None = None
 
 
 class ChangeIn(RenewIn):
     """Another product/plan, now (prorated credit for the unused time) or at the expiry."""
 
     starts: Literal["now", "at_expiry"] = "now"
+
+
+class OpenIn(RenewIn):
+    """A new subscription for a customer without a running one, sold through `webshop_id` (the
+    customer's bound webshop, which the gateway reads from customers)."""
+
+    webshop_id: str = Field(min_length=1, max_length=64)
 
 
 class ExpiryIn(BaseModel):
@@ -244,6 +283,7 @@ class ExtraIn(BaseModel):
     product_id: str = Field(min_length=1, max_length=64)
     plan_id: str | None = Field(default=None, min_length=1, max_length=64)
     synced_to_base: bool = False
+    payment: PaymentIn | None = None
 
 
 class CancelIn(BaseModel):
@@ -254,11 +294,13 @@ class CancelIn(BaseModel):
 
 
 class ActionResult(BaseModel):
-    """The subscription after the action and the one ledger entry it wrote."""
+    """The subscription after the action, its ledger entry and, for a sale the operator said
+    was paid, the payment (or the credit of a free sale)."""
 
     action: str
     subscription: SubscriptionPublic
     transaction: TransactionPublic
+    payment: TransactionPublic | None = None
 
 
 # --- invoices, timeline, stats ---------------------------------------------------------------
@@ -268,13 +310,15 @@ class InvoiceLine(BaseModel):
     transaction_id: str
     kind: str
     description: str
+    # Signed as it moves what is owed: charges and refunds +, payments and credits -.
     amount: Money
     period_starts_at: datetime | None
     period_ends_at: datetime | None
 
 
 class Invoice(BaseModel):
-    """One order (webshop order or operator action) with its lines; refunds subtract."""
+    """One order (webshop order or operator action) with its lines: `total` what was sold
+    (charges less credits), `paid` (payments less refunds), `due` what is still owed."""
 
     id: str
     customer_id: str
@@ -284,6 +328,8 @@ class Invoice(BaseModel):
     currency: str
     issued_at: datetime
     total: Money
+    paid: Money
+    due: Money
     lines: list[InvoiceLine]
 
 

@@ -1,5 +1,6 @@
-"""Subscription actions an operator takes through the gateway: renew, change, set the expiry,
-add or remove an extra, cancel. Each writes exactly one ledger entry and one event."""
+"""Subscription actions an operator takes through the gateway: sell one to a customer without a
+running subscription, renew, change, set the expiry, add or remove an extra, cancel. Each writes
+one ledger entry (a sale the operator says was paid also its payment) and one event."""
 
 import uuid
 from datetime import datetime, timedelta
@@ -25,7 +26,9 @@ from services.billing.schemas import (
     ChangeIn,
     ExpiryIn,
     ExtraIn,
+    OpenIn,
     OrderCheck,
+    PaymentIn,
     RenewIn,
 )
 from services.billing.service import (
@@ -85,11 +88,16 @@ async def load_for_update(session: AsyncSession, customer_id: str) -> Subscripti
 
 async def check_sale(session: AsyncSession, subscription: Subscription, body: RenewIn) -> Sale:
     """The catalog's verdict on selling `body` through the subscription's webshop."""
+    return await check_sale_in(session, subscription.webshop_id, body)
+
+
+async def check_sale_in(session: AsyncSession, webshop_id: str, body: RenewIn) -> Sale:
+    """The catalog's verdict on selling `body` through `webshop_id`, as a 422 naming the field."""
     try:
         return await resolve_sale(
             session,
             OrderCheck(
-                webshop_id=subscription.webshop_id,
+                webshop_id=webshop_id,
                 product_id=body.product_id,
                 plan_id=body.plan_id,
                 extra_product_ids=body.extra_product_ids,
@@ -170,8 +178,57 @@ async def _operator_entry(
     )
 
 
+async def _settle(
+    session: AsyncSession,
+    outbox: Outbox,
+    charge: LedgerTransaction,
+    payment: PaymentIn | None,
+) -> LedgerTransaction | None:
+    """The payment of an operator's sale, on the charge's invoice, when the operator said how it
+    was paid; `free` is a credit of the whole charge (no revenue, nothing owed)."""
+    if payment is None or charge.kind != "charge" or charge.amount <= 0:
+        return None
+    free = payment.method == "free"
+    return await record_entry(
+        session,
+        outbox,
+        customer_id=charge.customer_id,
+        subscription_id=charge.subscription_id,
+        kind="credit" if free else "payment",
+        amount=charge.amount,
+        currency=charge.currency,
+        source="operator",
+        webshop_id=charge.webshop_id,
+        order_id=charge.order_id,
+        reference=payment.reference or payment.method,
+        description="given free of charge" if free else f"paid by {METHOD_NAMES[payment.method]}",
+        recorded_at=charge.recorded_at,
+        plan_id=charge.plan_id,
+        period_starts_at=charge.period_starts_at,
+        period_ends_at=charge.period_ends_at,
+    )
+
+
+METHOD_NAMES = {"cash": "cash", "card": "card", "bank_transfer": "bank transfer", "free": "free"}
+
+
+async def _announce_entries(
+    session: AsyncSession,
+    outbox: Outbox,
+    entry: LedgerTransaction,
+    paid: LedgerTransaction | None,
+) -> None:
+    await events.transaction_recorded(session, outbox, entry)
+    if paid is not None:
+        await events.transaction_recorded(session, outbox, paid)
+
+
 async def _result(
-    session: AsyncSession, subscription: Subscription, action: str, entry_id: str
+    session: AsyncSession,
+    subscription: Subscription,
+    action: str,
+    entry_id: str,
+    paid: LedgerTransaction | None = None,
 ) -> ActionResult:
     entry = await session.get(LedgerTransaction, entry_id)
     assert entry is not None
@@ -179,6 +236,7 @@ async def _result(
         action=action,
         subscription=await subscription_public(session, subscription),
         transaction=transaction_public(entry),
+        payment=transaction_public(paid) if paid is not None else None,
     )
 
 
@@ -234,11 +292,67 @@ async def renew(
         period_starts_at=base,
         period_ends_at=expires_at,
     )
+    paid = await _settle(session, outbox, entry, body.payment)
     await events.activated(
         session, outbox, subscription, sale.product, "renewed", at=now, summary=summary.capitalize()
     )
-    await events.transaction_recorded(session, outbox, entry)
-    return await _result(session, subscription, "renewed", entry.id)
+    await _announce_entries(session, outbox, entry, paid)
+    return await _result(session, subscription, "renewed", entry.id, paid)
+
+
+async def sell(
+    session: AsyncSession, outbox: Outbox, customer_id: str, body: OpenIn, *, now: datetime
+) -> ActionResult:
+    """A new subscription for a customer with none running (none yet, or one that expired or was
+    cancelled): any base product of the customer's webshop, a fresh period from now."""
+    subscription = await session.scalar(
+        select(Subscription).where(Subscription.customer_id == customer_id).with_for_update()
+    )
+    if subscription is not None and subscription.status not in ("expired", "cancelled"):
+        raise conflict(f"the customer has a {subscription.status} subscription: renew or change it")
+    sale = await check_sale_in(session, body.webshop_id, body)
+    starts_at, expires_at, status = fresh_period(sale.product, sale.plan, now)
+    if subscription is None:
+        subscription = Subscription(
+            id=str(uuid.uuid4()), customer_id=customer_id, created_at=now, version=0
+        )
+        session.add(subscription)
+    subscription.webshop_id = sale.webshop.id
+    subscription.product_id = sale.product.id
+    subscription.plan_id = sale.plan.id
+    subscription.status = status
+    subscription.starts_at = starts_at
+    subscription.expires_at = expires_at
+    _clear_bookings(subscription)
+    _touch(subscription, now)
+    await session.flush()
+    await replace_extras(session, subscription, sale.extras, now)
+    price, currency = price_of(sale.plan, sale.webshop)
+    if expires_at is not None:
+        price += synced_extras_price(sale.extras, sale.webshop, currency, now, expires_at)
+    until = f"until {expires_at:%Y-%m-%d}" if expires_at else "from the first login"
+    summary = f"sold {sale.product.name}, {sale.plan.name} {until}"
+    entry = await _operator_entry(
+        session,
+        outbox,
+        subscription,
+        "sell",
+        kind="charge",
+        amount=price,
+        currency=currency,
+        reference=None,
+        description=summary,
+        now=now,
+        plan_id=sale.plan.id,
+        period_starts_at=starts_at,
+        period_ends_at=expires_at,
+    )
+    paid = await _settle(session, outbox, entry, body.payment)
+    await events.activated(
+        session, outbox, subscription, sale.product, "opened", at=now, summary=summary.capitalize()
+    )
+    await _announce_entries(session, outbox, entry, paid)
+    return await _result(session, subscription, "opened", entry.id, paid)
 
 
 async def unused_credit(
@@ -292,6 +406,7 @@ async def change(
             period_starts_at=starts_at,
             period_ends_at=ends_at,
         )
+        paid = await _settle(session, outbox, entry, body.payment)
         current = await session.get(Product, subscription.product_id)
         assert current is not None
         await events.activated(
@@ -303,8 +418,8 @@ async def change(
             at=now,
             summary=summary.capitalize(),
         )
-        await events.transaction_recorded(session, outbox, entry)
-        return await _result(session, subscription, "change_scheduled", entry.id)
+        await _announce_entries(session, outbox, entry, paid)
+        return await _result(session, subscription, "change_scheduled", entry.id, paid)
 
     credit = await unused_credit(session, subscription, currency, now)
     new_start, new_expiry, status = fresh_period(sale.product, sale.plan, now)
@@ -338,11 +453,12 @@ async def change(
         period_starts_at=new_start,
         period_ends_at=new_expiry,
     )
+    paid = await _settle(session, outbox, entry, body.payment)
     await events.activated(
         session, outbox, subscription, sale.product, "changed", at=now, summary=summary.capitalize()
     )
-    await events.transaction_recorded(session, outbox, entry)
-    return await _result(session, subscription, "changed", entry.id)
+    await _announce_entries(session, outbox, entry, paid)
+    return await _result(session, subscription, "changed", entry.id, paid)
 
 
 async def set_expiry(
@@ -457,13 +573,14 @@ async def add_extra(
         period_starts_at=now,
         period_ends_at=ends_at,
     )
+    paid = await _settle(session, outbox, entry, body.payment)
     product = await session.get(Product, subscription.product_id)
     assert product is not None
     await events.activated(
         session, outbox, subscription, product, "extra_added", at=now, summary=summary.capitalize()
     )
-    await events.transaction_recorded(session, outbox, entry)
-    return await _result(session, subscription, "extra_added", entry.id)
+    await _announce_entries(session, outbox, entry, paid)
+    return await _result(session, subscription, "extra_added", entry.id, paid)
 
 
 async def remove_extra(
