@@ -142,13 +142,21 @@ class Transaction(BaseModel):
     period_starts_at: datetime | None = None
     period_ends_at: datetime | None = None
     recorded_at: datetime
+    balance_after: Decimal | None = Field(
+        default=None,
+        description="What the customer owed in this currency right after this entry (the "
+        "running balance).",
+        examples=["9.99"],
+    )
 
 
 class TransactionPage(Page[Transaction]):
     model_config = ConfigDict(json_schema_extra={"examples": [examples.TRANSACTION_PAGE]})
 
     balance: dict[str, Decimal] = Field(
-        description="Sum per currency, as decimal strings.", examples=[{"EUR": "9.99"}]
+        description="What the customer owes per currency, as decimal strings (negative: in "
+        "credit). Charges and refunds add to it, payments and credits take from it.",
+        examples=[{"EUR": "9.99"}],
     )
 
 
