@@ -136,8 +136,8 @@ async def test_a_payment_method_outside_the_list_is_refused_naming_the_field(
 ) -> None:
     body = {"product_id": "basic", "plan_id": "basic-1m", "payment": {"method": "barter"}}
     response = await client.post(f"{API}/renew", json=body, headers=admin)
-    errors: list[dict[str, str]] = assert_problem(response, 422)["errors"]
-    assert errors[0]["field"] == "payment.method"
+    assert_problem(response, 422)
+    assert response.json()["errors"][0]["field"] == "payment.method"
     assert fake.calls("billing") == []
 
 
