@@ -128,10 +128,12 @@ async def test_webshop_order_creates_customer_subscription_and_one_ledger_entry(
         assert details["status"] == "active"
         assert details["subscription"]["product_id"] == "premium"
         transactions = await _transactions(client, data["customer_id"])
-    assert len(transactions) == 1
-    assert transactions[0]["kind"] == "payment"
-    assert Decimal(transactions[0]["amount"]) == Decimal("19.99")
-    assert transactions[0]["order_id"] == order_id
+    # The sale and its payment: the customer owes nothing for a paid order.
+    assert sorted(t["kind"] for t in transactions) == ["charge", "payment"]
+    assert {Decimal(t["amount"]) for t in transactions} == {Decimal("19.99")}
+    assert {t["order_id"] for t in transactions} == {order_id}
+    # Newest first: after both entries nothing is owed.
+    assert Decimal(transactions[0]["balance_after"]) == Decimal("0")
 
 
 async def test_the_same_order_twice_gives_one_ledger_entry(

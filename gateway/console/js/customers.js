@@ -3,6 +3,7 @@
 
 import { api, download } from "./api.js";
 import { baseProducts, extraProducts, loadCatalog, planLabel, planName, productName } from "./catalog.js";
+import { paymentFields, sell } from "./selling.js";
 import { SELL, can } from "./session.js";
 import { attempt, badge, clear, dialog, field, flash, fullName, h, options, table, when } from "./ui.js";
 
@@ -334,7 +335,7 @@ function showCreated(created) {
 export function renew(catalog, customer, done) {
   const summary = customer.subscription || {};
   if (!summary.product_id) {
-    flash("This customer has no subscription to renew yet; use Change to sell one.", "error");
+    sell(catalog, customer, done);
     return;
   }
   const sale = saleFields(catalog, {
@@ -344,11 +345,14 @@ export function renew(catalog, customer, done) {
     extraIds: summary.extra_product_ids || [],
     fixedProduct: true,
   });
+  const payment = paymentFields();
   dialog(
     `Renew ${fullName(customer.info)}`,
-    [h("p", { class: "muted" }, `Adds the plan's length from the current expiry (${when(summary.expires_at)}), or from now if expired.`), sale.element],
+    [h("p", { class: "muted" }, `Adds the plan's length from the current expiry (${when(summary.expires_at)}), or from now if expired.`), sale.element, payment.element],
     async () => {
-      const result = await api("POST", `/customers/${customer.id}/subscription/renew`, { body: sale.picked() });
+      const result = await api("POST", `/customers/${customer.id}/subscription/renew`, {
+        body: { ...sale.picked(), payment: payment.picked() },
+      });
       if (done) await attempt(done);
       flash(`Renewed: expires ${when(result?.subscription?.expires_at)}.`);
     },
@@ -372,12 +376,13 @@ export function changeSubscription(catalog, customer, done) {
       ["at_expiry", "At the current expiry"],
     ]),
   );
+  const payment = paymentFields();
   dialog(
     `Change ${fullName(customer.info)}'s subscription`,
-    [sale.element, field("Starts", starts)],
+    [sale.element, field("Starts", starts), payment.element],
     async () => {
       const result = await api("POST", `/customers/${customer.id}/subscription/change`, {
-        body: { ...sale.picked(), starts: starts.value },
+        body: { ...sale.picked(), starts: starts.value, payment: payment.picked() },
       });
       if (done) await attempt(done);
       flash(`Changed (${result?.action || "done"}).`);
