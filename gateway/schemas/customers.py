@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.schemas import examples
 from gateway.schemas.common import Page
+from gateway.schemas.subscriptions import Payment
 from services.contracts.contact import CheckedCustomerInfo
 from services.contracts.customers import CustomerInfo, CustomerSource
 
@@ -64,6 +65,10 @@ class CustomerCreate(BaseModel):
     extra_product_ids: list[str] = Field(default_factory=list, max_length=50)
     info: CheckedCustomerInfo
     credentials: Credentials | None = None
+    payment: Payment | None = Field(
+        default=None,
+        description="How the customer paid the sale; left out, the charge is owed.",
+    )
 
 
 class SubscriptionSummary(BaseModel):

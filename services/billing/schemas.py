@@ -15,6 +15,7 @@ from pydantic import (
 
 from services.billing.periods import Unit
 from services.contracts.common import Currency, Money
+from services.contracts.customers import OperatorPayment
 
 Identifier = str
 DevicePolicy = Literal["reject", "evict_oldest"]
@@ -230,17 +231,9 @@ class WebshopMove(BaseModel):
 # --- subscription actions (one call each, one ledger entry each) -------------------------------
 
 
-PaymentMethod = Literal["cash", "card", "bank_transfer", "free"]
-
-
-class PaymentIn(BaseModel):
-    """How the customer paid an operator's sale: a payment entry beside the charge (`free`: a
-    credit of the whole amount, so the sale counts as no revenue and nothing is owed)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    method: PaymentMethod
-    reference: str | None = Field(default=None, max_length=200)
+# How the customer paid an operator's sale: a payment entry beside the charge (`free`: a
+# credit of the whole amount, so the sale counts as no revenue and nothing is owed).
+PaymentIn = OperatorPayment
 
 
 class RenewIn(BaseModel):

@@ -34,7 +34,7 @@ from services.billing.schemas import (
 )
 from services.contracts import topics
 from services.contracts.billing import SubscriptionRejectedV1
-from services.contracts.customers import OrderPayment, SubscriptionOrder
+from services.contracts.customers import OperatorPayment, OrderPayment, SubscriptionOrder
 from services.runtime.db import utcnow
 from services.runtime.outbox import Outbox
 from services.runtime.problems import Problem
@@ -268,6 +268,40 @@ async def record_entry(
     return entry
 
 
+METHOD_NAMES = {"cash": "cash", "card": "card", "bank_transfer": "bank transfer", "free": "free"}
+
+
+async def settle(
+    session: AsyncSession,
+    outbox: Outbox,
+    charge: LedgerTransaction,
+    payment: OperatorPayment | None,
+) -> LedgerTransaction | None:
+    """The payment of an operator's sale, on the charge's order (one invoice), when the operator
+    said how it was paid; `free` is a credit of the whole charge (no revenue, nothing owed)."""
+    if payment is None or charge.kind != "charge" or charge.amount <= 0:
+        return None
+    free = payment.method == "free"
+    return await record_entry(
+        session,
+        outbox,
+        customer_id=charge.customer_id,
+        subscription_id=charge.subscription_id,
+        kind="credit" if free else "payment",
+        amount=charge.amount,
+        currency=charge.currency,
+        source="operator",
+        webshop_id=charge.webshop_id,
+        order_id=charge.order_id,
+        reference=payment.reference or payment.method,
+        description="given free of charge" if free else f"paid by {METHOD_NAMES[payment.method]}",
+        recorded_at=charge.recorded_at,
+        plan_id=charge.plan_id,
+        period_starts_at=charge.period_starts_at,
+        period_ends_at=charge.period_ends_at,
+    )
+
+
 async def replace_extras(
     session: AsyncSession, subscription: Subscription, extras: list[Product], now: datetime
 ) -> None:
@@ -399,6 +433,10 @@ async def apply_order(
                 period_ends_at=expires_at,
             )
         )
+    if payment is None:
+        paid = await settle(session, outbox, entries[0], order.operator_payment)
+        if paid is not None:
+            entries.append(paid)
     await events.activated(
         session,
         outbox,

@@ -28,7 +28,6 @@ from services.billing.schemas import (
     ExtraIn,
     OpenIn,
     OrderCheck,
-    PaymentIn,
     RenewIn,
 )
 from services.billing.service import (
@@ -42,6 +41,7 @@ from services.billing.service import (
     replace_extras,
     resolve_sale,
     running_status,
+    settle,
     subscription_public,
     transaction_public,
 )
@@ -178,40 +178,6 @@ async def _operator_entry(
     )
 
 
-async def _settle(
-    session: AsyncSession,
-    outbox: Outbox,
-    charge: LedgerTransaction,
-    payment: PaymentIn | None,
-) -> LedgerTransaction | None:
-    """The payment of an operator's sale, on the charge's invoice, when the operator said how it
-    was paid; `free` is a credit of the whole charge (no revenue, nothing owed)."""
-    if payment is None or charge.kind != "charge" or charge.amount <= 0:
-        return None
-    free = payment.method == "free"
-    return await record_entry(
-        session,
-        outbox,
-        customer_id=charge.customer_id,
-        subscription_id=charge.subscription_id,
-        kind="credit" if free else "payment",
-        amount=charge.amount,
-        currency=charge.currency,
-        source="operator",
-        webshop_id=charge.webshop_id,
-        order_id=charge.order_id,
-        reference=payment.reference or payment.method,
-        description="given free of charge" if free else f"paid by {METHOD_NAMES[payment.method]}",
-        recorded_at=charge.recorded_at,
-        plan_id=charge.plan_id,
-        period_starts_at=charge.period_starts_at,
-        period_ends_at=charge.period_ends_at,
-    )
-
-
-METHOD_NAMES = {"cash": "cash", "card": "card", "bank_transfer": "bank transfer", "free": "free"}
-
-
 async def _announce_entries(
     session: AsyncSession,
     outbox: Outbox,
@@ -292,7 +258,7 @@ async def renew(
         period_starts_at=base,
         period_ends_at=expires_at,
     )
-    paid = await _settle(session, outbox, entry, body.payment)
+    paid = await settle(session, outbox, entry, body.payment)
     await events.activated(
         session, outbox, subscription, sale.product, "renewed", at=now, summary=summary.capitalize()
     )
@@ -347,7 +313,7 @@ async def sell(
         period_starts_at=starts_at,
         period_ends_at=expires_at,
     )
-    paid = await _settle(session, outbox, entry, body.payment)
+    paid = await settle(session, outbox, entry, body.payment)
     await events.activated(
         session, outbox, subscription, sale.product, "opened", at=now, summary=summary.capitalize()
     )
@@ -406,7 +372,7 @@ async def change(
             period_starts_at=starts_at,
             period_ends_at=ends_at,
         )
-        paid = await _settle(session, outbox, entry, body.payment)
+        paid = await settle(session, outbox, entry, body.payment)
         current = await session.get(Product, subscription.product_id)
         assert current is not None
         await events.activated(
@@ -453,7 +419,7 @@ async def change(
         period_starts_at=new_start,
         period_ends_at=new_expiry,
     )
-    paid = await _settle(session, outbox, entry, body.payment)
+    paid = await settle(session, outbox, entry, body.payment)
     await events.activated(
         session, outbox, subscription, sale.product, "changed", at=now, summary=summary.capitalize()
     )
@@ -573,7 +539,7 @@ async def add_extra(
         period_starts_at=now,
         period_ends_at=ends_at,
     )
-    paid = await _settle(session, outbox, entry, body.payment)
+    paid = await settle(session, outbox, entry, body.payment)
     product = await session.get(Product, subscription.product_id)
     assert product is not None
     await events.activated(

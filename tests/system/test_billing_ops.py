@@ -243,3 +243,32 @@ async def test_the_balance_is_what_the_customer_owes_through_sales_payments_and_
         Decimal(0),
         Decimal(0),
     )
+
+
+async def test_a_customer_added_with_a_paid_sale_owes_nothing(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/v1/customers",
+        json={
+            "webshop_id": "shop-us",
+            "product_id": "premium",
+            "plan_id": "premium-1m",
+            "extra_product_ids": [],
+            "info": {"first_name": "Paid", "last_name": f"Upfront{uuid.uuid4().hex[:6]}"},
+            "credentials": None,
+            "payment": {"method": "bank_transfer", "reference": "TR-1042"},
+        },
+    )
+    assert response.status_code == 201, response.text
+    customer_id = response.json()["id"]
+    await customer_where(client, customer_id, lambda c: c["status"] == "active", "active")
+
+    async def settled() -> tuple[dict[str, Decimal], list[Json]] | None:
+        balance, entries = await owed(client, customer_id)
+        return (balance, entries) if len(entries) == 2 else None
+
+    balance, entries = await eventually(settled, what="the sale and its payment")
+    assert balance == {"USD": Decimal(0)}
+    assert sorted((e["kind"], e["amount"], e["reference"]) for e in entries) == [
+        ("charge", "21.99", None),
+        ("payment", "21.99", "TR-1042"),
+    ]

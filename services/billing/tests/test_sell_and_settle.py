@@ -17,6 +17,7 @@ from services.billing.tests._setup import (
     subscription,
     types,
 )
+from services.contracts.customers import OperatorPayment, SubscriptionOrder
 from services.runtime.db import Database
 from services.runtime.outbox import Outbox
 from services.runtime.problems import Problem
@@ -194,3 +195,32 @@ async def test_each_entry_shows_what_was_owed_after_it_across_pages(
         running += service.OWED_SIGN[entry.kind] * entry.amount
         expected.append((entry.id, running))
     assert [(item.id, item.balance_after) for item in reversed(seen)] == expected
+
+
+async def test_an_added_customers_sale_said_paid_is_settled_on_its_order(
+    db: Database, outbox: Outbox
+) -> None:
+    async with db.transaction() as session:
+        await service.apply_order(
+            session,
+            outbox,
+            customer_id=CUSTOMER,
+            order=SubscriptionOrder(
+                order_id=f"op-{CUSTOMER}",
+                webshop_id="shop-eu",
+                product_id="basic",
+                plan_id="basic-1m",
+                operator_payment=OperatorPayment(method="bank_transfer", reference="TR-9"),
+            ),
+            payment=None,
+        )
+    charge, paid = sorted(await ledger(db), key=lambda e: e.kind)
+    assert (charge.kind, paid.kind, paid.amount, paid.reference) == (
+        "charge",
+        "payment",
+        Decimal("9.99"),
+        "TR-9",
+    )
+    assert paid.order_id == charge.order_id
+    assert types(await sent(db)) == [ACTIVATED, RECORDED, RECORDED]
+    assert await owed(db) == {"EUR": Decimal("0.00")}
