@@ -288,11 +288,13 @@ function addCustomer(catalog) {
     credentials.hidden = !custom.checked;
     login.required = password.required = custom.checked;
   });
+  const payment = paymentFields();
   dialog(
     "Add customer",
     [
       h("fieldset", {}, h("legend", {}, "Webshop"), field("Webshop", webshop)),
       sale.element,
+      payment.element,
       h("fieldset", {}, h("legend", {}, "Personal data"), infoFields()),
       h(
         "fieldset",
@@ -309,6 +311,7 @@ function addCustomer(catalog) {
           ...sale.picked(),
           info: readInfo(form),
           credentials: custom.checked ? { login: login.value, password: password.value } : null,
+          payment: payment.picked(),
         },
       });
       showCreated(created);
