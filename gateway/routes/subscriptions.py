@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query
 from pydantic import BaseModel, TypeAdapter
 
-from gateway import customer_records
 from gateway.audit import AuditDep
+from gateway.composition import customer_records
 from gateway.deps import DownstreamDep
 from gateway.downstream import Downstream, parse_as, segment
 from gateway.identity.auth import CanReadCustomers, CanSell
