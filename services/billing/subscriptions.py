@@ -8,6 +8,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing import events
@@ -291,7 +292,13 @@ async def sell(
     subscription.expires_at = expires_at
     _clear_bookings(subscription)
     _touch(subscription, now)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Another sale to this customer committed first (one subscription per customer).
+        raise conflict(
+            "the customer was sold a subscription just now: renew or change it"
+        ) from None
     await replace_extras(session, subscription, sale.extras, now)
     price, currency = price_of(sale.plan, sale.webshop)
     if expires_at is not None:

@@ -1,6 +1,7 @@
 """Selling to a customer without a running subscription, an operator's sale with its payment,
 and the balance that says what the customer owes, entry by entry."""
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
@@ -224,3 +225,26 @@ async def test_an_added_customers_sale_said_paid_is_settled_on_its_order(
     assert paid.order_id == charge.order_id
     assert types(await sent(db)) == [ACTIVATED, RECORDED, RECORDED]
     assert await owed(db) == {"EUR": Decimal("0.00")}
+
+
+async def test_two_sales_at_once_to_a_customer_without_a_subscription_make_one(
+    db: Database, outbox: Outbox
+) -> None:
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer: the second sale waits and then finds the first")
+    body = OpenIn(webshop_id="shop-eu", product_id="basic", plan_id="basic-1m")
+    async with db.transaction() as first:
+        await subscriptions.sell(first, outbox, CUSTOMER, body, now=NOW)
+
+        async def second_sale() -> None:
+            async with db.transaction() as second:
+                await subscriptions.sell(second, outbox, CUSTOMER, body, now=NOW)
+
+        # The second waits on the unique customer id until the first commits.
+        racing = asyncio.create_task(second_sale())
+        await asyncio.sleep(0.5)
+        assert not racing.done()
+    with pytest.raises(Problem) as raised:
+        await racing
+    assert raised.value.status == 409
+    assert len(await ledger(db)) == 1
