@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing.models import Subscription, SubscriptionHistory, Webshop
+from services.billing.pricing import price_of
 from services.billing.schemas import OrderCheck, WebshopMove
-from services.billing.service import OrderRefused, find_subscription, price_of, resolve_sale
+from services.billing.service import OrderRefused, find_subscription, resolve_sale
 
 # Subscriptions whose product the new webshop must sell: renewing them is the next sale.
 CARRIED = ("pending", "trial", "active")
