@@ -8,11 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
+from services.billing.paging import encode_cursor
 
 from gateway.tests.conftest import Headers
 from gateway.tests.fakes import CUSTOMER_ID, FakeServices, json_body, problem, subscription
 from gateway.tests.test_auth import assert_problem
-from services.billing.paging import encode_cursor
 
 BASE = f"/customers/{CUSTOMER_ID}/subscription"
 API = f"/api/v1{BASE}"

@@ -4,7 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.activity.models import Device, DeviceRejection, Recording, SavedItem
-from services.activity.schemas import Timeline, TimelineItem
+from services.contracts.timeline import ServiceTimeline, TimelineItem
 
 _REASONS = {
     "no_active_subscription": "there is no active subscription",
@@ -18,7 +18,7 @@ _LISTS = {
 }
 
 
-async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Timeline:
+async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> ServiceTimeline:
     """Each source contributes at most `limit` newest items; the merge keeps the `limit` newest."""
     items: list[TimelineItem] = []
     for device in await session.scalars(
@@ -30,6 +30,7 @@ async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Ti
         name = " ".join(p for p in (device.kind, device.model) if p)
         items.append(
             TimelineItem(
+                service="activity",
                 at=device.first_seen_at,
                 kind="device.connected",
                 summary=f"Device {device.id} ({name}) connected for the first time",
@@ -44,6 +45,7 @@ async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Ti
     ):
         items.append(
             TimelineItem(
+                service="activity",
                 at=rejection.rejected_at,
                 kind="device.rejected",
                 summary=f"Device {rejection.device_id} ({rejection.kind}) was refused: "
@@ -61,6 +63,7 @@ async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Ti
         what = saved.title or f"{saved.item_type} {saved.item_id}"
         items.append(
             TimelineItem(
+                service="activity",
                 at=saved.added_at,
                 kind=kind,
                 summary=f"Profile {saved.profile_id} added {what} to the {list_label}",
@@ -75,6 +78,7 @@ async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Ti
     ):
         items.append(
             TimelineItem(
+                service="activity",
                 at=recording.scheduled_at,
                 kind="recording.scheduled",
                 summary=f"Recording of {recording.title} scheduled",
@@ -89,11 +93,11 @@ async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Ti
             )
             items.append(
                 TimelineItem(
+                    service="activity",
                     at=recording.finished_at,
                     kind=f"recording.{recording.state}",
                     summary=f"Recording of {recording.title} {outcome}",
                     ref=recording.id,
                 )
             )
-    items.sort(key=lambda item: item.at, reverse=True)
-    return Timeline(items=items[:limit], next_cursor=None)
+    return ServiceTimeline.newest_first(items, limit)

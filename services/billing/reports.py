@@ -4,28 +4,28 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, String, and_, case, func, or_, select, type_coerce
+from sqlalchemy import BigInteger, ColumnElement, String, case, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from services.billing.models import LedgerTransaction, Subscription, SubscriptionHistory
-from services.billing.paging import decode_cursor, encode_cursor
 from services.billing.schemas import (
     BillingStats,
     Invoice,
     InvoiceLine,
     InvoicePage,
     RevenueDay,
-    Timeline,
-    TimelineItem,
 )
+from services.contracts.timeline import ServiceTimeline, TimelineItem
 from services.runtime.db import MoneyType
+from services.runtime.paging import Keyset, after
 
 # How each kind counts for revenue and on an invoice: refunds and credits give money back.
 SIGN = {"charge": 1, "payment": 1, "adjustment": 1, "refund": -1, "credit": -1}
 NEGATIVE_KINDS = tuple(kind for kind, sign in SIGN.items() if sign < 0)
+INVOICES = Keyset("billing.invoices", tuple[datetime, str])
 
 
 def _invoice_key() -> ColumnElement[str]:
@@ -47,7 +47,7 @@ async def list_invoices(
     Keyset paging on the invoice's first entry (recorded_at, id), which never changes once
     written (a later refund joins its order's invoice as a line), so entries written between
     two pages neither repeat nor skip an invoice: new invoices sort before the cursor."""
-    after = decode_cursor(cursor) if cursor else None
+    last_seen = INVOICES.decode(cursor) if cursor else None
     key = _invoice_key()
     numbered = (
         select(
@@ -64,14 +64,9 @@ async def list_invoices(
     heads_query = select(numbered.c.invoice_key, numbered.c.recorded_at, numbered.c.id).where(
         numbered.c.n == 1
     )
-    if after is not None:
-        at, last_id = after
-        heads_query = heads_query.where(
-            or_(
-                numbered.c.recorded_at < at,
-                and_(numbered.c.recorded_at == at, numbered.c.id < last_id),
-            )
-        )
+    if last_seen is not None:
+        columns = (numbered.c.recorded_at, numbered.c.id)
+        heads_query = heads_query.where(after(columns, last_seen, descending=True))
     heads = (
         await session.execute(
             heads_query.order_by(numbered.c.recorded_at.desc(), numbered.c.id.desc()).limit(
@@ -131,11 +126,11 @@ async def list_invoices(
     last = heads[-1] if heads else None
     return InvoicePage(
         items=invoices,
-        next_cursor=encode_cursor(last.recorded_at, last.id) if more and last else None,
+        next_cursor=INVOICES.encode((last.recorded_at, last.id)) if more and last else None,
     )
 
 
-async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Timeline:
+async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> ServiceTimeline:
     """The subscription's history and the ledger's entries, newest first."""
     history = (
         await session.scalars(
@@ -153,9 +148,13 @@ async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Ti
             .limit(limit)
         )
     ).all()
-    items = [TimelineItem(at=h.at, kind=h.kind, summary=h.summary, ref=h.ref) for h in history]
+    items = [
+        TimelineItem(service="billing", at=h.at, kind=h.kind, summary=h.summary, ref=h.ref)
+        for h in history
+    ]
     items += [
         TimelineItem(
+            service="billing",
             at=e.recorded_at,
             kind=f"transaction.{e.kind}",
             summary=f"{e.kind.capitalize()} of {e.amount} {e.currency}: {e.description}",
@@ -163,8 +162,7 @@ async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Ti
         )
         for e in entries
     ]
-    items.sort(key=lambda i: i.at, reverse=True)
-    return Timeline(items=items[:limit])
+    return ServiceTimeline.newest_first(items, limit)
 
 
 class UtcDay(FunctionElement[str]):

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing import events
@@ -37,7 +37,8 @@ from services.contracts.billing import SubscriptionRejectedV1
 from services.contracts.customers import OrderPayment, SubscriptionOrder
 from services.runtime.db import utcnow
 from services.runtime.outbox import Outbox
-from services.runtime.problems import Problem
+from services.runtime.paging import Keyset, after
+from services.runtime.problems import Problem, field_error
 
 LedgerKind = Literal["charge", "payment", "refund", "credit", "adjustment"]
 
@@ -86,18 +87,26 @@ def webshop_public(webshop: Webshop) -> WebshopPublic:
 async def create_product(session: AsyncSession, payload: ProductIn) -> ProductPublic:
     if await session.get(Product, payload.id) is not None:
         raise Problem(
-            409, "Product exists", f"a product with id {payload.id!r} exists", extra={"field": "id"}
+            409,
+            "Product exists",
+            f"a product with id {payload.id!r} exists",
+            errors=[field_error("id", "taken")],
         )
     plan_ids = [p.id for p in payload.plans]
     if len(set(plan_ids)) != len(plan_ids):
-        raise Problem(422, "Duplicate plan id", "plan ids must be unique", extra={"field": "plans"})
+        raise Problem(
+            422,
+            "Duplicate plan id",
+            "plan ids must be unique",
+            errors=[field_error("plans", "plan ids must be unique")],
+        )
     taken = (await session.scalars(select(Plan.id).where(Plan.id.in_(plan_ids)))).all()
     if taken:
         raise Problem(
             409,
             "Plan exists",
             f"plan ids already used: {', '.join(taken)}",
-            extra={"field": "plans"},
+            errors=[field_error("plans", f"already used: {', '.join(taken)}")],
         )
     product = Product(
         id=payload.id,
@@ -137,7 +146,10 @@ async def list_products(session: AsyncSession, kind: str | None = None) -> list[
 async def create_webshop(session: AsyncSession, payload: WebshopIn) -> WebshopPublic:
     if await session.get(Webshop, payload.id) is not None:
         raise Problem(
-            409, "Webshop exists", f"a webshop with id {payload.id!r} exists", extra={"field": "id"}
+            409,
+            "Webshop exists",
+            f"a webshop with id {payload.id!r} exists",
+            errors=[field_error("id", "taken")],
         )
     known = set(
         (await session.scalars(select(Product.id).where(Product.id.in_(payload.product_ids)))).all()
@@ -148,7 +160,7 @@ async def create_webshop(session: AsyncSession, payload: WebshopIn) -> WebshopPu
             422,
             "Unknown product",
             f"unknown products: {', '.join(unknown)}",
-            extra={"field": "product_ids"},
+            errors=[field_error("product_ids", f"unknown products: {', '.join(unknown)}")],
         )
     webshop = Webshop(
         id=payload.id,
@@ -508,28 +520,17 @@ def transaction_public(entry: LedgerTransaction) -> TransactionPublic:
     )
 
 
+TRANSACTIONS = Keyset("billing.transactions", tuple[datetime, str])
+
+
 async def list_transactions(
     session: AsyncSession, customer_id: str, *, limit: int = 50, cursor: str | None = None
 ) -> TransactionPage:
     """Newest first, keyset-paged on (recorded_at, id); the balance covers the whole ledger."""
     query = select(LedgerTransaction).where(LedgerTransaction.customer_id == customer_id)
     if cursor:
-        try:
-            at_text, last_id = cursor.split("|", 1)
-            at = datetime.fromisoformat(at_text)
-        except ValueError as error:
-            raise Problem(
-                400,
-                "Bad cursor",
-                "the cursor is not one this list gave out",
-                extra={"field": "cursor"},
-            ) from error
-        query = query.where(
-            or_(
-                LedgerTransaction.recorded_at < at,
-                (LedgerTransaction.recorded_at == at) & (LedgerTransaction.id < last_id),
-            )
-        )
+        columns = (LedgerTransaction.recorded_at, LedgerTransaction.id)
+        query = query.where(after(columns, TRANSACTIONS.decode(cursor), descending=True))
     rows = (
         await session.scalars(
             query.order_by(LedgerTransaction.recorded_at.desc(), LedgerTransaction.id.desc()).limit(
@@ -540,7 +541,7 @@ async def list_transactions(
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = f"{last.recorded_at.isoformat()}|{last.id}"
+        next_cursor = TRANSACTIONS.encode((last.recorded_at, last.id))
     return TransactionPage(
         items=[transaction_public(r) for r in rows[:limit]],
         next_cursor=next_cursor,

@@ -43,7 +43,7 @@ from services.billing.service import (
     transaction_public,
 )
 from services.runtime.outbox import Outbox
-from services.runtime.problems import Problem
+from services.runtime.problems import Problem, field_error
 
 CENT = Decimal("0.01")
 
@@ -66,7 +66,7 @@ RUNNING = ("active", "trial")
 
 
 def refused(field: str, message: str, status: int = 422, title: str = "Not allowed") -> Problem:
-    return Problem(status, title, message, extra={"errors": [{"field": field, "message": message}]})
+    return Problem(status, title, message, errors=[field_error(field, message)])
 
 
 def conflict(message: str) -> Problem:

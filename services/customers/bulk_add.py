@@ -24,7 +24,8 @@ from services.customers.models import Account
 from services.customers.schemas import CredentialsIn, CustomerCreate
 from services.runtime.db import Database, utcnow
 from services.runtime.outbox import Outbox
-from services.runtime.problems import Problem
+from services.runtime.paging import Keyset, Page
+from services.runtime.problems import Problem, field_error
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +117,8 @@ class BatchItemPublic(BaseModel):
     error: str | None
 
 
-class BatchItemPage(BaseModel):
-    items: list[BatchItemPublic]
-    next_cursor: str | None
+class BatchItemPage(Page[BatchItemPublic]):
+    """A bulk-add job's items in number order."""
 
 
 def _public(batch: CustomerBatch, created: int, failed: int) -> BatchPublic:
@@ -174,7 +174,7 @@ async def create_batch(
                 409,
                 "Logins taken",
                 f"{len(taken)} of the patterned logins are in use: {shown}",
-                extra={"errors": [{"field": "login_prefix", "message": "logins in use"}]},
+                errors=[field_error("login_prefix", "logins in use")],
             )
     batch = CustomerBatch(
         id=str(uuid.uuid4()),
@@ -214,6 +214,10 @@ async def get_batch(session: AsyncSession, batch_id: str) -> BatchPublic:
     return _public(batch, int(counts.get("created", 0)), int(counts.get("failed", 0)))
 
 
+# The item's number alone: numbers are unique within a job.
+BATCH_ITEMS = Keyset("customers.batch_items", tuple[int])
+
+
 async def list_items(
     session: AsyncSession, batch_id: str, *, limit: int, cursor: str | None
 ) -> BatchItemPage:
@@ -224,9 +228,8 @@ async def list_items(
         raise Problem(404, "Job not found", f"no bulk-add job with id {batch_id}")
     query = select(CustomerBatchItem).where(CustomerBatchItem.batch_id == batch_id)
     if cursor:
-        if not cursor.isdigit():
-            raise Problem(400, "Bad cursor", "not a cursor of this list", extra={"field": "cursor"})
-        query = query.where(CustomerBatchItem.number > int(cursor))
+        (last_number,) = BATCH_ITEMS.decode(cursor)
+        query = query.where(CustomerBatchItem.number > last_number)
     rows = list(
         await session.scalars(
             query.order_by(CustomerBatchItem.number).limit(limit + 1).with_for_update()
@@ -252,7 +255,7 @@ async def list_items(
             )
         )
     await session.flush()
-    next_cursor = str(rows[limit - 1].number) if len(rows) > limit else None
+    next_cursor = BATCH_ITEMS.encode((rows[limit - 1].number,)) if len(rows) > limit else None
     return BatchItemPage(items=items, next_cursor=next_cursor)
 
 

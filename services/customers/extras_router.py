@@ -2,9 +2,11 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Response
 
+from services.contracts.timeline import ServiceTimeline
 from services.customers import bulk_add, erasure, profiles, timeline
+from services.runtime.paging import Cursor, Limit
 from services.runtime.service_app import RuntimeDep
 
 IdempotencyKey = Annotated[str | None, Header(max_length=200)]
@@ -64,10 +66,10 @@ async def erase_customer(customer_id: str, rt: RuntimeDep) -> Response:
     return Response(status_code=204)
 
 
-@customer_router.get("/timeline", response_model=timeline.Timeline)
+@customer_router.get("/timeline", response_model=ServiceTimeline)
 async def customer_timeline(
-    customer_id: str, rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=500)] = 200
-) -> timeline.Timeline:
+    customer_id: str, rt: RuntimeDep, limit: Limit = 200
+) -> ServiceTimeline:
     async with rt.db.sessions() as session:
         return await timeline.customer_timeline(session, customer_id, limit=limit)
 
@@ -100,8 +102,8 @@ async def get_batch(batch_id: str, rt: RuntimeDep) -> bulk_add.BatchPublic:
 async def list_batch_items(
     batch_id: str,
     rt: RuntimeDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
 ) -> bulk_add.BatchItemPage:
     """Items in number order; each generated password is in the first answer only."""
     async with rt.db.transaction() as session:

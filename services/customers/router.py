@@ -16,6 +16,7 @@ from services.customers.schemas import (
     CustomerUpdate,
     SortKey,
 )
+from services.runtime.paging import Cursor, Limit
 from services.runtime.service_app import RuntimeDep
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -68,8 +69,8 @@ async def list_customers(
     rt: RuntimeDep,
     filters: FiltersDep,
     sort: SortKey = "-created_at",
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Response:
     """Customers in every status, filtered, searched (a prefix ignoring case, and accents in
     names) and keyset-paged."""

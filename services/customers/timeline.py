@@ -1,32 +1,18 @@
 """What happened to a customer, as far as this service knows, newest first: built from the
 timestamps the tables already keep (no event log of its own)."""
 
-from datetime import datetime
-from typing import Literal
-
-from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.contracts.timeline import ServiceTimeline, TimelineItem
 from services.customers.extra_tables import CustomerBatchItem, Profile
 from services.customers.models import Account, Customer, WebshopOrder
 from services.runtime.problems import Problem
 
 
-class TimelineItem(BaseModel):
-    at: datetime
-    service: Literal["customers"] = "customers"
-    kind: str
-    summary: str
-    ref: str | None
-
-
-class Timeline(BaseModel):
-    items: list[TimelineItem]
-    next_cursor: str | None = None
-
-
-async def customer_timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Timeline:
+async def customer_timeline(
+    session: AsyncSession, customer_id: str, *, limit: int
+) -> ServiceTimeline:
     customer = await session.get(Customer, customer_id)
     if customer is None:
         raise Problem(404, "Customer not found", f"no customer with id {customer_id}")
@@ -39,6 +25,7 @@ async def customer_timeline(session: AsyncSession, customer_id: str, *, limit: i
         how = f"by bulk-add job {batch_id}"
     items.append(
         TimelineItem(
+            service="customers",
             at=customer.created_at,
             kind="customer.created",
             summary=f"Customer created {how}",
@@ -49,6 +36,7 @@ async def customer_timeline(session: AsyncSession, customer_id: str, *, limit: i
     if account is not None and account.last_login_at is not None:
         items.append(
             TimelineItem(
+                service="customers",
                 at=account.last_login_at,
                 kind="account.logged_in",
                 summary="Last login to the account",
@@ -64,6 +52,7 @@ async def customer_timeline(session: AsyncSession, customer_id: str, *, limit: i
     for order in orders:
         items.append(
             TimelineItem(
+                service="customers",
                 at=order.received_at,
                 kind="order.received",
                 summary=f"Webshop order {order.order_id} from {order.webshop_id} ({order.reply})",
@@ -80,12 +69,13 @@ async def customer_timeline(session: AsyncSession, customer_id: str, *, limit: i
         kids = " (kids)" if profile.kids else ""
         items.append(
             TimelineItem(
+                service="customers",
                 at=profile.created_at,
                 kind="profile.created",
                 summary=f"Profile {profile.name!r}{kids} created",
                 ref=profile.id,
             )
         )
-    # Newest first; at equal times the creation sorts as the older, below its default profile.
-    items.sort(key=lambda item: (item.at, item.kind != "customer.created"), reverse=True)
-    return Timeline(items=items[:limit])
+    # At equal times the creation sorts as the older, below its default profile.
+    items.sort(key=lambda item: item.kind == "customer.created")
+    return ServiceTimeline.newest_first(items, limit)

@@ -4,8 +4,9 @@ dashboard's figures), read from its own tables."""
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.contracts.timeline import ServiceTimeline, TimelineItem
 from services.tickets.models import Message, Ticket, TicketMessage
-from services.tickets.schemas import TicketStats, Timeline, TimelineItem
+from services.tickets.schemas import TicketStats
 
 STATUSES = ("open", "pending", "resolved", "closed")
 
@@ -15,7 +16,7 @@ def _short(text: str, length: int = 80) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
-async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Timeline:
+async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> ServiceTimeline:
     """Newest first: tickets opened, resolved and closed; the conversation's entries; messages
     sent and read. Each source is read newest first up to `limit`, then merged."""
     items: list[TimelineItem] = []
@@ -29,6 +30,7 @@ async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Ti
         subject = _short(ticket.subject)
         items.append(
             TimelineItem(
+                service="tickets",
                 at=ticket.created_at,
                 kind="ticket.opened",
                 summary=f"Ticket opened: {subject}",
@@ -38,6 +40,7 @@ async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Ti
         if ticket.resolved_at is not None:
             items.append(
                 TimelineItem(
+                    service="tickets",
                     at=ticket.resolved_at,
                     kind="ticket.resolved",
                     summary=f"Ticket resolved: {subject}",
@@ -47,6 +50,7 @@ async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Ti
         if ticket.closed_at is not None:
             items.append(
                 TimelineItem(
+                    service="tickets",
                     at=ticket.closed_at,
                     kind="ticket.closed",
                     summary=f"Ticket closed: {subject}",
@@ -67,7 +71,13 @@ async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Ti
         else:
             kind, summary = "ticket.answered", f"{entry.author} replied: {_short(entry.body)}"
         items.append(
-            TimelineItem(at=entry.created_at, kind=kind, summary=summary, ref=entry.ticket_id)
+            TimelineItem(
+                service="tickets",
+                at=entry.created_at,
+                kind=kind,
+                summary=summary,
+                ref=entry.ticket_id,
+            )
         )
     messages = await session.scalars(
         select(Message)
@@ -79,6 +89,7 @@ async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Ti
         title = _short(message.title)
         items.append(
             TimelineItem(
+                service="tickets",
                 at=message.sent_at,
                 kind="message.sent",
                 summary=f"Message sent: {title}",
@@ -88,14 +99,14 @@ async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Ti
         if message.read_at is not None:
             items.append(
                 TimelineItem(
+                    service="tickets",
                     at=message.read_at,
                     kind="message.read",
                     summary=f"Message read: {title}",
                     ref=message.id,
                 )
             )
-    items.sort(key=lambda item: item.at, reverse=True)
-    return Timeline(items=items[:limit], next_cursor=None)
+    return ServiceTimeline.newest_first(items, limit)
 
 
 async def stats(session: AsyncSession) -> TicketStats:
