@@ -223,13 +223,13 @@ async def list_items(
 ) -> BatchItemPage:
     """Items in number order. A generated password is in the first answer listing its item
     and is erased from the database in the same transaction: it is shown once."""
+    last_seen = BATCH_ITEMS.decode(cursor) if cursor else None
     batch = await session.get(CustomerBatch, batch_id)
     if batch is None:
         raise Problem(404, "Job not found", f"no bulk-add job with id {batch_id}")
     query = select(CustomerBatchItem).where(CustomerBatchItem.batch_id == batch_id)
-    if cursor:
-        (last_number,) = BATCH_ITEMS.decode(cursor)
-        query = query.where(CustomerBatchItem.number > last_number)
+    if last_seen is not None:
+        query = query.where(CustomerBatchItem.number > last_seen[0])
     rows = list(
         await session.scalars(
             query.order_by(CustomerBatchItem.number).limit(limit + 1).with_for_update()
