@@ -113,7 +113,7 @@ async def test_a_refusal_reaches_the_gateway_client_unchanged(
     clients: dict[str, httpx.AsyncClient], service: str, path: str
 ) -> None:
     client = clients[service]
-    params = [("cursor", "bm90IGEgY3Vyc29y")]
+    params: list[tuple[str, str | int]] = [("cursor", "bm90IGEgY3Vyc29y")]
     said = (await client.get(_concrete(path), params=params)).json()
     assert _named(said, "cursor")
     downstream = Downstream(client, {service: ""}, timeout_seconds=10)
