@@ -143,9 +143,9 @@ async def list_entries(
     if actor is not None:
         query = query.where(AuditEntry.actor == actor)
     if cursor:
-        (last_id,) = ENTRIES.decode(cursor)
-        query = query.where(AuditEntry.id < last_id)
+        query = query.where(ENTRIES.where(cursor, (AuditEntry.id,), descending=True))
     rows = list(await session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit + 1)))
+    rows, next_cursor = ENTRIES.cut(rows, limit, lambda row: (row.id,))
     items = [
         AuditEntryPublic(
             id=row.id,
@@ -160,7 +160,6 @@ async def list_entries(
             before=row.before,
             after=row.after,
         )
-        for row in rows[:limit]
+        for row in rows
     ]
-    next_cursor = ENTRIES.encode((rows[limit - 1].id,)) if len(rows) > limit else None
     return Page[AuditEntryPublic](items=items, next_cursor=next_cursor)

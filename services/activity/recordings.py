@@ -16,7 +16,7 @@ from services.contracts.apps import (
 )
 from services.runtime.consumer import PoisonMessage
 from services.runtime.db import utcnow
-from services.runtime.paging import Keyset, after
+from services.runtime.paging import Keyset
 from services.runtime.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -141,13 +141,15 @@ async def list_recordings(
     if profile_id is not None:
         query = query.where(Recording.profile_id == profile_id)
     if cursor:
-        columns = (Recording.starts_at, Recording.id)
-        query = query.where(after(columns, RECORDINGS.decode(cursor), descending=True))
+        query = query.where(
+            RECORDINGS.where(cursor, (Recording.starts_at, Recording.id), descending=True)
+        )
     rows = (
         await session.scalars(
             query.order_by(Recording.starts_at.desc(), Recording.id.desc()).limit(limit + 1)
         )
     ).all()
+    rows, next_cursor = RECORDINGS.cut(rows, limit, lambda row: (row.starts_at, row.id))
     now = utcnow()
     items = [
         RecordingPublic(
@@ -165,10 +167,6 @@ async def list_recordings(
             scheduled_at=row.scheduled_at,
             finished_at=row.finished_at,
         )
-        for row in rows[:limit]
+        for row in rows
     ]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = RECORDINGS.encode((last.starts_at, last.id))
     return RecordingPage(items=items, next_cursor=next_cursor)

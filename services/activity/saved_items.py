@@ -15,7 +15,7 @@ from services.contracts.apps import (
     WatchlistAddedV1,
     WatchlistRemovedV1,
 )
-from services.runtime.paging import Keyset, after
+from services.runtime.paging import Keyset
 from services.runtime.problems import Problem
 
 ListName = Literal["favorites", "watchlist"]
@@ -110,13 +110,15 @@ async def list_items(
         query = query.where(SavedItem.profile_id == profile_id)
     keyset = SAVED_ITEMS[list_name]
     if cursor:
-        columns = (SavedItem.added_at, SavedItem.id)
-        query = query.where(after(columns, keyset.decode(cursor), descending=True))
+        query = query.where(
+            keyset.where(cursor, (SavedItem.added_at, SavedItem.id), descending=True)
+        )
     rows = (
         await session.scalars(
             query.order_by(SavedItem.added_at.desc(), SavedItem.id.desc()).limit(limit + 1)
         )
     ).all()
+    rows, next_cursor = keyset.cut(rows, limit, lambda row: (row.added_at, row.id))
     items = [
         SavedItemPublic(
             id=row.id,
@@ -127,10 +129,6 @@ async def list_items(
             title=row.title,
             added_at=row.added_at,
         )
-        for row in rows[:limit]
+        for row in rows
     ]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = keyset.encode((last.added_at, last.id))
     return SavedItemPage(items=items, next_cursor=next_cursor)

@@ -20,7 +20,7 @@ from services.billing.schemas import (
 )
 from services.contracts.timeline import ServiceTimeline, TimelineItem
 from services.runtime.db import MoneyType
-from services.runtime.paging import Keyset, after
+from services.runtime.paging import Keyset
 
 # How each kind counts for revenue and on an invoice: refunds and credits give money back.
 SIGN = {"charge": 1, "payment": 1, "adjustment": 1, "refund": -1, "credit": -1}
@@ -47,7 +47,6 @@ async def list_invoices(
     Keyset paging on the invoice's first entry (recorded_at, id), which never changes once
     written (a later refund joins its order's invoice as a line), so entries written between
     two pages neither repeat nor skip an invoice: new invoices sort before the cursor."""
-    last_seen = INVOICES.decode(cursor) if cursor else None
     key = _invoice_key()
     numbered = (
         select(
@@ -64,18 +63,17 @@ async def list_invoices(
     heads_query = select(numbered.c.invoice_key, numbered.c.recorded_at, numbered.c.id).where(
         numbered.c.n == 1
     )
-    if last_seen is not None:
+    if cursor:
         columns = (numbered.c.recorded_at, numbered.c.id)
-        heads_query = heads_query.where(after(columns, last_seen, descending=True))
-    heads = (
+        heads_query = heads_query.where(INVOICES.where(cursor, columns, descending=True))
+    rows = (
         await session.execute(
             heads_query.order_by(numbered.c.recorded_at.desc(), numbered.c.id.desc()).limit(
                 limit + 1
             )
         )
     ).all()
-    more = len(heads) > limit
-    heads = heads[:limit]
+    heads, next_cursor = INVOICES.cut(rows, limit, lambda head: (head.recorded_at, head.id))
     entries: list[LedgerTransaction] = []
     if heads:
         entries = list(
@@ -123,11 +121,7 @@ async def list_invoices(
                 ],
             )
         )
-    last = heads[-1] if heads else None
-    return InvoicePage(
-        items=invoices,
-        next_cursor=INVOICES.encode((last.recorded_at, last.id)) if more and last else None,
-    )
+    return InvoicePage(items=invoices, next_cursor=next_cursor)
 
 
 async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> ServiceTimeline:

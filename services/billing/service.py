@@ -37,7 +37,7 @@ from services.contracts.billing import SubscriptionRejectedV1
 from services.contracts.customers import OrderPayment, SubscriptionOrder
 from services.runtime.db import utcnow
 from services.runtime.outbox import Outbox
-from services.runtime.paging import Keyset, after
+from services.runtime.paging import Keyset
 from services.runtime.problems import Problem, field_error
 
 LedgerKind = Literal["charge", "payment", "refund", "credit", "adjustment"]
@@ -530,7 +530,7 @@ async def list_transactions(
     query = select(LedgerTransaction).where(LedgerTransaction.customer_id == customer_id)
     if cursor:
         columns = (LedgerTransaction.recorded_at, LedgerTransaction.id)
-        query = query.where(after(columns, TRANSACTIONS.decode(cursor), descending=True))
+        query = query.where(TRANSACTIONS.where(cursor, columns, descending=True))
     rows = (
         await session.scalars(
             query.order_by(LedgerTransaction.recorded_at.desc(), LedgerTransaction.id.desc()).limit(
@@ -538,12 +538,9 @@ async def list_transactions(
             )
         )
     ).all()
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = TRANSACTIONS.encode((last.recorded_at, last.id))
+    page, next_cursor = TRANSACTIONS.cut(rows, limit, lambda r: (r.recorded_at, r.id))
     return TransactionPage(
-        items=[transaction_public(r) for r in rows[:limit]],
+        items=[transaction_public(r) for r in page],
         next_cursor=next_cursor,
         balance=await balance(session, customer_id),
     )

@@ -223,21 +223,25 @@ async def list_items(
 ) -> BatchItemPage:
     """Items in number order. A generated password is in the first answer listing its item
     and is erased from the database in the same transaction: it is shown once."""
-    last_seen = BATCH_ITEMS.decode(cursor) if cursor else None
+    # The cursor is checked first: a bad one is the client's error whatever the job.
+    after = (
+        BATCH_ITEMS.where(cursor, (CustomerBatchItem.number,), descending=False) if cursor else None
+    )
     batch = await session.get(CustomerBatch, batch_id)
     if batch is None:
         raise Problem(404, "Job not found", f"no bulk-add job with id {batch_id}")
     query = select(CustomerBatchItem).where(CustomerBatchItem.batch_id == batch_id)
-    if last_seen is not None:
-        query = query.where(CustomerBatchItem.number > last_seen[0])
+    if after is not None:
+        query = query.where(after)
     rows = list(
         await session.scalars(
             query.order_by(CustomerBatchItem.number).limit(limit + 1).with_for_update()
         )
     )
+    rows, next_cursor = BATCH_ITEMS.cut(rows, limit, lambda row: (row.number,))
     now = utcnow()
     items: list[BatchItemPublic] = []
-    for row in rows[:limit]:
+    for row in rows:
         password = row.password
         if password is not None:
             row.password = None
@@ -255,7 +259,6 @@ async def list_items(
             )
         )
     await session.flush()
-    next_cursor = BATCH_ITEMS.encode((rows[limit - 1].number,)) if len(rows) > limit else None
     return BatchItemPage(items=items, next_cursor=next_cursor)
 
 

@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -22,7 +23,9 @@ from sqlalchemy.orm import QueryableAttribute
 from services.runtime.problems import Problem, field_error
 
 T = TypeVar("T")
-K = TypeVar("K")
+K = TypeVar("K", bound=tuple[Any, ...])
+R = TypeVar("R")
+Columns = tuple[QueryableAttribute[Any] | ColumnElement[Any], ...]
 
 MAX_PAGE_SIZE = 500
 # A customer's name sort is the longest key: 201 characters of name (at most 4 bytes each in
@@ -93,13 +96,21 @@ class Keyset(Generic[K]):
             # The checksum matched but the values do not fit: a cursor of an older release.
             raise bad_cursor() from None
 
+    def where(self, cursor: str, columns: Columns, *, descending: bool) -> ColumnElement[bool]:
+        """The rows after `cursor` in the order of `columns` (its sort values, in order)."""
+        return after(columns, self.decode(cursor), descending=descending)
 
-def after(
-    columns: tuple[QueryableAttribute[Any] | ColumnElement[Any], ...],
-    values: tuple[Any, ...],
-    *,
-    descending: bool,
-) -> ColumnElement[bool]:
+    def cut(
+        self, rows: Sequence[R], limit: int, key: Callable[[R], K]
+    ) -> tuple[list[R], str | None]:
+        """The page of `rows` read with `limit + 1`, and the cursor after it (None at the end):
+        the extra row only tells that there is more."""
+        if len(rows) <= limit:
+            return list(rows), None
+        return list(rows[:limit]), self.encode(key(rows[limit - 1]))
+
+
+def after(columns: Columns, values: tuple[Any, ...], *, descending: bool) -> ColumnElement[bool]:
     """Rows strictly after `values` in the order of `columns` (all ascending or all
     descending): `(a, b) > (x, y)` spelled out, which SQLite and PostgreSQL both index-scan."""
     clauses: list[ColumnElement[bool]] = []

@@ -19,7 +19,7 @@ from services.contracts.apps import TicketRepliedV1
 from services.runtime.consumer import PoisonMessage
 from services.runtime.db import utcnow
 from services.runtime.outbox import Outbox
-from services.runtime.paging import Keyset, after
+from services.runtime.paging import Keyset
 from services.runtime.problems import Problem, field_error
 from services.tickets import service
 from services.tickets.models import CustomerContact, Ticket, TicketMessage
@@ -286,14 +286,13 @@ async def list_tickets(
     keyset = TICKETS[sort]
     if cursor:
         columns = (Ticket.updated_at, Ticket.id)
-        query = query.where(after(columns, keyset.decode(cursor), descending=sort != "updated_at"))
+        query = query.where(keyset.where(cursor, columns, descending=sort != "updated_at"))
     if sort == "updated_at":
         query = query.order_by(Ticket.updated_at, Ticket.id)
     else:
         query = query.order_by(Ticket.updated_at.desc(), Ticket.id.desc())
     ordered = query.limit(limit + 1)
     rows = (await session.execute(ordered)).all()
-    items = [_public(ticket, contact) for ticket, contact in rows[:limit]]
-    last = rows[limit - 1][0] if len(rows) > limit else None
-    next_cursor = keyset.encode((last.updated_at, last.id)) if last else None
+    page, next_cursor = keyset.cut(rows, limit, lambda row: (row[0].updated_at, row[0].id))
+    items = [_public(ticket, contact) for ticket, contact in page]
     return TicketPage(items=items, next_cursor=next_cursor)

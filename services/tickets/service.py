@@ -19,7 +19,7 @@ from services.contracts.tickets import MessageSentV1
 from services.runtime.consumer import PoisonMessage
 from services.runtime.db import utcnow
 from services.runtime.outbox import Outbox
-from services.runtime.paging import Keyset, after
+from services.runtime.paging import Keyset
 from services.runtime.problems import Problem
 from services.tickets import templates
 from services.tickets.models import CustomerContact, Message
@@ -283,14 +283,12 @@ async def list_messages(
 ) -> MessagePage:
     query = select(Message).where(Message.customer_id == customer_id)
     if cursor:
-        columns = (Message.sent_at, Message.id)
-        query = query.where(after(columns, MESSAGES.decode(cursor), descending=True))
+        query = query.where(MESSAGES.where(cursor, (Message.sent_at, Message.id), descending=True))
     rows = (
         await session.scalars(
             query.order_by(Message.sent_at.desc(), Message.id.desc()).limit(limit + 1)
         )
     ).all()
-    items = [MessagePublic.model_validate(m, from_attributes=True) for m in rows[:limit]]
-    last = rows[limit - 1] if len(rows) > limit else None
-    next_cursor = MESSAGES.encode((last.sent_at, last.id)) if last else None
+    page, next_cursor = MESSAGES.cut(rows, limit, lambda m: (m.sent_at, m.id))
+    items = [MessagePublic.model_validate(m, from_attributes=True) for m in page]
     return MessagePage(items=items, next_cursor=next_cursor)

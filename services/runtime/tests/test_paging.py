@@ -76,3 +76,10 @@ def test_a_cursor_over_the_length_limit_is_refused_by_name() -> None:
     assert problem.extra["errors"] == [
         {"field": "cursor", "message": f"longer than {MAX_CURSOR_LENGTH} characters"}
     ]
+
+
+def test_cut_keeps_the_page_and_names_its_last_row_only_when_there_is_more() -> None:
+    numbers = Keyset("test.numbers", tuple[int])
+    assert numbers.cut([1, 2], 2, lambda n: (n,)) == ([1, 2], None)
+    page, cursor = numbers.cut([1, 2, 3], 2, lambda n: (n,))
+    assert page == [1, 2] and cursor is not None and numbers.decode(cursor) == (2,)
