@@ -18,9 +18,10 @@ from services.billing.schemas import (
     InvoicePage,
     RevenueDay,
 )
-from services.contracts.timeline import ServiceTimeline, TimelineItem
+from services.contracts.timeline import ServiceTimeline
 from services.runtime.db import MoneyType
 from services.runtime.paging import Keyset
+from services.runtime.timeline import TimelineBuilder, newest
 
 # How each kind counts for revenue and on an invoice: refunds and credits give money back.
 SIGN = {"charge": 1, "payment": 1, "adjustment": 1, "refund": -1, "credit": -1}
@@ -126,37 +127,15 @@ async def list_invoices(
 
 async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> ServiceTimeline:
     """The subscription's history and the ledger's entries, newest first."""
-    history = (
-        await session.scalars(
-            select(SubscriptionHistory)
-            .where(SubscriptionHistory.customer_id == customer_id)
-            .order_by(SubscriptionHistory.at.desc())
-            .limit(limit)
-        )
-    ).all()
-    entries = (
-        await session.scalars(
-            select(LedgerTransaction)
-            .where(LedgerTransaction.customer_id == customer_id)
-            .order_by(LedgerTransaction.recorded_at.desc())
-            .limit(limit)
-        )
-    ).all()
-    items = [
-        TimelineItem(service="billing", at=h.at, kind=h.kind, summary=h.summary, ref=h.ref)
-        for h in history
-    ]
-    items += [
-        TimelineItem(
-            service="billing",
-            at=e.recorded_at,
-            kind=f"transaction.{e.kind}",
-            summary=f"{e.kind.capitalize()} of {e.amount} {e.currency}: {e.description}",
-            ref=e.id,
-        )
-        for e in entries
-    ]
-    return ServiceTimeline.newest_first(items, limit)
+    items = TimelineBuilder("billing")
+    history = SubscriptionHistory
+    for h in await newest(session, history, history.at, customer_id, limit):
+        items.add(h.at, h.kind, h.summary, h.ref)
+    ledger = LedgerTransaction
+    for e in await newest(session, ledger, ledger.recorded_at, customer_id, limit):
+        summary = f"{e.kind.capitalize()} of {e.amount} {e.currency}: {e.description}"
+        items.add(e.recorded_at, f"transaction.{e.kind}", summary, e.id)
+    return items.newest_first(limit)
 
 
 class UtcDay(FunctionElement[str]):
