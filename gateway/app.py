@@ -15,10 +15,10 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from gateway.bootstrap import ensure_first_admin
 from gateway.downstream import Downstream
+from gateway.identity.bootstrap import ensure_first_admin
+from gateway.identity.operator_cache import OperatorCache
 from gateway.operations import operations_router
-from gateway.operator_cache import OperatorCache
 from gateway.request_metrics import RequestCounter
 from gateway.routes import ROUTERS
 from gateway.settings import GatewaySettings, load_settings

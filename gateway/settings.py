@@ -86,7 +86,8 @@ class GatewaySettings(BaseSettings):
         2.0, gt=0, le=60, validation_alias="SERVICE_TIMEOUT_SECONDS"
     )
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
-    # How long the bearer check trusts an operator row it read (see gateway/operator_cache.py).
+    # How long the bearer check trusts an operator row it read
+    # (see gateway/identity/operator_cache.py).
     operator_cache_seconds: float = Field(
         5.0, ge=0, le=60, validation_alias="OPERATOR_CACHE_SECONDS"
     )

@@ -4,10 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Response
 
-from gateway import customer_batches
 from gateway.audit import AuditDep
-from gateway.auth import CanReadCustomers, CanSell
+from gateway.composition import customer_batches
 from gateway.deps import DownstreamDep
+from gateway.identity.auth import CanReadCustomers, CanSell
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
 from gateway.schemas.customer_batches import (

@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter, Response
 
-from gateway import erasure, timeline
+from gateway import timeline
 from gateway.audit import AuditDep
-from gateway.auth import CanReadCustomers, CanSell
+from gateway.composition import erasure
 from gateway.deps import DatabaseDep, DownstreamDep
+from gateway.identity.auth import CanReadCustomers, CanSell
 from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
-from gateway import customer_records, customers
 from gateway.audit import AuditDep
-from gateway.auth import CanReadCustomers, CanSell
+from gateway.composition import customer_records, customers
 from gateway.deps import DownstreamDep
+from gateway.identity.auth import CanReadCustomers, CanSell
 from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas import examples

@@ -4,10 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Response
 
-from gateway import profiles
 from gateway.audit import AuditDep
-from gateway.auth import CanReadCustomers, CanSell
+from gateway.composition import profiles
 from gateway.deps import DownstreamDep
+from gateway.identity.auth import CanReadCustomers, CanSell
 from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses

@@ -7,9 +7,9 @@ from fastapi import APIRouter, Header, Path
 from pydantic import BaseModel, TypeAdapter
 
 from gateway.audit import AuditDep
-from gateway.auth import CanReadCustomers, CanSell
 from gateway.deps import DownstreamDep
 from gateway.downstream import Downstream, parse_as, segment
+from gateway.identity.auth import CanReadCustomers, CanSell
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
 from gateway.schemas.subscriptions import (

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
-from gateway import tickets
 from gateway.audit import AuditDep
-from gateway.auth import CanReadCustomers, Principal, require
+from gateway.composition import tickets
 from gateway.deps import DatabaseDep, DownstreamDep
-from gateway.permissions import Permission
+from gateway.identity.auth import CanReadCustomers, Principal, require
+from gateway.identity.permissions import Permission
 from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses

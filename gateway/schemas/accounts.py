@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.permissions import Permission, Role
+from gateway.identity.permissions import Permission, Role
 from gateway.schemas import examples
 from gateway.settings import MIN_ADMIN_PASSWORD_LENGTH
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import httpx
 import jwt
 
-from gateway import security
-from gateway.permissions import ROLE_PERMISSIONS, Permission, Role
+from gateway.identity import security
+from gateway.identity.permissions import ROLE_PERMISSIONS, Permission, Role
 from gateway.tests.conftest import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
@@ -102,10 +102,17 @@ async def test_expired_and_foreign_tokens_are_refused(client: httpx.AsyncClient)
         lifetime=timedelta(minutes=30),
     )
 
+    details = []
     for token in (expired, foreign, "not-a-jwt"):
         response = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
-        assert_problem(response, 401)
+        details.append(assert_problem(response, 401)["detail"])
         assert 'error="invalid_token"' in response.headers["www-authenticate"]
+    # One plain reason each, never the JWT library's own text.
+    assert details == [
+        "invalid token: the token has expired",
+        "invalid token: the token is malformed or its signature is wrong",
+        "invalid token: the token is malformed or its signature is wrong",
+    ]
 
 
 async def test_viewer_may_not_create_a_customer(

@@ -9,7 +9,8 @@ from services.contracts.billing import (
     SubscriptionRejectedV1,
 )
 from services.contracts.webshop import OrderPaidV1
-from services.customers import account, service, status
+from services.customers import service, status
+from services.customers.account import service as account
 from services.runtime.consumer import Delivery
 from services.runtime.service_app import Runtime
 

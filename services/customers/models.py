@@ -130,7 +130,3 @@ class IdempotentRequest(Base):
 
 outbox, outbox_lease, inbox = define_messaging_tables(Base.metadata)
 metadata = Base.metadata
-
-# Profiles, bulk-add jobs and erasure tombstones live in their own module; importing it here
-# puts their tables in `metadata` for Alembic and the service alike.
-from services.customers import extra_tables  # noqa: E402, F401

@@ -6,7 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import StreamingResponse
 
-from services.customers import editing, listing, service
+from services.contracts.timeline import ServiceTimeline
+from services.customers import editing, listing, service, timeline
 from services.customers.schemas import (
     CustomerCreate,
     CustomerCreated,
@@ -111,3 +112,11 @@ async def update_customer(
         return await editing.update_customer(
             session, rt.outbox, customer_id, payload, idempotency_key
         )
+
+
+@router.get("/{customer_id}/timeline", response_model=ServiceTimeline)
+async def customer_timeline(
+    customer_id: str, rt: RuntimeDep, limit: Limit = 200
+) -> ServiceTimeline:
+    async with rt.db.sessions() as session:
+        return await timeline.customer_timeline(session, customer_id, limit=limit)

@@ -19,9 +19,10 @@ from services.contracts.customers import (
     SubscriptionOrder,
 )
 from services.contracts.webshop import OrderAcceptedV1, OrderPaidV1, OrderRejectedV1
-from services.customers import credentials, profiles
+from services.customers import credentials
 from services.customers.models import Account, Customer, IdempotentRequest, WebshopOrder
 from services.customers.name_keys import name_keys
+from services.customers.profiles import service as profiles
 from services.customers.schemas import (
     CustomerCreate,
     CustomerCreated,

@@ -28,6 +28,7 @@ from services.contracts.envelope import CloudEvent, EventData
 from services.contracts.registry import EVENT_MODELS
 from services.contracts.topics import dlq
 from services.runtime.db import Database, utcnow
+from services.runtime.dead_letters import DLQ_CONSUMER_HEADER, REPLAY_FOR_HEADER, header
 from services.runtime.metrics import EVENT_HANDLING_SECONDS, EVENTS_CONSUMED
 from services.runtime.producer import Producer
 
@@ -252,6 +253,11 @@ class EventConsumer:
     ) -> "tuple[str, None] | tuple[None, Routed]":
         """Parse a record: an outcome when it needs no handler (dead-lettered, ignored), else
         what to run."""
+        replay_for = header(record, REPLAY_FOR_HEADER)
+        if replay_for is not None and replay_for != self.service:
+            # A dead letter replayed for the one consumer that set it aside; the others have
+            # handled (or dead-lettered) it already.
+            return "ignored", None
         try:
             event = CloudEvent.model_validate_json(record.value or b"")
         except ValidationError as error:
@@ -337,7 +343,7 @@ class EventConsumer:
             ("x-dlq-source-topic", topic.encode()),
             ("x-dlq-source-partition", str(record.partition).encode()),
             ("x-dlq-source-offset", str(record.offset).encode()),
-            ("x-dlq-consumer", self.service.encode()),
+            (DLQ_CONSUMER_HEADER, self.service.encode()),
         ]
         await self.producer.send_and_wait(
             dlq(topic), value=record.value, key=record.key, headers=headers

@@ -10,7 +10,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from gateway.permissions import Role
+from gateway.identity.permissions import Role
 
 JWT_ALGORITHM = "HS256"
 API_KEY_PREFIX = "tvcm"
@@ -76,8 +76,12 @@ def read_token(token: str, *, key: str) -> str:
         payload = jwt.decode(
             token, key, algorithms=[JWT_ALGORITHM], options={"require": ["sub", "exp"]}
         )
+    except jwt.ExpiredSignatureError as error:
+        raise InvalidToken("the token has expired") from error
     except jwt.PyJWTError as error:
-        raise InvalidToken(str(error)) from error
+        # The library's own text (which check failed, how the token is malformed) helps an
+        # attacker probe more than it helps a client: one plain reason.
+        raise InvalidToken("the token is malformed or its signature is wrong") from error
     subject = payload.get("sub")
     if not isinstance(subject, str) or not subject:
         raise InvalidToken("no subject")

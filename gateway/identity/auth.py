@@ -15,9 +15,9 @@ from fastapi.dependencies.models import Dependant
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from starlette.exceptions import HTTPException
 
-from gateway import accounts, security
 from gateway.deps import DatabaseDep, OperatorCacheDep, SettingsDep
-from gateway.permissions import Permission, Role, allows
+from gateway.identity import accounts, security
+from gateway.identity.permissions import Permission, Role, allows
 from services.runtime.problems import Problem
 
 TOKEN_URL = "/api/v1/auth/token"
@@ -120,6 +120,7 @@ CanEditCatalog = Annotated[Principal, Depends(require(Permission.CATALOG_WRITE))
 CanManageOperators = Annotated[Principal, Depends(require(Permission.OPERATORS_MANAGE))]
 CanManageApiKeys = Annotated[Principal, Depends(require(Permission.API_KEYS_MANAGE))]
 CanReadAudit = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]
+CanManageDeadLetters = Annotated[Principal, Depends(require(Permission.DEAD_LETTERS_MANAGE))]
 
 
 async def _signed_in(principal: CurrentPrincipal) -> Principal:

@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gateway import accounts
-from gateway.permissions import Role
+from gateway.identity import accounts
+from gateway.identity.permissions import Role
 from services.runtime.db import Database
 
 

@@ -7,9 +7,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway import security
+from gateway.identity import security
+from gateway.identity.permissions import Role
 from gateway.models import ApiKey, Operator, RefreshToken
-from gateway.permissions import Role
 from gateway.schemas.accounts import (
     ApiKeyCreate,
     ApiKeyCreated,

@@ -1,12 +1,11 @@
-"""Internal HTTP API of the customer's account and of the service's dashboard figures."""
+"""Internal HTTP API of the customer's account."""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Header
 
-from services.customers import account
+from services.customers.account import service as account
 from services.customers.schemas import AccountPublic, AccountUpdate, PasswordReset
-from services.customers.stats import CustomerStats, customer_stats
 from services.runtime.service_app import RuntimeDep
 
 router = APIRouter(tags=["account"])
@@ -41,10 +40,3 @@ async def reset_password(
     """A new generated password, in this answer only."""
     async with rt.db.transaction() as session:
         return await account.reset_password(session, customer_id, idempotency_key)
-
-
-@router.get("/stats", response_model=CustomerStats, tags=["stats"])
-async def stats(rt: RuntimeDep) -> CustomerStats:
-    """Customers per status and new customers per UTC day over the last 30 days."""
-    async with rt.db.sessions() as session:
-        return await customer_stats(session)
