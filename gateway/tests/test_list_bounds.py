@@ -7,8 +7,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from gateway.routes.dead_letters import POSITIONS
 from gateway.tests.conftest import Headers
 from services.runtime.paging import MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
+from services.runtime.problems import Problem
 
 
 def _cursor_parameters(app: FastAPI) -> list[tuple[str, dict[str, Any]]]:
@@ -43,3 +45,11 @@ async def test_an_own_list_refuses_a_bad_cursor_and_limit_by_name(
         assert refused.status_code == 422, refused.text
         assert refused.headers["content-type"] == "application/problem+json"
         assert [e["field"] for e in refused.json()["errors"]] == list(params)
+
+
+def test_dead_letter_positions_round_trip_and_refuse_a_negative_offset() -> None:
+    positions = ((0, 5), (3, 2**62))
+    assert POSITIONS.decode(POSITIONS.encode(positions)) == positions
+    with pytest.raises(Problem) as refused:
+        POSITIONS.decode(POSITIONS.encode(((0, -1),)))
+    assert refused.value.extra["errors"][0]["field"] == "cursor"
