@@ -22,7 +22,7 @@ from gateway.schemas.customer_records import (
 )
 from gateway.schemas.customers import CustomerPublic
 from gateway.schemas.subscriptions import WebshopMove
-from services.runtime.problems import Problem
+from services.runtime.problems import Problem, field_error
 
 _CUSTOMER = TypeAdapter(CustomerPublic)
 _ACCOUNT = TypeAdapter(AccountPublic)
@@ -51,7 +51,7 @@ async def check_webshop_move(downstream: Downstream, customer_id: str, webshop_i
             422,
             "Webshop move not allowed",
             message,
-            extra={"errors": [{"field": "webshop_id", "message": message}]},
+            errors=[field_error("webshop_id", message)],
         )
 
 

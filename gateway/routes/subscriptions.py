@@ -11,7 +11,8 @@ from gateway.audit import AuditDep
 from gateway.composition import customer_records
 from gateway.deps import DownstreamDep
 from gateway.downstream import Downstream, parse_as, segment
-from gateway.identity.auth import CanReadCustomers, CanSell
+from gateway.identity.auth import CanReadCustomers, CanSell, Principal
+from gateway.identity.permissions import Permission
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
 from gateway.schemas.subscriptions import (
@@ -26,6 +27,7 @@ from gateway.schemas.subscriptions import (
     SubscriptionDetail,
     WebshopMove,
 )
+from services.runtime.paging import Cursor, Limit
 from services.runtime.problems import Problem
 
 router = APIRouter(prefix=f"{API_PREFIX}/customers", tags=["subscriptions"])
@@ -46,6 +48,20 @@ _RESULT = TypeAdapter(ActionResult)
 _SUBSCRIPTION = TypeAdapter(SubscriptionDetail)
 _INVOICES = TypeAdapter(InvoicePage)
 _ACTION_ERRORS = problem_responses(*AUTH_ERRORS, 404, 409, 422, 503)
+
+
+def _require_trial_override(principal: Principal, payload: RenewRequest) -> None:
+    """Only a role with subscriptions:repeat_trial (admins) may sell a trial again."""
+    if payload.repeat_trial and not principal.can(Permission.TRIALS_REPEAT):
+        raise Problem(
+            403,
+            "Forbidden",
+            f"the {principal.role} role lacks the {Permission.TRIALS_REPEAT} permission",
+            extra={
+                "permission": Permission.TRIALS_REPEAT.value,
+                "errors": [{"field": "repeat_trial", "message": "admins only"}],
+            },
+        )
 
 
 def _base(customer_id: str) -> str:
@@ -108,7 +124,7 @@ async def get_subscription(
 async def sell(
     customer_id: CustomerId,
     payload: SellRequest,
-    _: CanSell,
+    principal: CanSell,
     downstream: DownstreamDep,
     audit: AuditDep,
     idempotency_key: IdempotencyKey = None,
@@ -116,7 +132,9 @@ async def sell(
     """Sell a subscription to a customer with none running (none yet, or one that expired or
     was cancelled): the same catalog checks as a renewal, through the customer's webshop, a
     fresh period from now, one charge (and its payment when `payment` says how it was paid).
-    A customer with a running subscription is a 409: renew or change it."""
+    A customer with a running subscription is a 409: renew or change it. A trial product is
+    sold once per customer unless an admin sets `repeat_trial`."""
+    _require_trial_override(principal, payload)
     customer = await downstream.call("customers", "GET", f"/customers/{segment(customer_id)}")
     return await _act(
         downstream,
@@ -155,13 +173,15 @@ async def webshop_move(
 async def renew(
     customer_id: CustomerId,
     payload: RenewRequest,
-    _: CanSell,
+    principal: CanSell,
     downstream: DownstreamDep,
     audit: AuditDep,
     idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Renew: same product, the plan's length added from the later of now and the expiry
-    (an expired customer counts from now); one charge in the ledger."""
+    (an expired customer counts from now); one charge in the ledger. A trial product is sold
+    once per customer unless an admin sets `repeat_trial`."""
+    _require_trial_override(principal, payload)
     return await _act(
         downstream,
         audit,
@@ -180,14 +200,16 @@ async def renew(
 async def change(
     customer_id: CustomerId,
     payload: ChangeRequest,
-    _: CanSell,
+    principal: CanSell,
     downstream: DownstreamDep,
     audit: AuditDep,
     idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Change product/plan now (the unused time is credited against the new price: one net
     charge, or a credit if it is larger) or at the current expiry (charged now, switched by the
-    scheduler when the period ends)."""
+    scheduler when the period ends). A trial product is sold once per customer unless an admin
+    sets `repeat_trial`."""
+    _require_trial_override(principal, payload)
     return await _act(
         downstream,
         audit,
@@ -301,14 +323,14 @@ async def cancel(
 @router.get(
     "/{customer_id}/invoices",
     response_model=InvoicePage,
-    responses=problem_responses(*AUTH_ERRORS, 400, 503),
+    responses=problem_responses(*AUTH_ERRORS, 422, 503),
 )
 async def list_invoices(
     customer_id: CustomerId,
     _: CanReadCustomers,
     downstream: DownstreamDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> InvoicePage:
     """One invoice per order or operator action, newest first, its ledger entries as lines."""
     params: list[tuple[str, str | int]] = [("limit", limit)]

@@ -146,6 +146,11 @@ class RenewRequest(BaseModel):
     plan_id: str = Field(min_length=1, max_length=64)
     extra_product_ids: list[str] = Field(default_factory=list)
     payment: Payment | None = None
+    repeat_trial: bool = Field(
+        default=False,
+        description="A trial product is sold once per customer (422 on product_id otherwise); "
+        "true sells it again. Admins only (403 for other roles).",
+    )
 
 
 class SellRequest(RenewRequest):

@@ -15,6 +15,7 @@ from pydantic import (
 from services.billing.periods import Unit
 from services.contracts.common import Currency, Money, SignedMoney
 from services.contracts.customers import OperatorPayment
+from services.runtime.paging import Page
 
 Identifier = str
 DevicePolicy = Literal["reject", "evict_oldest"]
@@ -180,9 +181,7 @@ class TransactionPublic(BaseModel):
     balance_after: SignedMoney | None = None
 
 
-class TransactionPage(BaseModel):
-    items: list[TransactionPublic]
-    next_cursor: str | None
+class TransactionPage(Page[TransactionPublic]):
     # What the customer owes per currency (negative: in credit).
     balance: dict[str, SignedMoney]
 
@@ -240,6 +239,10 @@ class RenewIn(BaseModel):
     plan_id: str = Field(min_length=1, max_length=64)
     extra_product_ids: list[str] = Field(default_factory=list)
     payment: PaymentIn | None = None
+    repeat_trial: bool = Field(
+        default=False,
+        description="Sell a trial product the customer already had (the gateway: admins only).",
+    )
 
 
 class ChangeIn(RenewIn):
@@ -321,22 +324,8 @@ class Invoice(BaseModel):
     lines: list[InvoiceLine]
 
 
-class InvoicePage(BaseModel):
-    items: list[Invoice]
-    next_cursor: str | None
-
-
-class TimelineItem(BaseModel):
-    at: datetime
-    service: Literal["billing"] = "billing"
-    kind: str
-    summary: str
-    ref: str | None
-
-
-class Timeline(BaseModel):
-    items: list[TimelineItem]
-    next_cursor: str | None = None
+class InvoicePage(Page[Invoice]):
+    """Invoices, newest first."""
 
 
 class RevenueDay(BaseModel):
@@ -345,6 +334,16 @@ class RevenueDay(BaseModel):
     amount: SignedMoney
 
 
-class BillingStats(BaseModel):
+class SubscriptionFigures(BaseModel):
+    subscriptions_by_status: dict[str, int] = Field(default_factory=dict)
+    expiring_soon: int = 0
+    expiring_soon_days: int = 7
+    ended_recently: int = 0
+    ended_recently_days: int = 30
+    trial_customers: int = 0
+    trial_converted: int = 0
+
+
+class BillingStats(SubscriptionFigures):
     revenue_per_day: list[RevenueDay]
     active_subscriptions: int

@@ -46,8 +46,9 @@ from services.billing.service import (
     subscription_public,
     transaction_public,
 )
+from services.billing.trials import repeated_trial
 from services.runtime.outbox import Outbox
-from services.runtime.problems import Problem
+from services.runtime.problems import Problem, field_error
 
 
 class Action(Protocol):
@@ -68,7 +69,7 @@ RUNNING = ("active", "trial")
 
 
 def refused(field: str, message: str, status: int = 422, title: str = "Not allowed") -> Problem:
-    return Problem(status, title, message, extra={"errors": [{"field": field, "message": message}]})
+    return Problem(status, title, message, errors=[field_error(field, message)])
 
 
 def conflict(message: str) -> Problem:
@@ -87,13 +88,16 @@ async def load_for_update(session: AsyncSession, customer_id: str) -> Subscripti
 
 async def check_sale(session: AsyncSession, subscription: Subscription, body: RenewIn) -> Sale:
     """The catalog's verdict on selling `body` through the subscription's webshop."""
-    return await check_sale_in(session, subscription.webshop_id, body)
+    return await check_sale_in(session, subscription.customer_id, subscription.webshop_id, body)
 
 
-async def check_sale_in(session: AsyncSession, webshop_id: str, body: RenewIn) -> Sale:
-    """The catalog's verdict on selling `body` through `webshop_id`, as a 422 naming the field."""
+async def check_sale_in(
+    session: AsyncSession, customer_id: str, webshop_id: str, body: RenewIn
+) -> Sale:
+    """The catalog's verdict on selling `body` to the customer through `webshop_id`, and the
+    trial rule (once per customer unless `repeat_trial`), as a 422 naming the field."""
     try:
-        return await resolve_sale(
+        sale = await resolve_sale(
             session,
             OrderCheck(
                 webshop_id=webshop_id,
@@ -104,6 +108,12 @@ async def check_sale_in(session: AsyncSession, webshop_id: str, body: RenewIn) -
         )
     except OrderRefused as error:
         raise refused(error.field, error.reason, title="Order not allowed") from None
+    reason = await repeated_trial(
+        session, customer_id, sale.product, repeat_allowed=body.repeat_trial
+    )
+    if reason:
+        raise refused("product_id", reason, title="Order not allowed")
+    return sale
 
 
 def operator_order(action: str) -> str:
@@ -245,7 +255,7 @@ async def sell(
     )
     if subscription is not None and subscription.status not in ("expired", "cancelled"):
         raise conflict(f"the customer has a {subscription.status} subscription: renew or change it")
-    sale = await check_sale_in(session, body.webshop_id, body)
+    sale = await check_sale_in(session, customer_id, body.webshop_id, body)
     starts_at, expires_at, status = fresh_period(sale.product, sale.plan, now)
     if subscription is None:
         subscription = Subscription(

@@ -12,29 +12,23 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from playwright.async_api import Page, expect
 
-from tests.system.conftest import System, eventually, order_paid
-
-# The browser journeys' fixtures, imported so this module runs them against its own system
-# (the test parameters of the same names are these fixtures, hence F811).
-from tests.system.test_console import (  # noqa: F401
+from tests.system.browser import (
     active_customer,
     api,
-    browser,
     loaded_tab,
     open_tab,
-    operators,
-    page,
     password_of,
     shot,
     sign_in,
     unique,
 )
+from tests.system.conftest import System, eventually, order_paid
 
 
 async def test_customer_info_shows_a_webshop_moves_consequence_before_saving(
     system: System,
-    operators: None,  # noqa: F811
-    page: Page,  # noqa: F811
+    operators: None,
+    page: Page,
 ) -> None:
     customer = await active_customer(system, unique("Noether"))
     path = f"/customers/{customer['id']}"
@@ -59,8 +53,8 @@ async def test_customer_info_shows_a_webshop_moves_consequence_before_saving(
 
 async def test_a_move_the_new_webshop_cannot_serve_is_refused_before_saving(
     system: System,
-    operators: None,  # noqa: F811
-    page: Page,  # noqa: F811
+    operators: None,
+    page: Page,
 ) -> None:
     created = await api(
         system,
@@ -90,8 +84,8 @@ async def test_a_move_the_new_webshop_cannot_serve_is_refused_before_saving(
 
 async def test_the_operator_sells_where_there_is_nothing_to_renew_and_sees_it_settled(
     system: System,
-    operators: None,  # noqa: F811
-    page: Page,  # noqa: F811
+    operators: None,
+    page: Page,
 ) -> None:
     # A webshop buyer whose order was refused (shop-us does not sell the trial): a customer
     # without a subscription.
