@@ -124,6 +124,7 @@ async def test_a_sale_goes_through_the_customers_webshop_with_its_payment(
         **body,
         "extra_product_ids": [],
         "payment": {"method": "cash", "reference": None},
+        "repeat_trial": False,
         "webshop_id": "shop-us",
     }
     audit = await client.get(f"/api/v1/audit?customer_id={CUSTOMER_ID}", headers=admin)
