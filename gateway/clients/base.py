@@ -9,7 +9,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from gateway.downstream import Downstream, QueryParams, parse_as, segment, success_body
-from gateway.schemas.timeline import ServiceTimeline
+from services.contracts.timeline import ServiceTimeline
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")

@@ -37,9 +37,10 @@ from gateway.schemas.subscriptions import (
     LedgerEntry,
     RenewRequest,
     ScheduledChange,
+    SellRequest,
     SubscriptionDetail,
+    WebshopMove,
 )
-from gateway.schemas.timeline import TimelineItem
 from services.billing import schemas as service
 from services.runtime.problems import Problem
 
@@ -129,6 +130,29 @@ class BillingClient(CustomerTimelineClient):
             if problem.status == 404:
                 return None
             raise
+
+    async def sell(
+        self,
+        customer_id: str,
+        payload: SellRequest,
+        *,
+        webshop_id: str,
+        idempotency_key: str | None,
+    ) -> ActionResult:
+        """A new subscription for a customer with none running, sold through `webshop_id`
+        (the customer's webshop: the gateway reads it from the customers service)."""
+        return await self._call(
+            "POST",
+            _subscription(customer_id),
+            ActionResult,
+            body={**payload.model_dump(mode="json"), "webshop_id": webshop_id},
+            headers=idempotency_header(idempotency_key),
+        )
+
+    async def webshop_move(self, customer_id: str, webshop_id: str) -> WebshopMove:
+        """Billing's verdict on moving the customer to `webshop_id` (nothing is saved)."""
+        path = f"/customers/{segment(customer_id)}/webshop-move"
+        return await self._call("GET", path, WebshopMove, params=[("webshop_id", webshop_id)])
 
     async def renew(
         self, customer_id: str, payload: RenewRequest, *, idempotency_key: str | None
@@ -227,7 +251,13 @@ MIRRORS: dict[type[BaseModel], type[BaseModel]] = {
     InvoiceLine: service.InvoiceLine,
     Invoice: service.Invoice,
     InvoicePage: service.InvoicePage,
-    TimelineItem: service.TimelineItem,
     DayRevenue: service.RevenueDay,
     BillingStats: service.BillingStats,
+    WebshopMove: service.WebshopMove,
+}
+
+# The writes whose body the gateway completes, and that field's name: a sale goes through the
+# customer's own webshop.
+WRITES: dict[type[BaseModel], tuple[type[BaseModel], str]] = {
+    SellRequest: (service.OpenIn, "webshop_id"),
 }

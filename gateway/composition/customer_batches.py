@@ -2,7 +2,6 @@
 customers service queues the job and its worker makes the customers."""
 
 from gateway.clients import ServiceClients
-from gateway.composition.customers import check_sale
 from gateway.schemas.customer_batches import CustomerBatch, CustomerBatchCreate
 
 
@@ -10,5 +9,5 @@ async def create_batch(
     services: ServiceClients, payload: CustomerBatchCreate, *, idempotency_key: str | None
 ) -> tuple[CustomerBatch, bool]:
     """Returns the job and whether it is new (a repeated Idempotency-Key: the first job)."""
-    await check_sale(services, payload)
+    await services.billing.check_sale(payload)
     return await services.customers.create_batch(payload, idempotency_key=idempotency_key)

@@ -8,19 +8,20 @@ import httpx
 from gateway.clients import ServiceClients
 from gateway.schemas.customer_records import CustomerUpdate
 from gateway.schemas.customers import CustomerPublic
-from services.runtime.problems import Problem
+from services.runtime.problems import Problem, field_error
 
 
-async def check_webshop(services: ServiceClients, webshop_id: str) -> None:
-    """422 naming `webshop_id` unless billing's catalog has that webshop."""
-    webshops = await services.billing.list_webshops()
-    if webshop_id not in {w.id for w in webshops}:
-        message = f"no webshop {webshop_id!r} in the catalog"
+async def check_webshop_move(services: ServiceClients, customer_id: str, webshop_id: str) -> None:
+    """422 naming `webshop_id` unless billing may move the customer's subscription there: the
+    webshop exists, is not archived, and sells the running product and plan."""
+    move = await services.billing.webshop_move(customer_id, webshop_id)
+    if not move.allowed:
+        message = move.reason or f"cannot move to webshop {webshop_id!r}"
         raise Problem(
             422,
-            "Unknown webshop",
+            "Webshop move not allowed",
             message,
-            extra={"errors": [{"field": "webshop_id", "message": message}]},
+            errors=[field_error("webshop_id", message)],
         )
 
 
@@ -32,7 +33,7 @@ async def update_customer(
     idempotency_key: str | None,
 ) -> CustomerPublic:
     if payload.webshop_id is not None:
-        await check_webshop(services, payload.webshop_id)
+        await check_webshop_move(services, customer_id, payload.webshop_id)
     return await services.customers.update_customer(
         customer_id, payload, idempotency_key=idempotency_key
     )

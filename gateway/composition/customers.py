@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 
 from gateway.clients import ServiceClients
 from gateway.downstream import QueryParams
@@ -15,23 +15,8 @@ from gateway.schemas.customers import (
     CustomerStatus,
     StatusGroup,
 )
-from services.runtime.problems import Problem
 
 _PAGE = TypeAdapter(CustomerPage)
-
-
-def catalog_refusal(problem: Problem) -> Problem:
-    """Billing's refusal of a sale as the gateway's 422, with `errors` naming the field."""
-    errors = problem.extra.get("errors")
-    if not isinstance(errors, list) or not errors:
-        field = problem.extra.get("field", "(body)")
-        errors = [{"field": str(field), "message": problem.detail or problem.title}]
-    return Problem(
-        422,
-        "Order not allowed",
-        problem.detail or "the catalog does not allow this sale",
-        extra={"errors": errors},
-    )
 
 
 async def sell(
@@ -42,18 +27,9 @@ async def sell(
     Returns the customer (with the password when it was generated) and whether it is new; a
     repeated Idempotency-Key gets the first customer back, without a password.
     """
-    await check_sale(services, payload)
+    # Billing's refusal (422 naming the field) reaches the client as billing wrote it.
+    await services.billing.check_sale(payload)
     return await services.customers.create_customer(payload, idempotency_key=idempotency_key)
-
-
-async def check_sale(services: ServiceClients, sale: BaseModel) -> None:
-    """Billing's catalog allows the sale, or the gateway's 422 naming the field."""
-    try:
-        await services.billing.check_sale(sale)
-    except Problem as problem:
-        if problem.status == 422:
-            raise catalog_refusal(problem) from None
-        raise
 
 
 def list_params(

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from gateway.clients import ServiceClients
 from gateway.models import Operator
 from services.runtime.db import Database
-from services.runtime.problems import Problem
+from services.runtime.problems import Problem, field_error
 
 
 async def require_customer(services: ServiceClients, customer_id: str) -> None:
@@ -22,5 +22,5 @@ async def require_operator(db: Database, username: str, *, field: str) -> None:
             422,
             "Validation failed",
             f"no active operator {username!r}",
-            extra={"errors": [{"field": field, "message": "not an active operator's username"}]},
+            errors=[field_error(field, "not an active operator's username")],
         )

@@ -1,5 +1,6 @@
-"""A customer's subscription and its actions (renew, change, expiry, extras, cancel) and
-invoices: each action is one call to billing, audited, and idempotent with `Idempotency-Key`."""
+"""A customer's subscription and its actions (sell, renew, change, expiry, extras, cancel),
+a webshop move's consequence and invoices: each action is one call to billing, audited, and
+idempotent with `Idempotency-Key`."""
 
 from collections.abc import Awaitable, Callable
 from typing import Annotated
@@ -21,8 +22,11 @@ from gateway.schemas.subscriptions import (
     ExtraRequest,
     InvoicePage,
     RenewRequest,
+    SellRequest,
     SubscriptionDetail,
+    WebshopMove,
 )
+from services.runtime.paging import Cursor, Limit
 from services.runtime.problems import Problem
 
 router = APIRouter(prefix=f"{API_PREFIX}/customers", tags=["subscriptions"])
@@ -83,6 +87,54 @@ async def get_subscription(
 ) -> SubscriptionDetail:
     """The base subscription with its extras, a booked change and a booked cancel."""
     return await services.billing.get_subscription(customer_id)
+
+
+@router.post("/{customer_id}/subscription", response_model=ActionResult, responses=_ACTION_ERRORS)
+async def sell(
+    customer_id: CustomerId,
+    payload: SellRequest,
+    principal: CanSell,
+    services: ServicesDep,
+    audit: AuditDep,
+    idempotency_key: IdempotencyKey = None,
+) -> ActionResult:
+    """Sell a subscription to a customer with none running (none yet, or one that expired or
+    was cancelled): the same catalog checks as a renewal, through the customer's webshop, a
+    fresh period from now, one charge (and its payment when `payment` says how it was paid).
+    A customer with a running subscription is a 409: renew or change it. A trial product is
+    sold once per customer unless an admin sets `repeat_trial`."""
+    _require_trial_override(principal, payload)
+    customer = await services.customers.get_customer(customer_id)
+    return await _act(
+        services,
+        audit,
+        customer_id=customer_id,
+        action="subscription.sell",
+        call=lambda: services.billing.sell(
+            customer_id,
+            payload,
+            webshop_id=customer.webshop_id,
+            idempotency_key=idempotency_key,
+        ),
+    )
+
+
+@router.get(
+    "/{customer_id}/webshop-move",
+    response_model=WebshopMove,
+    responses=problem_responses(*AUTH_ERRORS, 422, 503),
+)
+async def webshop_move(
+    customer_id: CustomerId,
+    _: CanReadCustomers,
+    services: ServicesDep,
+    webshop_id: Annotated[str, Query(min_length=1, max_length=64)],
+) -> WebshopMove:
+    """What moving the customer to `webshop_id` would do, before saving (nothing changes).
+    Refused when that webshop does not sell the running product and plan; else the price and
+    currency of the next renewal there. A move takes effect from the next renewal or change:
+    the period already paid runs on as sold."""
+    return await services.billing.webshop_move(customer_id, webshop_id)
 
 
 @router.post(
@@ -229,14 +281,14 @@ async def cancel(
 @router.get(
     "/{customer_id}/invoices",
     response_model=InvoicePage,
-    responses=problem_responses(*AUTH_ERRORS, 400, 503),
+    responses=problem_responses(*AUTH_ERRORS, 422, 503),
 )
 async def list_invoices(
     customer_id: CustomerId,
     _: CanReadCustomers,
     services: ServicesDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> InvoicePage:
     """One invoice per order or operator action, newest first, its ledger entries as lines."""
     return await services.billing.list_invoices(customer_id, limit=limit, cursor=cursor)

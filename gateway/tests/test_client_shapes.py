@@ -31,7 +31,11 @@ def test_the_gateway_repeats_the_service_shape(
 
 @pytest.mark.parametrize(
     ("mine", "theirs", "added"),
-    [pytest.param(mine, *theirs, id=mine.__name__) for mine, theirs in tickets.WRITES.items()],
+    [
+        pytest.param(mine, *theirs, id=mine.__name__)
+        for module in (billing, tickets)
+        for mine, theirs in module.WRITES.items()
+    ],
 )
 def test_a_write_the_gateway_completes_has_the_service_fields(
     mine: type[BaseModel], theirs: type[BaseModel], added: str

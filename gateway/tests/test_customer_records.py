@@ -58,7 +58,7 @@ async def test_edit_is_passed_on_as_sent_and_audited_with_before_and_after(
     assert entry["after"]["webshop_id"] == "shop-us"
 
 
-async def test_an_unknown_webshop_is_422_naming_it_and_nothing_is_changed(
+async def test_a_webshop_billing_refuses_to_move_to_is_422_naming_it_and_nothing_changes(
     client: httpx.AsyncClient, services: InProcessServices, admin: Headers
 ) -> None:
     customer_id = await jane(client, services, admin)
@@ -68,9 +68,7 @@ async def test_an_unknown_webshop_is_422_naming_it_and_nothing_is_changed(
     )
 
     body = assert_problem(response, 422)
-    assert body["errors"] == [
-        {"field": "webshop_id", "message": "no webshop 'nope' in the catalog"}
-    ]
+    assert body["errors"] == [{"field": "webshop_id", "message": "webshop 'nope' is unknown"}]
     assert services.calls("customers", "PATCH") == []
 
 

@@ -60,21 +60,26 @@ async def test_catalog_refusal_is_422_naming_the_field_and_creates_nothing(
     )
 
     body = assert_problem(response, 422)
-    assert body["title"] == "Order not allowed"
     assert [e["field"] for e in body["errors"]] == ["plan_id"]  # type: ignore[attr-defined]
     assert services.calls("customers") == []
 
 
-async def test_catalog_refusal_of_a_product_names_the_field(
-    client: httpx.AsyncClient, admin: Headers
+async def test_a_service_refusal_reaches_the_client_unchanged(
+    client: httpx.AsyncClient, services: InProcessServices, admin: Headers
 ) -> None:
-    response = await client.post(
-        "/api/v1/customers", json={**SALE, "product_id": "gold"}, headers=admin
-    )
+    sale = {**SALE, "product_id": "gold"}
+    fields = {"webshop_id", "product_id", "plan_id", "extra_product_ids"}
+    async with services.client("billing") as billing:
+        refusal = await billing.post(
+            "/orders/check", json={k: v for k, v in sale.items() if k in fields}
+        )
+
+    response = await client.post("/api/v1/customers", json=sale, headers=admin)
 
     body = assert_problem(response, 422)
-    assert body["title"] == "Order not allowed"
     assert [e["field"] for e in body["errors"]] == ["product_id"]  # type: ignore[attr-defined]
+    # Only `instance` is the gateway's own: the path the client asked for.
+    assert body == {**refusal.json(), "instance": "/api/v1/customers"}
 
 
 async def test_invalid_sale_is_refused_by_the_gateway_naming_the_field(
@@ -204,7 +209,9 @@ async def test_transactions_are_proxied_from_billing(
     second = await client.get(path, params={"limit": 1, "cursor": cursor}, headers=admin)
 
     assert first.status_code == second.status_code == 200, second.text
-    assert first.json()["balance"] == {"EUR": "-108.99"}
+    # What the customer owes: two charges, nothing paid yet.
+    assert first.json()["balance"] == {"EUR": "108.99"}
     assert first.json()["items"][0]["amount"] == "99.00"
+    assert first.json()["items"][0]["balance_after"] == "108.99"
     assert second.json()["items"][0]["amount"] == "9.99"
     assert second.json()["next_cursor"] is None

@@ -36,8 +36,8 @@ async def test_details_compose_the_customer_and_every_section(
         "devices": "ok",
     }
     assert sections["subscription"]["data"]["plan_id"] == "basic-1m"
-    # Billing counts a charge against the customer (balance: money in minus money owed).
-    assert sections["transactions"]["data"]["balance"] == {"EUR": "-9.99"}
+    # What the customer owes: the sale's charge, not paid yet.
+    assert sections["transactions"]["data"]["balance"] == {"EUR": "9.99"}
     assert len(sections["messages"]["data"]["items"]) == 1
     assert sections["devices"]["data"]["max_devices"] == 2
     assert [d["id"] for d in sections["devices"]["data"]["items"]] == ["stb-1"]

@@ -72,6 +72,62 @@ async def test_each_action_is_one_billing_call_with_the_key_passed_on_and_audite
     assert entry["after"]["subscription"]["customer_id"] == customer_id
 
 
+async def test_a_sale_goes_through_the_customers_webshop_with_its_payment(
+    client: httpx.AsyncClient, services: InProcessServices, admin: Headers
+) -> None:
+    created = await sell(client, services, admin, webshop_id="shop-us")
+    api = f"/api/v1/customers/{created['id']}/subscription"
+    cancelled = await client.post(f"{api}/cancel", json={"when": "now"}, headers=admin)
+    assert cancelled.status_code == 200, cancelled.text
+    posts = len(services.calls("billing", "POST"))
+    body = {"product_id": "basic", "plan_id": "basic-1m", "payment": {"method": "cash"}}
+
+    response = await client.post(api, json=body, headers={**admin, "Idempotency-Key": "k-8"})
+
+    assert response.status_code == 200, response.text
+    assert response.json()["subscription"]["webshop_id"] == "shop-us"
+    assert response.json()["transaction"]["currency"] == "USD"
+    (call,) = services.calls("billing", "POST")[posts:]
+    assert call.headers["idempotency-key"] == "k-8"
+    assert json.loads(call.content) == {
+        **body,
+        "extra_product_ids": [],
+        "payment": {"method": "cash", "reference": None},
+        "repeat_trial": False,
+        "webshop_id": "shop-us",
+    }
+    audit = await client.get(f"/api/v1/audit?customer_id={created['id']}", headers=admin)
+    entry = audit.json()["items"][0]
+    assert (entry["action"], entry["status_code"]) == ("subscription.sell", 200)
+    assert entry["before"]["status"] == "cancelled"
+
+
+async def test_a_running_subscription_is_not_sold_again(
+    client: httpx.AsyncClient, services: InProcessServices, admin: Headers
+) -> None:
+    customer_id = await sold(client, services, admin)
+
+    response = await client.post(
+        f"/api/v1/customers/{customer_id}/subscription",
+        json={"product_id": "basic", "plan_id": "basic-1m"},
+        headers=admin,
+    )
+
+    assert_problem(response, 409)
+
+
+async def test_a_payment_method_outside_the_list_is_refused_naming_the_field(
+    client: httpx.AsyncClient, services: InProcessServices, admin: Headers
+) -> None:
+    body = {"product_id": "basic", "plan_id": "basic-1m", "payment": {"method": "barter"}}
+    response = await client.post(
+        "/api/v1/customers/c-1/subscription/renew", json=body, headers=admin
+    )
+    assert_problem(response, 422)
+    assert response.json()["errors"][0]["field"] == "payment.method"
+    assert services.calls("billing") == []
+
+
 async def test_the_expiry_with_an_offset_reaches_billing_as_given(
     client: httpx.AsyncClient, services: InProcessServices, admin: Headers
 ) -> None:

@@ -1,13 +1,14 @@
 """Favorites and watchlist of each profile, as the apps report them."""
 
 import uuid
-from typing import Literal
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal, cast
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.activity.models import SavedItem
-from services.activity.paging import decode_cursor, encode_cursor
 from services.activity.schemas import SavedItemPage, SavedItemPublic
 from services.contracts.apps import (
     FavoriteAddedV1,
@@ -15,9 +16,14 @@ from services.contracts.apps import (
     WatchlistAddedV1,
     WatchlistRemovedV1,
 )
+from services.runtime.db import dialect_insert
+from services.runtime.paging import Keyset
 from services.runtime.problems import Problem
 
 ListName = Literal["favorites", "watchlist"]
+SAVED_ITEMS = {
+    name: Keyset(f"activity.{name}", tuple[datetime, str]) for name in ("favorites", "watchlist")
+}
 
 # Ids are derived from the natural key, so an item added twice (or again after a removal) has
 # one id, which the operator's DELETE names.
@@ -31,35 +37,50 @@ def item_key(
     return str(uuid.uuid5(_ID_NAMESPACE, natural))
 
 
-async def add(
-    session: AsyncSession, list_name: ListName, event: FavoriteAddedV1 | WatchlistAddedV1
-) -> None:
-    key = item_key(event.customer_id, list_name, event.profile_id, event.item_type, event.item_id)
-    existing = await session.get(SavedItem, key)
-    if existing is not None:
-        if event.title is not None:
-            existing.title = event.title
-        return
-    session.add(
-        SavedItem(
-            id=key,
-            customer_id=event.customer_id,
-            list_name=list_name,
-            profile_id=event.profile_id,
-            item_type=event.item_type,
-            item_id=event.item_id,
-            title=event.title,
-            added_at=event.at,
+Change = tuple[
+    ListName, FavoriteAddedV1 | WatchlistAddedV1 | FavoriteRemovedV1 | WatchlistRemovedV1
+]
+
+
+async def apply_changes(session: AsyncSession, changes: Sequence[Change]) -> None:
+    """A batch's adds and removes, in their order, as one DELETE and one upsert: per item, what
+    adding and removing one after the other would leave (a removal drops what came before it;
+    the first add after it sets added_at, the last title given wins)."""
+    doomed: set[str] = set()
+    kept: dict[str, dict[str, object]] = {}
+    for list_name, event in changes:
+        key = item_key(
+            event.customer_id, list_name, event.profile_id, event.item_type, event.item_id
         )
-    )
-    await session.flush()
-
-
-async def remove(
-    session: AsyncSession, list_name: ListName, event: FavoriteRemovedV1 | WatchlistRemovedV1
-) -> None:
-    key = item_key(event.customer_id, list_name, event.profile_id, event.item_type, event.item_id)
-    await session.execute(delete(SavedItem).where(SavedItem.id == key))
+        if isinstance(event, FavoriteRemovedV1 | WatchlistRemovedV1):
+            doomed.add(key)
+            kept.pop(key, None)
+        elif key not in kept:
+            kept[key] = {
+                "id": key,
+                "customer_id": event.customer_id,
+                "list_name": list_name,
+                "profile_id": event.profile_id,
+                "item_type": event.item_type,
+                "item_id": event.item_id,
+                "title": event.title,
+                "added_at": event.at,
+            }
+        elif event.title is not None:
+            kept[key]["title"] = event.title
+    table = cast(Table, SavedItem.__table__)
+    if doomed:
+        await session.execute(delete(table).where(table.c.id.in_(doomed)))
+    if kept:
+        insert = dialect_insert(session)(table)
+        await session.execute(
+            insert.on_conflict_do_update(
+                index_elements=[table.c.id],
+                # Re-adding an item keeps when it was first added; a title given replaces it.
+                set_={"title": func.coalesce(insert.excluded.title, table.c.title)},
+            ),
+            list(kept.values()),
+        )
 
 
 async def remove_by_id(
@@ -104,16 +125,17 @@ async def list_items(
     )
     if profile_id is not None:
         query = query.where(SavedItem.profile_id == profile_id)
+    keyset = SAVED_ITEMS[list_name]
     if cursor:
-        at, last_id = decode_cursor(cursor)
         query = query.where(
-            or_(SavedItem.added_at < at, and_(SavedItem.added_at == at, SavedItem.id < last_id))
+            keyset.where(cursor, (SavedItem.added_at, SavedItem.id), descending=True)
         )
     rows = (
         await session.scalars(
             query.order_by(SavedItem.added_at.desc(), SavedItem.id.desc()).limit(limit + 1)
         )
     ).all()
+    rows, next_cursor = keyset.cut(rows, limit, lambda row: (row.added_at, row.id))
     items = [
         SavedItemPublic(
             id=row.id,
@@ -124,10 +146,6 @@ async def list_items(
             title=row.title,
             added_at=row.added_at,
         )
-        for row in rows[:limit]
+        for row in rows
     ]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor(last.added_at, last.id)
     return SavedItemPage(items=items, next_cursor=next_cursor)

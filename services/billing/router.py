@@ -6,7 +6,7 @@ from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.billing import catalog, reports, service, subscriptions
+from services.billing import catalog, rebinding, reports, service, subscriptions
 from services.billing.idempotency import run_once
 from services.billing.scheduler import SchedulerSettings, run_tick
 from services.billing.schemas import (
@@ -17,6 +17,7 @@ from services.billing.schemas import (
     ExpiryIn,
     ExtraIn,
     InvoicePage,
+    OpenIn,
     OrderCheck,
     PlanIn,
     PlanUpdate,
@@ -25,14 +26,16 @@ from services.billing.schemas import (
     ProductUpdate,
     RenewIn,
     SubscriptionPublic,
-    Timeline,
     TransactionPage,
     WebshopIn,
+    WebshopMove,
     WebshopPublic,
     WebshopUpdate,
 )
+from services.contracts.timeline import ServiceTimeline
 from services.runtime.db import utcnow
-from services.runtime.problems import Problem
+from services.runtime.paging import Cursor, Limit
+from services.runtime.problems import Problem, field_error
 from services.runtime.service_app import RuntimeDep
 
 router = APIRouter(tags=["billing"])
@@ -138,10 +141,8 @@ async def check_order(payload: OrderCheck, rt: RuntimeDep) -> None:
                 422,
                 "Order not allowed",
                 refused.reason,
-                extra={
-                    "code": refused.code,
-                    "errors": [{"field": refused.field, "message": refused.reason}],
-                },
+                errors=[field_error(refused.field, refused.reason)],
+                extra={"code": refused.code},
             ) from None
 
 
@@ -152,6 +153,23 @@ async def check_order(payload: OrderCheck, rt: RuntimeDep) -> None:
 async def get_subscription(customer_id: str, rt: RuntimeDep) -> SubscriptionPublic:
     async with rt.db.sessions() as session:
         return await service.get_subscription(session, customer_id)
+
+
+@router.get("/customers/{customer_id}/webshop-move", response_model=WebshopMove)
+async def check_webshop_move(
+    customer_id: str, rt: RuntimeDep, webshop_id: Annotated[str, Query(min_length=1, max_length=64)]
+) -> WebshopMove:
+    """What moving the customer to `webshop_id` would do to the subscription (nothing is saved)."""
+    async with rt.db.sessions() as session:
+        return await rebinding.check_move(session, customer_id, webshop_id)
+
+
+@router.post("/customers/{customer_id}/subscription", response_model=ActionResult)
+async def sell(
+    customer_id: str, payload: OpenIn, rt: RuntimeDep, key: IdempotencyKey = None
+) -> ActionResult:
+    """Sell a subscription to a customer with none running (none yet, expired or cancelled)."""
+    return await _action(rt, customer_id, key, "sell", payload, subscriptions.sell)
 
 
 @router.post("/customers/{customer_id}/subscription/renew", response_model=ActionResult)
@@ -240,8 +258,8 @@ async def _action(
 async def list_transactions(
     customer_id: str,
     rt: RuntimeDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> TransactionPage:
     async with rt.db.sessions() as session:
         return await service.list_transactions(session, customer_id, limit=limit, cursor=cursor)
@@ -251,17 +269,15 @@ async def list_transactions(
 async def list_invoices(
     customer_id: str,
     rt: RuntimeDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> InvoicePage:
     async with rt.db.sessions() as session:
         return await reports.list_invoices(session, customer_id, limit=limit, cursor=cursor)
 
 
-@router.get("/customers/{customer_id}/timeline", response_model=Timeline)
-async def timeline(
-    customer_id: str, rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200
-) -> Timeline:
+@router.get("/customers/{customer_id}/timeline", response_model=ServiceTimeline)
+async def timeline(customer_id: str, rt: RuntimeDep, limit: Limit = 200) -> ServiceTimeline:
     async with rt.db.sessions() as session:
         return await reports.timeline(session, customer_id, limit=limit)
 
