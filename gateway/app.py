@@ -27,6 +27,7 @@ from gateway.web_console import mount_console
 from services.runtime import migrations
 from services.runtime.db import Database
 from services.runtime.logging_setup import configure_logging
+from services.runtime.nul_guard import NulGuard
 from services.runtime.problems import install_problem_handlers
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ def build(
     install_problem_handlers(app)
 
     app.add_middleware(RequestCounter)
+    app.add_middleware(NulGuard)
     # Added last, so it runs first: an oversized body is refused before anything reads it.
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
 

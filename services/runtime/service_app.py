@@ -22,6 +22,7 @@ from services.runtime.consumer import EventConsumer
 from services.runtime.db import Database
 from services.runtime.health import health_router
 from services.runtime.logging_setup import configure_logging
+from services.runtime.nul_guard import NulGuard
 from services.runtime.outbox import Outbox
 from services.runtime.outbox_relay import OutboxRelay
 from services.runtime.problems import install_problem_handlers
@@ -151,6 +152,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
+    app.add_middleware(NulGuard)
 
     async def database_ready() -> None:
         async with runtime.db.sessions() as session:
