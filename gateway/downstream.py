@@ -148,6 +148,8 @@ def problem_from(service: str, response: httpx.Response) -> Problem:
         str(detail) if detail is not None else None,
         type_=str(body.get("type") or "about:blank"),
         extra=extra,
+        # A key still in flight (409) says when to retry; the client needs it as much.
+        headers={"Retry-After": retry_after} if (retry_after := response.headers.get("Retry-After")) else None,
     )
 
 

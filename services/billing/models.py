@@ -202,5 +202,5 @@ class LedgerTransaction(Base):
     )
 
 
-outbox, outbox_lease, inbox = define_messaging_tables(Base.metadata)
+outbox, outbox_lease, inbox, idempotency_record = define_messaging_tables(Base.metadata)
 metadata = Base.metadata

@@ -128,7 +128,7 @@ class IdempotentRequest(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-outbox, outbox_lease, inbox = define_messaging_tables(Base.metadata)
+outbox, outbox_lease, inbox, idempotency_record = define_messaging_tables(Base.metadata)
 metadata = Base.metadata
 
 # Profiles, bulk-add jobs and erasure tombstones live in their own module; importing it here

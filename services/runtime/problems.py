@@ -22,6 +22,7 @@ class Problem(Exception):
         *,
         type_: str = "about:blank",
         extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail or title)
         self.status = status
@@ -29,6 +30,7 @@ class Problem(Exception):
         self.detail = detail
         self.type = type_
         self.extra = extra or {}
+        self.headers = headers
 
 
 def problem_response(
@@ -72,6 +74,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             type_=exc.type,
             extra=exc.extra,
+            headers=exc.headers,
         )
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
