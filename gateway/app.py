@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from gateway.bootstrap import ensure_first_admin
 from gateway.downstream import Downstream
+from gateway.idempotent_writes import ReplayedHeader
 from gateway.operations import operations_router
 from gateway.operator_cache import OperatorCache
 from gateway.request_metrics import RequestCounter
@@ -81,6 +82,7 @@ def build(
     app.state.operator_cache = OperatorCache(settings.operator_cache_seconds)
     install_problem_handlers(app)
 
+    app.add_middleware(ReplayedHeader)
     app.add_middleware(RequestCounter)
 
     mount_console(app)

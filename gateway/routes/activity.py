@@ -10,6 +10,7 @@ from gateway.activity import SavedList
 from gateway.audit import AuditDep
 from gateway.auth import CanReadCustomers, CanSell
 from gateway.deps import DownstreamDep
+from gateway.idempotent_writes import WriteDownstreamDep
 from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.activity import BoundDevicePage, RecordingPage, SavedItemPage
@@ -45,7 +46,7 @@ async def unbind_device(
     customer_id: CustomerId,
     device_id: ItemId,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
 ) -> Response:
     """Unbind a device: it no longer counts against the limit, and the app gets
@@ -117,7 +118,7 @@ async def remove_favorite(
     customer_id: CustomerId,
     item_id: ItemId,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
 ) -> Response:
     """Remove a favorite by the `id` the list shows. 404 if it is not there."""
@@ -129,7 +130,7 @@ async def remove_watchlist_item(
     customer_id: CustomerId,
     item_id: ItemId,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
 ) -> Response:
     """Remove a watchlist entry by the `id` the list shows. 404 if it is not there."""
@@ -156,7 +157,7 @@ async def remove_recording(
     customer_id: CustomerId,
     recording_id: ItemId,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
 ) -> Response:
     """Remove a recording from the customer's list. 404 if it is not there."""

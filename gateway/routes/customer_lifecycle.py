@@ -8,6 +8,7 @@ from gateway import erasure, timeline
 from gateway.audit import AuditDep
 from gateway.auth import CanReadCustomers, CanSell
 from gateway.deps import DatabaseDep, DownstreamDep
+from gateway.idempotent_writes import WriteDownstreamDep
 from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
@@ -22,7 +23,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/customers", tags=["customers"])
 async def erase_customer(
     customer_id: CustomerId,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
     db: DatabaseDep,
 ) -> Response:

@@ -2,12 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Response
+from fastapi import APIRouter, Path, Response
 
 from gateway import profiles
 from gateway.audit import AuditDep
 from gateway.auth import CanReadCustomers, CanSell
 from gateway.deps import DownstreamDep
+from gateway.idempotent_writes import WriteDownstreamDep
 from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
@@ -30,29 +31,21 @@ async def list_profiles(
     "",
     status_code=201,
     response_model=ProfilePublic,
-    responses={
-        200: {"description": "A repeated Idempotency-Key: the profile created the first time"},
-        **problem_responses(*AUTH_ERRORS, 404, 409, 422, 503),
-    },
+    responses=problem_responses(*AUTH_ERRORS, 404, 409, 422, 503),
 )
 async def create_profile(
     customer_id: CustomerId,
     payload: ProfileCreate,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
-    response: Response,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> ProfilePublic:
     """Add a profile (at most 10 per account, names unique per account). The PIN (4-8 digits)
     is stored hashed and never shown again; `avatar` is one of the pictures the apps ship."""
     async with audit.record("profile.create", customer_id=customer_id) as entry:
-        created, is_new = await profiles.create_profile(
-            downstream, customer_id, payload, idempotency_key
-        )
+        created = await profiles.create_profile(downstream, customer_id, payload)
         entry.after = created.model_dump(mode="json")
-        entry.status_code = 201 if is_new else 200
-    response.status_code = entry.status_code
+        entry.status_code = 201
     return created
 
 
@@ -66,7 +59,7 @@ async def update_profile(
     profile_id: ProfileId,
     payload: ProfileUpdate,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
 ) -> ProfilePublic:
     """Rename, change the avatar or kids flag, set a PIN or remove it (`"pin": null`)."""
@@ -88,7 +81,7 @@ async def delete_profile(
     customer_id: CustomerId,
     profile_id: ProfileId,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
 ) -> Response:
     """Delete a profile; its favorites, watchlist and recordings go with it (activity acts on

@@ -3,13 +3,14 @@ invoices: each action is one call to billing, audited, and idempotent with `Idem
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, TypeAdapter
 
 from gateway.audit import AuditDep
 from gateway.auth import CanReadCustomers, CanSell
 from gateway.deps import DownstreamDep
 from gateway.downstream import Downstream, parse_as, segment
+from gateway.idempotent_writes import WriteDownstreamDep
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
 from gateway.schemas.subscriptions import (
@@ -28,15 +29,6 @@ router = APIRouter(prefix=f"{API_PREFIX}/customers", tags=["subscriptions"])
 
 CustomerId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
 ProductId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=200,
-        description="Retry with the same key and body: the same answer, no second effect. "
-        "The same key with another body is refused (422).",
-    ),
-]
 
 _RESULT = TypeAdapter(ActionResult)
 _SUBSCRIPTION = TypeAdapter(SubscriptionDetail)
@@ -67,7 +59,6 @@ async def _act(
     method: str,
     path: str,
     body: BaseModel | None,
-    key: str | None,
 ) -> ActionResult:
     before = await _current(downstream, customer_id)
     async with audit.record(action, customer_id=customer_id, before=before) as entry:
@@ -76,7 +67,6 @@ async def _act(
             method,
             path,
             json_body=body.model_dump(mode="json") if body is not None else None,
-            headers={"Idempotency-Key": key} if key else None,
         )
         result = parse_as(_RESULT, data, "billing")
         entry.after = result.model_dump(mode="json")
@@ -103,9 +93,8 @@ async def renew(
     customer_id: CustomerId,
     payload: RenewRequest,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Renew: same product, the plan's length added from the later of now and the expiry
     (an expired customer counts from now); one charge in the ledger."""
@@ -117,7 +106,6 @@ async def renew(
         method="POST",
         path=f"{_base(customer_id)}/renew",
         body=payload,
-        key=idempotency_key,
     )
 
 
@@ -128,9 +116,8 @@ async def change(
     customer_id: CustomerId,
     payload: ChangeRequest,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Change product/plan now (the unused time is credited against the new price: one net
     charge, or a credit if it is larger) or at the current expiry (charged now, switched by the
@@ -143,7 +130,6 @@ async def change(
         method="POST",
         path=f"{_base(customer_id)}/change",
         body=payload,
-        key=idempotency_key,
     )
 
 
@@ -154,9 +140,8 @@ async def set_expiry(
     customer_id: CustomerId,
     payload: ExpiryRequest,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Set the expiry to an absolute, future moment with a reason: a zero-amount adjustment."""
     return await _act(
@@ -167,7 +152,6 @@ async def set_expiry(
         method="PUT",
         path=f"{_base(customer_id)}/expiry",
         body=payload,
-        key=idempotency_key,
     )
 
 
@@ -178,9 +162,8 @@ async def add_extra(
     customer_id: CustomerId,
     payload: ExtraRequest,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Add an extra product on its own plan, or synced to the base expiry; one charge."""
     return await _act(
@@ -191,7 +174,6 @@ async def add_extra(
         method="POST",
         path=f"{_base(customer_id)}/extras",
         body=payload,
-        key=idempotency_key,
     )
 
 
@@ -204,9 +186,8 @@ async def remove_extra(
     customer_id: CustomerId,
     product_id: ProductId,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Remove an extra product: a zero-amount adjustment (refunds go through the webshop)."""
     return await _act(
@@ -217,7 +198,6 @@ async def remove_extra(
         method="DELETE",
         path=f"{_base(customer_id)}/extras/{segment(product_id)}",
         body=None,
-        key=idempotency_key,
     )
 
 
@@ -228,9 +208,8 @@ async def cancel(
     customer_id: CustomerId,
     payload: CancelRequest,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Cancel now (the subscription ends at once) or at the period end (it expires then)."""
     return await _act(
@@ -241,7 +220,6 @@ async def cancel(
         method="POST",
         path=f"{_base(customer_id)}/cancel",
         body=payload,
-        key=idempotency_key,
     )
 
 
