@@ -1,6 +1,6 @@
 """Profiles of a customer's account: list, create, update, delete (operators write)."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 
@@ -13,6 +13,7 @@ from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
 from gateway.schemas.profiles import ProfileCreate, ProfileList, ProfilePublic, ProfileUpdate
+from services.runtime.problems import Problem
 
 router = APIRouter(prefix=f"{API_PREFIX}/customers/{{customer_id}}/profiles", tags=["profiles"])
 
@@ -87,10 +88,15 @@ async def delete_profile(
     """Delete a profile; its favorites, watchlist and recordings go with it (activity acts on
     profile.deleted). The last profile of an account cannot be deleted (409); deleting a
     deleted profile is 404."""
-    before = await profiles.find_profile(downstream, customer_id, profile_id)
-    async with audit.record(
-        "profile.delete", customer_id=customer_id, before=before.model_dump(mode="json")
-    ) as entry:
+    try:
+        found = await profiles.find_profile(downstream, customer_id, profile_id)
+        before: Any = found.model_dump(mode="json")
+    except Problem as problem:
+        # Gone already: the delete itself answers (404, or the stored 204 of a retry).
+        if problem.status != 404 or downstream.idempotency_key is None:
+            raise
+        before = None
+    async with audit.record("profile.delete", customer_id=customer_id, before=before) as entry:
         await profiles.delete_profile(downstream, customer_id, profile_id)
         entry.status_code = 204
     return Response(status_code=204)
