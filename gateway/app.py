@@ -9,6 +9,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 from gateway.bootstrap import ensure_first_admin
 from gateway.downstream import Downstream
 from gateway.idempotent_writes import ReplayedHeader
+from gateway.models import idempotency_record
 from gateway.operations import operations_router
 from gateway.operator_cache import OperatorCache
 from gateway.request_metrics import RequestCounter
@@ -26,6 +28,7 @@ from gateway.settings import GatewaySettings, load_settings
 from gateway.web_console import mount_console
 from services.runtime import migrations
 from services.runtime.db import Database
+from services.runtime.idempotency import IdempotentWrites
 from services.runtime.logging_setup import configure_logging
 from services.runtime.problems import install_problem_handlers
 
@@ -80,6 +83,12 @@ def build(
     app.state.settings = settings
     app.state.db = db
     app.state.operator_cache = OperatorCache(settings.operator_cache_seconds)
+    app.state.idempotency = IdempotentWrites(
+        db,
+        idempotency_record,
+        ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
+        lease=timedelta(seconds=settings.idempotency_lease_seconds),
+    )
     install_problem_handlers(app)
 
     app.add_middleware(ReplayedHeader)

@@ -5,8 +5,9 @@ Retry-After, never a 500; the same key with another body is 422 naming the heade
 The gateway runs in process in front of the four real service apps (their routes, runtime and
 migrations on SQLite or PostgreSQL; no Kafka: what one service's outbox holds is handed to the
 others' consumers by `relay`). The routes are enumerated from the app, like the route-by-role
-test: a write route added later fails here until it has a recipe below, or is named in
-`GATEWAY_OWN` with the reason it has no service write behind it.
+test: a write route added later fails here until it has a recipe below (or is named in
+`NOT_KEYED` with the reason it takes no key). The gateway's own writes (operators, API keys)
+go through the same runtime mechanism on the gateway's database.
 """
 
 import asyncio
@@ -25,6 +26,7 @@ from sqlalchemy import func, select
 
 from gateway.app import build
 from gateway.idempotent_writes import get_write_downstream
+from gateway.models import ApiKey, Operator
 from gateway.routes.prefix import API_PREFIX
 from gateway.tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, Headers, make_settings, sign_in
 from gateway.tests.fakes import SERVICE_URLS
@@ -36,6 +38,7 @@ from services.contracts.apps import WatchlistAddedV1
 from services.contracts.envelope import EventData
 from services.customers.app import SPEC as CUSTOMERS
 from services.runtime.db import Database
+from services.runtime.idempotency import write_once
 from services.runtime.service_app import ServiceSpec, create_app
 from services.runtime.settings import ServiceSettings
 from services.runtime.tests._helpers import (
@@ -51,16 +54,9 @@ SPECS = (CUSTOMERS, BILLING, TICKETS, ACTIVITY)
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 RACERS = 8
 
-# Write routes of the gateway's own database (sign-in, operators, API keys): no service write
-# behind them, so the services' idempotency is not theirs (see the report of this change).
-GATEWAY_OWN = {
-    ("POST", "/auth/token"),
-    ("POST", "/auth/logout"),
-    ("POST", "/operators"),
-    ("PATCH", "/operators/{operator_id}"),
-    ("POST", "/api-keys"),
-    ("DELETE", "/api-keys/{key_id}"),
-}
+# Sign-in and sign-out: a token exchange, not a write to repeat or replay (a stored answer
+# would be a stored token); a retry simply signs in again, and a logout is idempotent itself.
+NOT_KEYED = {("POST", "/auth/token"), ("POST", "/auth/logout")}
 
 
 class ServiceApps(httpx.AsyncBaseTransport):
@@ -99,6 +95,13 @@ class System:
                     (await session.execute(select(func.count()).select_from(outbox))).scalar_one()
                 )
         return total
+
+    async def gateway_rows(self, model: type[Any]) -> int:
+        db: Database = self.gateway.state.db
+        async with db.sessions() as session:
+            return int(
+                (await session.execute(select(func.count()).select_from(model))).scalar_one()
+            )
 
     async def relay(self) -> None:
         """Hand every new outbox row to the services that consume its topic, until quiet."""
@@ -195,6 +198,9 @@ class Write:
     other: Any = None
     # Events one such write emits across the services (a second effect would add more).
     events: int = 0
+    # For a write with no event: rows of this gateway table it adds.
+    gateway_rows: type[Any] | None = None
+    rows: int = 0
 
 
 Recipe = Callable[[System], Awaitable[Write]]
@@ -442,6 +448,30 @@ async def _plan_archive(s: System) -> Write:
     return Write(f"/products/{product_id}/plans/{product_id}-2")
 
 
+async def _operator_create(s: System) -> Write:
+    body = {"username": fresh("op"), "password": "a-long-password-1", "role": "support"}
+    return Write("/operators", body, {**body, "role": "viewer"}, gateway_rows=Operator, rows=1)
+
+
+async def _operator_edit(s: System) -> Write:
+    made = await s.made(
+        "POST",
+        "/operators",
+        {"username": fresh("op"), "password": "a-long-password-1", "role": "support"},
+    )
+    return Write(f"/operators/{made['id']}", {"role": "viewer"}, {"role": "operator"})
+
+
+async def _api_key_create(s: System) -> Write:
+    body = {"name": fresh("dash"), "role": "viewer"}
+    return Write("/api-keys", body, {**body, "role": "support"}, gateway_rows=ApiKey, rows=1)
+
+
+async def _api_key_revoke(s: System) -> Write:
+    made = await s.made("POST", "/api-keys", {"name": fresh("dash"), "role": "viewer"})
+    return Write(f"/api-keys/{made['id']}")
+
+
 async def _erase(s: System) -> Write:
     return Write(await c(s), events=1)
 
@@ -501,6 +531,10 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/products/{product_id}/plans"): _plan_add,
     ("PATCH", "/products/{product_id}/plans/{plan_id}"): _plan_edit,
     ("DELETE", "/products/{product_id}/plans/{plan_id}"): _plan_archive,
+    ("POST", "/operators"): _operator_create,
+    ("PATCH", "/operators/{operator_id}"): _operator_edit,
+    ("POST", "/api-keys"): _api_key_create,
+    ("DELETE", "/api-keys/{key_id}"): _api_key_revoke,
     # The account disabled: devices would be refused after it.
     ("PATCH", "/customers/{customer_id}/account"): _account,
     ("POST", "/customers/{customer_id}/account/password"): _password,
@@ -509,7 +543,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
 
 
 def write_routes(app: FastAPI) -> list[tuple[str, str, bool]]:
-    """(method, path under the API prefix, whether it takes WriteDownstreamDep) of every write."""
+    """(method, path under the API prefix, whether it takes the key) of every write."""
     found = []
     for route in iter_route_contexts(app.routes):
         path = route.path or ""
@@ -517,7 +551,8 @@ def write_routes(app: FastAPI) -> list[tuple[str, str, bool]]:
             continue
         calls = {d.call for d in route.dependant.dependencies}
         for method in sorted(set(route.methods or ()) & set(WRITES)):
-            found.append((method, path[len(API_PREFIX) :], get_write_downstream in calls))
+            keyed = bool(calls & {get_write_downstream, write_once})
+            found.append((method, path[len(API_PREFIX) :], keyed))
     return found
 
 
@@ -530,9 +565,9 @@ async def race(s: System, method: str, write: Write, key: str) -> list[httpx.Res
 async def test_every_write_route_has_one_effect_per_key(system: System) -> None:
     routes = write_routes(system.gateway)
     for method, path, keyed in routes:
-        if (method, path) in GATEWAY_OWN:
+        if (method, path) in NOT_KEYED:
             continue
-        assert keyed, f"{method} {path} writes to a service without WriteDownstreamDep"
+        assert keyed, f"{method} {path} takes neither WriteDownstreamDep nor WriteOnceDep"
         assert (method, path) in RECIPES, f"{method} {path} has no recipe in this test"
     raced = [r for r in RECIPES if (r[0], r[1], True) in set(routes)]
     assert len(raced) == len(RECIPES), set(RECIPES) - set(raced)
@@ -542,6 +577,7 @@ async def test_every_write_route_has_one_effect_per_key(system: System) -> None:
         write = await RECIPES[method, path](system)
         await system.relay()
         before = await system.events()
+        rows_before = await system.gateway_rows(write.gateway_rows) if write.gateway_rows else 0
         key = fresh("race")
 
         answers = await race(system, method, write, key)
@@ -563,6 +599,10 @@ async def test_every_write_route_has_one_effect_per_key(system: System) -> None:
         if emitted != write.events:
             mismatched.append(f"{what}: {emitted} events, not {write.events}")
             before += emitted - write.events
+
+        if write.gateway_rows:
+            added = await system.gateway_rows(write.gateway_rows) - rows_before
+            assert added == write.rows, f"{what}: {added} rows"
 
         again = await system.call(method, write.path, write.body, key)
         assert again.headers.get("Idempotent-Replayed") == "true", f"{what}: {again.text}"

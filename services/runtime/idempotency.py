@@ -278,7 +278,8 @@ class IdempotentWrites:
 
 
 async def _writes(request: Request) -> IdempotentWrites:
-    writes: IdempotentWrites = request.app.state.runtime.idempotency
+    # Set by the service's create_app, and by the gateway for its own database.
+    writes: IdempotentWrites = request.app.state.idempotency
     return writes
 
 

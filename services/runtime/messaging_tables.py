@@ -42,9 +42,13 @@ def define_messaging_tables(metadata: MetaData) -> tuple[Table, Table, Table, Ta
         Column("topic", String(200), nullable=False),
         Column("processed_at", UTCDateTime(), nullable=False),
     )
+    return outbox, outbox_lease, inbox, define_idempotency_table(metadata)
+
+
+def define_idempotency_table(metadata: MetaData) -> Table:
     # The HTTP twin of the inbox (services/runtime/idempotency.py): one row per Idempotency-Key
     # of a write, scoped by the request's method and path, holding its answer once done.
-    idempotency_record = Table(
+    return Table(
         "idempotency_record",
         metadata,
         Column("scope", String(500), primary_key=True),
@@ -60,4 +64,3 @@ def define_messaging_tables(metadata: MetaData) -> tuple[Table, Table, Table, Ta
         Column("created_at", UTCDateTime(), nullable=False),
         Column("expires_at", UTCDateTime(), nullable=False, index=True),
     )
-    return outbox, outbox_lease, inbox, idempotency_record

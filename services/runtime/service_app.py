@@ -159,6 +159,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         docs_url="/docs",
     )
     app.state.runtime = runtime
+    app.state.idempotency = runtime.idempotency
     install_problem_handlers(app)
 
     async def database_ready() -> None:

@@ -33,11 +33,6 @@ class Payment(BaseModel):
     slow: float = 0
 
 
-class _Runtime:
-    def __init__(self, idempotency: IdempotentWrites) -> None:
-        self.idempotency = idempotency
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -53,7 +48,7 @@ def writes(db: Database, tables: Tables, clock: Clock) -> IdempotentWrites:
 @pytest.fixture
 async def client(writes: IdempotentWrites, tables: Tables) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
-    app.state.runtime = _Runtime(writes)
+    app.state.idempotency = writes
     install_problem_handlers(app)
 
     @app.post("/customers/{customer_id}/payments", status_code=201)
