@@ -2,7 +2,7 @@
 PYTHON ?= python
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: help install run test test-unit lint typecheck bench simulate clean
+.PHONY: help install run test test-unit lint typecheck bench simulate dlq clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ bench: install ## a benchmark (BENCH=orders|customers_list); writes bench-result
 
 simulate: .run/.installed ## play TV-app activity for active customers of a running system (ARGS=...)
 	$(PYTHON) -m deploy.simulator --from-gateway http://127.0.0.1:8000 $(ARGS)
+
+dlq: .run/.installed ## the dead-letter topics of a running system (ARGS="topics|show T|replay T")
+	$(PYTHON) -m deploy.dlq $(ARGS)
 
 clean: ## remove local data, logs and caches (not the Kafka jar cache)
 	rm -rf .run test-artifacts bench-results .pytest_cache .mypy_cache .ruff_cache

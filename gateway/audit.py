@@ -16,8 +16,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 
-from gateway.auth import CurrentPrincipal, Principal
 from gateway.deps import DatabaseDep
+from gateway.identity.auth import CurrentPrincipal, Principal
 from gateway.models import AuditEntry
 from gateway.schemas.audit import AuditEntryPublic
 from gateway.schemas.common import Page

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from gateway.downstream import Downstream
-from gateway.operator_cache import OperatorCache
+from gateway.identity.operator_cache import OperatorCache
 from gateway.settings import GatewaySettings
 from services.runtime.db import Database
 

@@ -229,6 +229,10 @@ class LocalKafka:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    def exit_code(self) -> int | None:
+        """How the broker's JVM ended (negative: killed by that signal); None while it runs."""
+        return None if self._process is None else self._process.poll()
+
     def _server_properties(self) -> str:
         settings = {
             "process.roles": "broker,controller",

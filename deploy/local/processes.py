@@ -52,6 +52,16 @@ class ServiceProcess:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def exit_code(self) -> int | None:
+        """How the process ended (negative: killed by that signal); None while it runs."""
+        return None if self.process is None else self.process.poll()
+
+    def restart(self, timeout: float = 90.0) -> None:
+        """Start a process that has ended again, and wait until it is ready."""
+        self.stop()
+        self.start()
+        self.wait_ready(timeout)
+
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -98,8 +108,14 @@ def service_processes(
     extra_env: Mapping[str, str] | None = None,
     with_gateway: bool = True,
 ) -> list[ServiceProcess]:
-    """The processes of the system, configured through the same env vars an operator uses."""
-    ports = {**DEFAULT_PORTS, **(ports or {})}
+    """The processes of the system, configured through the same env vars an operator uses
+    (`<NAME>_PORT` in the environment moves a process; `ports` given here win)."""
+    from_env = {
+        name: int(os.environ[f"{name.upper()}_PORT"])
+        for name in DEFAULT_PORTS
+        if os.environ.get(f"{name.upper()}_PORT", "").isdigit()
+    }
+    ports = {**DEFAULT_PORTS, **from_env, **(ports or {})}
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers,

@@ -1,5 +1,6 @@
 """`make run`: Kafka, the four services and the gateway on this machine, SQLite files as the
-databases, the demo catalog seeded; Ctrl-C or SIGTERM stops everything cleanly."""
+databases, the demo catalog seeded; a process that crashes is started again (the rest keep
+running); Ctrl-C or SIGTERM stops everything cleanly."""
 
 from __future__ import annotations
 
@@ -12,6 +13,26 @@ from types import FrameType
 
 from deploy.local.kafka import REPO_ROOT, LocalKafka, ensure_jars
 from deploy.local.processes import service_processes, start_all, stop_all
+from deploy.local.supervisor import Supervised, Supervisor
+
+
+class SupervisedKafka:
+    """The local broker as the supervisor sees it."""
+
+    name = "kafka"
+
+    def __init__(self, kafka: LocalKafka) -> None:
+        self.kafka = kafka
+
+    def alive(self) -> bool:
+        return self.kafka.running
+
+    def exit_code(self) -> int | None:
+        return self.kafka.exit_code()
+
+    def restart(self) -> None:
+        self.kafka.stop()
+        self.kafka.start()
 
 
 def main() -> int:
@@ -71,14 +92,15 @@ def main() -> int:
             )
             + f"  Kafka             {bootstrap}\n"
             f"  logs              {log_dir}/\n"
-            "Ctrl-C stops everything.",
+            "A process that crashes is started again; Ctrl-C stops everything.",
             flush=True,
         )
+        watched: list[Supervised] = [*processes]
+        if kafka is not None:
+            watched.insert(0, SupervisedKafka(kafka))
+        supervisor = Supervisor(watched, say=lambda line: print(line, flush=True))
         while not stop.is_set():
-            dead = [p for p in processes if not p.alive()]
-            if dead:
-                print(f"{dead[0].name} stopped unexpectedly; see {dead[0].log_file}", flush=True)
-                return 1
+            supervisor.check()
             stop.wait(1.0)
         return 0
     finally:

@@ -12,6 +12,7 @@ from gateway.routes import (
     customer_lifecycle,
     customer_records,
     customers,
+    dead_letters,
     operators,
     profiles,
     stats,
@@ -35,4 +36,5 @@ ROUTERS: list[APIRouter] = [
     api_keys.router,
     tickets.router,
     stats.router,
+    dead_letters.router,
 ]

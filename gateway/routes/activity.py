@@ -5,12 +5,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from gateway import activity
-from gateway.activity import SavedList
 from gateway.audit import AuditDep
-from gateway.auth import CanReadCustomers, CanSell
+from gateway.composition import activity
+from gateway.composition.activity import SavedList
 from gateway.deps import DownstreamDep
 from gateway.idempotent_writes import WriteDownstreamDep
+from gateway.identity.auth import CanReadCustomers, CanSell
 from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.activity import BoundDevicePage, RecordingPage, SavedItemPage

@@ -6,10 +6,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway import accounts
 from gateway.audit import AuditDep
-from gateway.auth import CanManageApiKeys
 from gateway.deps import DatabaseDep
+from gateway.identity import accounts
+from gateway.identity.auth import CanManageApiKeys
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.accounts import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 from gateway.schemas.common import AUTH_ERRORS, Page, problem_responses

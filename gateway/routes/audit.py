@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from gateway import audit
-from gateway.auth import CanReadAudit
 from gateway.deps import DatabaseDep
+from gateway.identity.auth import CanReadAudit
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.audit import AuditEntryPublic
 from gateway.schemas.common import AUTH_ERRORS, Page, problem_responses

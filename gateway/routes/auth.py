@@ -6,12 +6,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Form, Request, Response
 from starlette.exceptions import HTTPException
 
-from gateway import accounts, refresh_tokens, security
-from gateway.auth import PublicRoute, SignedIn, unauthorized
 from gateway.deps import DatabaseDep, SettingsDep
-from gateway.login_limit import LoginLimit
+from gateway.identity import accounts, refresh_tokens, security
+from gateway.identity.auth import PublicRoute, SignedIn, unauthorized
+from gateway.identity.login_limit import LoginLimit
+from gateway.identity.permissions import ROLE_PERMISSIONS, Role
 from gateway.models import Operator
-from gateway.permissions import ROLE_PERMISSIONS, Role
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.accounts import Me, Token
 from gateway.schemas.common import problem_responses
@@ -39,6 +39,7 @@ def _answer(
         key=settings.jwt_key,
         now=now,
         lifetime=lifetime,
+        session_version=operator.session_version,
     )
     return Token(
         access_token=access,

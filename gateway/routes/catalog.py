@@ -6,10 +6,10 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, TypeAdapter
 
 from gateway.audit import AuditDep, AuditTrail
-from gateway.auth import CanEditCatalog, CanReadCatalog
 from gateway.deps import DownstreamDep
 from gateway.downstream import Downstream, parse_as, segment
 from gateway.idempotent_writes import WriteDownstreamDep
+from gateway.identity.auth import CanEditCatalog, CanReadCatalog
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.catalog import (
     PlanCreate,

@@ -4,11 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from gateway import customer_batches
 from gateway.audit import AuditDep
-from gateway.auth import CanReadCustomers, CanSell
+from gateway.composition import customer_batches
 from gateway.deps import DownstreamDep
 from gateway.idempotent_writes import WriteDownstreamDep
+from gateway.identity.auth import CanReadCustomers, CanSell
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
 from gateway.schemas.customer_batches import (

@@ -5,12 +5,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from gateway import customers
 from gateway.audit import AuditDep
-from gateway.auth import CanReadCustomers, CanSell
+from gateway.composition import customers
+from gateway.composition.details import compose_details
 from gateway.deps import DownstreamDep
-from gateway.details import compose_details
 from gateway.idempotent_writes import WriteDownstreamDep
+from gateway.identity.auth import CanReadCustomers, CanSell
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
 from gateway.schemas.customers import (

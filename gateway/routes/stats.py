@@ -2,12 +2,12 @@
 
 from fastapi import APIRouter
 
-from gateway.auth import CanReadCustomers
+from gateway.composition.stats import gather_stats
 from gateway.deps import DownstreamDep, SettingsDep
+from gateway.identity.auth import CanReadCustomers
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
 from gateway.schemas.stats import Stats
-from gateway.stats import gather_stats
 
 router = APIRouter(prefix=API_PREFIX, tags=["stats"])
 

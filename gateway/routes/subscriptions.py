@@ -7,10 +7,10 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, TypeAdapter
 
 from gateway.audit import AuditDep
-from gateway.auth import CanReadCustomers, CanSell
 from gateway.deps import DownstreamDep
 from gateway.downstream import Downstream, parse_as, segment
 from gateway.idempotent_writes import WriteDownstreamDep
+from gateway.identity.auth import CanReadCustomers, CanSell
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
 from gateway.schemas.subscriptions import (

@@ -8,12 +8,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from gateway import tickets
 from gateway.audit import AuditDep
-from gateway.auth import CanReadCustomers, Principal, require
+from gateway.composition import tickets
 from gateway.deps import DatabaseDep, DownstreamDep
 from gateway.idempotent_writes import WriteDownstreamDep
-from gateway.permissions import Permission
+from gateway.identity.auth import CanReadCustomers, Principal, require
+from gateway.identity.permissions import Permission
 from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses

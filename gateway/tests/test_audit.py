@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from gateway.audit import AuditTrail, scrub
-from gateway.auth import Principal
-from gateway.permissions import Role
+from gateway.identity.auth import Principal
+from gateway.identity.permissions import Role
 from gateway.settings import GatewaySettings
 from gateway.tests.conftest import Headers
 from gateway.tests.fakes import CUSTOMER_ID, GENERATED_PASSWORD, FakeServices, problem

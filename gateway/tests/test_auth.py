@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import httpx
 import jwt
+import pytest
 
-from gateway import security
-from gateway.permissions import ROLE_PERMISSIONS, Permission, Role
+from gateway.identity import security
+from gateway.identity.permissions import ROLE_PERMISSIONS, Permission, Role
 from gateway.tests.conftest import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
@@ -47,8 +48,11 @@ async def test_password_sign_in_issues_a_bearer_token_that_identifies_the_operat
     token = response.json()
     assert token["token_type"] == "bearer"
     assert token["expires_in"] == 30 * 60
-    claims = jwt.decode(token["access_token"], JWT_SECRET, algorithms=["HS256"])
+    claims = jwt.decode(
+        token["access_token"], JWT_SECRET, algorithms=["HS256"], audience="tvcm-api"
+    )
     assert claims["role"] == "admin"
+    assert (claims["iss"], claims["aud"], claims["sv"]) == ("tvcm-gateway", "tvcm-api", 0)
     assert claims["exp"] - claims["iat"] == 30 * 60
     me = await client.get(
         "/api/v1/me", headers={"Authorization": f"Bearer {token['access_token']}"}
@@ -102,10 +106,17 @@ async def test_expired_and_foreign_tokens_are_refused(client: httpx.AsyncClient)
         lifetime=timedelta(minutes=30),
     )
 
+    details = []
     for token in (expired, foreign, "not-a-jwt"):
         response = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
-        assert_problem(response, 401)
+        details.append(assert_problem(response, 401)["detail"])
         assert 'error="invalid_token"' in response.headers["www-authenticate"]
+    # One plain reason each, never the JWT library's own text.
+    assert details == [
+        "invalid token: the token has expired",
+        "invalid token: the token is malformed or its signature is wrong",
+        "invalid token: the token is malformed or its signature is wrong",
+    ]
 
 
 async def test_viewer_may_not_create_a_customer(
@@ -172,17 +183,48 @@ async def test_revoking_an_unknown_api_key_is_404(
     assert_problem(await client.delete("/api/v1/api-keys/nope", headers=admin), 404)
 
 
-async def test_operator_names_are_unique(client: httpx.AsyncClient, admin: Headers) -> None:
-    body = {"username": "jane", "password": "jane-password", "role": "support"}
+async def test_operator_names_are_unique_ignoring_case(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    body = {"username": "jane", "password": "correct horse battery", "role": "support"}
     assert (await client.post("/api/v1/operators", json=body, headers=admin)).status_code == 201
 
     again = await client.post("/api/v1/operators", json=body, headers=admin)
+    shouted = await client.post(
+        "/api/v1/operators", json={**body, "username": "JANE"}, headers=admin
+    )
 
-    problem = assert_problem(again, 409)
-    assert problem["errors"] == [{"field": "username", "message": "already taken"}]
+    for refused in (again, shouted):
+        problem = assert_problem(refused, 409)
+        assert problem["errors"] == [{"field": "username", "message": "already taken"}]
     listing = await client.get("/api/v1/operators", headers=admin)
     assert [o["username"] for o in listing.json()["items"]] == ["admin", "jane"]
     assert "password" not in listing.text
+    # She signs in whatever case she types.
+    await sign_in(client, "Jane", "correct horse battery")
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("short-pw-1", "at least 12 characters"),
+        ("password1234", "too common"),
+        ("Qwertyuiop123", "too common"),
+        ("aaaaaaaaaaaaaaaa", "too common"),
+        ("my-name-is-jane!", "must not contain the username"),
+    ],
+)
+async def test_an_operator_password_must_be_long_and_uncommon(
+    client: httpx.AsyncClient, admin: Headers, password: str, reason: str
+) -> None:
+    body = {"username": "jane", "password": password, "role": "support"}
+
+    refused = await client.post("/api/v1/operators", json=body, headers=admin)
+
+    problem = assert_problem(refused, 422)
+    assert reason in refused.text
+    assert password not in refused.text  # the refused password is not echoed back
+    assert problem["status"] == 422
 
 
 def test_each_role_can_do_what_the_role_below_it_can_and_more() -> None:

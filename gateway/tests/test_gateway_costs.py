@@ -7,8 +7,8 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import update
 
+from gateway.identity.operator_cache import OperatorCache
 from gateway.models import Operator
-from gateway.operator_cache import OperatorCache
 from gateway.tests.conftest import Headers
 from gateway.tests.fakes import CUSTOMER_ID, FakeServices, customer
 from gateway.tests.test_auth import assert_problem

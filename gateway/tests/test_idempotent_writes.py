@@ -56,7 +56,13 @@ RACERS = 8
 
 # Sign-in and sign-out: a token exchange, not a write to repeat or replay (a stored answer
 # would be a stored token); a retry simply signs in again, and a logout is idempotent itself.
-NOT_KEYED = {("POST", "/auth/token"), ("POST", "/auth/logout")}
+# A dead-letter replay writes to Kafka, not to a database: it marks what it sent with a
+# committed offset, so repeating it sends nothing twice.
+NOT_KEYED = {
+    ("POST", "/auth/token"),
+    ("POST", "/auth/logout"),
+    ("POST", "/dead-letters/{topic}/replay"),
+}
 
 
 class ServiceApps(httpx.AsyncBaseTransport):

@@ -1,8 +1,8 @@
 """Every route of the app, whoever added it: 401 without credentials, 403 for each role that
 lacks the route's permission, neither for a role that has it.
 
-A route's permission is read from its dependencies (gateway.auth tags the dependency behind
-`CanSell`, `CanReadCustomers`, ..., `SignedIn` and `PublicRoute`); a route under /api/v1 that
+A route's permission is read from its dependencies (gateway.identity.auth tags the dependency
+behind `CanSell`, `CanReadCustomers`, ..., `SignedIn` and `PublicRoute`); a route under /api/v1 that
 declares none, or more than one, fails here.
 """
 
@@ -14,8 +14,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
-from gateway.auth import PUBLIC, SIGNED_IN, RouteAccess, route_access
-from gateway.permissions import ROLE_PERMISSIONS, Role
+from gateway.identity.auth import PUBLIC, SIGNED_IN, RouteAccess, route_access
+from gateway.identity.permissions import ROLE_PERMISSIONS, Role
 from gateway.routes.prefix import API_PREFIX
 from gateway.tests.conftest import Headers
 

@@ -267,10 +267,34 @@ async def test_catalog_edits_are_admin_only_and_audited(
         (
             "/api/v1/products/basic/plans",
             {"id": "p", "name": "P", "length": 1, "unit": "days", "prices": {"EUR": "-1"}},
-            "prices",
+            "prices.EUR",
+        ),
+        (
+            "/api/v1/products/basic/plans/basic-1m",
+            {"prices": {"EUR": "-19.99"}},
+            "prices.EUR",
+        ),
+        (
+            "/api/v1/products/basic/plans",
+            {"id": "p", "name": "P", "length": 1, "unit": "days", "prices": {"USB": "1"}},
+            "prices.USB.[key]",
+        ),
+        ("/api/v1/webshops/demo", {"currencies": ["EUR", "CHR"]}, "currencies.1"),
+        (
+            "/api/v1/webshops",
+            {"id": "w", "name": "W", "currencies": ["USB"], "product_ids": []},
+            "currencies.0",
         ),
     ],
-    ids=["fixed-type", "negative-length", "negative-price"],
+    ids=[
+        "fixed-type",
+        "negative-length",
+        "negative-price",
+        "negative-price-update",
+        "usb-price",
+        "chr-webshop-update",
+        "usb-webshop",
+    ],
 )
 async def test_catalog_refusals_name_the_field(
     client: httpx.AsyncClient,
@@ -280,9 +304,10 @@ async def test_catalog_refusals_name_the_field(
     body: dict[str, Any],
     field: str,
 ) -> None:
-    method = "PATCH" if path.endswith("basic") else "POST"
+    method = "POST" if path.endswith(("plans", "webshops")) else "PATCH"
     response = await client.request(method, path, json=body, headers=admin)
-    assert field in str(assert_problem(response, 422)["errors"])
+    errors: list[dict[str, str]] = assert_problem(response, 422)["errors"]  # type: ignore[assignment]
+    assert field in [e["field"] for e in errors]
     assert fake.calls("billing") == []
 
 

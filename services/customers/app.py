@@ -15,17 +15,24 @@ from services.contracts.customers import (
     ProfileDeletedV1,
 )
 from services.contracts.webshop import OrderAcceptedV1, OrderRejectedV1
-from services.customers import account_router, extras_router, handlers
-from services.customers.bulk_add import BatchWorkers
+from services.customers import handlers
+from services.customers.account import router as account_router
+from services.customers.bulk import router as bulk_router
+from services.customers.bulk.service import BatchWorkers
+from services.customers.erasure import router as erasure_router
 from services.customers.models import metadata
+from services.customers.profiles import router as profiles_router
 from services.customers.router import router
+from services.customers.stats import router as stats_router
 from services.runtime.service_app import Runtime, ServiceSpec, run
 
 api = APIRouter()
 api.include_router(router)
 api.include_router(account_router.router)
-for extra in extras_router.ROUTERS:
-    api.include_router(extra)
+api.include_router(profiles_router.profiles_router)
+api.include_router(erasure_router.router)
+api.include_router(bulk_router.router)
+api.include_router(stats_router.router)
 
 # Bulk-add jobs are worked in the background of each instance, from start to stop; a job left
 # unfinished by a crash is picked up again (by this or another instance) when its lease ends.

@@ -120,7 +120,3 @@ class WebshopOrder(Base):
 
 outbox, outbox_lease, inbox, idempotency_record = define_messaging_tables(Base.metadata)
 metadata = Base.metadata
-
-# Profiles, bulk-add jobs and erasure tombstones live in their own module; importing it here
-# puts their tables in `metadata` for Alembic and the service alike.
-from services.customers import extra_tables  # noqa: E402, F401

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.customers import editing, listing, service
+from services.customers import editing, listing, service, timeline
 from services.customers.schemas import (
     CustomerCreate,
     CustomerCreated,
@@ -114,3 +114,11 @@ async def update_customer(
         return Answer(await editing.update_customer(session, rt.outbox, customer_id, payload))
 
     return await once(work)
+
+
+@router.get("/{customer_id}/timeline", response_model=timeline.Timeline)
+async def customer_timeline(
+    customer_id: str, rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=500)] = 200
+) -> timeline.Timeline:
+    async with rt.db.sessions() as session:
+        return await timeline.customer_timeline(session, customer_id, limit=limit)

@@ -8,8 +8,9 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.customers.extra_tables import CustomerBatchItem, Profile
+from services.customers.bulk.models import CustomerBatchItem
 from services.customers.models import Account, Customer, WebshopOrder
+from services.customers.profiles.models import Profile
 from services.runtime.problems import Problem
 
 

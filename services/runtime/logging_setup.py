@@ -50,6 +50,8 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # One line per HTTP request and per Kafka message is noise at INFO.
-    for noisy in ("uvicorn.access", "aiokafka", "faststream.access"):
+    # One line per HTTP request and per Kafka message is noise at INFO; httpx's request lines
+    # would also carry query strings (search terms: names, e-mails, phones) into the logs,
+    # where erasure cannot reach them.
+    for noisy in ("uvicorn.access", "aiokafka", "faststream.access", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

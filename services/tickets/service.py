@@ -124,7 +124,7 @@ async def message_on_expiring(
         occasion=f"{event.subscription_id}@{event.expires_at.isoformat()}",
         product=event.product_id,
         date=event.expires_at.date().isoformat(),
-        days_left=str(event.days_left),
+        days_left="1 day" if event.days_left == 1 else f"{event.days_left} days",
     )
 
 

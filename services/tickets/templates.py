@@ -20,8 +20,8 @@ EXPIRING = Template(
     name="expiring",
     title="Your subscription ends soon",
     body=(
-        "Hello {first_name}, your {product} subscription ends on {date} ({days_left} days "
-        "left). Renew it to keep watching."
+        "Hello {first_name}, your {product} subscription ends on {date} ({days_left} left). "
+        "Renew it to keep watching."
     ),
 )
 

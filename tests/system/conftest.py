@@ -78,6 +78,8 @@ def system(
             "ADMIN_USERNAME": ADMIN_USERNAME,
             "ADMIN_PASSWORD": ADMIN_PASSWORD,
             "OUTBOX_RELAY_INTERVAL_SECONDS": "0.1",
+            # The real expiry scheduler, ticking fast enough for an expiry a few seconds ahead.
+            "BILLING_SCHEDULER_INTERVAL_SECONDS": "1",
         },
     )
     start_all(processes)

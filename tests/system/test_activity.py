@@ -26,7 +26,6 @@ from services.contracts.apps import (
     RecordingCompletedV1,
     RecordingScheduledV1,
 )
-from services.contracts.billing import SubscriptionActivatedV1
 from services.contracts.customers import ProfileDeletedV1
 from services.contracts.envelope import CloudEvent, EventData
 from tests.system.conftest import System, eventually
@@ -251,22 +250,17 @@ async def test_the_limit_follows_a_product_change_at_once(system: System, apps: 
             )
         await apps.wait_for("activity.events", "device.registered.v1", customer_id, count=4)
 
-        # Billing's news of a change to a product with fewer devices (what its change sends).
-        change = SubscriptionActivatedV1(
-            customer_id=customer_id,
-            subscription_id=f"sub-{uuid.uuid4().hex[:8]}",
-            order_id=None,
-            action="changed",
-            webshop_id="shop-eu",
-            product_id="basic",
-            plan_id="basic-1m",
-            extra_product_ids=[],
-            status="active",
-            starts_at=datetime.now(UTC),
-            expires_at=datetime.now(UTC) + timedelta(days=30),
-            max_devices=2,
+        # The operator changes the customer to a product with fewer devices, through billing.
+        changed_now = await client.post(
+            f"/api/v1/customers/{customer_id}/subscription/change",
+            json={
+                "product_id": "basic",
+                "plan_id": "basic-1m",
+                "extra_product_ids": [],
+                "starts": "now",
+            },
         )
-        await apps.send("billing.events", change, customer_id)
+        assert changed_now.status_code == 200, changed_now.text
 
         logouts = await apps.wait_for("apps.commands", "device.logout.v1", customer_id, count=2)
         assert sorted(e["device_id"] for e in logouts) == ["dev-0", "dev-1"]
@@ -310,6 +304,29 @@ async def test_a_subscription_cancelled_now_logs_out_the_connected_devices(
             match=lambda e: e["reason"] == "no_active_subscription",
         )
         assert told["device_id"] == "stb-1"
+
+
+async def test_a_subscription_the_scheduler_expires_logs_out_the_connected_devices(
+    system: System, apps: Apps
+) -> None:
+    async with system.client() as client:
+        customer_id = await _customer_with_limit(client)
+        await apps.send("apps.events", _connected(customer_id, "stb-9"), customer_id)
+        await apps.wait_for("activity.events", "device.registered.v1", customer_id)
+
+        # An expiry a few seconds ahead; billing's own scheduler ends the period.
+        moved = await client.put(
+            f"/api/v1/customers/{customer_id}/subscription/expiry",
+            json={
+                "expires_at": (datetime.now(UTC) + timedelta(seconds=3)).isoformat(),
+                "reason": "system test",
+            },
+        )
+        assert moved.status_code == 200, moved.text
+
+        [logout] = await apps.wait_for("apps.commands", "device.logout.v1", customer_id)
+        assert logout["device_id"] == "stb-9"
+        assert logout["reason"] == "subscription_ended"
 
 
 async def test_an_unbound_device_is_logged_out(system: System, apps: Apps) -> None:

@@ -1,6 +1,7 @@
 """Customers end to end (real Kafka, the real processes, through the gateway): editing info and
 the webshop, the account (disable/enable, login, password reset, last login), the list's
-filters, search, sort, pages and CSV export, and the status following billing's events."""
+filters, search, sort, pages and CSV export, and the status following real billing (its actions
+and its expiry scheduler)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,6 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from services.contracts.apps import DeviceConnectedV1
-from services.contracts.billing import (
-    SubscriptionActivatedV1,
-    SubscriptionCancelledV1,
-    SubscriptionExpiredV1,
-)
 from services.contracts.envelope import CloudEvent, EventData
 from tests.system.conftest import System, eventually
 
@@ -276,64 +272,42 @@ async def test_list_filters_search_sort_pages_and_csv(system: System) -> None:
     assert rows[2][1] == "disabled"
 
 
-async def test_status_follows_billings_events(system: System, bus: Bus) -> None:
+async def test_the_scheduler_expires_a_subscription_and_the_list_shows_it_inactive(
+    system: System,
+) -> None:
+    """Billing's own scheduler (ticking every second here) ends a subscription whose expiry an
+    operator moved a few seconds ahead; the customer turns expired and Inactive in the list."""
     async with system.client() as client:
-        customer_id = (await add_customer(client, "Stat", f"Us{uid()}"))["id"]
+        last_name = f"Us{uid()}"
+        customer_id = (await add_customer(client, "Stat", last_name))["id"]
         await until_status(client, customer_id, "active")
-        details = (await client.get(f"/api/v1/customers/{customer_id}")).json()
-        subscription = details["sections"]["subscription"]["data"]
-        now = datetime.now(UTC)
-
-        async def publish(data: EventData) -> None:
-            await bus.publish("billing.events", data, customer_id, source="/services/billing")
-
-        await publish(
-            SubscriptionCancelledV1(
-                customer_id=customer_id,
-                subscription_id=subscription["id"],
-                product_id="basic",
-                cancelled_at=now,
-            )
+        expires_at = datetime.now(UTC) + timedelta(seconds=3)
+        moved = await client.put(
+            f"/api/v1/customers/{customer_id}/subscription/expiry",
+            json={"expires_at": expires_at.isoformat(), "reason": "system test"},
         )
+        assert moved.status_code == 200, moved.text
+
         await until_status(client, customer_id, "expired")
         expired_list = await client.get(
             "/api/v1/customers",
             params={
                 "status": "expired",
-                "expires_before": (now + timedelta(seconds=1)).isoformat(),
+                "expires_before": (expires_at + timedelta(seconds=1)).isoformat(),
             },
         )
-        assert customer_id in [c["id"] for c in expired_list.json()["items"]]
-
-        await publish(
-            SubscriptionActivatedV1(
-                customer_id=customer_id,
-                subscription_id=subscription["id"],
-                order_id=None,
-                action="renewed",
-                webshop_id="shop-eu",
-                product_id="basic",
-                plan_id="basic-1m",
-                extra_product_ids=[],
-                status="trial",
-                starts_at=now,
-                expires_at=now + timedelta(days=14),
-                max_devices=2,
-            )
+        inactive = await client.get(
+            "/api/v1/customers", params={"status_group": "inactive", "q": last_name}
         )
-        await until_status(client, customer_id, "trial")
-
-        await publish(
-            SubscriptionExpiredV1(
-                customer_id=customer_id,
-                subscription_id=subscription["id"],
-                product_id="basic",
-                expired_at=now + timedelta(days=14),
-            )
+        active = await client.get(
+            "/api/v1/customers", params={"status_group": "active", "q": last_name}
         )
-        await until_status(client, customer_id, "expired")
-        stats = await client.get("/api/v1/customers", params={"status_group": "inactive"})
-    assert customer_id in [c["id"] for c in stats.json()["items"]]
+        details = (await client.get(f"/api/v1/customers/{customer_id}")).json()
+
+    assert customer_id in [c["id"] for c in expired_list.json()["items"]]
+    assert [c["id"] for c in inactive.json()["items"]] == [customer_id]
+    assert active.json()["items"] == []
+    assert details["sections"]["subscription"]["data"]["status"] == "expired"
 
 
 async def test_status_follows_real_billing_through_cancel_and_renewal(system: System) -> None:

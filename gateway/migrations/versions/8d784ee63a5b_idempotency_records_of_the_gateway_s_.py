@@ -1,7 +1,7 @@
 """idempotency records of the gateway's own writes
 
 Revision ID: 8d784ee63a5b
-Revises: 59657c87a872
+Revises: 7d2e4f1a9b3c
 Create Date: 2026-12-01 03:01:49.747560
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import services.runtime.db
 
 revision: str = "8d784ee63a5b"
-down_revision: str | None = "59657c87a872"
+down_revision: str | None = "7d2e4f1a9b3c"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

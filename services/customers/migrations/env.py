@@ -1,4 +1,4 @@
-from services.customers.models import metadata
+from services.customers.app import SPEC
 from services.runtime.migrations import run_env
 
-run_env(metadata)
+run_env(SPEC.metadata)

@@ -10,8 +10,9 @@ from pydantic import ValidationError
 from sqlalchemy import func, select, update
 
 from services.contracts.customers import CustomerInfo
-from services.customers import bulk_add, credentials, models, service
-from services.customers.extra_tables import CustomerBatch, CustomerBatchItem
+from services.customers import credentials, models, service
+from services.customers.bulk import service as bulk_add
+from services.customers.bulk.models import CustomerBatch, CustomerBatchItem
 from services.customers.models import Account, Customer
 from services.customers.schemas import CredentialsIn, CustomerCreate
 from services.runtime.db import Database, utcnow

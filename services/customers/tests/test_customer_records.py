@@ -19,17 +19,17 @@ from services.contracts.billing import (
 from services.contracts.contact import CustomerInfoPatch
 from services.contracts.customers import CustomerInfo
 from services.customers import (
-    account,
     credentials,
     editing,
     listing,
     models,
     service,
-    stats,
     status,
 )
+from services.customers.account import service as account
 from services.customers.models import Account, Customer
 from services.customers.schemas import AccountUpdate, CustomerCreate, CustomerUpdate
+from services.customers.stats import service as stats
 from services.runtime.db import Database
 from services.runtime.outbox import Outbox
 from services.runtime.problems import Problem

@@ -10,9 +10,11 @@ from sqlalchemy import func, select
 from services.contracts.billing import SubscriptionActivatedV1
 from services.contracts.customers import CustomerInfo
 from services.contracts.webshop import Buyer, OrderPaidV1, Payment
-from services.customers import erasure, listing, models, service, timeline
-from services.customers.extra_tables import ErasedCustomer, Profile
+from services.customers import listing, models, service, timeline
+from services.customers.erasure import service as erasure
+from services.customers.erasure.models import ErasedCustomer
 from services.customers.models import Account, Customer, WebshopOrder
+from services.customers.profiles.models import Profile
 from services.customers.schemas import CustomerCreate
 from services.runtime.db import Database
 from services.runtime.outbox import Outbox

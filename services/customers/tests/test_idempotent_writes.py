@@ -6,7 +6,8 @@ import httpx
 from sqlalchemy import func, select
 
 from services.customers import models
-from services.customers.extra_tables import CustomerBatch, Profile
+from services.customers.bulk.models import CustomerBatch
+from services.customers.profiles.models import Profile
 from services.runtime.db import Database
 
 SALE = {

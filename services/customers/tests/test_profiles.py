@@ -5,8 +5,9 @@ import pytest
 from pydantic import ValidationError
 
 from services.contracts.customers import CustomerInfo
-from services.customers import credentials, models, profiles, service
-from services.customers.extra_tables import Profile
+from services.customers import credentials, models, service
+from services.customers.profiles import service as profiles
+from services.customers.profiles.models import Profile
 from services.customers.schemas import CustomerCreate
 from services.runtime.db import Database
 from services.runtime.outbox import Outbox

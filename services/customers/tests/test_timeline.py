@@ -7,8 +7,9 @@ from decimal import Decimal
 from sqlalchemy import update
 
 from services.contracts.webshop import Buyer, OrderPaidV1, Payment
-from services.customers import listing, profiles, service, timeline
-from services.customers.extra_tables import Profile
+from services.customers import listing, service, timeline
+from services.customers.profiles import service as profiles
+from services.customers.profiles.models import Profile
 from services.runtime.db import Database
 from services.runtime.outbox import Outbox
 

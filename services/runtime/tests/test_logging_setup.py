@@ -4,9 +4,10 @@ import json
 import logging
 import sys
 
+import httpx
 import pytest
 
-from services.runtime.logging_setup import JsonFormatter, redact
+from services.runtime.logging_setup import JsonFormatter, configure_logging, redact
 
 SECRET = "hunter2-Secret"
 
@@ -87,3 +88,22 @@ def test_json_formatter_redacts_the_exception_text() -> None:
     entry = json.loads(line)
     assert "RuntimeError" in entry["exception"]
     assert SECRET not in line
+
+
+async def test_search_terms_in_query_strings_stay_out_of_the_logs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("gateway")
+    try:
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, json={"items": []})
+
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+            await client.get("http://customers/customers", params={"q": "jane.doe@example.com"})
+        logging.getLogger("gateway").info("listed customers")
+    finally:
+        logging.getLogger().handlers.clear()
+    logged = capsys.readouterr().err
+    assert "listed customers" in logged  # the handler did write
+    assert "jane.doe" not in logged

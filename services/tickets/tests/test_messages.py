@@ -184,6 +184,17 @@ async def test_expiring_and_expired_messages_are_sent_once_per_period(
     assert [s.data["message_id"] for s in shows] == [m.id for m in sent]
 
 
+async def test_an_expiring_message_counts_one_day_in_the_singular(
+    db: Database, outbox: Outbox
+) -> None:
+    await remember(db, outbox)
+    async with db.transaction() as session:
+        await service.message_on_expiring(session, outbox, expiring(days_left=1))
+
+    [message] = await messages(db)
+    assert "(1 day left)" in message.body
+
+
 async def test_an_expiring_message_without_a_known_name_still_goes_out(
     db: Database, outbox: Outbox
 ) -> None:

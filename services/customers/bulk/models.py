@@ -1,35 +1,12 @@
-"""Tables of profiles, bulk-add jobs and erasure tombstones (registered in the service's
-metadata by models.py, so Alembic and the tests see one schema)."""
+"""Tables of bulk-add jobs and their items (in the service's one metadata, through `Base`)."""
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.customers.models import Base
 from services.runtime.db import UTCDateTime
-
-
-class Profile(Base):
-    """A viewer profile of an account (the TV apps' "who is watching")."""
-
-    __tablename__ = "profile"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(40))
-    kids: Mapped[bool] = mapped_column(Boolean, default=False)
-    # argon2 of the 4-8 digit PIN, like account passwords; None when the profile has no PIN.
-    pin_hash: Mapped[str | None] = mapped_column(String(200))
-    avatar: Mapped[str] = mapped_column(String(32))
-    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-    __table_args__ = (
-        UniqueConstraint("customer_id", "name", name="uq_profile_customer_name"),
-        Index("ix_profile_customer_created", "customer_id", "created_at"),
-    )
 
 
 class CustomerBatch(Base):
@@ -81,13 +58,3 @@ class CustomerBatchItem(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_customer_batch_item_customer", "customer_id"),)
-
-
-class ErasedCustomer(Base):
-    """What is left of an erased customer: the id and when. The customer, account and profiles
-    rows are deleted; this row makes a repeated erasure a no-op answered 204."""
-
-    __tablename__ = "erased_customer"
-
-    customer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    erased_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gateway import accounts
-from gateway.permissions import Role
+from gateway.identity import accounts
+from gateway.identity.permissions import Role
 from services.runtime.db import Database
 
 
@@ -25,6 +25,7 @@ class ActiveOperator:
     id: str
     username: str
     role: Role
+    session_version: int
 
 
 class OperatorCache:
@@ -45,7 +46,9 @@ class OperatorCache:
             operator = await accounts.active_operator(session, operator_id)
         found = None
         if operator is not None:
-            found = ActiveOperator(operator.id, operator.username, Role(operator.role))
+            found = ActiveOperator(
+                operator.id, operator.username, Role(operator.role), operator.session_version
+            )
         if self.ttl_seconds > 0:
             self._entries[operator_id] = (found, started)
         return found

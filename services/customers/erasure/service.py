@@ -8,8 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts import topics
 from services.contracts.customers import CustomerErasedV1
-from services.customers.extra_tables import CustomerBatchItem, ErasedCustomer, Profile
+from services.customers.bulk.models import CustomerBatchItem
+from services.customers.erasure.models import ErasedCustomer
 from services.customers.models import Account, Customer, WebshopOrder, idempotency_record
+from services.customers.profiles.models import Profile
 from services.runtime.db import utcnow
 from services.runtime.idempotency import forget_customer
 from services.runtime.outbox import Outbox

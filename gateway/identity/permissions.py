@@ -21,6 +21,8 @@ class Permission(StrEnum):
     OPERATORS_MANAGE = "operators:manage"
     API_KEYS_MANAGE = "api_keys:manage"
     AUDIT_READ = "audit:read"
+    # The dead-letter topics: reading them (they hold customers' data) and replaying.
+    DEAD_LETTERS_MANAGE = "dead_letters:manage"
 
 
 _VIEWER = frozenset({Permission.CUSTOMERS_READ, Permission.CATALOG_READ})
@@ -31,6 +33,7 @@ _ADMIN = _OPERATOR | {
     Permission.OPERATORS_MANAGE,
     Permission.API_KEYS_MANAGE,
     Permission.AUDIT_READ,
+    Permission.DEAD_LETTERS_MANAGE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

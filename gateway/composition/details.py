@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from gateway.customers import get_customer
+from gateway.composition.customers import get_customer
 from gateway.downstream import Downstream, parse_as, segment
 from gateway.schemas.customers import DevicePage, MessagePage, Subscription, TransactionPage
 from gateway.schemas.details import CustomerDetails, DetailSections, SectionOk, SectionUnavailable

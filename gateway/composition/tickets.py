@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import select
 
-from gateway.customers import get_customer
+from gateway.composition.customers import get_customer
 from gateway.downstream import Downstream, QueryParams, parse_as, segment
 from gateway.models import Operator
 from gateway.schemas.tickets import MessagePage, TicketPage

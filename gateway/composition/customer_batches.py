@@ -3,7 +3,7 @@ customers service queues the job and its worker makes the customers."""
 
 from pydantic import TypeAdapter
 
-from gateway.customers import catalog_refusal
+from gateway.composition.customers import catalog_refusal
 from gateway.downstream import Downstream, parse_as, segment
 from gateway.schemas.customer_batches import (
     CustomerBatch,

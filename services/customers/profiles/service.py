@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.contracts import topics
 from services.contracts.customers import ProfileCreatedV1, ProfileDeletedV1
 from services.customers import credentials
-from services.customers.extra_tables import Profile
 from services.customers.models import Customer
+from services.customers.profiles.models import Profile
 from services.runtime.db import utcnow
 from services.runtime.outbox import Outbox
 from services.runtime.problems import Problem

@@ -1,11 +1,11 @@
-"""Internal HTTP API of the customer's account and of the service's dashboard figures."""
+"""Internal HTTP API of the customer's account. Writes run once per `Idempotency-Key`
+(services/runtime/idempotency.py)."""
 
 from fastapi import APIRouter, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.customers import account
+from services.customers.account import service as account
 from services.customers.schemas import AccountPublic, AccountUpdate, PasswordReset
-from services.customers.stats import CustomerStats, customer_stats
 from services.runtime.idempotency import Answer, WriteOnceDep
 from services.runtime.service_app import RuntimeDep
 
@@ -42,10 +42,3 @@ async def reset_password(customer_id: str, once: WriteOnceDep) -> Response:
         return Answer(reset, stored_body=reset.model_copy(update={"password": None}))
 
     return await once(work)
-
-
-@router.get("/stats", response_model=CustomerStats, tags=["stats"])
-async def stats(rt: RuntimeDep) -> CustomerStats:
-    """Customers per status and new customers per UTC day over the last 30 days."""
-    async with rt.db.sessions() as session:
-        return await customer_stats(session)

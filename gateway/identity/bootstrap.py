@@ -6,9 +6,9 @@ from typing import TextIO
 
 from sqlalchemy.exc import IntegrityError
 
-from gateway import accounts, security
+from gateway.identity import accounts, security
+from gateway.identity.permissions import Role
 from gateway.models import AuditEntry
-from gateway.permissions import Role
 from gateway.settings import GatewaySettings
 from services.runtime.db import Database, utcnow
 from services.runtime.problems import Problem

@@ -15,9 +15,9 @@ from fastapi.dependencies.models import Dependant
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from starlette.exceptions import HTTPException
 
-from gateway import accounts, security
 from gateway.deps import DatabaseDep, OperatorCacheDep, SettingsDep
-from gateway.permissions import Permission, Role, allows
+from gateway.identity import accounts, security
+from gateway.identity.permissions import Permission, Role, allows
 from services.runtime.problems import Problem
 
 TOKEN_URL = "/api/v1/auth/token"
@@ -77,13 +77,19 @@ async def get_principal(
         return Principal(kind="api_key", id=key.id, name=key.name, role=Role(key.role))
     if token:
         try:
-            operator_id = security.read_token(token, key=settings.jwt_key)
+            valid = security.read_token(token, key=settings.jwt_key)
         except security.InvalidToken as invalid:
             raise unauthorized(f"invalid token: {invalid}", error="invalid_token") from None
-        operator = await operators.active(db, operator_id)
+        operator = await operators.active(db, valid.subject)
         if operator is None:
             raise unauthorized(
                 "the operator no longer exists or is disabled", error="invalid_token"
+            )
+        if operator.session_version != valid.session_version:
+            raise unauthorized(
+                "the session has ended (new password, or the account was disabled or enabled); "
+                "sign in again",
+                error="invalid_token",
             )
         # The role comes from the database, not the token: a demotion or a disabling takes
         # effect within the operator cache's few seconds instead of when the token expires.
@@ -120,6 +126,7 @@ CanEditCatalog = Annotated[Principal, Depends(require(Permission.CATALOG_WRITE))
 CanManageOperators = Annotated[Principal, Depends(require(Permission.OPERATORS_MANAGE))]
 CanManageApiKeys = Annotated[Principal, Depends(require(Permission.API_KEYS_MANAGE))]
 CanReadAudit = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]
+CanManageDeadLetters = Annotated[Principal, Depends(require(Permission.DEAD_LETTERS_MANAGE))]
 
 
 async def _signed_in(principal: CurrentPrincipal) -> Principal:

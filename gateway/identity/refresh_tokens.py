@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.identity.security import hash_api_key
 from gateway.models import RefreshToken
-from gateway.security import hash_api_key
 
 REFRESH_TOKEN_PREFIX = "tvcmr"
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.customers import CustomerInfo
 from services.customers import credentials, service
-from services.customers.extra_tables import CustomerBatch, CustomerBatchItem
+from services.customers.bulk.models import CustomerBatch, CustomerBatchItem
 from services.customers.models import Account
 from services.customers.schemas import CredentialsIn, CustomerCreate
 from services.runtime.db import Database, utcnow

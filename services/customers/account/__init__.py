@@ -1,0 +1,1 @@
+"""The customer's account: login, password, enabled or disabled."""

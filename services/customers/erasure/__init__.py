@@ -1,0 +1,1 @@
+"""Erasure of a customer: personal data, account and profiles gone, a tombstone kept."""

@@ -1,0 +1,1 @@
+"""The service's dashboard figures (GET /stats)."""
