@@ -3,14 +3,12 @@ customers service queues the job and its worker makes the customers."""
 
 from pydantic import TypeAdapter
 
-from gateway.composition.customers import catalog_refusal
 from gateway.downstream import Downstream, parse_as, segment
 from gateway.schemas.customer_batches import (
     CustomerBatch,
     CustomerBatchCreate,
     CustomerBatchItemPage,
 )
-from services.runtime.problems import Problem
 
 _BATCH = TypeAdapter(CustomerBatch)
 _ITEMS = TypeAdapter(CustomerBatchItemPage)
@@ -21,12 +19,7 @@ async def create_batch(downstream: Downstream, payload: CustomerBatchCreate) -> 
     sale = payload.model_dump(
         mode="json", include={"webshop_id", "product_id", "plan_id", "extra_product_ids"}
     )
-    try:
-        await downstream.call("billing", "POST", "/orders/check", json_body=sale)
-    except Problem as problem:
-        if problem.status == 422:
-            raise catalog_refusal(problem) from None
-        raise
+    await downstream.call("billing", "POST", "/orders/check", json_body=sale)
     data = await downstream.call(
         "customers", "POST", "/customer-batches", json_body=payload.model_dump(mode="json")
     )

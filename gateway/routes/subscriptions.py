@@ -3,14 +3,15 @@ invoices: each action is one call to billing, audited, and idempotent with `Idem
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, TypeAdapter
 
 from gateway.audit import AuditDep
 from gateway.deps import DownstreamDep
 from gateway.downstream import Downstream, parse_as, segment
 from gateway.idempotent_writes import WriteDownstreamDep
-from gateway.identity.auth import CanReadCustomers, CanSell
+from gateway.identity.auth import CanReadCustomers, CanSell, Principal
+from gateway.identity.permissions import Permission
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
 from gateway.schemas.subscriptions import (
@@ -23,6 +24,7 @@ from gateway.schemas.subscriptions import (
     RenewRequest,
     SubscriptionDetail,
 )
+from services.runtime.paging import Cursor, Limit
 from services.runtime.problems import Problem
 
 router = APIRouter(prefix=f"{API_PREFIX}/customers", tags=["subscriptions"])
@@ -34,6 +36,20 @@ _RESULT = TypeAdapter(ActionResult)
 _SUBSCRIPTION = TypeAdapter(SubscriptionDetail)
 _INVOICES = TypeAdapter(InvoicePage)
 _ACTION_ERRORS = problem_responses(*AUTH_ERRORS, 404, 409, 422, 503)
+
+
+def _require_trial_override(principal: Principal, payload: RenewRequest) -> None:
+    """Only a role with subscriptions:repeat_trial (admins) may sell a trial again."""
+    if payload.repeat_trial and not principal.can(Permission.TRIALS_REPEAT):
+        raise Problem(
+            403,
+            "Forbidden",
+            f"the {principal.role} role lacks the {Permission.TRIALS_REPEAT} permission",
+            extra={
+                "permission": Permission.TRIALS_REPEAT.value,
+                "errors": [{"field": "repeat_trial", "message": "admins only"}],
+            },
+        )
 
 
 def _base(customer_id: str) -> str:
@@ -92,12 +108,14 @@ async def get_subscription(
 async def renew(
     customer_id: CustomerId,
     payload: RenewRequest,
-    _: CanSell,
+    principal: CanSell,
     downstream: WriteDownstreamDep,
     audit: AuditDep,
 ) -> ActionResult:
     """Renew: same product, the plan's length added from the later of now and the expiry
-    (an expired customer counts from now); one charge in the ledger."""
+    (an expired customer counts from now); one charge in the ledger. A trial product is sold
+    once per customer unless an admin sets `repeat_trial`."""
+    _require_trial_override(principal, payload)
     return await _act(
         downstream,
         audit,
@@ -115,13 +133,15 @@ async def renew(
 async def change(
     customer_id: CustomerId,
     payload: ChangeRequest,
-    _: CanSell,
+    principal: CanSell,
     downstream: WriteDownstreamDep,
     audit: AuditDep,
 ) -> ActionResult:
     """Change product/plan now (the unused time is credited against the new price: one net
     charge, or a credit if it is larger) or at the current expiry (charged now, switched by the
-    scheduler when the period ends)."""
+    scheduler when the period ends). A trial product is sold once per customer unless an admin
+    sets `repeat_trial`."""
+    _require_trial_override(principal, payload)
     return await _act(
         downstream,
         audit,
@@ -226,14 +246,14 @@ async def cancel(
 @router.get(
     "/{customer_id}/invoices",
     response_model=InvoicePage,
-    responses=problem_responses(*AUTH_ERRORS, 400, 503),
+    responses=problem_responses(*AUTH_ERRORS, 422, 503),
 )
 async def list_invoices(
     customer_id: CustomerId,
     _: CanReadCustomers,
     downstream: DownstreamDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> InvoicePage:
     """One invoice per order or operator action, newest first, its ledger entries as lines."""
     params: list[tuple[str, str | int]] = [("limit", limit)]

@@ -31,17 +31,16 @@ from gateway.schemas.tickets import (
     TicketStatus,
     TicketUpdate,
 )
+from services.runtime.paging import Cursor, Limit
 
 router = APIRouter(prefix=API_PREFIX, tags=["tickets"])
 
 CanWriteTickets = Annotated[Principal, Depends(require(Permission.TICKETS_WRITE))]
 TicketId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
-Limit = Annotated[int, Query(ge=1, le=500)]
-Cursor = Annotated[str | None, Query(max_length=300)]
 
 
 @router.get(
-    "/tickets", response_model=TicketPage, responses=problem_responses(*AUTH_ERRORS, 400, 503)
+    "/tickets", response_model=TicketPage, responses=problem_responses(*AUTH_ERRORS, 422, 503)
 )
 async def list_all_tickets(
     _: CanReadCustomers,
@@ -77,7 +76,7 @@ async def list_all_tickets(
 @router.get(
     "/customers/{customer_id}/tickets",
     response_model=TicketPage,
-    responses=problem_responses(*AUTH_ERRORS, 400, 503),
+    responses=problem_responses(*AUTH_ERRORS, 422, 503),
 )
 async def list_customer_tickets(
     customer_id: CustomerId,
@@ -199,7 +198,7 @@ async def add_ticket_message(
     "/customers/{customer_id}/messages",
     response_model=MessagePage,
     tags=["messages"],
-    responses=problem_responses(*AUTH_ERRORS, 400, 503),
+    responses=problem_responses(*AUTH_ERRORS, 422, 503),
 )
 async def list_messages(
     customer_id: CustomerId,

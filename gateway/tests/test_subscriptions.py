@@ -12,7 +12,7 @@ import pytest
 from gateway.tests.conftest import Headers
 from gateway.tests.fakes import CUSTOMER_ID, FakeServices, json_body, problem, subscription
 from gateway.tests.test_auth import assert_problem
-from services.billing.paging import encode_cursor
+from services.billing.reports import INVOICES
 
 BASE = f"/customers/{CUSTOMER_ID}/subscription"
 API = f"/api/v1{BASE}"
@@ -163,7 +163,9 @@ async def test_viewers_read_but_cannot_act(
 
 
 # A cursor exactly as billing writes it (keyset: the first entry's time and id).
-NEXT_INVOICE_CURSOR = encode_cursor(datetime(2026, 11, 28, 10, tzinfo=UTC), str(uuid.UUID(int=7)))
+NEXT_INVOICE_CURSOR = INVOICES.encode(
+    (datetime(2026, 11, 28, 10, tzinfo=UTC), str(uuid.UUID(int=7)))
+)
 
 
 async def test_invoices_are_paged_from_billing(
@@ -337,3 +339,27 @@ async def test_webshops_are_edited_and_archived_and_one_product_read(
     assert product.json()["device_policy"] == "evict_oldest"
     missing = await client.get("/api/v1/products/..%2Fwebshops", headers=admin)
     assert missing.status_code in (404, 422)
+
+
+@pytest.mark.parametrize("suffix", ["/renew", "/change"])
+async def test_only_an_admin_may_sell_a_trial_again(
+    client: httpx.AsyncClient,
+    fake: FakeServices,
+    admin: Headers,
+    operator_with_role: Callable[[str], Awaitable[Headers]],
+    suffix: str,
+) -> None:
+    billing_subscription(fake)
+    fake.answer("billing", "POST", BASE + suffix, 200, action_result())
+    body = {"product_id": "trial", "plan_id": "trial-7d", "repeat_trial": True}
+    operator = await operator_with_role("operator")
+
+    refused = await client.post(API + suffix, json=body, headers=operator)
+    problem_body = assert_problem(refused, 403)
+    assert problem_body["errors"] == [{"field": "repeat_trial", "message": "admins only"}]
+    assert fake.calls("billing", "POST") == []
+
+    allowed = await client.post(API + suffix, json=body, headers=admin)
+    assert allowed.status_code == 200, allowed.text
+    (call,) = fake.calls("billing", "POST")
+    assert json_body(call)["repeat_trial"] is True

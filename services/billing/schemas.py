@@ -14,6 +14,7 @@ from pydantic import (
 
 from services.billing.periods import Unit
 from services.contracts.common import Currency, Money, SignedMoney
+from services.runtime.paging import Page
 
 Identifier = str
 DevicePolicy = Literal["reject", "evict_oldest"]
@@ -177,9 +178,7 @@ class TransactionPublic(BaseModel):
     recorded_at: datetime
 
 
-class TransactionPage(BaseModel):
-    items: list[TransactionPublic]
-    next_cursor: str | None
+class TransactionPage(Page[TransactionPublic]):
     balance: dict[str, SignedMoney]
 
 
@@ -215,6 +214,10 @@ class RenewIn(BaseModel):
     product_id: str = Field(min_length=1, max_length=64)
     plan_id: str = Field(min_length=1, max_length=64)
     extra_product_ids: list[str] = Field(default_factory=list)
+    repeat_trial: bool = Field(
+        default=False,
+        description="Sell a trial product the customer already had (the gateway: admins only).",
+    )
 
 
 class ChangeIn(RenewIn):
@@ -282,22 +285,8 @@ class Invoice(BaseModel):
     lines: list[InvoiceLine]
 
 
-class InvoicePage(BaseModel):
-    items: list[Invoice]
-    next_cursor: str | None
-
-
-class TimelineItem(BaseModel):
-    at: datetime
-    service: Literal["billing"] = "billing"
-    kind: str
-    summary: str
-    ref: str | None
-
-
-class Timeline(BaseModel):
-    items: list[TimelineItem]
-    next_cursor: str | None = None
+class InvoicePage(Page[Invoice]):
+    """Invoices, newest first."""
 
 
 class RevenueDay(BaseModel):
@@ -306,6 +295,16 @@ class RevenueDay(BaseModel):
     amount: SignedMoney
 
 
-class BillingStats(BaseModel):
+class SubscriptionFigures(BaseModel):
+    subscriptions_by_status: dict[str, int] = Field(default_factory=dict)
+    expiring_soon: int = 0
+    expiring_soon_days: int = 7
+    ended_recently: int = 0
+    ended_recently_days: int = 30
+    trial_customers: int = 0
+    trial_converted: int = 0
+
+
+class BillingStats(SubscriptionFigures):
     revenue_per_day: list[RevenueDay]
     active_subscriptions: int

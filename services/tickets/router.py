@@ -9,7 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.contracts.timeline import ServiceTimeline
 from services.runtime.idempotency import Answer, WriteOnceDep
+from services.runtime.paging import Cursor, Limit
 from services.runtime.service_app import RuntimeDep
 from services.tickets import conversations, reports, service
 from services.tickets.schemas import (
@@ -26,13 +28,9 @@ from services.tickets.schemas import (
     TicketStats,
     TicketStatus,
     TicketUpdate,
-    Timeline,
 )
 
 router = APIRouter()
-
-Limit = Annotated[int, Query(ge=1, le=500)]
-Cursor = Annotated[str | None, Query(max_length=300)]
 
 
 # ---- messages to customers -----------------------------------------------------------------
@@ -187,10 +185,10 @@ async def add_ticket_message(
 # ---- timeline and figures ------------------------------------------------------------------
 
 
-@router.get("/customers/{customer_id}/timeline", response_model=Timeline, tags=["reports"])
+@router.get("/customers/{customer_id}/timeline", response_model=ServiceTimeline, tags=["reports"])
 async def customer_timeline(
-    customer_id: str, rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200
-) -> Timeline:
+    customer_id: str, rt: RuntimeDep, limit: Limit = 200
+) -> ServiceTimeline:
     async with rt.db.sessions() as session:
         return await reports.timeline(session, customer_id, limit=limit)
 

@@ -1,13 +1,12 @@
 """Internal HTTP API of bulk-add jobs. Queuing one runs once per `Idempotency-Key`
 (services/runtime/idempotency.py)."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.customers.bulk import service as bulk_add
 from services.runtime.idempotency import Answer, WriteOnceDep
+from services.runtime.paging import Cursor, Limit
 from services.runtime.service_app import RuntimeDep
 
 router = APIRouter(prefix="/customer-batches", tags=["bulk add"])
@@ -33,8 +32,8 @@ async def get_batch(batch_id: str, rt: RuntimeDep) -> bulk_add.BatchPublic:
 async def list_batch_items(
     batch_id: str,
     rt: RuntimeDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
 ) -> bulk_add.BatchItemPage:
     """Items in number order; each generated password is in the first answer only."""
     async with rt.db.transaction() as session:
