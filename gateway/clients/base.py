@@ -18,14 +18,9 @@ __all__ = [
     "CustomerTimelineClient",
     "M",
     "ServiceClient",
-    "idempotency_header",
     "page_params",
     "segment",
 ]
-
-
-def idempotency_header(key: str | None) -> dict[str, str] | None:
-    return {"Idempotency-Key": key} if key else None
 
 
 def page_params(limit: int, cursor: str | None) -> list[tuple[str, str | int]]:

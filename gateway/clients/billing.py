@@ -7,7 +7,6 @@ from pydantic import BaseModel
 
 from gateway.clients.base import (
     CustomerTimelineClient,
-    idempotency_header,
     page_params,
     segment,
 )
@@ -137,7 +136,6 @@ class BillingClient(CustomerTimelineClient):
         payload: SellRequest,
         *,
         webshop_id: str,
-        idempotency_key: str | None,
     ) -> ActionResult:
         """A new subscription for a customer with none running, sold through `webshop_id`
         (the customer's webshop: the gateway reads it from the customers service)."""
@@ -146,7 +144,6 @@ class BillingClient(CustomerTimelineClient):
             _subscription(customer_id),
             ActionResult,
             body={**payload.model_dump(mode="json"), "webshop_id": webshop_id},
-            headers=idempotency_header(idempotency_key),
         )
 
     async def webshop_move(self, customer_id: str, webshop_id: str) -> WebshopMove:
@@ -154,56 +151,31 @@ class BillingClient(CustomerTimelineClient):
         path = f"/customers/{segment(customer_id)}/webshop-move"
         return await self._call("GET", path, WebshopMove, params=[("webshop_id", webshop_id)])
 
-    async def renew(
-        self, customer_id: str, payload: RenewRequest, *, idempotency_key: str | None
-    ) -> ActionResult:
-        return await self._act(
-            "POST", f"{_subscription(customer_id)}/renew", payload, idempotency_key
-        )
+    async def renew(self, customer_id: str, payload: RenewRequest) -> ActionResult:
+        return await self._act("POST", f"{_subscription(customer_id)}/renew", payload)
 
-    async def change(
-        self, customer_id: str, payload: ChangeRequest, *, idempotency_key: str | None
-    ) -> ActionResult:
-        return await self._act(
-            "POST", f"{_subscription(customer_id)}/change", payload, idempotency_key
-        )
+    async def change(self, customer_id: str, payload: ChangeRequest) -> ActionResult:
+        return await self._act("POST", f"{_subscription(customer_id)}/change", payload)
 
-    async def set_expiry(
-        self, customer_id: str, payload: ExpiryRequest, *, idempotency_key: str | None
-    ) -> ActionResult:
-        return await self._act(
-            "PUT", f"{_subscription(customer_id)}/expiry", payload, idempotency_key
-        )
+    async def set_expiry(self, customer_id: str, payload: ExpiryRequest) -> ActionResult:
+        return await self._act("PUT", f"{_subscription(customer_id)}/expiry", payload)
 
-    async def add_extra(
-        self, customer_id: str, payload: ExtraRequest, *, idempotency_key: str | None
-    ) -> ActionResult:
-        return await self._act(
-            "POST", f"{_subscription(customer_id)}/extras", payload, idempotency_key
-        )
+    async def add_extra(self, customer_id: str, payload: ExtraRequest) -> ActionResult:
+        return await self._act("POST", f"{_subscription(customer_id)}/extras", payload)
 
-    async def remove_extra(
-        self, customer_id: str, product_id: str, *, idempotency_key: str | None
-    ) -> ActionResult:
+    async def remove_extra(self, customer_id: str, product_id: str) -> ActionResult:
         path = f"{_subscription(customer_id)}/extras/{segment(product_id)}"
-        return await self._act("DELETE", path, None, idempotency_key)
+        return await self._act("DELETE", path, None)
 
-    async def cancel(
-        self, customer_id: str, payload: CancelRequest, *, idempotency_key: str | None
-    ) -> ActionResult:
-        return await self._act(
-            "POST", f"{_subscription(customer_id)}/cancel", payload, idempotency_key
-        )
+    async def cancel(self, customer_id: str, payload: CancelRequest) -> ActionResult:
+        return await self._act("POST", f"{_subscription(customer_id)}/cancel", payload)
 
-    async def _act(
-        self, method: str, path: str, body: BaseModel | None, idempotency_key: str | None
-    ) -> ActionResult:
+    async def _act(self, method: str, path: str, body: BaseModel | None) -> ActionResult:
         return await self._call(
             method,
             path,
             ActionResult,
             body=body.model_dump(mode="json") if body is not None else None,
-            headers=idempotency_header(idempotency_key),
         )
 
     # --- money --------------------------------------------------------------------------

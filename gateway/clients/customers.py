@@ -8,7 +8,6 @@ from pydantic import BaseModel, TypeAdapter
 
 from gateway.clients.base import (
     CustomerTimelineClient,
-    idempotency_header,
     page_params,
     segment,
 )
@@ -55,17 +54,14 @@ class CustomersClient(CustomerTimelineClient):
 
     # --- customers ----------------------------------------------------------------------
 
-    async def create_customer(
-        self, payload: CustomerCreate, *, idempotency_key: str | None
-    ) -> tuple[CustomerCreated, bool]:
+    async def create_customer(self, payload: CustomerCreate) -> CustomerCreated:
         """The customer (with a generated password) and whether it is new (201, not a replay)."""
         response = await self._send(
             "POST",
             "/customers",
             body=payload.model_dump(mode="json"),
-            headers=idempotency_header(idempotency_key),
         )
-        return self._parse_success(CustomerCreated, response), response.status_code == 201
+        return self._parse_success(CustomerCreated, response)
 
     async def list_customers(self, params: QueryParams) -> CustomerPage:
         # The list is the busiest call: parsed and checked in one pass from the bytes.
@@ -75,15 +71,12 @@ class CustomersClient(CustomerTimelineClient):
     async def get_customer(self, customer_id: str) -> CustomerPublic:
         return await self._call("GET", _customer(customer_id), CustomerPublic)
 
-    async def update_customer(
-        self, customer_id: str, payload: CustomerUpdate, *, idempotency_key: str | None
-    ) -> CustomerPublic:
+    async def update_customer(self, customer_id: str, payload: CustomerUpdate) -> CustomerPublic:
         return await self._call(
             "PATCH",
             _customer(customer_id),
             CustomerPublic,
             body=payload.model_dump(mode="json", exclude_unset=True),
-            headers=idempotency_header(idempotency_key),
         )
 
     async def erase_customer(self, customer_id: str) -> None:
@@ -118,25 +111,19 @@ class CustomersClient(CustomerTimelineClient):
     async def get_account(self, customer_id: str) -> AccountPublic:
         return await self._call("GET", f"{_customer(customer_id)}/account", AccountPublic)
 
-    async def update_account(
-        self, customer_id: str, payload: AccountUpdate, *, idempotency_key: str | None
-    ) -> AccountPublic:
+    async def update_account(self, customer_id: str, payload: AccountUpdate) -> AccountPublic:
         return await self._call(
             "PATCH",
             f"{_customer(customer_id)}/account",
             AccountPublic,
             body=payload.model_dump(mode="json", exclude_unset=True),
-            headers=idempotency_header(idempotency_key),
         )
 
-    async def reset_password(
-        self, customer_id: str, *, idempotency_key: str | None
-    ) -> PasswordReset:
+    async def reset_password(self, customer_id: str) -> PasswordReset:
         return await self._call(
             "POST",
             f"{_customer(customer_id)}/account/password",
             PasswordReset,
-            headers=idempotency_header(idempotency_key),
         )
 
     # --- profiles -----------------------------------------------------------------------
@@ -144,16 +131,13 @@ class CustomersClient(CustomerTimelineClient):
     async def list_profiles(self, customer_id: str) -> ProfileList:
         return await self._call("GET", _profiles(customer_id), ProfileList)
 
-    async def create_profile(
-        self, customer_id: str, payload: ProfileCreate, *, idempotency_key: str | None
-    ) -> tuple[ProfilePublic, bool]:
+    async def create_profile(self, customer_id: str, payload: ProfileCreate) -> ProfilePublic:
         response = await self._send(
             "POST",
             _profiles(customer_id),
             body=payload.model_dump(mode="json"),
-            headers=idempotency_header(idempotency_key),
         )
-        return self._parse_success(ProfilePublic, response), response.status_code == 201
+        return self._parse_success(ProfilePublic, response)
 
     async def update_profile(
         self, customer_id: str, profile_id: str, payload: ProfileUpdate
@@ -169,17 +153,14 @@ class CustomersClient(CustomerTimelineClient):
 
     # --- bulk add -----------------------------------------------------------------------
 
-    async def create_batch(
-        self, payload: CustomerBatchCreate, *, idempotency_key: str | None
-    ) -> tuple[CustomerBatch, bool]:
+    async def create_batch(self, payload: CustomerBatchCreate) -> CustomerBatch:
         """The job and whether it is new (202; a repeated Idempotency-Key: the first job)."""
         response = await self._send(
             "POST",
             "/customer-batches",
             body=payload.model_dump(mode="json"),
-            headers=idempotency_header(idempotency_key),
         )
-        return self._parse_success(CustomerBatch, response), response.status_code == 202
+        return self._parse_success(CustomerBatch, response)
 
     async def get_batch(self, batch_id: str) -> CustomerBatch:
         return await self._call("GET", f"/customer-batches/{segment(batch_id)}", CustomerBatch)

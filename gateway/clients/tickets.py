@@ -8,7 +8,6 @@ from pydantic import BaseModel
 
 from gateway.clients.base import (
     CustomerTimelineClient,
-    idempotency_header,
     page_params,
     segment,
 )
@@ -31,7 +30,6 @@ from services.tickets import schemas as service
 M = TypeVar("M", bound=BaseModel)
 
 # The tickets service marks the answer to a retried Idempotency-Key with this header.
-REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 def _customer(customer_id: str) -> str:
@@ -61,27 +59,21 @@ class TicketsClient(CustomerTimelineClient):
         payload: TicketCreate,
         *,
         opened_by: str,
-        idempotency_key: str | None,
-    ) -> tuple[TicketDetails, bool]:
+    ) -> TicketDetails:
         """The ticket and whether this is a retry's replayed answer."""
         body = {**payload.model_dump(mode="json"), "opened_by": opened_by}
         path = f"{_customer(customer_id)}/tickets"
-        return await self._write("POST", path, TicketDetails, body, idempotency_key)
+        return await self._write("POST", path, TicketDetails, body)
 
     async def update_ticket(
         self,
         customer_id: str,
         ticket_id: str,
         payload: TicketUpdate,
-        *,
-        idempotency_key: str | None,
     ) -> TicketDetails:
         changes = payload.model_dump(mode="json", exclude_unset=True)
         path = _ticket(customer_id, ticket_id)
-        ticket, _replayed = await self._write(
-            "PATCH", path, TicketDetails, changes, idempotency_key
-        )
-        return ticket
+        return await self._write("PATCH", path, TicketDetails, changes)
 
     async def add_ticket_message(
         self,
@@ -90,11 +82,10 @@ class TicketsClient(CustomerTimelineClient):
         payload: TicketMessageCreate,
         *,
         author: str,
-        idempotency_key: str | None,
-    ) -> tuple[TicketMessage, bool]:
+    ) -> TicketMessage:
         body = {**payload.model_dump(mode="json"), "author": author}
         path = f"{_ticket(customer_id, ticket_id)}/messages"
-        return await self._write("POST", path, TicketMessage, body, idempotency_key)
+        return await self._write("POST", path, TicketMessage, body)
 
     async def list_messages(
         self, customer_id: str, *, limit: int, cursor: str | None
@@ -108,11 +99,10 @@ class TicketsClient(CustomerTimelineClient):
         payload: MessageCreate,
         *,
         sent_by: str,
-        idempotency_key: str | None,
-    ) -> tuple[Message, bool]:
+    ) -> Message:
         body = {**payload.model_dump(mode="json"), "sent_by": sent_by}
         path = f"{_customer(customer_id)}/messages"
-        return await self._write("POST", path, Message, body, idempotency_key)
+        return await self._write("POST", path, Message, body)
 
     async def stats(self) -> TicketStats:
         return await self._call("GET", "/stats", TicketStats)
@@ -123,13 +113,9 @@ class TicketsClient(CustomerTimelineClient):
         path: str,
         answer: type[M],
         body: dict[str, Any],
-        idempotency_key: str | None,
-    ) -> tuple[M, bool]:
-        response = await self._send(
-            method, path, body=body, headers=idempotency_header(idempotency_key)
-        )
-        result = self._parse_success(answer, response)
-        return result, response.headers.get(REPLAYED_HEADER) == "true"
+    ) -> M:
+        response = await self._send(method, path, body=body)
+        return self._parse_success(answer, response)
 
 
 # Each shape the gateway repeats from the tickets service, beside its own model:

@@ -5,9 +5,7 @@ from gateway.clients import ServiceClients
 from gateway.schemas.customer_batches import CustomerBatch, CustomerBatchCreate
 
 
-async def create_batch(
-    services: ServiceClients, payload: CustomerBatchCreate, *, idempotency_key: str | None
-) -> tuple[CustomerBatch, bool]:
-    """Returns the job and whether it is new (a repeated Idempotency-Key: the first job)."""
+async def create_batch(services: ServiceClients, payload: CustomerBatchCreate) -> CustomerBatch:
+    """The queued job (a repeated Idempotency-Key: the first job)."""
     await services.billing.check_sale(payload)
-    return await services.customers.create_batch(payload, idempotency_key=idempotency_key)
+    return await services.customers.create_batch(payload)

@@ -29,14 +29,10 @@ async def update_customer(
     services: ServiceClients,
     customer_id: str,
     payload: CustomerUpdate,
-    *,
-    idempotency_key: str | None,
 ) -> CustomerPublic:
     if payload.webshop_id is not None:
         await check_webshop_move(services, customer_id, payload.webshop_id)
-    return await services.customers.update_customer(
-        customer_id, payload, idempotency_key=idempotency_key
-    )
+    return await services.customers.update_customer(customer_id, payload)
 
 
 async def relay(response: httpx.Response) -> AsyncIterator[bytes]:

@@ -19,17 +19,15 @@ from gateway.schemas.customers import (
 _PAGE = TypeAdapter(CustomerPage)
 
 
-async def sell(
-    services: ServiceClients, payload: CustomerCreate, *, idempotency_key: str | None
-) -> tuple[CustomerCreated, bool]:
+async def sell(services: ServiceClients, payload: CustomerCreate) -> CustomerCreated:
     """Check the sale against billing's catalog, then create the customer and account.
 
-    Returns the customer (with the password when it was generated) and whether it is new; a
-    repeated Idempotency-Key gets the first customer back, without a password.
+    Returns the customer, with the password when it was generated; a repeated Idempotency-Key
+    gets the first customer back, without a password.
     """
     # Billing's refusal (422 naming the field) reaches the client as billing wrote it.
     await services.billing.check_sale(payload)
-    return await services.customers.create_customer(payload, idempotency_key=idempotency_key)
+    return await services.customers.create_customer(payload)
 
 
 def list_params(

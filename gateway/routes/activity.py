@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Response
 from gateway.audit import AuditDep
 from gateway.clients.activity import SavedList
 from gateway.deps import ServicesDep
+from gateway.idempotent_writes import WriteServicesDep
 from gateway.identity.auth import CanReadCustomers, CanSell
 from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
@@ -43,7 +44,7 @@ async def unbind_device(
     customer_id: CustomerId,
     device_id: ItemId,
     _: CanSell,
-    services: ServicesDep,
+    services: WriteServicesDep,
     audit: AuditDep,
 ) -> Response:
     """Unbind a device: it no longer counts against the limit, and the app gets
@@ -115,7 +116,7 @@ async def remove_favorite(
     customer_id: CustomerId,
     item_id: ItemId,
     _: CanSell,
-    services: ServicesDep,
+    services: WriteServicesDep,
     audit: AuditDep,
 ) -> Response:
     """Remove a favorite by the `id` the list shows. 404 if it is not there."""
@@ -127,7 +128,7 @@ async def remove_watchlist_item(
     customer_id: CustomerId,
     item_id: ItemId,
     _: CanSell,
-    services: ServicesDep,
+    services: WriteServicesDep,
     audit: AuditDep,
 ) -> Response:
     """Remove a watchlist entry by the `id` the list shows. 404 if it is not there."""
@@ -154,7 +155,7 @@ async def remove_recording(
     customer_id: CustomerId,
     recording_id: ItemId,
     _: CanSell,
-    services: ServicesDep,
+    services: WriteServicesDep,
     audit: AuditDep,
 ) -> Response:
     """Remove a recording from the customer's list. 404 if it is not there."""

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Path
 
 from gateway.audit import AuditDep, AuditTrail
 from gateway.deps import ServicesDep
+from gateway.idempotent_writes import WriteServicesDep
 from gateway.identity.auth import CanEditCatalog, CanReadCatalog
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.catalog import (
@@ -39,7 +40,7 @@ async def list_webshops(_: CanReadCatalog, services: ServicesDep) -> Page[Websho
     responses=problem_responses(*AUTH_ERRORS, 409, 422, 503),
 )
 async def create_webshop(
-    payload: WebshopCreate, _: CanEditCatalog, services: ServicesDep, audit: AuditDep
+    payload: WebshopCreate, _: CanEditCatalog, services: WriteServicesDep, audit: AuditDep
 ) -> Webshop:
     """Add a webshop (admin)."""
     async with audit.record("webshop.create") as entry:
@@ -65,7 +66,7 @@ async def list_products(
     responses=problem_responses(*AUTH_ERRORS, 409, 422, 503),
 )
 async def create_product(
-    payload: ProductCreate, _: CanEditCatalog, services: ServicesDep, audit: AuditDep
+    payload: ProductCreate, _: CanEditCatalog, services: WriteServicesDep, audit: AuditDep
 ) -> Product:
     """Add a base or extra product with its payment plans (admin)."""
     async with audit.record("product.create") as entry:
@@ -101,7 +102,7 @@ async def update_webshop(
     webshop_id: WebshopId,
     payload: WebshopUpdate,
     _: CanEditCatalog,
-    services: ServicesDep,
+    services: WriteServicesDep,
     audit: AuditDep,
 ) -> Webshop:
     """Rename a webshop, or change its currencies or the products it offers (admin)."""
@@ -111,7 +112,7 @@ async def update_webshop(
 
 @router.delete("/webshops/{webshop_id}", response_model=Webshop, responses=_EDIT_ERRORS)
 async def archive_webshop(
-    webshop_id: WebshopId, _: CanEditCatalog, services: ServicesDep, audit: AuditDep
+    webshop_id: WebshopId, _: CanEditCatalog, services: WriteServicesDep, audit: AuditDep
 ) -> Webshop:
     """Archive a webshop (admin): never deleted, it sells nothing more."""
     edit = services.billing.archive_webshop(webshop_id)
@@ -133,7 +134,7 @@ async def update_product(
     product_id: ProductId,
     payload: ProductUpdate,
     _: CanEditCatalog,
-    services: ServicesDep,
+    services: WriteServicesDep,
     audit: AuditDep,
 ) -> Product:
     """Edit a product (admin); `kind` and `subscription_type` are fixed once created."""
@@ -143,7 +144,7 @@ async def update_product(
 
 @router.delete("/products/{product_id}", response_model=Product, responses=_EDIT_ERRORS)
 async def archive_product(
-    product_id: ProductId, _: CanEditCatalog, services: ServicesDep, audit: AuditDep
+    product_id: ProductId, _: CanEditCatalog, services: WriteServicesDep, audit: AuditDep
 ) -> Product:
     """Archive a product (admin): never deleted; it can no longer be sold, running
     subscriptions on it go on."""
@@ -161,7 +162,7 @@ async def add_plan(
     product_id: ProductId,
     payload: PlanCreate,
     _: CanEditCatalog,
-    services: ServicesDep,
+    services: WriteServicesDep,
     audit: AuditDep,
 ) -> Product:
     """Add a payment plan to a product (admin)."""
@@ -177,7 +178,7 @@ async def update_plan(
     plan_id: PlanId,
     payload: PlanUpdate,
     _: CanEditCatalog,
-    services: ServicesDep,
+    services: WriteServicesDep,
     audit: AuditDep,
 ) -> Product:
     """Rename a plan or change its prices (admin); its length and unit are fixed."""
@@ -192,7 +193,7 @@ async def archive_plan(
     product_id: ProductId,
     plan_id: PlanId,
     _: CanEditCatalog,
-    services: ServicesDep,
+    services: WriteServicesDep,
     audit: AuditDep,
 ) -> Product:
     """Archive a plan (admin): never deleted, no longer sold."""

@@ -5,11 +5,12 @@ idempotent with `Idempotency-Key`."""
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Path, Query
 
 from gateway.audit import AuditDep
 from gateway.clients import ServiceClients
 from gateway.deps import ServicesDep
+from gateway.idempotent_writes import WriteServicesDep
 from gateway.identity.auth import CanReadCustomers, CanSell, Principal
 from gateway.identity.permissions import Permission
 from gateway.routes.prefix import API_PREFIX
@@ -33,15 +34,6 @@ router = APIRouter(prefix=f"{API_PREFIX}/customers", tags=["subscriptions"])
 
 CustomerId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
 ProductId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=200,
-        description="Retry with the same key and body: the same answer, no second effect. "
-        "The same key with another body is refused (422).",
-    ),
-]
 
 _ACTION_ERRORS = problem_responses(*AUTH_ERRORS, 404, 409, 422, 503)
 
@@ -94,9 +86,8 @@ async def sell(
     customer_id: CustomerId,
     payload: SellRequest,
     principal: CanSell,
-    services: ServicesDep,
+    services: WriteServicesDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Sell a subscription to a customer with none running (none yet, or one that expired or
     was cancelled): the same catalog checks as a renewal, through the customer's webshop, a
@@ -114,7 +105,6 @@ async def sell(
             customer_id,
             payload,
             webshop_id=customer.webshop_id,
-            idempotency_key=idempotency_key,
         ),
     )
 
@@ -144,9 +134,8 @@ async def renew(
     customer_id: CustomerId,
     payload: RenewRequest,
     principal: CanSell,
-    services: ServicesDep,
+    services: WriteServicesDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Renew: same product, the plan's length added from the later of now and the expiry
     (an expired customer counts from now); one charge in the ledger. A trial product is sold
@@ -157,7 +146,7 @@ async def renew(
         audit,
         customer_id=customer_id,
         action="subscription.renew",
-        call=lambda: services.billing.renew(customer_id, payload, idempotency_key=idempotency_key),
+        call=lambda: services.billing.renew(customer_id, payload),
     )
 
 
@@ -168,9 +157,8 @@ async def change(
     customer_id: CustomerId,
     payload: ChangeRequest,
     principal: CanSell,
-    services: ServicesDep,
+    services: WriteServicesDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Change product/plan now (the unused time is credited against the new price: one net
     charge, or a credit if it is larger) or at the current expiry (charged now, switched by the
@@ -182,7 +170,7 @@ async def change(
         audit,
         customer_id=customer_id,
         action="subscription.change",
-        call=lambda: services.billing.change(customer_id, payload, idempotency_key=idempotency_key),
+        call=lambda: services.billing.change(customer_id, payload),
     )
 
 
@@ -193,9 +181,8 @@ async def set_expiry(
     customer_id: CustomerId,
     payload: ExpiryRequest,
     _: CanSell,
-    services: ServicesDep,
+    services: WriteServicesDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Set the expiry to an absolute, future moment with a reason: a zero-amount adjustment."""
     return await _act(
@@ -203,9 +190,7 @@ async def set_expiry(
         audit,
         customer_id=customer_id,
         action="subscription.expiry",
-        call=lambda: services.billing.set_expiry(
-            customer_id, payload, idempotency_key=idempotency_key
-        ),
+        call=lambda: services.billing.set_expiry(customer_id, payload),
     )
 
 
@@ -216,9 +201,8 @@ async def add_extra(
     customer_id: CustomerId,
     payload: ExtraRequest,
     _: CanSell,
-    services: ServicesDep,
+    services: WriteServicesDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Add an extra product on its own plan, or synced to the base expiry; one charge."""
     return await _act(
@@ -226,9 +210,7 @@ async def add_extra(
         audit,
         customer_id=customer_id,
         action="subscription.extra_add",
-        call=lambda: services.billing.add_extra(
-            customer_id, payload, idempotency_key=idempotency_key
-        ),
+        call=lambda: services.billing.add_extra(customer_id, payload),
     )
 
 
@@ -241,9 +223,8 @@ async def remove_extra(
     customer_id: CustomerId,
     product_id: ProductId,
     _: CanSell,
-    services: ServicesDep,
+    services: WriteServicesDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Remove an extra product: a zero-amount adjustment (refunds go through the webshop)."""
     return await _act(
@@ -251,9 +232,7 @@ async def remove_extra(
         audit,
         customer_id=customer_id,
         action="subscription.extra_remove",
-        call=lambda: services.billing.remove_extra(
-            customer_id, product_id, idempotency_key=idempotency_key
-        ),
+        call=lambda: services.billing.remove_extra(customer_id, product_id),
     )
 
 
@@ -264,9 +243,8 @@ async def cancel(
     customer_id: CustomerId,
     payload: CancelRequest,
     _: CanSell,
-    services: ServicesDep,
+    services: WriteServicesDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Cancel now (the subscription ends at once) or at the period end (it expires then)."""
     return await _act(
@@ -274,7 +252,7 @@ async def cancel(
         audit,
         customer_id=customer_id,
         action="subscription.cancel",
-        call=lambda: services.billing.cancel(customer_id, payload, idempotency_key=idempotency_key),
+        call=lambda: services.billing.cancel(customer_id, payload),
     )
 
 

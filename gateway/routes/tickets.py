@@ -4,14 +4,15 @@ Viewers read; support and above write. The acting operator is the signed-in one:
 names them to the tickets service. Writes are audited and accept an `Idempotency-Key`.
 """
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query
 
 from gateway.audit import AuditDep
 from gateway.clients.base import page_params
 from gateway.composition import tickets
 from gateway.deps import DatabaseDep, ServicesDep
+from gateway.idempotent_writes import WriteServicesDep
 from gateway.identity.auth import CanReadCustomers, Principal, require
 from gateway.identity.permissions import Permission
 from gateway.routes.customers import CustomerId
@@ -37,14 +38,6 @@ router = APIRouter(prefix=API_PREFIX, tags=["tickets"])
 
 CanWriteTickets = Annotated[Principal, Depends(require(Permission.TICKETS_WRITE))]
 TicketId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(max_length=200, description="Retry with the same key: the write happens once."),
-]
-
-_CREATED: dict[int | str, dict[str, Any]] = {
-    200: {"description": "A repeated Idempotency-Key: the first answer again"}
-}
 
 
 @router.get(
@@ -104,29 +97,24 @@ async def list_customer_tickets(
     "/customers/{customer_id}/tickets",
     status_code=201,
     response_model=TicketDetails,
-    responses={**_CREATED, **problem_responses(*AUTH_ERRORS, 404, 422, 503)},
+    responses=problem_responses(*AUTH_ERRORS, 404, 422, 503),
 )
 async def open_ticket(
     customer_id: CustomerId,
     payload: TicketCreate,
     principal: CanWriteTickets,
-    services: ServicesDep,
+    services: WriteServicesDep,
     db: DatabaseDep,
     audit: AuditDep,
-    response: Response,
-    idempotency_key: IdempotencyKey = None,
 ) -> TicketDetails:
     """Open a ticket for the customer, signed by the caller; it starts `open`."""
     async with audit.record("ticket.open", customer_id=customer_id) as entry:
         if payload.assignee:
             await tickets.require_operator(db, payload.assignee, field="assignee")
         await tickets.require_customer(services, customer_id)
-        ticket, replayed = await services.tickets.open_ticket(
-            customer_id, payload, opened_by=principal.name, idempotency_key=idempotency_key
-        )
+        ticket = await services.tickets.open_ticket(customer_id, payload, opened_by=principal.name)
         entry.after = ticket.model_dump(mode="json", exclude={"messages"})
-        entry.status_code = 200 if replayed else 201
-    response.status_code = entry.status_code
+        entry.status_code = 201
     return ticket
 
 
@@ -152,10 +140,9 @@ async def update_ticket(
     ticket_id: TicketId,
     payload: TicketUpdate,
     _: CanWriteTickets,
-    services: ServicesDep,
+    services: WriteServicesDep,
     db: DatabaseDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> TicketDetails:
     """Change the status, priority or assignee. A status change the rules do not allow is 409
     (closed tickets only reopen: `{"status": "open"}`)."""
@@ -164,9 +151,7 @@ async def update_ticket(
             await tickets.require_operator(db, payload.assignee, field="assignee")
         before = await services.tickets.get_ticket(customer_id, ticket_id)
         entry.before = before.model_dump(mode="json", exclude={"messages"})
-        ticket = await services.tickets.update_ticket(
-            customer_id, ticket_id, payload, idempotency_key=idempotency_key
-        )
+        ticket = await services.tickets.update_ticket(customer_id, ticket_id, payload)
         entry.after = ticket.model_dump(mode="json", exclude={"messages"})
     return ticket
 
@@ -175,32 +160,28 @@ async def update_ticket(
     "/customers/{customer_id}/tickets/{ticket_id}/messages",
     status_code=201,
     response_model=TicketMessage,
-    responses={**_CREATED, **problem_responses(*AUTH_ERRORS, 404, 409, 422, 503)},
+    responses=problem_responses(*AUTH_ERRORS, 404, 409, 422, 503),
 )
 async def add_ticket_message(
     customer_id: CustomerId,
     ticket_id: TicketId,
     payload: TicketMessageCreate,
     principal: CanWriteTickets,
-    services: ServicesDep,
+    services: WriteServicesDep,
     audit: AuditDep,
-    response: Response,
-    idempotency_key: IdempotencyKey = None,
 ) -> TicketMessage:
     """Reply to the customer (shown on their apps, in their message history) or add an
     internal note (`internal: true`, never sent). A closed ticket takes notes only (409)."""
     action = "ticket.note" if payload.internal else "ticket.reply"
     async with audit.record(action, customer_id=customer_id) as entry:
-        message, replayed = await services.tickets.add_ticket_message(
+        message = await services.tickets.add_ticket_message(
             customer_id,
             ticket_id,
             payload,
             author=principal.name,
-            idempotency_key=idempotency_key,
         )
         entry.after = message.model_dump(mode="json")
-        entry.status_code = 200 if replayed else 201
-    response.status_code = entry.status_code
+        entry.status_code = 201
     return message
 
 
@@ -227,25 +208,20 @@ async def list_messages(
     status_code=201,
     response_model=Message,
     tags=["messages"],
-    responses={**_CREATED, **problem_responses(*AUTH_ERRORS, 404, 422, 503)},
+    responses=problem_responses(*AUTH_ERRORS, 404, 422, 503),
 )
 async def send_message(
     customer_id: CustomerId,
     payload: MessageCreate,
     principal: CanWriteTickets,
-    services: ServicesDep,
+    services: WriteServicesDep,
     audit: AuditDep,
-    response: Response,
-    idempotency_key: IdempotencyKey = None,
 ) -> Message:
     """Send the customer a message to all their devices or to one (`device_id`); it is shown
     on the apps and turns `read` when an app reports it read."""
     async with audit.record("message.send", customer_id=customer_id) as entry:
         await tickets.require_customer(services, customer_id)
-        message, replayed = await services.tickets.send_message(
-            customer_id, payload, sent_by=principal.name, idempotency_key=idempotency_key
-        )
+        message = await services.tickets.send_message(customer_id, payload, sent_by=principal.name)
         entry.after = message.model_dump(mode="json")
-        entry.status_code = 200 if replayed else 201
-    response.status_code = entry.status_code
+        entry.status_code = 201
     return message

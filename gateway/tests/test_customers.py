@@ -39,7 +39,7 @@ async def test_sale_is_checked_then_created_with_the_idempotency_key_passed_on(
     assert [e["product_id"] for e in subscription.json()["extras"]] == ["hbo"]
 
 
-async def test_repeated_idempotency_key_answers_200_with_the_same_customer(
+async def test_repeated_idempotency_key_answers_the_same_customer_marked_replayed(
     client: httpx.AsyncClient, admin: Headers
 ) -> None:
     headers = {**admin, "Idempotency-Key": "k-2"}
@@ -47,7 +47,9 @@ async def test_repeated_idempotency_key_answers_200_with_the_same_customer(
     first = await client.post("/api/v1/customers", json=SALE, headers=headers)
     again = await client.post("/api/v1/customers", json=SALE, headers=headers)
 
-    assert (first.status_code, again.status_code) == (201, 200)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["id"] == first.json()["id"]
     assert again.json()["password"] is None
 

@@ -71,7 +71,7 @@ async def test_support_opens_a_ticket_signed_with_their_name_and_audited(
     assert items[0]["status_code"] == 200  # the retry, answered again
 
 
-async def test_a_replayed_message_answers_200(
+async def test_a_replayed_write_is_marked_replayed(
     client: httpx.AsyncClient, services: InProcessServices, admin: Headers
 ) -> None:
     customer_id = await customer(client, services, admin)
@@ -82,7 +82,9 @@ async def test_a_replayed_message_answers_200(
     first = await client.post(api, json=body, headers=headers)
     again = await client.post(api, json=body, headers=headers)
 
-    assert (first.status_code, again.status_code) == (201, 200)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
     assert first.json()["sent_by"] == "admin"
     assert again.json()["id"] == first.json()["id"]
 
