@@ -357,6 +357,17 @@ RENEW = {"product_id": "basic", "plan_id": "basic-1m", "extra_product_ids": []}
 EXPIRY = {"expires_at": "2031-01-01T00:00:00Z", "reason": "goodwill"}
 
 
+async def _sell(s: System) -> Write:
+    """A sale to a customer of its own whose subscription was cancelled (none running)."""
+    created = await s.made(
+        "POST", "/customers", {**SALE, "info": {**SALE["info"], "first_name": "Resold"}}
+    )
+    await s.relay()
+    path = f"/customers/{created['id']}/subscription"
+    await s.made("POST", f"{path}/cancel", {"when": "now"})
+    return Write(path, RENEW, {**RENEW, "plan_id": "basic-12m"}, events=2)
+
+
 async def _remove_extra(s: System) -> Write:
     await s.made(
         "POST", f"{await c(s)}/subscription/extras", {"product_id": "hbo", "plan_id": "hbo-1m"}
@@ -490,6 +501,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/customers/{customer_id}/profiles"): _profile_create,
     ("PATCH", "/customers/{customer_id}/profiles/{profile_id}"): _profile_edit,
     ("DELETE", "/customers/{customer_id}/profiles/{profile_id}"): _profile_delete,
+    ("POST", "/customers/{customer_id}/subscription"): _sell,
     ("POST", "/customers/{customer_id}/subscription/renew"): action(
         "/renew", RENEW, {**RENEW, "plan_id": "basic-12m"}
     ),
