@@ -62,6 +62,11 @@ class LedgerEntry(BaseModel):
     period_starts_at: datetime | None = None
     period_ends_at: datetime | None = None
     recorded_at: datetime
+    balance_after: Decimal | None = Field(
+        default=None,
+        description="What the customer owed in this currency right after this entry.",
+        examples=["9.99"],
+    )
 
 
 class ActionResult(BaseModel):

@@ -61,7 +61,8 @@ async def test_profile_create_passes_the_key_on_and_is_audited_without_the_pin(
 
     assert response.status_code == 201, response.text
     assert response.json()["has_pin"] is True and "pin" not in response.json()
-    assert (again.status_code, again.json()["id"]) == (200, response.json()["id"])
+    assert (again.status_code, again.json()["id"]) == (201, response.json()["id"])
+    assert again.headers["Idempotent-Replayed"] == "true"
     sent = services.calls("customers", "POST")[1]
     assert sent.headers["idempotency-key"] == "p-1"
     assert json.loads(sent.content)["pin"] == "918273"

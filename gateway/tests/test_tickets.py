@@ -55,7 +55,8 @@ async def test_support_opens_a_ticket_signed_with_their_name_and_audited(
         "admin",
         "open",
     )
-    assert (again.status_code, again.json()["id"]) == (200, ticket["id"])
+    assert (again.status_code, again.json()["id"]) == (201, ticket["id"])
+    assert again.headers["Idempotent-Replayed"] == "true"
     sent = services.calls("tickets", "POST")[0]
     assert json.loads(sent.content)["opened_by"] == "support-user"
     assert sent.headers["Idempotency-Key"] == "k-1"
@@ -68,7 +69,7 @@ async def test_support_opens_a_ticket_signed_with_their_name_and_audited(
         201,
     )
     assert first["after"]["id"] == ticket["id"]
-    assert items[0]["status_code"] == 200  # the retry, answered again
+    assert items[0]["status_code"] == 201  # the retry, answered again
 
 
 async def test_a_replayed_write_is_marked_replayed(
