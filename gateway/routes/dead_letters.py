@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 
 from gateway.audit import AuditDep
-from gateway.identity.auth import CanManageDeadLetters
 from gateway.deps import SettingsDep
+from gateway.identity.auth import CanManageDeadLetters
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, Page, problem_responses
 from gateway.settings import GatewaySettings

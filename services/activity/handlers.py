@@ -1,7 +1,7 @@
 """Kafka entrypoints of the activity service: parse, then call the rules."""
 
 from services.activity import access, customer_events, devices, recordings, saved_items
-from services.activity.config import activity_settings
+from services.activity.config import ActivitySettings
 from services.contracts import topics
 from services.contracts.apps import (
     DeviceConnectedV1,
@@ -28,7 +28,7 @@ from services.runtime.service_app import Runtime
 
 def register(rt: Runtime) -> None:
     on = rt.consumer.on
-    settings = activity_settings()
+    settings = rt.settings_as(ActivitySettings)
 
     @on(topics.BILLING_EVENTS, SubscriptionActivatedV1)
     async def subscription_activated(d: Delivery, data: SubscriptionActivatedV1) -> None:

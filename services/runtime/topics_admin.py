@@ -1,11 +1,12 @@
-"""Creates the declared topics (services/contracts/topics.py) if they do not exist yet."""
+"""Creates the declared topics (services/contracts/topics.py, under the deployment's prefix) if
+they do not exist yet."""
 
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
-from services.contracts.topics import ALL_TOPICS, PARTITIONS
+from services.contracts.topics import PARTITIONS
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +17,7 @@ class TopicCreationError(RuntimeError):
 
 async def ensure_topics(
     bootstrap_servers: str,
-    topics: tuple[str, ...] = ALL_TOPICS,
+    topics: tuple[str, ...],
     partitions: int = PARTITIONS,
     replication_factor: int = 1,
 ) -> None:
