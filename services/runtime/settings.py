@@ -15,8 +15,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = REPO_ROOT / ".run" / "data"
 
-DEFAULT_PORTS = {"customers": 8101, "billing": 8102, "tickets": 8103, "activity": 8104}
-
 Port = Annotated[int, Field(ge=0, le=65535)]
 # With batches off: consumers per topic in the group, partitions processed in parallel (each in
 # order); 3 divides the 6 partitions evenly.
