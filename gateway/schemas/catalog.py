@@ -14,12 +14,12 @@ from pydantic import (
 )
 
 from gateway.schemas import examples
+from services.contracts.common import Currency, Money
 
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
 ]
 Unit = Literal["days", "weeks", "months", "years"]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 DevicePolicy = Literal["reject", "evict_oldest"]
 
 
@@ -28,7 +28,8 @@ class Plan(BaseModel):
     name: str = Field(examples=["1 month"])
     length: int = Field(examples=[1])
     unit: Unit
-    prices: dict[Currency, Decimal] = Field(
+    # What billing answers is shown as it is: the checks are on the way in (PlanCreate, ...).
+    prices: dict[str, Decimal] = Field(
         description="Price per currency, as decimal strings.", examples=[{"EUR": "9.99"}]
     )
     archived: bool = False
@@ -59,7 +60,7 @@ class Webshop(BaseModel):
 
     id: str = Field(examples=["demo"])
     name: str = Field(examples=["Demo webshop"])
-    currencies: list[Currency] = Field(examples=[["EUR"]])
+    currencies: list[str] = Field(examples=[["EUR"]])
     product_ids: list[str] = Field(examples=[["basic", "premium"]])
     archived: bool = False
     archived_at: datetime | None = None
@@ -72,16 +73,11 @@ class PlanCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     length: int = Field(ge=1, le=3650, description="A positive number of `unit`s.")
     unit: Unit
-    prices: dict[Currency, Decimal] = Field(
-        min_length=1, description="May be 0; never negative.", examples=[{"EUR": "9.99"}]
+    prices: dict[Currency, Money] = Field(
+        min_length=1,
+        description="ISO 4217 code to price; may be 0, never negative.",
+        examples=[{"EUR": "9.99"}],
     )
-
-    @field_validator("prices")
-    @classmethod
-    def _not_negative(cls, prices: dict[str, Decimal]) -> dict[str, Decimal]:
-        if any(p < 0 for p in prices.values()):
-            raise ValueError("prices cannot be negative")
-        return prices
 
 
 class ProductCreate(BaseModel):
@@ -155,7 +151,9 @@ class PlanUpdate(BaseModel):
     )
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    prices: dict[Currency, Decimal] | None = Field(default=None, min_length=1)
+    prices: dict[Currency, Money] | None = Field(
+        default=None, min_length=1, description="ISO 4217 code to price; never negative."
+    )
 
 
 class WebshopUpdate(BaseModel):

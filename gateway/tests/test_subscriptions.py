@@ -267,10 +267,34 @@ async def test_catalog_edits_are_admin_only_and_audited(
         (
             "/api/v1/products/basic/plans",
             {"id": "p", "name": "P", "length": 1, "unit": "days", "prices": {"EUR": "-1"}},
-            "prices",
+            "prices.EUR",
+        ),
+        (
+            "/api/v1/products/basic/plans/basic-1m",
+            {"prices": {"EUR": "-19.99"}},
+            "prices.EUR",
+        ),
+        (
+            "/api/v1/products/basic/plans",
+            {"id": "p", "name": "P", "length": 1, "unit": "days", "prices": {"USB": "1"}},
+            "prices.USB.[key]",
+        ),
+        ("/api/v1/webshops/demo", {"currencies": ["EUR", "CHR"]}, "currencies.1"),
+        (
+            "/api/v1/webshops",
+            {"id": "w", "name": "W", "currencies": ["USB"], "product_ids": []},
+            "currencies.0",
         ),
     ],
-    ids=["fixed-type", "negative-length", "negative-price"],
+    ids=[
+        "fixed-type",
+        "negative-length",
+        "negative-price",
+        "negative-price-update",
+        "usb-price",
+        "chr-webshop-update",
+        "usb-webshop",
+    ],
 )
 async def test_catalog_refusals_name_the_field(
     client: httpx.AsyncClient,
@@ -280,9 +304,10 @@ async def test_catalog_refusals_name_the_field(
     body: dict[str, Any],
     field: str,
 ) -> None:
-    method = "PATCH" if path.endswith("basic") else "POST"
+    method = "POST" if path.endswith(("plans", "webshops")) else "PATCH"
     response = await client.request(method, path, json=body, headers=admin)
-    assert field in str(assert_problem(response, 422)["errors"])
+    errors: list[dict[str, str]] = assert_problem(response, 422)["errors"]  # type: ignore[assignment]
+    assert field in [e["field"] for e in errors]
     assert fake.calls("billing") == []
 
 
@@ -312,3 +337,27 @@ async def test_webshops_are_edited_and_archived_and_one_product_read(
     assert product.json()["device_policy"] == "evict_oldest"
     missing = await client.get("/api/v1/products/..%2Fwebshops", headers=admin)
     assert missing.status_code in (404, 422)
+
+
+@pytest.mark.parametrize("suffix", ["/renew", "/change"])
+async def test_only_an_admin_may_sell_a_trial_again(
+    client: httpx.AsyncClient,
+    fake: FakeServices,
+    admin: Headers,
+    operator_with_role: Callable[[str], Awaitable[Headers]],
+    suffix: str,
+) -> None:
+    billing_subscription(fake)
+    fake.answer("billing", "POST", BASE + suffix, 200, action_result())
+    body = {"product_id": "trial", "plan_id": "trial-7d", "repeat_trial": True}
+    operator = await operator_with_role("operator")
+
+    refused = await client.post(API + suffix, json=body, headers=operator)
+    problem_body = assert_problem(refused, 403)
+    assert problem_body["errors"] == [{"field": "repeat_trial", "message": "admins only"}]
+    assert fake.calls("billing", "POST") == []
+
+    allowed = await client.post(API + suffix, json=body, headers=admin)
+    assert allowed.status_code == 200, allowed.text
+    (call,) = fake.calls("billing", "POST")
+    assert json_body(call)["repeat_trial"] is True

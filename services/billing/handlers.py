@@ -3,7 +3,13 @@
 from services.billing import lifecycle, service
 from services.contracts import topics
 from services.contracts.apps import DeviceConnectedV1
-from services.contracts.customers import CustomerCreatedV1, CustomerErasedV1, CustomerOrderPlacedV1
+from services.contracts.customers import (
+    CustomerCreatedV1,
+    CustomerErasedV1,
+    CustomerOrderPlacedV1,
+    SubscriptionOrder,
+)
+from services.contracts.envelope import CloudEvent
 from services.contracts.webshop import OrderRefundedV1
 from services.runtime.consumer import Delivery
 from services.runtime.db import utcnow
@@ -13,15 +19,35 @@ from services.runtime.service_app import Runtime
 def register(rt: Runtime) -> None:
     on = rt.consumer.on
 
+    async def release_parked_refund(d: Delivery, order: SubscriptionOrder) -> None:
+        refused = await lifecycle.release_parked_refund(
+            d.session, rt.outbox, order.webshop_id, order.order_id, now=utcnow()
+        )
+        if refused is not None:
+            # Sent before the order's transaction commits: a retry may send it twice, which a
+            # dead-letter topic tolerates; losing it would drop the refusal silently.
+            # As a CloudEvent, so that the dead-letter desk can replay it to billing once the
+            # cause is fixed; the id is fixed per order, so a resend is one event to the inbox.
+            event = CloudEvent.wrap(
+                OrderRefundedV1.model_validate_json(refused.payload),
+                source="/services/billing/parked-refunds",
+                subject=None,
+                event_id=f"parked-refund:{order.webshop_id}:{order.order_id}",
+            )
+            await rt.consumer.dead_letter_value(
+                topics.WEBSHOP_ORDERS,
+                value=event.to_bytes(),
+                key=refused.order_id.encode(),
+                reason=f"parked order.refunded.v1 refused: {refused.reason}",
+            )
+
     @on(topics.CUSTOMERS_EVENTS, CustomerCreatedV1)
     async def customer_created(d: Delivery, data: CustomerCreatedV1) -> None:
         if data.order is not None:
             await service.apply_order(
                 d.session, rt.outbox, customer_id=data.customer_id, order=data.order, payment=None
             )
-            await lifecycle.release_parked_refund(
-                d.session, rt.outbox, data.order.webshop_id, data.order.order_id, now=utcnow()
-            )
+            await release_parked_refund(d, data.order)
 
     @on(topics.CUSTOMERS_EVENTS, CustomerOrderPlacedV1)
     async def order_placed(d: Delivery, data: CustomerOrderPlacedV1) -> None:
@@ -32,9 +58,7 @@ def register(rt: Runtime) -> None:
             order=data.order,
             payment=data.payment,
         )
-        await lifecycle.release_parked_refund(
-            d.session, rt.outbox, data.order.webshop_id, data.order.order_id, now=utcnow()
-        )
+        await release_parked_refund(d, data.order)
 
     @on(topics.CUSTOMERS_EVENTS, CustomerErasedV1)
     async def customer_erased(d: Delivery, data: CustomerErasedV1) -> None:

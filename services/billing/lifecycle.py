@@ -2,6 +2,7 @@
 connection, record a webshop refund (shortening or ending the period), erase a customer."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
@@ -23,6 +24,10 @@ from services.billing.service import find_subscription, record_entry, running_st
 from services.contracts.webshop import OrderRefundedV1
 from services.runtime.consumer import PoisonMessage
 from services.runtime.outbox import Outbox
+
+
+class RefundRefused(PoisonMessage):
+    """A refund its order does not allow (another currency, more than is left of the payment)."""
 
 
 async def start_on_first_login(
@@ -59,9 +64,11 @@ async def start_on_first_login(
 async def record_refund(
     session: AsyncSession, outbox: Outbox, refund: OrderRefundedV1, *, now: datetime
 ) -> None:
-    """Record the refund once per order and shorten the period in proportion; a full refund of
-    the current period ends it now (subscription.cancelled.v1). A refund of an order not
-    recorded yet is parked until it is."""
+    """Record an order's refund once (a resend has the same amount and refunded_at) and shorten
+    the period in proportion; a full refund of the current period ends it now
+    (subscription.cancelled.v1). A refund of an order not recorded yet is parked until it is.
+    One in another currency than the payment, above it, or after the order's refund raises
+    RefundRefused (the consumer dead-letters it with the reason)."""
     paid = await session.scalar(
         select(LedgerTransaction).where(
             LedgerTransaction.webshop_id == refund.webshop_id,
@@ -73,7 +80,8 @@ async def record_refund(
         # The order travels through customers first and may not be here yet: park the refund
         # until it is (release_parked_refund), rather than fail or drop it.
         key = (refund.webshop_id, refund.order_id)
-        if await session.get(ParkedRefund, key) is None:
+        waiting = await session.get(ParkedRefund, key)
+        if waiting is None:
             session.add(
                 ParkedRefund(
                     webshop_id=refund.webshop_id,
@@ -82,20 +90,40 @@ async def record_refund(
                     received_at=now,
                 )
             )
+        elif OrderRefundedV1.model_validate_json(waiting.payload) != refund:
+            # One refund per order, as in the ledger: a second one is refused out loud.
+            parked = OrderRefundedV1.model_validate_json(waiting.payload)
+            raise RefundRefused(
+                f"a refund of {parked.amount} {parked.currency} for order {refund.order_id} "
+                f"is waiting for the order already; a second refund of {refund.amount} "
+                f"{refund.currency} is refused (one refund per order)"
+            )
         return
-    already = await session.scalar(
-        select(LedgerTransaction.id).where(
+    earlier = await session.scalar(
+        select(LedgerTransaction).where(
             LedgerTransaction.webshop_id == refund.webshop_id,
             LedgerTransaction.order_id == refund.order_id,
             LedgerTransaction.kind == "refund",
         )
     )
-    if already is not None:
-        return
+    refunded_at = to_utc(refund.refunded_at)
+    if earlier is not None:
+        if earlier.recorded_at == refunded_at and earlier.amount == refund.amount:
+            return  # the same refund resent under another event id: recorded once already
+        # The ledger keeps one refund per order (uq_ledger_order_kind); a second one, even
+        # within what is left, is refused out loud rather than dropped.
+        raise RefundRefused(
+            f"order {refund.order_id} was refunded {earlier.amount} {earlier.currency} "
+            f"already; a second refund of {refund.amount} {refund.currency} is refused "
+            f"(one refund per order, {paid.amount - earlier.amount} left of the payment)"
+        )
     if refund.currency != paid.currency:
-        raise PoisonMessage(f"refund in {refund.currency} of an order paid in {paid.currency}")
+        raise RefundRefused(f"refund in {refund.currency} of an order paid in {paid.currency}")
     if refund.amount > paid.amount:
-        raise PoisonMessage(f"refund of {refund.amount} exceeds the {paid.amount} paid")
+        raise RefundRefused(
+            f"refund of {refund.amount} {refund.currency} exceeds the {paid.amount} paid "
+            f"for order {refund.order_id}"
+        )
     reason = f": {refund.reason}" if refund.reason else ""
     entry = await record_entry(
         session,
@@ -110,7 +138,7 @@ async def record_refund(
         order_id=refund.order_id,
         reference=refund.reason,
         description=f"refund of order {refund.order_id}{reason}",
-        recorded_at=to_utc(refund.refunded_at),
+        recorded_at=refunded_at,
         plan_id=paid.plan_id,
         period_starts_at=paid.period_starts_at,
         period_ends_at=paid.period_ends_at,
@@ -153,17 +181,32 @@ async def record_refund(
     )
 
 
+@dataclass(frozen=True)
+class RefusedParkedRefund:
+    """A parked refund that its order, once recorded, did not allow; it goes to the DLQ."""
+
+    payload: str
+    order_id: str
+    reason: str
+
+
 async def release_parked_refund(
     session: AsyncSession, outbox: Outbox, webshop_id: str, order_id: str, *, now: datetime
-) -> None:
-    """Apply a refund that was waiting for this order, now that the order is recorded."""
+) -> RefusedParkedRefund | None:
+    """Apply a refund that was waiting for this order, now that the order is recorded. One the
+    order does not allow is handed back to be dead-lettered: the record being handled is the
+    order, which must not go to the dead-letter topic for the refund's fault."""
     parked = await session.get(ParkedRefund, (webshop_id, order_id))
     if parked is None:
-        return
+        return None
     await session.delete(parked)
-    await record_refund(
-        session, outbox, OrderRefundedV1.model_validate_json(parked.payload), now=now
-    )
+    try:
+        await record_refund(
+            session, outbox, OrderRefundedV1.model_validate_json(parked.payload), now=now
+        )
+    except RefundRefused as refused:
+        return RefusedParkedRefund(parked.payload, order_id, str(refused))
+    return None
 
 
 async def erase_customer(session: AsyncSession, customer_id: str) -> None:

@@ -124,16 +124,25 @@ async def archive_plan(product_id: str, plan_id: str, rt: RuntimeDep) -> Product
 
 @router.post("/orders/check", status_code=204)
 async def check_order(payload: OrderCheck, rt: RuntimeDep) -> None:
-    """Refuse, with the field at fault, a sale the catalog does not allow."""
+    """Refuse, with the field at fault, a sale the catalog does not allow; with an amount and
+    currency, also one that does not pay exactly the catalog's price now."""
+    paid = (
+        service.Paid(payload.amount, payload.currency, utcnow())
+        if payload.amount is not None and payload.currency is not None
+        else None
+    )
     async with rt.db.sessions() as session:
         try:
-            await service.resolve_sale(session, payload)
+            await service.resolve_sale(session, payload, paid)
         except service.OrderRefused as refused:
             raise Problem(
                 422,
                 "Order not allowed",
                 refused.reason,
-                extra={"errors": [{"field": refused.field, "message": refused.reason}]},
+                extra={
+                    "code": refused.code,
+                    "errors": [{"field": refused.field, "message": refused.reason}],
+                },
             ) from None
 
 

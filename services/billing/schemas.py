@@ -1,7 +1,6 @@
 """Request and response shapes of billing's internal API."""
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Literal
 
 from pydantic import (
@@ -14,17 +13,11 @@ from pydantic import (
 )
 
 from services.billing.periods import Unit
-from services.contracts.common import Currency, Money
+from services.contracts.common import Currency, Money, SignedMoney
 
 Identifier = str
 DevicePolicy = Literal["reject", "evict_oldest"]
 IdPattern = r"^[A-Za-z0-9._-]+$"
-
-
-def _no_negative_prices(prices: dict[str, Decimal]) -> dict[str, Decimal]:
-    if any(p < 0 for p in prices.values()):
-        raise ValueError("prices cannot be negative")
-    return prices
 
 
 class PlanIn(BaseModel):
@@ -36,11 +29,6 @@ class PlanIn(BaseModel):
     unit: Unit
     prices: dict[Currency, Money] = Field(min_length=1)
 
-    @field_validator("prices")
-    @classmethod
-    def _non_negative(cls, prices: dict[str, Decimal]) -> dict[str, Decimal]:
-        return _no_negative_prices(prices)
-
 
 class PlanUpdate(BaseModel):
     """Name and prices may change; length and unit are what subscriptions were sold on."""
@@ -49,11 +37,6 @@ class PlanUpdate(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     prices: dict[Currency, Money] | None = Field(default=None, min_length=1)
-
-    @field_validator("prices")
-    @classmethod
-    def _non_negative(cls, prices: dict[str, Decimal] | None) -> dict[str, Decimal] | None:
-        return None if prices is None else _no_negative_prices(prices)
 
 
 class PlanPublic(BaseModel):
@@ -197,16 +180,28 @@ class TransactionPublic(BaseModel):
 class TransactionPage(BaseModel):
     items: list[TransactionPublic]
     next_cursor: str | None
-    balance: dict[str, Money]
+    balance: dict[str, SignedMoney]
 
 
 class OrderCheck(BaseModel):
-    """What the gateway asks before creating a customer: is this a valid sale?"""
+    """What the gateway asks before creating a customer: is this a valid sale? With an amount
+    and currency, also: is that what the catalog charges for it (as for a webshop order)?"""
 
     webshop_id: str
     product_id: str
     plan_id: str
     extra_product_ids: list[str] = Field(default_factory=list)
+    amount: Money | None = None
+    currency: Currency | None = Field(default=None, validate_default=True)
+
+    @field_validator("currency")
+    @classmethod
+    def _with_amount(cls, currency: str | None, info: ValidationInfo) -> str | None:
+        if "amount" not in info.data:
+            return currency  # the amount was refused already; that error says enough
+        if (currency is None) != (info.data["amount"] is None):
+            raise ValueError("an amount and its currency come together")
+        return currency
 
 
 # --- subscription actions (one call each, one ledger entry each) -------------------------------
@@ -220,6 +215,10 @@ class RenewIn(BaseModel):
     product_id: str = Field(min_length=1, max_length=64)
     plan_id: str = Field(min_length=1, max_length=64)
     extra_product_ids: list[str] = Field(default_factory=list)
+    repeat_trial: bool = Field(
+        default=False,
+        description="Sell a trial product the customer already had (the gateway: admins only).",
+    )
 
 
 class ChangeIn(RenewIn):
@@ -268,7 +267,7 @@ class InvoiceLine(BaseModel):
     transaction_id: str
     kind: str
     description: str
-    amount: Money
+    amount: SignedMoney
     period_starts_at: datetime | None
     period_ends_at: datetime | None
 
@@ -283,7 +282,7 @@ class Invoice(BaseModel):
     source: str
     currency: str
     issued_at: datetime
-    total: Money
+    total: SignedMoney
     lines: list[InvoiceLine]
 
 
@@ -308,9 +307,19 @@ class Timeline(BaseModel):
 class RevenueDay(BaseModel):
     day: str
     currency: str
-    amount: Money
+    amount: SignedMoney
 
 
-class BillingStats(BaseModel):
+class SubscriptionFigures(BaseModel):
+    subscriptions_by_status: dict[str, int] = Field(default_factory=dict)
+    expiring_soon: int = 0
+    expiring_soon_days: int = 7
+    ended_recently: int = 0
+    ended_recently_days: int = 30
+    trial_customers: int = 0
+    trial_converted: int = 0
+
+
+class BillingStats(SubscriptionFigures):
     revenue_per_day: list[RevenueDay]
     active_subscriptions: int

@@ -19,6 +19,7 @@ from services.billing.models import (
     Webshop,
 )
 from services.billing.periods import add_period
+from services.billing.pricing import order_total, price_of
 from services.billing.schemas import (
     ExtraPublic,
     OrderCheck,
@@ -32,9 +33,11 @@ from services.billing.schemas import (
     WebshopIn,
     WebshopPublic,
 )
+from services.billing.trials import repeated_trial
 from services.contracts import topics
 from services.contracts.billing import SubscriptionRejectedV1
 from services.contracts.customers import OrderPayment, SubscriptionOrder
+from services.contracts.webshop import RejectionCode
 from services.runtime.db import utcnow
 from services.runtime.outbox import Outbox
 from services.runtime.problems import Problem
@@ -173,10 +176,20 @@ async def list_webshops(session: AsyncSession) -> list[WebshopPublic]:
 class OrderRefused(Exception):
     """An order that billing cannot sell; the reason goes back to whoever placed it."""
 
-    def __init__(self, reason: str, field: str) -> None:
+    def __init__(self, reason: str, field: str, code: RejectionCode = "not_for_sale") -> None:
         super().__init__(reason)
         self.reason = reason
         self.field = field
+        self.code: RejectionCode = code
+
+
+@dataclass(frozen=True)
+class Paid:
+    """What the buyer says they paid for a sale, checked against the catalog's price."""
+
+    amount: Decimal
+    currency: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -187,8 +200,12 @@ class Sale:
     extras: list[Product]
 
 
-async def resolve_sale(session: AsyncSession, order: OrderCheck | SubscriptionOrder) -> Sale:
-    """Check a sale against the catalog; raises OrderRefused naming the field at fault."""
+async def resolve_sale(
+    session: AsyncSession, order: OrderCheck | SubscriptionOrder, paid: Paid | None = None
+) -> Sale:
+    """Check a sale against the catalog, and what was paid for it against the catalog's price
+    when it was paid (webshop orders, /orders/check with an amount); raises OrderRefused naming
+    the field at fault. Operator sales, /orders/check and webshop orders all come here."""
     webshop = await session.get(Webshop, order.webshop_id)
     if webshop is None:
         raise OrderRefused(f"unknown webshop {order.webshop_id!r}", "webshop_id")
@@ -222,7 +239,34 @@ async def resolve_sale(session: AsyncSession, order: OrderCheck | SubscriptionOr
                 f"{extra_id!r} is not an available extra product", "extra_product_ids"
             )
         extras.append(extra)
+    if paid is not None:
+        check_paid(webshop, plan, extras, paid)
     return Sale(webshop, product, plan, extras)
+
+
+def check_paid(webshop: Webshop, plan: Plan, extras: list[Product], paid: Paid) -> None:
+    """A paid sale is in a currency the webshop takes and the plan is priced in, and amounts to
+    exactly what the catalog charges: a buyer does not set the price."""
+    if paid.currency not in webshop.currencies:
+        raise OrderRefused(
+            f"webshop {webshop.id!r} does not take {paid.currency} "
+            f"(it takes {', '.join(webshop.currencies)})",
+            "currency",
+            "currency_not_accepted",
+        )
+    if paid.currency not in plan.prices:
+        raise OrderRefused(
+            f"plan {plan.id!r} has no price in {paid.currency}", "currency", "currency_not_accepted"
+        )
+    expected = order_total(plan, extras, webshop, paid.currency, paid.at)
+    if paid.amount != expected:
+        raise OrderRefused(
+            f"paid {paid.amount} {paid.currency} but the catalog charges "
+            f"{expected} {paid.currency} for plan {plan.id!r}"
+            + (f" with {len(extras)} extra(s)" if extras else ""),
+            "amount",
+            "amount_mismatch",
+        )
 
 
 async def record_entry(
@@ -307,13 +351,21 @@ async def apply_order(
     )
     if already is not None:
         return  # the same order under another event id: recorded once already
+    paid = Paid(payment.amount, payment.currency, payment.paid_at) if payment else None
     try:
-        sale = await resolve_sale(session, order)
+        sale = await resolve_sale(session, order, paid)
+        # A webshop (or the customer's first sale) never repeats a trial.
+        reason = await repeated_trial(session, customer_id, sale.product)
+        if reason:
+            raise OrderRefused(reason, "product_id")
     except OrderRefused as refused:
         await outbox.add(
             session,
             SubscriptionRejectedV1(
-                customer_id=customer_id, order_id=order.order_id, reason=refused.reason
+                customer_id=customer_id,
+                order_id=order.order_id,
+                reason=refused.reason,
+                code=refused.code,
             ),
             topic=topics.BILLING_EVENTS,
             key=customer_id,
@@ -422,15 +474,6 @@ def fresh_period(
         return None, None, "pending"
     expires_at = add_period(now, plan.length, plan.unit)
     return now, expires_at, running_status(product)
-
-
-def price_of(plan: Plan, webshop: Webshop) -> tuple[Decimal, str]:
-    """The plan's price in the first of the webshop's currencies that the plan is priced in."""
-    for currency in webshop.currencies:
-        if currency in plan.prices:
-            return Decimal(plan.prices[currency]), currency
-    currency, price = next(iter(plan.prices.items()))
-    return Decimal(price), currency
 
 
 async def find_subscription(session: AsyncSession, customer_id: str) -> Subscription | None:

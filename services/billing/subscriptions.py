@@ -2,8 +2,8 @@
 add or remove an extra, cancel. Each writes exactly one ledger entry and one event."""
 
 import uuid
-from datetime import datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import delete, select
@@ -19,6 +19,7 @@ from services.billing.models import (
     Webshop,
 )
 from services.billing.periods import add_period, to_utc
+from services.billing.pricing import first_plan, plan_span, price_of, prorate, synced_extras_price
 from services.billing.schemas import (
     ActionResult,
     CancelIn,
@@ -33,7 +34,6 @@ from services.billing.service import (
     OrderRefused,
     Sale,
     fresh_period,
-    price_of,
     record_entry,
     renewal_base,
     replace_extras,
@@ -42,10 +42,9 @@ from services.billing.service import (
     subscription_public,
     transaction_public,
 )
+from services.billing.trials import repeated_trial
 from services.runtime.outbox import Outbox
 from services.runtime.problems import Problem
-
-CENT = Decimal("0.01")
 
 
 class Action(Protocol):
@@ -84,9 +83,10 @@ async def load_for_update(session: AsyncSession, customer_id: str) -> Subscripti
 
 
 async def check_sale(session: AsyncSession, subscription: Subscription, body: RenewIn) -> Sale:
-    """The catalog's verdict on selling `body` through the subscription's webshop."""
+    """The catalog's verdict on selling `body` through the subscription's webshop, and the
+    trial rule (once per customer unless `repeat_trial`)."""
     try:
-        return await resolve_sale(
+        sale = await resolve_sale(
             session,
             OrderCheck(
                 webshop_id=subscription.webshop_id,
@@ -97,36 +97,12 @@ async def check_sale(session: AsyncSession, subscription: Subscription, body: Re
         )
     except OrderRefused as error:
         raise refused(error.field, error.reason, title="Order not allowed") from None
-
-
-def plan_span(plan: Plan, at: datetime) -> timedelta:
-    """How long one period of `plan` lasts when it starts at `at`."""
-    return add_period(at, plan.length, plan.unit) - at
-
-
-def prorate(price: Decimal, part: timedelta, whole: timedelta) -> Decimal:
-    """`price` scaled by part/whole, to the cent (banker's rounding keeps sums unbiased)."""
-    if whole <= timedelta(0) or part <= timedelta(0):
-        return Decimal("0.00")
-    share = Decimal(part.total_seconds()) / Decimal(whole.total_seconds())
-    return (price * share).quantize(CENT, rounding=ROUND_HALF_EVEN)
-
-
-def first_plan(product: Product) -> Plan | None:
-    return next((p for p in product.plans if not p.archived), None)
-
-
-def synced_extras_price(
-    extras: list[Product], webshop: Webshop, currency: str, start: datetime, end: datetime
-) -> Decimal:
-    """What extras synced to the base cost for [start, end): each plan's price prorated."""
-    total = Decimal(0)
-    for extra in extras:
-        plan = first_plan(extra)
-        if plan is None or currency not in plan.prices:
-            continue
-        total += prorate(Decimal(plan.prices[currency]), end - start, plan_span(plan, start))
-    return total
+    reason = await repeated_trial(
+        session, subscription.customer_id, sale.product, repeat_allowed=body.repeat_trial
+    )
+    if reason:
+        raise refused("product_id", reason, title="Order not allowed")
+    return sale
 
 
 def operator_order(action: str) -> str:

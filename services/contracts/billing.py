@@ -5,6 +5,7 @@ from typing import Literal
 
 from services.contracts.common import Currency, Money
 from services.contracts.envelope import EventData
+from services.contracts.webshop import RejectionCode
 
 SubscriptionStatus = Literal["pending", "trial", "active", "expired", "cancelled"]
 SubscriptionAction = Literal[
@@ -49,13 +50,16 @@ class SubscriptionActivatedV1(EventData):
 
 
 class SubscriptionRejectedV1(EventData):
-    """An order could not be turned into a subscription (unknown plan, not sold by the webshop)."""
+    """An order could not be turned into a subscription (not sold by the webshop, wrong price or
+    currency); customers passes code and reason on to the webshop."""
 
     event_type = "subscription.rejected.v1"
 
     customer_id: str
     order_id: str
     reason: str
+    # Added after the first release: older events carry only `reason`.
+    code: RejectionCode = "not_for_sale"
 
 
 class TransactionRecordedV1(EventData):

@@ -18,7 +18,10 @@ from services.runtime.service_app import Runtime
 def register(rt: Runtime) -> None:
     on = rt.consumer.on
 
-    @on(topics.WEBSHOP_ORDERS, OrderPaidV1)
+    async def order_invalid(d: Delivery, reason: str) -> None:
+        await service.handle_invalid_order(d.session, rt.outbox, d.event, reason)
+
+    @on(topics.WEBSHOP_ORDERS, OrderPaidV1, invalid=order_invalid)
     async def order_paid(d: Delivery, data: OrderPaidV1) -> None:
         await service.handle_order_paid(d.session, rt.outbox, data)
 

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +19,8 @@ from services.contracts.customers import (
     OrderPayment,
     SubscriptionOrder,
 )
-from services.contracts.webshop import OrderAcceptedV1, OrderPaidV1, OrderRejectedV1
+from services.contracts.envelope import CloudEvent
+from services.contracts.webshop import OrderAcceptedV1, OrderId, OrderPaidV1, OrderRejectedV1
 from services.customers import credentials
 from services.customers.models import Account, Customer, IdempotentRequest, WebshopOrder
 from services.customers.name_keys import name_keys
@@ -364,6 +366,32 @@ async def handle_order_paid(session: AsyncSession, outbox: Outbox, order: OrderP
     )
 
 
+ORDER_ID: TypeAdapter[str] = TypeAdapter(OrderId)
+
+
+async def handle_invalid_order(
+    session: AsyncSession, outbox: Outbox, event: CloudEvent, reason: str
+) -> None:
+    """An order.paid that violates its schema (a negative amount, an unknown currency code) went
+    to the dead-letter topic; the webshop still gets a rejection when its order id can be read.
+    Nothing is remembered of it, so a corrected order under the same id is taken as new."""
+    try:
+        order_id = ORDER_ID.validate_python(event.data.get("order_id"), strict=True)
+    except ValidationError:
+        return  # nothing to answer to: the dead-letter topic is all there is
+    webshop_id = event.data.get("webshop_id")
+    if isinstance(webshop_id, str):
+        known = await session.get(WebshopOrder, (webshop_id, order_id))
+        if known is not None:
+            return  # a mangled resend of a known order does not revoke the answer it had
+    await outbox.add(
+        session,
+        OrderRejectedV1(order_id=order_id, reason=reason, code="invalid_order"),
+        topic=topics.WEBSHOP_REPLIES,
+        key=order_id,
+    )
+
+
 async def _answer_repeated_order(session: AsyncSession, outbox: Outbox, seen: WebshopOrder) -> None:
     """A webshop resending an order lost our reply: answer again (the password went once)."""
     if seen.reply == "pending":
@@ -379,7 +407,9 @@ async def _answer_repeated_order(session: AsyncSession, outbox: Outbox, seen: We
             expires_at=customer.expires_at,
         )
     else:
-        reply = OrderRejectedV1(order_id=seen.order_id, reason="order was rejected earlier")
+        reply = OrderRejectedV1(
+            order_id=seen.order_id, reason="order was rejected earlier", code="rejected_earlier"
+        )
     await outbox.add(
         session, reply, topic=topics.WEBSHOP_REPLIES, key=seen.order_id, subject=seen.customer_id
     )
@@ -428,7 +458,7 @@ async def handle_subscription_rejected(
         return
     await outbox.add(
         session,
-        OrderRejectedV1(order_id=event.order_id, reason=event.reason),
+        OrderRejectedV1(order_id=event.order_id, reason=event.reason, code=event.code),
         topic=topics.WEBSHOP_REPLIES,
         key=event.order_id,
         subject=event.customer_id,

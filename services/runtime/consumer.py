@@ -52,6 +52,10 @@ class Delivery:
 
 
 Handler = Callable[[Delivery, Any], Awaitable[None]]
+# Runs, in the same transaction and inbox as a handler, for a record whose envelope parsed but
+# whose payload violates its schema (after it went to the dead-letter topic): the reason is the
+# one in the dead-letter headers. For a sender that waits on an answer either way.
+InvalidHandler = Callable[[Delivery, str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,10 @@ class Routed:
     topic: str
     record: "ConsumerRecord[bytes, bytes]"
     event: CloudEvent
-    data: EventData
+    data: EventData | None
     handler: Handler
+    # What the metrics count it as once the handler ran.
+    outcome: str = "handled"
 
     @property
     def inbox_key(self) -> str:
@@ -100,12 +106,18 @@ class EventConsumer:
         # dead-letter topic and the group carry the deployment's prefix.
         self.topic_prefix = topic_prefix
         self.handlers: dict[str, dict[str, tuple[type[EventData], Handler]]] = {}
+        self.invalid_handlers: dict[tuple[str, str], InvalidHandler] = {}
 
-    def on(self, topic: str, model: type[EventData]) -> Callable[[Handler], Handler]:
-        """Register a handler for events of `model`'s type arriving on `topic`."""
+    def on(
+        self, topic: str, model: type[EventData], *, invalid: InvalidHandler | None = None
+    ) -> Callable[[Handler], Handler]:
+        """Register a handler for events of `model`'s type arriving on `topic`, and optionally
+        `invalid` for those of that type whose payload violates the schema."""
 
         def register(handler: Handler) -> Handler:
             self.handlers.setdefault(topic, {})[model.event_type] = (model, handler)
+            if invalid is not None:
+                self.invalid_handlers[(topic, model.event_type)] = invalid
             return handler
 
         return register
@@ -254,8 +266,9 @@ class EventConsumer:
                 await item.handler(
                     Delivery(session=session, event=item.event, topic=item.topic), item.data
                 )
-                outcomes.append("handled")
-        if "handled" in outcomes:  # nothing new was written when all were duplicates
+                outcomes.append(item.outcome)
+        # Nothing new was written when all were duplicates.
+        if any(o != "duplicate" for o in outcomes):
             self.after_commit()
         return outcomes
 
@@ -284,10 +297,16 @@ class EventConsumer:
         try:
             data = model.model_validate(event.data)
         except ValidationError as error:
-            await self.dead_letter(
-                topic, record, f"{event.type} violates its schema: {_brief(error)}"
-            )
-            return "dead_lettered", None
+            reason = f"{event.type} violates its schema: {_brief(error)}"
+            await self.dead_letter(topic, record, reason)
+            invalid = self.invalid_handlers.get((topic, event.type))
+            if invalid is None:
+                return "dead_lettered", None
+
+            async def answer(delivery: Delivery, _: object) -> None:
+                await invalid(delivery, reason)
+
+            return None, Routed(topic, record, event, None, answer, outcome="dead_lettered")
         return None, Routed(topic, record, event, data, handler)
 
     async def _process(self, topic: str, record: "ConsumerRecord[bytes, bytes]") -> str:
@@ -349,16 +368,39 @@ class EventConsumer:
         """Copy the record as it was to `<topic>.dlq`, with where it came from and why (the
         source topic as named on the broker: the dead-letter desk sends replays there)."""
         log.warning("dead-lettering %s[%d]@%d: %s", topic, record.partition, record.offset, reason)
-        headers = [
-            *list(record.headers or ()),
-            ("x-dlq-reason", reason.encode()),
-            ("x-dlq-source-topic", f"{self.topic_prefix}{topic}".encode()),
-            ("x-dlq-source-partition", str(record.partition).encode()),
-            ("x-dlq-source-offset", str(record.offset).encode()),
-            (DLQ_CONSUMER_HEADER, self.service.encode()),
-        ]
+        await self.dead_letter_value(
+            topic,
+            value=record.value,
+            key=record.key,
+            reason=reason,
+            headers=[
+                *list(record.headers or ()),
+                ("x-dlq-source-partition", str(record.partition).encode()),
+                ("x-dlq-source-offset", str(record.offset).encode()),
+            ],
+        )
+
+    async def dead_letter_value(
+        self,
+        topic: str,
+        *,
+        value: bytes | None,
+        key: bytes | None,
+        reason: str,
+        headers: "Sequence[tuple[str, bytes]]" = (),
+    ) -> None:
+        """Put `value` on `<topic>.dlq` with the reason: also for what a handler kept aside and
+        later finds it cannot apply (billing's parked refunds), which is no record of its own."""
         await self.producer.send_and_wait(
-            f"{self.topic_prefix}{dlq(topic)}", value=record.value, key=record.key, headers=headers
+            f"{self.topic_prefix}{dlq(topic)}",
+            value=value,
+            key=key,
+            headers=[
+                *headers,
+                ("x-dlq-reason", reason.encode()),
+                ("x-dlq-source-topic", f"{self.topic_prefix}{topic}".encode()),
+                (DLQ_CONSUMER_HEADER, self.service.encode()),
+            ],
         )
 
 

@@ -209,6 +209,49 @@ async def test_order_for_unknown_plan_is_rejected_with_reason(
     assert "no-such-plan" in reply["data"]["reason"]
 
 
+async def test_orders_off_the_catalog_are_rejected_and_leave_no_subscription_or_ledger(
+    system: System, webshop: Webshop
+) -> None:
+    """Premium for a month costs 19.99 EUR at shop-eu, which takes only EUR."""
+    negative = order_paid(amount="-19.99")
+    underpaid = order_paid(amount="0.01")
+    wrong_currency = order_paid(amount="21.99", currency="USD")
+    good = order_paid(amount="19.99")
+    for event in (negative, underpaid, wrong_currency, good):
+        await webshop.send(event, key=event["data"]["buyer"]["external_id"])
+
+    expected = {
+        "invalid_order": (negative, "amount"),
+        "amount_mismatch": (underpaid, "charges 19.99 EUR"),
+        "currency_not_accepted": (wrong_currency, "does not take USD"),
+    }
+    for code, (event, says) in expected.items():
+        reply = await webshop.reply_for(event["data"]["order_id"])
+        assert (reply["type"], reply["data"]["code"]) == ("order.rejected.v1", code)
+        assert says in reply["data"]["reason"]
+    headers = await webshop.dead_letter(json.dumps(negative).encode())
+    assert b"amount" in headers["x-dlq-reason"]
+    accepted = await webshop.reply_for(good["data"]["order_id"])
+    assert accepted["type"] == "order.accepted.v1"
+
+    async with system.client() as client:
+        for event in (negative, underpaid, wrong_currency):
+            email = event["data"]["buyer"]["email"]
+            found = (await client.get("/api/v1/customers", params={"q": email})).json()["items"]
+            # The refused buyer may exist (customers takes them in before billing's verdict)
+            # but owns nothing: no subscription, no ledger entry, nothing active.
+            assert len(found) <= (0 if event is negative else 1)
+            for customer in found:
+                assert customer["status"] == "pending"
+                subscription = await client.get(f"/api/v1/customers/{customer['id']}/subscription")
+                assert subscription.status_code == 404
+                assert await _transactions(client, customer["id"]) == []
+        transactions = await _transactions(client, accepted["data"]["customer_id"])
+    assert [(t["kind"], Decimal(t["amount"])) for t in transactions] == [
+        ("payment", Decimal("19.99"))
+    ]
+
+
 async def test_service_killed_between_orders_loses_nothing(
     system: System, webshop: Webshop
 ) -> None:

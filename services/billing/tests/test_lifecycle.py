@@ -73,13 +73,13 @@ async def _paid_order(db: Database, outbox: Outbox, amount: str) -> None:
         )
 
 
-def refund(amount: str, currency: str = "EUR") -> OrderRefundedV1:
+def refund(amount: str, currency: str = "EUR", day: int = 1) -> OrderRefundedV1:
     return OrderRefundedV1(
         order_id="web-1",
         webshop_id="shop-eu",
         amount=Decimal(amount),
         currency=currency,
-        refunded_at=NOW + timedelta(days=1),
+        refunded_at=NOW + timedelta(days=day),
         reason="unhappy",
     )
 
@@ -138,6 +138,51 @@ async def test_a_refund_in_another_currency_or_above_the_payment_is_poison(
     with pytest.raises(PoisonMessage, match="exceeds"):
         async with db.transaction() as session:
             await lifecycle.record_refund(session, outbox, refund("100.00"), now=NOW)
+
+
+async def test_a_second_refund_of_an_order_is_refused_not_dropped(
+    db: Database, outbox: Outbox
+) -> None:
+    await _paid_order(db, outbox, "99.00")
+    now = (await subscription(db)).starts_at
+    assert now is not None
+    async with db.transaction() as session:
+        await lifecycle.record_refund(session, outbox, refund("60.00", day=1), now=now)
+    with pytest.raises(lifecycle.RefundRefused, match=r"refunded 60.00 EUR already.*39.00 left"):
+        async with db.transaction() as session:
+            await lifecycle.record_refund(session, outbox, refund("39.00", day=2), now=now)
+    async with db.transaction() as session:  # the first one resent: nothing new, no error
+        await lifecycle.record_refund(session, outbox, refund("60.00", day=1), now=now)
+    kinds = [(e.kind, e.amount) for e in await ledger(db)]
+    assert kinds == [("payment", Decimal("99.00")), ("refund", Decimal("60.00"))]
+
+
+async def test_a_second_refund_waiting_for_its_order_is_refused_not_dropped(
+    db: Database, outbox: Outbox
+) -> None:
+    async with db.transaction() as session:
+        await lifecycle.record_refund(session, outbox, refund("49.50"), now=NOW)
+    with pytest.raises(lifecycle.RefundRefused, match=r"49\.50 EUR for order web-1 is waiting"):
+        async with db.transaction() as session:
+            await lifecycle.record_refund(session, outbox, refund("20.00", day=2), now=NOW)
+    async with db.transaction() as session:  # the first one resent: still waiting, no error
+        await lifecycle.record_refund(session, outbox, refund("49.50"), now=NOW)
+
+
+async def test_a_parked_refund_its_order_does_not_allow_is_handed_back(
+    db: Database, outbox: Outbox
+) -> None:
+    async with db.transaction() as session:
+        await lifecycle.record_refund(session, outbox, refund("500.00"), now=NOW)
+    await _paid_order(db, outbox, "99.00")
+    async with db.transaction() as session:
+        refused = await lifecycle.release_parked_refund(
+            session, outbox, "shop-eu", "web-1", now=NOW
+        )
+    assert refused is not None and refused.order_id == "web-1"
+    assert "refund of 500.00 EUR exceeds" in refused.reason
+    assert OrderRefundedV1.model_validate_json(refused.payload) == refund("500.00")
+    assert [e.kind for e in await ledger(db)] == ["payment"]
 
 
 async def test_erasure_keeps_amounts_and_drops_the_person(db: Database, outbox: Outbox) -> None:

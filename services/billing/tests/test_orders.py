@@ -167,6 +167,55 @@ async def test_a_trial_product_opens_a_trial_for_its_days(db: Database, outbox: 
     assert entry.amount == Decimal("0")
 
 
+@pytest.mark.parametrize(
+    ("sold", "paid", "code", "reason"),
+    [
+        (order(), payment("0.01"), "amount_mismatch", "paid 0.01 EUR but the catalog charges 9.99"),
+        (order(), payment("10.00"), "amount_mismatch", "charges 9.99 EUR"),
+        (order(plan_id="premium-1m", product_id="premium"), payment("9.99"), "amount_mismatch", ""),
+        (order(extra_product_ids=("hbo",)), payment("9.99"), "amount_mismatch", "1 extra"),
+        (order(), payment("10.99", "USD"), "currency_not_accepted", "does not take USD"),
+        (order(webshop_id="shop-us"), payment("9.99", "EUR"), "currency_not_accepted", "EUR"),
+    ],
+    ids=[
+        "underpaid",
+        "overpaid",
+        "price-of-another-plan",
+        "extras-unpaid",
+        "usd-in-eu",
+        "eur-in-us",
+    ],
+)
+async def test_a_paid_order_off_the_catalog_price_or_currency_is_rejected(
+    db: Database,
+    outbox: Outbox,
+    sold: SubscriptionOrder,
+    paid: OrderPayment,
+    code: str,
+    reason: str,
+) -> None:
+    await apply(db, outbox, sold, paid)
+
+    [row] = await events(db)
+    assert row.type == REJECTED
+    assert row.data["code"] == code
+    assert reason in row.data["reason"]
+    assert await ledger_of(db) == []
+    assert await subscription_of(db) is None
+
+
+async def test_a_paid_order_with_extras_pays_the_plan_and_each_extra(
+    db: Database, outbox: Outbox
+) -> None:
+    # A monthly extra on a monthly plan costs its whole price: 9.99 + 4.99 + 6.99.
+    sold = order(extra_product_ids=("hbo", "sports-plus"))
+    await apply(db, outbox, sold, payment("21.97"))
+
+    [entry] = await ledger_of(db)
+    assert (entry.kind, entry.amount) == ("payment", Decimal("21.97"))
+    assert [r.type for r in await events(db)] == [ACTIVATED, RECORDED]
+
+
 async def test_the_same_order_applied_twice_is_recorded_once(db: Database, outbox: Outbox) -> None:
     await apply(db, outbox, order(), payment("9.99"))
     first = await subscription_of(db)
@@ -273,14 +322,14 @@ async def test_balance_sums_per_currency(db: Database, outbox: Outbox) -> None:
     await apply(db, outbox, order("order-1"), payment("9.99", "EUR", "p-1"))
     await apply(db, outbox, order("order-2", webshop_id="shop-us"), payment("10.99", "USD", "p-2"))
     await apply(db, outbox, order("order-3", plan_id="basic-12m"))  # charged 99.00 EUR
-    await apply(db, outbox, order("order-4"), payment("0.01", "EUR", "p-4"))
-    await apply(db, outbox, order("order-x"), payment("500", "EUR"), customer_id="someone-else")
+    await apply(db, outbox, order("order-4"), payment("9.99", "EUR", "p-4"))
+    await apply(db, outbox, order("order-x"), payment("9.99", "EUR"), customer_id="someone-else")
 
     async with db.sessions() as session:
         balance = await service.balance(session, CUSTOMER)
         page = await service.list_transactions(session, CUSTOMER)
 
-    assert balance == {"EUR": Decimal("-89.00"), "USD": Decimal("10.99")}
+    assert balance == {"EUR": Decimal("-79.02"), "USD": Decimal("10.99")}
     assert page.balance == balance
     assert len(page.items) == 4
 
@@ -289,7 +338,7 @@ async def test_transactions_page_newest_first_through_every_entry(
     db: Database, outbox: Outbox
 ) -> None:
     for number in range(7):
-        await apply(db, outbox, order(f"order-{number}"), payment("1.00", reference=f"p-{number}"))
+        await apply(db, outbox, order(f"order-{number}"), payment("9.99", reference=f"p-{number}"))
     expected = [entry.id for entry in await ledger_of(db)]
 
     seen: list[str] = []
@@ -348,9 +397,45 @@ async def test_resolve_sale_accepts_a_sale_the_catalog_allows(db: Database) -> N
     assert [extra.id for extra in sale.extras] == ["hbo"]
 
 
+async def test_resolve_sale_checks_what_was_paid_against_the_catalog(db: Database) -> None:
+    check = OrderCheck(
+        webshop_id="shop-us", product_id="premium", plan_id="premium-1m", extra_product_ids=["hbo"]
+    )
+    at = datetime(2025, 3, 1, tzinfo=UTC)
+    async with db.sessions() as session:
+        sale = await service.resolve_sale(session, check, service.Paid(Decimal("27.48"), "USD", at))
+        assert sale.plan.id == "premium-1m"
+        with pytest.raises(service.OrderRefused) as refused:
+            await service.resolve_sale(session, check, service.Paid(Decimal("21.99"), "USD", at))
+    assert (refused.value.field, refused.value.code) == ("amount", "amount_mismatch")
+
+
+async def test_a_yearly_plan_prices_a_monthly_extra_over_the_year(db: Database) -> None:
+    check = OrderCheck(
+        webshop_id="shop-eu", product_id="basic", plan_id="basic-12m", extra_product_ids=["hbo"]
+    )
+    at = datetime(2025, 1, 1, tzinfo=UTC)
+    # 365 days of a 31-day month's 4.99: 58.7548..., to the cent 58.75; plus 99.00.
+    async with db.sessions() as session:
+        await service.resolve_sale(session, check, service.Paid(Decimal("157.75"), "EUR", at))
+
+
 @pytest.mark.parametrize("cursor", ["no-separator", "yesterday|some-id"])
 async def test_a_bad_transactions_cursor_is_a_400_problem(db: Database, cursor: str) -> None:
     async with db.sessions() as session:
         with pytest.raises(Problem) as problem:
             await service.list_transactions(session, CUSTOMER, cursor=cursor)
     assert (problem.value.status, problem.value.extra) == (400, {"field": "cursor"})
+
+
+async def test_a_webshop_order_for_a_trial_the_customer_had_is_rejected(
+    db: Database, outbox: Outbox
+) -> None:
+    await apply(db, outbox, order("order-1", product_id="trial", plan_id="trial-7d"))
+    await apply(db, outbox, order("order-2", product_id="trial", plan_id="trial-7d"))
+
+    rows = await events(db)
+    assert rows[-1].type == REJECTED
+    assert rows[-1].data["order_id"] == "order-2"
+    assert "already had the trial" in rows[-1].data["reason"]
+    assert len(await ledger_of(db)) == 1

@@ -9,13 +9,14 @@ from sqlalchemy import func, select
 from services.contracts import topics
 from services.contracts.billing import SubscriptionActivatedV1, SubscriptionRejectedV1
 from services.contracts.customers import CustomerInfo
+from services.contracts.envelope import CloudEvent
 from services.contracts.webshop import Buyer, Credentials, OrderPaidV1, Payment
 from services.customers import credentials, models, service
 from services.customers.models import Account, Customer, WebshopOrder
 from services.customers.schemas import CustomerCreate
 from services.runtime.db import Database
 from services.runtime.outbox import Outbox
-from services.runtime.tests._helpers import OutboxRow, of_type, outbox_rows
+from services.runtime.tests._helpers import OutboxRow, envelope_bytes, of_type, outbox_rows
 
 CREATED = "customer.created.v1"
 PLACED = "customer.order_placed.v1"
@@ -299,7 +300,10 @@ async def test_a_rejected_subscription_rejects_the_pending_order_and_wipes_the_p
     await handle(db, outbox, paid())
     [customer] = await customers(db)
     rejection = SubscriptionRejectedV1(
-        customer_id=customer.id, order_id="o-1", reason="product 'basic' is archived"
+        customer_id=customer.id,
+        order_id="o-1",
+        reason="paid 0.01 EUR but the catalog charges 9.99 EUR",
+        code="amount_mismatch",
     )
 
     for _ in range(2):
@@ -308,7 +312,8 @@ async def test_a_rejected_subscription_rejects_the_pending_order_and_wipes_the_p
 
     [reply] = of_type(await events(db), REJECTED)
     assert (reply.topic, reply.key) == (topics.WEBSHOP_REPLIES, "o-1")
-    assert reply.data["reason"] == "product 'basic' is archived"
+    assert reply.data["reason"] == "paid 0.01 EUR but the catalog charges 9.99 EUR"
+    assert reply.data["code"] == "amount_mismatch"
     stored = await webshop_order(db)
     assert (stored.reply, stored.generated_password) == ("rejected", None)
 
@@ -330,3 +335,47 @@ async def test_an_activation_without_a_webshop_order_updates_the_customer_only(
     async with db.sessions() as session:
         orders = await session.scalar(select(func.count()).select_from(WebshopOrder))
     assert orders == 0
+
+
+async def test_an_invalid_order_with_a_readable_id_is_rejected_and_nothing_kept(
+    db: Database, outbox: Outbox
+) -> None:
+    data = paid("o-neg").model_dump(mode="json") | {"amount": "-19.99"}
+    event = CloudEvent.model_validate_json(envelope_bytes(OrderPaidV1.event_type, data))
+    reason = "order.paid.v1 violates its schema: amount: Input should be >= 0"
+
+    async with db.transaction() as session:
+        await service.handle_invalid_order(session, outbox, event, reason)
+
+    [reply] = await events(db)
+    assert (reply.type, reply.topic, reply.key) == (REJECTED, topics.WEBSHOP_REPLIES, "o-neg")
+    assert (reply.data["code"], reply.data["reason"]) == ("invalid_order", reason)
+    assert await customers(db) == []
+    async with db.sessions() as session:
+        assert await session.get(WebshopOrder, ("shop-eu", "o-neg")) is None
+
+
+async def test_an_invalid_order_without_a_usable_id_gets_no_reply(
+    db: Database, outbox: Outbox
+) -> None:
+    for order_id in (None, "", 42, "x" * 201):
+        data = {"order_id": order_id, "amount": "-1"}
+        event = CloudEvent.model_validate_json(envelope_bytes(OrderPaidV1.event_type, data))
+        async with db.transaction() as session:
+            await service.handle_invalid_order(session, outbox, event, "bad")
+    assert await events(db) == []
+
+
+async def test_a_mangled_resend_of_a_known_order_gets_no_rejection(
+    db: Database, outbox: Outbox
+) -> None:
+    await handle(db, outbox, paid("o-1"))
+    before = await events(db)
+    data = paid("o-1").model_dump(mode="json") | {"amount": "-9.99"}
+    event = CloudEvent.model_validate_json(envelope_bytes(OrderPaidV1.event_type, data))
+
+    async with db.transaction() as session:
+        await service.handle_invalid_order(session, outbox, event, "amount: negative")
+
+    assert await events(db) == before
+    assert (await webshop_order(db)).reply == "pending"

@@ -323,3 +323,35 @@ async def test_failure_logs_do_not_carry_the_failed_statements_parameters(
     assert "giving up" in logged
     assert secret not in logged
     assert secret not in harness.producer.sent[0].header("x-dlq-reason")
+
+
+async def test_an_invalid_payload_is_dead_lettered_and_answered_once(harness: Harness) -> None:
+    """A topic whose senders wait on an answer registers `invalid`: it runs after the DLQ copy,
+    in the inbox's transaction, so a redelivered record is answered once."""
+    answered: list[tuple[str, object]] = []
+
+    async def answer(delivery: Delivery, reason: str) -> None:
+        answered.append((reason, delivery.event.data.get("order_id")))
+        await delivery.session.execute(insert(harness.tables.sample).values(amount=None, at=None))
+
+    @harness.consumer.on("webshop.orders", OrderRefundedV1, invalid=answer)
+    async def refunded(delivery: Delivery, data: OrderRefundedV1) -> None:
+        raise AssertionError("an invalid refund never reaches the handler")
+
+    data = {
+        "order_id": "o-9",
+        "webshop_id": "shop-eu",
+        "amount": "-500.00",
+        "currency": "EUR",
+        "refunded_at": "2025-01-01T00:00:00Z",
+    }
+    record = consumer_record("webshop.orders", envelope_bytes(OrderRefundedV1.event_type, data))
+
+    assert await harness.consumer.process("webshop.orders", record) == "dead_lettered"
+    assert await harness.consumer.process("webshop.orders", record) == "duplicate"
+
+    [(reason, order_id)] = answered
+    assert order_id == "o-9"
+    assert reason.startswith("order.refunded.v1 violates its schema: amount:")
+    assert await harness.effects() == 1
+    assert [s.header("x-dlq-reason") for s in harness.producer.sent] == [reason, reason]
