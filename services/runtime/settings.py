@@ -64,6 +64,10 @@ class ServiceSettings(BaseSettings):
     consumer_batch_size: int = Field(100, ge=1, le=1000, validation_alias="CONSUMER_BATCH_SIZE")
     consumer_workers: ConsumerWorkers = 3
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+    # How long an Idempotency-Key's answer is kept (the IETF draft suggests a day), and how
+    # long a claimed key may stay in flight before a retry may take it over (a dead process).
+    idempotency_ttl_seconds: float = Field(86400, gt=0, validation_alias="IDEMPOTENCY_TTL_SECONDS")
+    idempotency_lease_seconds: float = Field(60, gt=0, validation_alias="IDEMPOTENCY_LEASE_SECONDS")
 
     @model_validator(mode="after")
     def _database_in_data_dir_by_default(self) -> Self:

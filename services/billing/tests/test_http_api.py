@@ -45,6 +45,7 @@ async def runtime(db: Database) -> AsyncIterator[Runtime]:
 async def http(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     app.state.runtime = runtime
+    app.state.idempotency = runtime.idempotency
     install_problem_handlers(app)
     app.include_router(SPEC.router)
     transport = httpx.ASGITransport(app=app)
