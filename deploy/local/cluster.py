@@ -77,6 +77,7 @@ class LocalCluster:
     database_urls: Mapping[str, str] | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
     broker_heap: str = "384m"
+    logs_at: Path | None = None
     kafka: LocalKafkaCluster = field(init=False)
     postgres: LocalPostgres | None = field(init=False, default=None)
     processes: list[ServiceProcess] = field(init=False, default_factory=list)
@@ -93,7 +94,8 @@ class LocalCluster:
 
     @property
     def log_dir(self) -> Path:
-        return self.run_dir / "logs"
+        """One log per broker, process and PostgreSQL: `logs_at`, else `run_dir/logs`."""
+        return self.logs_at or self.run_dir / "logs"
 
     def process(self, name: str, replica: str) -> ServiceProcess:
         """e.g. `process("billing", "b")`, `process("gateway", "a")`."""
