@@ -8,14 +8,16 @@ database and one JWT secret, so a token from either is good at both.
 
 from __future__ import annotations
 
+import random
 import shutil
+import socket
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from deploy.local.kafka import LocalKafkaCluster, free_port
+from deploy.local.kafka import LocalKafkaCluster
 from deploy.local.postgres import LocalPostgres
 from deploy.local.processes import (
     DEFAULT_PORTS,
@@ -56,12 +58,32 @@ class ClusterPorts:
     @classmethod
     def free(cls) -> ClusterPorts:
         """Ports free right now, for a test that must not meet anything else on the machine."""
+        taken: set[int] = set()
         return cls(
-            kafka=tuple(free_port() for _ in range(3)),
-            controllers=tuple(free_port() for _ in range(3)),
-            postgres=free_port(),
-            replicas={r: {name: free_port() for name in DEFAULT_PORTS} for r in REPLICAS},
+            kafka=tuple(unused_port(taken) for _ in range(3)),
+            controllers=tuple(unused_port(taken) for _ in range(3)),
+            postgres=unused_port(taken),
+            replicas={r: {name: unused_port(taken) for name in DEFAULT_PORTS} for r in REPLICAS},
         )
+
+
+def unused_port(taken: set[int]) -> int:
+    """A port free now, below the kernel's ephemeral range (32768 up on Linux), added to `taken`.
+
+    An ephemeral port (what binding port 0 gives) can be handed to any outgoing connection in
+    the minute before a broker's JVM binds it, and on a busy machine one was: below that range
+    only a server choosing the same port can get in the way."""
+    while True:
+        port = random.randrange(20000, 32768)
+        if port in taken:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        taken.add(port)
+        return port
 
 
 @dataclass
