@@ -31,6 +31,7 @@ from services.runtime import migrations
 from services.runtime.db import Database
 from services.runtime.idempotency import IdempotentWrites
 from services.runtime.logging_setup import configure_logging
+from services.runtime.nul_guard import NulGuard
 from services.runtime.problems import install_problem_handlers
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ def build(
 
     app.add_middleware(ReplayedHeader)
     app.add_middleware(RequestCounter)
+    app.add_middleware(NulGuard)
     # Added last, so it runs first: an oversized body is refused before anything reads it.
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
 

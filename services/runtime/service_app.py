@@ -24,6 +24,7 @@ from services.runtime.db import Database
 from services.runtime.health import health_router
 from services.runtime.idempotency import IdempotentWrites
 from services.runtime.logging_setup import configure_logging
+from services.runtime.nul_guard import NulGuard
 from services.runtime.outbox import Outbox
 from services.runtime.outbox_relay import OutboxRelay
 from services.runtime.problems import install_problem_handlers
@@ -161,6 +162,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     app.state.runtime = runtime
     app.state.idempotency = runtime.idempotency
     install_problem_handlers(app)
+    app.add_middleware(NulGuard)
 
     async def database_ready() -> None:
         async with runtime.db.sessions() as session:
