@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing import catalog, rebinding, reports, service, subscriptions
 from services.billing.config import BillingSettings
+from services.billing.periods import PeriodOutOfRange
 from services.billing.scheduler import run_tick
 from services.billing.schemas import (
     ActionResult,
@@ -254,7 +255,11 @@ async def _action(
     do: subscriptions.Action,
 ) -> Response:
     async def work(session: AsyncSession) -> Answer:
-        return Answer(await do(session, rt.outbox, customer_id, payload, now=utcnow()))
+        try:
+            return Answer(await do(session, rt.outbox, customer_id, payload, now=utcnow()))
+        except PeriodOutOfRange as error:
+            # An expiry set far ahead (before the cap existed) plus the plan's length.
+            raise subscriptions.refused("plan_id", str(error)) from error
 
     return await once(work)
 

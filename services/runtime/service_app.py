@@ -100,7 +100,7 @@ def build_runtime(spec: ServiceSpec, settings: ServiceSettings) -> Runtime:
         topic_prefix=prefix,
     )
     broker = KafkaBroker(
-        settings.kafka_bootstrap_servers,
+        settings.kafka_servers,
         client_id=spec.name,
         logger=logging.getLogger("faststream"),
         log_level=logging.DEBUG,

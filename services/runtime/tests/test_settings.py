@@ -1,12 +1,17 @@
 """The service settings read from the environment: names an operator (and deploy/) relies on,
 read when a service's settings class is built, never at import time."""
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
 from services.billing.config import BillingSettings
 from services.customers.config import CustomersSettings
+from services.runtime.service_app import build_runtime
 from services.runtime.settings import ServiceSettings
+from services.tickets.app import SPEC
+from services.tickets.config import TicketsSettings
 
 
 def test_replication_factor_defaults_to_one_for_a_single_broker(
@@ -62,3 +67,15 @@ def test_the_shared_base_needs_a_database_url() -> None:
     with pytest.raises(ValidationError, match="database_url"):
         ServiceSettings()
     assert ServiceSettings(database_url="sqlite+aiosqlite:///x.db").port == 0
+
+
+def test_the_kafka_consumers_are_given_every_broker_of_a_cluster(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092,127.0.0.1:9192, 127.0.0.1:9292")
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    settings = TicketsSettings()
+    assert settings.kafka_servers == ["127.0.0.1:9092", "127.0.0.1:9192", "127.0.0.1:9292"]
+    # FastStream's broker would take the whole string for one host it cannot resolve.
+    broker = build_runtime(SPEC, settings).broker
+    assert broker._connection_kwargs["bootstrap_servers"] == settings.kafka_servers

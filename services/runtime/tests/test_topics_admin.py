@@ -11,7 +11,12 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from services.runtime import topics_admin
-from services.runtime.topics_admin import TopicCreationError, _until_visible, ensure_topics
+from services.runtime.topics_admin import (
+    TopicCreationError,
+    _until_visible,
+    ensure_topics,
+    topic_configs,
+)
 
 
 async def _describe(bootstrap_servers: str, topics: list[str]) -> dict[str, tuple[int, int]]:
@@ -115,3 +120,13 @@ async def test_topics_that_never_show_stop_the_start() -> None:
     admin = _SlowMetadata(visible_from=None)
     with pytest.raises(TopicCreationError, match="not in the broker's metadata"):
         await _until_visible(cast(AIOKafkaAdminClient, admin), ["a"], timeout=0.5)
+
+
+@pytest.mark.parametrize(
+    ("replicas", "configs"),
+    [(1, {}), (2, {}), (3, {"min.insync.replicas": "2"}), (5, {"min.insync.replicas": "2"})],
+)
+def test_replicated_topics_acknowledge_a_write_once_two_replicas_hold_it(
+    replicas: int, configs: dict[str, str]
+) -> None:
+    assert topic_configs(replicas) == configs
