@@ -26,7 +26,6 @@ from services.contracts.envelope import CloudEvent, EventData
 from services.customers.app import SPEC as CUSTOMERS
 from services.customers.app import batch_workers
 from services.runtime.service_app import Runtime, ServiceSpec, create_app
-from services.runtime.settings import ServiceSettings
 from services.runtime.tests._helpers import (
     RecordingProducer,
     consumer_record,
@@ -171,7 +170,7 @@ async def in_process_services(
     running: dict[str, RunningService] = {}
     for spec in SPECS:
         url = await migrated_sqlite_url(request, tmp_path, spec)
-        app = create_app(spec, ServiceSettings(name=spec.name, database_url=url, port=0))
+        app = create_app(spec, spec.settings(database_url=url, port=0))
         runtime: Runtime = app.state.runtime
         # Nothing reaches Kafka: a dead letter is recorded instead of sent.
         runtime.consumer.producer = RecordingProducer().as_producer()

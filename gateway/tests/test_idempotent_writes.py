@@ -40,7 +40,6 @@ from services.customers.app import SPEC as CUSTOMERS
 from services.runtime.db import Database
 from services.runtime.idempotency import write_once
 from services.runtime.service_app import ServiceSpec, create_app
-from services.runtime.settings import ServiceSettings
 from services.runtime.tests._helpers import (
     BACKENDS,
     RecordingProducer,
@@ -187,7 +186,7 @@ async def system(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
 
 def service_app(spec: ServiceSpec, db: Database) -> FastAPI:
-    app = create_app(spec, ServiceSettings(name=spec.name, database_url=db.url, port=0))
+    app = create_app(spec, spec.settings(database_url=db.url, port=0))
     # Its lifespan (Kafka) is not entered; a dead letter would go to this recorder.
     app.state.runtime.consumer.producer = RecordingProducer().as_producer()
     return app
