@@ -1,27 +1,25 @@
 """Kafka entrypoints of the activity service: parse, then call the rules."""
 
-from services.activity import access, customer_events, devices, recordings, saved_items
+from services.activity import app_items, customer_events, devices, profiles
 from services.activity.config import activity_settings
 from services.contracts import topics
 from services.contracts.apps import (
     DeviceConnectedV1,
     DeviceDisconnectedV1,
     DeviceHeartbeatV1,
-    FavoriteAddedV1,
-    FavoriteRemovedV1,
-    RecordingCompletedV1,
-    RecordingDeletedV1,
-    RecordingFailedV1,
-    RecordingScheduledV1,
-    WatchlistAddedV1,
-    WatchlistRemovedV1,
 )
 from services.contracts.billing import (
     SubscriptionActivatedV1,
     SubscriptionCancelledV1,
     SubscriptionExpiredV1,
 )
-from services.contracts.customers import AccountUpdatedV1, CustomerErasedV1, ProfileDeletedV1
+from services.contracts.customers import (
+    AccountUpdatedV1,
+    CustomerErasedV1,
+    ProfileCreatedV1,
+    ProfileDeletedV1,
+)
+from services.contracts.envelope import EventData
 from services.runtime.consumer import Delivery
 from services.runtime.service_app import Runtime
 
@@ -46,6 +44,10 @@ def register(rt: Runtime) -> None:
     async def account_updated(d: Delivery, data: AccountUpdatedV1) -> None:
         await customer_events.follow_account(d.session, rt.outbox, data)
 
+    @on(topics.CUSTOMERS_EVENTS, ProfileCreatedV1)
+    async def profile_created(d: Delivery, data: ProfileCreatedV1) -> None:
+        await profiles.learn(d.session, rt.consumer, data, app_items.apply)
+
     @on(topics.CUSTOMERS_EVENTS, ProfileDeletedV1)
     async def profile_deleted(d: Delivery, data: ProfileDeletedV1) -> None:
         await customer_events.delete_profile(d.session, data)
@@ -68,38 +70,9 @@ def register(rt: Runtime) -> None:
     async def device_disconnected(d: Delivery, data: DeviceDisconnectedV1) -> None:
         await devices.disconnect(d.session, data)
 
-    # What an erased customer's apps still report is dropped, not stored again.
-    @on(topics.APPS_EVENTS, FavoriteAddedV1)
-    async def favorite_added(d: Delivery, data: FavoriteAddedV1) -> None:
-        if not await access.erased(d.session, data.customer_id):
-            await saved_items.add(d.session, "favorites", data)
+    # Favorites, watchlist and recordings: applied for a known profile, else held (profiles.py).
+    async def item_reported(d: Delivery, data: EventData) -> None:
+        await app_items.receive(d.session, d.event, data)
 
-    @on(topics.APPS_EVENTS, FavoriteRemovedV1)
-    async def favorite_removed(d: Delivery, data: FavoriteRemovedV1) -> None:
-        await saved_items.remove(d.session, "favorites", data)
-
-    @on(topics.APPS_EVENTS, WatchlistAddedV1)
-    async def watchlist_added(d: Delivery, data: WatchlistAddedV1) -> None:
-        if not await access.erased(d.session, data.customer_id):
-            await saved_items.add(d.session, "watchlist", data)
-
-    @on(topics.APPS_EVENTS, WatchlistRemovedV1)
-    async def watchlist_removed(d: Delivery, data: WatchlistRemovedV1) -> None:
-        await saved_items.remove(d.session, "watchlist", data)
-
-    @on(topics.APPS_EVENTS, RecordingScheduledV1)
-    async def recording_scheduled(d: Delivery, data: RecordingScheduledV1) -> None:
-        if not await access.erased(d.session, data.customer_id):
-            await recordings.schedule(d.session, data)
-
-    @on(topics.APPS_EVENTS, RecordingCompletedV1)
-    async def recording_completed(d: Delivery, data: RecordingCompletedV1) -> None:
-        await recordings.complete(d.session, data)
-
-    @on(topics.APPS_EVENTS, RecordingFailedV1)
-    async def recording_failed(d: Delivery, data: RecordingFailedV1) -> None:
-        await recordings.fail(d.session, data)
-
-    @on(topics.APPS_EVENTS, RecordingDeletedV1)
-    async def recording_deleted(d: Delivery, data: RecordingDeletedV1) -> None:
-        await recordings.delete_reported(d.session, data)
+    for model in app_items.HANDLED:
+        on(topics.APPS_EVENTS, model)(item_reported)

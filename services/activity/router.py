@@ -78,14 +78,14 @@ async def list_watchlist(
 @router.delete("/customers/{customer_id}/favorites/{item_id}", status_code=204)
 async def remove_favorite(customer_id: str, item_id: ItemId, rt: RuntimeDep) -> Response:
     async with rt.db.transaction() as session:
-        await saved_items.remove_by_id(session, customer_id, "favorites", item_id)
+        await saved_items.remove_by_id(session, rt.outbox, customer_id, "favorites", item_id)
     return Response(status_code=204)
 
 
 @router.delete("/customers/{customer_id}/watchlist/{item_id}", status_code=204)
 async def remove_watchlist_item(customer_id: str, item_id: ItemId, rt: RuntimeDep) -> Response:
     async with rt.db.transaction() as session:
-        await saved_items.remove_by_id(session, customer_id, "watchlist", item_id)
+        await saved_items.remove_by_id(session, rt.outbox, customer_id, "watchlist", item_id)
     return Response(status_code=204)
 
 
@@ -106,7 +106,7 @@ async def list_recordings(
 @router.delete("/customers/{customer_id}/recordings/{recording_id}", status_code=204)
 async def remove_recording(customer_id: str, recording_id: ItemId, rt: RuntimeDep) -> Response:
     async with rt.db.transaction() as session:
-        await recordings.remove_by_id(session, customer_id, recording_id)
+        await recordings.remove_by_id(session, rt.outbox, customer_id, recording_id)
     return Response(status_code=204)
 
 
