@@ -26,7 +26,6 @@ from services.contracts.apps import (
     RecordingCompletedV1,
     RecordingScheduledV1,
 )
-from services.contracts.customers import ProfileDeletedV1
 from services.contracts.envelope import CloudEvent, EventData
 from tests.system.conftest import System, eventually
 
@@ -355,8 +354,16 @@ async def test_favorites_and_recordings_appear_and_go_with_their_profile(
 ) -> None:
     async with system.client() as client:
         customer_id = await _customer_with_limit(client)
+        base = f"/api/v1/customers/{customer_id}"
+        # The customer's default profile, and one the operator adds: both announced by the
+        # customers service, so activity takes what the apps save to them.
+        [main] = (await _get(client, f"{base}/profiles"))["items"]
+        added = await client.post(f"{base}/profiles", json={"name": "Kids", "kids": True})
+        assert added.status_code == 201, added.text
+        kids_id: str = added.json()["id"]
+        main_id: str = main["id"]
         now = datetime.now(UTC)
-        for profile_id, item_id in (("p-kids", "ch-cartoons"), ("p-main", "ch-news")):
+        for profile_id, item_id in ((kids_id, "ch-cartoons"), (main_id, "ch-news")):
             favorite = FavoriteAddedV1(
                 customer_id=customer_id,
                 profile_id=profile_id,
@@ -371,7 +378,7 @@ async def test_favorites_and_recordings_appear_and_go_with_their_profile(
             "apps.events",
             RecordingScheduledV1(
                 customer_id=customer_id,
-                profile_id="p-kids",
+                profile_id=kids_id,
                 recording_id="rec-1",
                 channel_id="ch-cartoons",
                 programme_id="prog-1",
@@ -389,7 +396,6 @@ async def test_favorites_and_recordings_appear_and_go_with_their_profile(
             ),
             customer_id,
         )
-        base = f"/api/v1/customers/{customer_id}"
 
         async def recorded() -> dict[str, Any] | None:
             page = await _get(client, f"{base}/recordings")
@@ -398,9 +404,17 @@ async def test_favorites_and_recordings_appear_and_go_with_their_profile(
 
         recording = await eventually(recorded, what="the completed recording")
         assert recording["size_bytes"] == 734003200
-        favorites = await _get(client, f"{base}/favorites")
-        assert sorted(i["item_id"] for i in favorites["items"]) == ["ch-cartoons", "ch-news"]
-        kids = await _get(client, f"{base}/favorites", profile_id="p-kids")
+
+        async def both_favorites() -> list[str] | None:
+            items = (await _get(client, f"{base}/favorites"))["items"]
+            ids = sorted(i["item_id"] for i in items)
+            return ids if len(ids) == 2 else None
+
+        assert await eventually(both_favorites, what="both favorites") == [
+            "ch-cartoons",
+            "ch-news",
+        ]
+        kids = await _get(client, f"{base}/favorites", profile_id=kids_id)
         assert [i["item_id"] for i in kids["items"]] == ["ch-cartoons"]
         async with httpx.AsyncClient(base_url=system.processes["activity"].url) as activity:
             timeline = await _get(activity, f"/customers/{customer_id}/timeline")
@@ -411,11 +425,9 @@ async def test_favorites_and_recordings_appear_and_go_with_their_profile(
             "recording.scheduled",
         ]
 
-        await apps.send(
-            "customers.events",
-            ProfileDeletedV1(customer_id=customer_id, profile_id="p-kids", deleted_at=now),
-            customer_id,
-        )
+        # The operator deletes the profile: its recordings and favorites go with it.
+        deleted = await client.delete(f"{base}/profiles/{kids_id}")
+        assert deleted.status_code == 204, deleted.text
 
         async def kids_gone() -> bool:
             page = await _get(client, f"{base}/recordings")
