@@ -112,17 +112,22 @@ def customers_from_gateway(
     return customers
 
 
-async def _commands_from_now(bootstrap_servers: str, topic: str) -> AIOKafkaConsumer:
+async def _commands_from_now(
+    producer: AIOKafkaProducer, bootstrap_servers: str, topic: str
+) -> AIOKafkaConsumer:
     """A consumer of every partition of `topic`, positioned at its end (no group: each
     simulator run hears the commands sent while it runs)."""
+    partitions = [TopicPartition(topic, p) for p in sorted(await producer.partitions_for(topic))]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
-    await consumer.topics()  # fetches the metadata that partitions_for_topic reads
-    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-    consumer.assign(partitions)
-    await consumer.seek_to_end(*partitions)
-    for partition in partitions:
-        await consumer.position(partition)
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+        for partition in partitions:
+            await consumer.position(partition)  # resolved now, not at the first fetch
+    except BaseException:
+        await consumer.stop()
+        raise
     return consumer
 
 
@@ -160,11 +165,11 @@ async def play(
     await producer.start()
     counts: Counter[str] = Counter()
     listener = None
-    if commands_topic is not None:
-        consumer = await _commands_from_now(bootstrap_servers, commands_topic)
-        listener = asyncio.create_task(take_commands(simulator, consumer, counts))
     started = time.monotonic()
     try:
+        if commands_topic is not None:
+            consumer = await _commands_from_now(producer, bootstrap_servers, commands_topic)
+            listener = asyncio.create_task(take_commands(simulator, consumer, counts))
         pending = []
         for number, (customer_id, envelope) in enumerate(simulator.envelopes(events)):
             if rate > 0:
