@@ -1,16 +1,21 @@
 """The app simulator: a bounded, reproducible stream of valid app events that the activity
 service takes without a dead letter."""
 
+import asyncio
 import subprocess
 import sys
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
 import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy import func, select
 
-from deploy.simulator.__main__ import customers_from_gateway, parse_args
+from deploy.simulator.__main__ import customers_from_gateway, parse_args, play
 from deploy.simulator.apps import AppSimulator, default_profiles, made_up
 from services.activity import models
 from services.activity.app import SPEC
@@ -250,3 +255,53 @@ def test_customers_from_the_gateway_bring_profiles_and_unread_messages() -> None
         (first, ["kids", "main"], ["m-1"]),
         (second, default_profiles(second), []),
     ]
+
+
+@pytest.mark.kafka
+async def test_the_simulator_takes_the_commands_sent_while_it_plays(
+    kafka_bootstrap_servers: str,
+) -> None:
+    prefix = f"test.simulator.{uuid.uuid4().hex[:8]}."
+    events_topic, commands_topic = f"{prefix}apps.events", f"{prefix}apps.commands"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [
+                NewTopic(t, num_partitions=3, replication_factor=1)
+                for t in (events_topic, commands_topic)
+            ]
+        )
+        sim = simulator(seed=5)
+        customer = sim.customers[0]
+        _, kids = default_profiles(customer.customer_id)
+        # Sent while the simulator plays 40 events at 20 a second.
+        playing = asyncio.create_task(
+            play(
+                sim,
+                events=40,
+                rate=20,
+                bootstrap_servers=kafka_bootstrap_servers,
+                topic=events_topic,
+                commands_topic=commands_topic,
+                listen_seconds=3,
+            )
+        )
+        await asyncio.sleep(1.0)
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers)
+        await producer.start()
+        try:
+            delete = command(ProfileDeleteV1(customer_id=customer.customer_id, profile_id=kids))
+            await producer.send_and_wait(
+                commands_topic, delete.to_bytes(), key=customer.customer_id.encode()
+            )
+        finally:
+            await producer.stop()
+        counts = await playing
+    finally:
+        await admin.delete_topics([events_topic, commands_topic])
+        await admin.close()
+
+    assert counts["command profile.delete.v1"] == 1
+    assert kids not in customer.profile_ids
+    assert sum(n for t, n in counts.items() if not t.startswith("command ")) == 40
