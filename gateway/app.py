@@ -15,6 +15,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from gateway.body_limit import BodyLimit
 from gateway.downstream import Downstream
 from gateway.identity.bootstrap import ensure_first_admin
 from gateway.identity.operator_cache import OperatorCache
@@ -82,6 +83,8 @@ def build(
     install_problem_handlers(app)
 
     app.add_middleware(RequestCounter)
+    # Added last, so it runs first: an oversized body is refused before anything reads it.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
 
     mount_console(app)
     app.include_router(operations_router(app))
@@ -93,12 +96,21 @@ def build(
 def main() -> None:
     settings = load_settings()
     configure_logging("gateway", settings.log_level)
-    uvicorn.run(
-        build(settings),
+    uvicorn.Server(server_config(settings, build(settings))).run()
+
+
+def server_config(settings: GatewaySettings, app: FastAPI) -> uvicorn.Config:
+    """How uvicorn serves the gateway. Forwarded headers count only from TRUSTED_PROXIES
+    (uvicorn would otherwise believe any client on 127.0.0.1)."""
+    trusted = settings.trusted_proxies.strip()
+    return uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,
         timeout_graceful_shutdown=10,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
     )
 
 

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, MetaData, String
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, MetaData, String, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.runtime.db import UTCDateTime
@@ -27,6 +27,14 @@ class Operator(Base):
     role: Mapped[str] = mapped_column(String(16))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Carried in every access token; a new password, disabling or enabling the operator moves it
+    # on, which ends every token issued before (not only the refresh tokens).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+# Usernames are unique ignoring case; they are ASCII (the API's pattern), so lower() folds them
+# alike on SQLite and PostgreSQL.
+Index("ux_operator_username_lower", func.lower(Operator.username), unique=True)
 
 
 class ApiKey(Base):

@@ -94,6 +94,14 @@ class GatewaySettings(BaseSettings):
     refresh_token_days: int = Field(14, ge=1, le=365, validation_alias="REFRESH_TOKEN_DAYS")
     login_max_failures: int = Field(5, ge=1, le=1000, validation_alias="LOGIN_MAX_FAILURES")
     login_window_seconds: int = Field(300, ge=1, le=86400, validation_alias="LOGIN_WINDOW_SECONDS")
+    # X-Forwarded-For/-Proto are believed only from these addresses (comma-separated IPs or
+    # CIDRs, e.g. the load balancer's); empty: from no one, so a client cannot pick the address
+    # the per-address sign-in limit counts.
+    trusted_proxies: str = Field("", validation_alias="TRUSTED_PROXIES")
+    # The largest request body accepted (413 above it); real ones are a few kilobytes.
+    max_request_bytes: int = Field(
+        2 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024, validation_alias="MAX_REQUEST_BYTES"
+    )
     # The stats page reads each service's consumer lag from the broker.
     kafka_bootstrap_servers: str = Field(
         "localhost:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"

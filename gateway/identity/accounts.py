@@ -45,7 +45,9 @@ def api_key_public(api_key: ApiKey) -> ApiKeyPublic:
 
 async def authenticate(session: AsyncSession, *, username: str, password: str) -> Operator | None:
     """The enabled operator with these credentials, or None."""
-    operator = await session.scalar(select(Operator).where(Operator.username == username))
+    operator = await session.scalar(
+        select(Operator).where(func.lower(Operator.username) == username.lower())
+    )
     if operator is None:
         await asyncio.to_thread(security.burn_verification_time, password)
         return None
@@ -81,6 +83,7 @@ async def create_operator(
         role=role.value,
         disabled=False,
         created_at=utcnow(),
+        session_version=0,
     )
     session.add(operator)
     try:
@@ -90,7 +93,7 @@ async def create_operator(
         raise Problem(
             409,
             "Username taken",
-            f"an operator named {username!r} exists",
+            f"an operator named {username!r} exists (usernames are unique ignoring case)",
             extra={"errors": [{"field": "username", "message": "already taken"}]},
         ) from None
     return operator
@@ -165,16 +168,22 @@ async def update_operator(
 ) -> OperatorPublic:
     """Applies the change; refuses (409) to leave the system without an enabled admin.
 
-    Disabling an operator or setting their password ends their sessions: every refresh token
-    of theirs is revoked (their access tokens stop at the next request, which reads the row).
+    Disabling or enabling an operator or setting their password ends their sessions: every
+    refresh token of theirs is revoked, and the session version their access tokens carry moves
+    on, so those stop too (within the operator cache's few seconds in other gateway processes).
     """
     was_admin = operator.role == Role.ADMIN.value and not operator.disabled
+    ends_sessions = payload.password is not None or (
+        payload.disabled is not None and payload.disabled != operator.disabled
+    )
     if payload.role is not None:
         operator.role = payload.role.value
     if payload.disabled is not None:
         operator.disabled = payload.disabled
     if payload.password is not None:
         operator.password_hash = await asyncio.to_thread(security.hash_password, payload.password)
+    if ends_sessions:
+        operator.session_version += 1
     still_admin = operator.role == Role.ADMIN.value and not operator.disabled
     await session.flush()
     if was_admin and not still_admin and await _enabled_admins(session) == 0:
@@ -184,7 +193,7 @@ async def update_operator(
             "at least one enabled admin must remain",
             extra={"errors": [{"field": "role", "message": "the last enabled admin"}]},
         )
-    if payload.disabled or payload.password is not None:
+    if ends_sessions:
         await session.execute(
             update(RefreshToken)
             .where(RefreshToken.operator_id == operator.id, RefreshToken.revoked_at.is_(None))

@@ -77,13 +77,19 @@ async def get_principal(
         return Principal(kind="api_key", id=key.id, name=key.name, role=Role(key.role))
     if token:
         try:
-            operator_id = security.read_token(token, key=settings.jwt_key)
+            valid = security.read_token(token, key=settings.jwt_key)
         except security.InvalidToken as invalid:
             raise unauthorized(f"invalid token: {invalid}", error="invalid_token") from None
-        operator = await operators.active(db, operator_id)
+        operator = await operators.active(db, valid.subject)
         if operator is None:
             raise unauthorized(
                 "the operator no longer exists or is disabled", error="invalid_token"
+            )
+        if operator.session_version != valid.session_version:
+            raise unauthorized(
+                "the session has ended (new password, or the account was disabled or enabled); "
+                "sign in again",
+                error="invalid_token",
             )
         # The role comes from the database, not the token: a demotion or a disabling takes
         # effect within the operator cache's few seconds instead of when the token expires.

@@ -25,6 +25,7 @@ class ActiveOperator:
     id: str
     username: str
     role: Role
+    session_version: int
 
 
 class OperatorCache:
@@ -45,7 +46,9 @@ class OperatorCache:
             operator = await accounts.active_operator(session, operator_id)
         found = None
         if operator is not None:
-            found = ActiveOperator(operator.id, operator.username, Role(operator.role))
+            found = ActiveOperator(
+                operator.id, operator.username, Role(operator.role), operator.session_version
+            )
         if self.ttl_seconds > 0:
             self._entries[operator_id] = (found, started)
         return found

@@ -45,20 +45,44 @@ def generate_password() -> str:
     return secrets.token_urlsafe(18)
 
 
+# Who signs the tokens and for whom: a token signed for another service with a shared key (or
+# by another deployment's gateway with the same key) is not ours to accept.
+TOKEN_ISSUER = "tvcm-gateway"
+TOKEN_AUDIENCE = "tvcm-api"
+
+
 @dataclass(frozen=True)
 class TokenClaims:
     subject: str
     role: Role
     expires_at: datetime
+    session_version: int
 
 
 def issue_token(
-    *, subject: str, role: Role, key: str, now: datetime, lifetime: timedelta
+    *,
+    subject: str,
+    role: Role,
+    key: str,
+    now: datetime,
+    lifetime: timedelta,
+    session_version: int = 0,
 ) -> tuple[str, TokenClaims]:
-    """A signed access token for `subject` (an operator id) and the claims it carries."""
-    claims = TokenClaims(subject=subject, role=role, expires_at=now + lifetime)
+    """A signed access token for `subject` (an operator id) and the claims it carries;
+    `session_version` is the operator's when it was issued (a newer one ends the token)."""
+    claims = TokenClaims(
+        subject=subject, role=role, expires_at=now + lifetime, session_version=session_version
+    )
     token = jwt.encode(
-        {"sub": subject, "role": role.value, "iat": now, "exp": claims.expires_at},
+        {
+            "sub": subject,
+            "role": role.value,
+            "sv": session_version,
+            "iss": TOKEN_ISSUER,
+            "aud": TOKEN_AUDIENCE,
+            "iat": now,
+            "exp": claims.expires_at,
+        },
         key,
         algorithm=JWT_ALGORITHM,
     )
@@ -69,12 +93,23 @@ class InvalidToken(Exception):
     """The token is malformed, badly signed, expired or lacks a claim."""
 
 
-def read_token(token: str, *, key: str) -> str:
-    """The subject of a valid token; raises InvalidToken otherwise."""
+@dataclass(frozen=True)
+class ValidToken:
+    subject: str
+    session_version: int
+
+
+def read_token(token: str, *, key: str) -> ValidToken:
+    """The subject and session version of a valid token; raises InvalidToken otherwise."""
     try:
         # Pinning the algorithm refuses "alg: none" and key-confusion tricks.
         payload = jwt.decode(
-            token, key, algorithms=[JWT_ALGORITHM], options={"require": ["sub", "exp"]}
+            token,
+            key,
+            algorithms=[JWT_ALGORITHM],
+            issuer=TOKEN_ISSUER,
+            audience=TOKEN_AUDIENCE,
+            options={"require": ["sub", "exp", "iss", "aud", "sv"]},
         )
     except jwt.ExpiredSignatureError as error:
         raise InvalidToken("the token has expired") from error
@@ -82,10 +117,12 @@ def read_token(token: str, *, key: str) -> str:
         # The library's own text (which check failed, how the token is malformed) helps an
         # attacker probe more than it helps a client: one plain reason.
         raise InvalidToken("the token is malformed or its signature is wrong") from error
-    subject = payload.get("sub")
+    subject, version = payload.get("sub"), payload.get("sv")
     if not isinstance(subject, str) or not subject:
         raise InvalidToken("no subject")
-    return subject
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise InvalidToken("the token is malformed or its signature is wrong")
+    return ValidToken(subject, version)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ def _answer(
         key=settings.jwt_key,
         now=now,
         lifetime=lifetime,
+        session_version=operator.session_version,
     )
     return Token(
         access_token=access,

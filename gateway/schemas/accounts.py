@@ -3,11 +3,11 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from gateway.identity.password_policy import MAX_LENGTH, MIN_LENGTH, password_problem
 from gateway.identity.permissions import Permission, Role
 from gateway.schemas import examples
-from gateway.settings import MIN_ADMIN_PASSWORD_LENGTH
 
 PrincipalKind = Literal["operator", "api_key"]
 
@@ -63,9 +63,24 @@ class Me(BaseModel):
 class OperatorCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: str = Field(pattern=r"^[A-Za-z0-9._@-]{3,64}$", examples=["jane"])
-    password: str = Field(min_length=MIN_ADMIN_PASSWORD_LENGTH, max_length=128)
+    username: str = Field(
+        pattern=r"^[A-Za-z0-9._@-]{3,64}$",
+        examples=["jane"],
+        description="Unique ignoring case: 'Jane' and 'jane' are one operator.",
+    )
+    password: str = Field(
+        max_length=MAX_LENGTH,
+        description=f"At least {MIN_LENGTH} characters, not the username, not a common password.",
+    )
     role: Role = Field(examples=["operator"])
+
+    @field_validator("password")
+    @classmethod
+    def _strong_password(cls, value: str, info: ValidationInfo) -> str:
+        problem = password_problem(value, username=info.data.get("username"))
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class OperatorPublic(BaseModel):
@@ -113,4 +128,17 @@ class OperatorUpdate(BaseModel):
     disabled: bool | None = Field(
         default=None, description="A disabled operator cannot sign in; their sessions end."
     )
-    password: str | None = Field(default=None, min_length=MIN_ADMIN_PASSWORD_LENGTH, max_length=128)
+    password: str | None = Field(
+        default=None,
+        max_length=MAX_LENGTH,
+        description=f"At least {MIN_LENGTH} characters, not a common password; ends their "
+        "sessions.",
+    )
+
+    @field_validator("password")
+    @classmethod
+    def _strong_password(cls, value: str | None) -> str | None:
+        problem = password_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import httpx
 import jwt
+import pytest
 
 from gateway.identity import security
 from gateway.identity.permissions import ROLE_PERMISSIONS, Permission, Role
@@ -47,8 +48,11 @@ async def test_password_sign_in_issues_a_bearer_token_that_identifies_the_operat
     token = response.json()
     assert token["token_type"] == "bearer"
     assert token["expires_in"] == 30 * 60
-    claims = jwt.decode(token["access_token"], JWT_SECRET, algorithms=["HS256"])
+    claims = jwt.decode(
+        token["access_token"], JWT_SECRET, algorithms=["HS256"], audience="tvcm-api"
+    )
     assert claims["role"] == "admin"
+    assert (claims["iss"], claims["aud"], claims["sv"]) == ("tvcm-gateway", "tvcm-api", 0)
     assert claims["exp"] - claims["iat"] == 30 * 60
     me = await client.get(
         "/api/v1/me", headers={"Authorization": f"Bearer {token['access_token']}"}
@@ -179,17 +183,48 @@ async def test_revoking_an_unknown_api_key_is_404(
     assert_problem(await client.delete("/api/v1/api-keys/nope", headers=admin), 404)
 
 
-async def test_operator_names_are_unique(client: httpx.AsyncClient, admin: Headers) -> None:
-    body = {"username": "jane", "password": "jane-password", "role": "support"}
+async def test_operator_names_are_unique_ignoring_case(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    body = {"username": "jane", "password": "correct horse battery", "role": "support"}
     assert (await client.post("/api/v1/operators", json=body, headers=admin)).status_code == 201
 
     again = await client.post("/api/v1/operators", json=body, headers=admin)
+    shouted = await client.post(
+        "/api/v1/operators", json={**body, "username": "JANE"}, headers=admin
+    )
 
-    problem = assert_problem(again, 409)
-    assert problem["errors"] == [{"field": "username", "message": "already taken"}]
+    for refused in (again, shouted):
+        problem = assert_problem(refused, 409)
+        assert problem["errors"] == [{"field": "username", "message": "already taken"}]
     listing = await client.get("/api/v1/operators", headers=admin)
     assert [o["username"] for o in listing.json()["items"]] == ["admin", "jane"]
     assert "password" not in listing.text
+    # She signs in whatever case she types.
+    await sign_in(client, "Jane", "correct horse battery")
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("short-pw-1", "at least 12 characters"),
+        ("password1234", "too common"),
+        ("Qwertyuiop123", "too common"),
+        ("aaaaaaaaaaaaaaaa", "too common"),
+        ("my-name-is-jane!", "must not contain the username"),
+    ],
+)
+async def test_an_operator_password_must_be_long_and_uncommon(
+    client: httpx.AsyncClient, admin: Headers, password: str, reason: str
+) -> None:
+    body = {"username": "jane", "password": password, "role": "support"}
+
+    refused = await client.post("/api/v1/operators", json=body, headers=admin)
+
+    problem = assert_problem(refused, 422)
+    assert reason in refused.text
+    assert password not in refused.text  # the refused password is not echoed back
+    assert problem["status"] == 422
 
 
 def test_each_role_can_do_what_the_role_below_it_can_and_more() -> None:

@@ -1,10 +1,13 @@
 """Admins manage operators: role, disabling, password; the last admin stays."""
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import httpx
+import jwt
 
-from gateway.tests.conftest import Headers, sign_in
+from gateway.tests.conftest import JWT_SECRET, Headers, sign_in
+from services.runtime.db import utcnow
 
 
 async def operator_id(client: httpx.AsyncClient, admin: Headers, username: str) -> str:
@@ -91,3 +94,56 @@ async def test_the_last_enabled_admin_cannot_be_demoted_or_disabled(
     assert disabled.status_code == 409
     assert (await client.get("/api/v1/me", headers=admin)).json()["role"] == "admin"
     assert unknown.status_code == 404
+
+
+async def test_a_new_password_or_a_re_enabled_account_ends_the_old_access_tokens(
+    client: httpx.AsyncClient,
+    admin: Headers,
+    operator_with_role: Callable[[str], Awaitable[Headers]],
+) -> None:
+    before_password = await operator_with_role("operator")
+    target = await operator_id(client, admin, "operator-user")
+
+    changed = await client.patch(
+        f"/api/v1/operators/{target}", json={"password": "a-new-password-2"}, headers=admin
+    )
+    assert changed.status_code == 200, changed.text
+    ended = await client.get("/api/v1/me", headers=before_password)
+    assert ended.status_code == 401
+    assert "session has ended" in ended.json()["detail"]
+
+    before_disabling = await sign_in(client, "operator-user", "a-new-password-2")
+    for disabled in (True, False):
+        await client.patch(
+            f"/api/v1/operators/{target}", json={"disabled": disabled}, headers=admin
+        )
+    # Enabled again, but the token from before is not revived.
+    assert (await client.get("/api/v1/me", headers=before_disabling)).status_code == 401
+    fresh = await sign_in(client, "operator-user", "a-new-password-2")
+    assert (await client.get("/api/v1/me", headers=fresh)).status_code == 200
+    # A role change alone keeps the session (the role is read from the database anyway).
+    await client.patch(f"/api/v1/operators/{target}", json={"role": "support"}, headers=admin)
+    assert (await client.get("/api/v1/me", headers=fresh)).json()["role"] == "support"
+
+
+async def test_a_token_for_another_audience_or_issuer_is_refused(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    me = (await client.get("/api/v1/me", headers=admin)).json()
+    now = utcnow()
+    claims = {"sub": me["id"], "sv": 0, "iat": now, "exp": now + timedelta(minutes=5)}
+    for extra in (
+        {"iss": "tvcm-gateway"},  # no audience
+        {"aud": "tvcm-api"},  # no issuer
+        {"iss": "someone-else", "aud": "tvcm-api"},
+        {"iss": "tvcm-gateway", "aud": "billing"},
+    ):
+        token = jwt.encode({**claims, **extra}, JWT_SECRET, algorithm="HS256")
+        answer = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 401, extra
+    good = jwt.encode(
+        {**claims, "iss": "tvcm-gateway", "aud": "tvcm-api"}, JWT_SECRET, algorithm="HS256"
+    )
+    assert (
+        await client.get("/api/v1/me", headers={"Authorization": f"Bearer {good}"})
+    ).status_code == 200

@@ -27,7 +27,8 @@ ROLES = ("operator", "support", "viewer")
 
 
 def password_of(role: str) -> str:
-    return f"{role}-console-password"
+    # Operator passwords may not contain the username (here, the role).
+    return f"{role[::-1]}-console-passphrase"
 
 
 @pytest.fixture(scope="module")
