@@ -29,39 +29,49 @@ HANDLED = (*PROFILE_REPORTS, *RECORDING_REPORTS)
 
 
 async def receive(session: AsyncSession, event: CloudEvent, data: EventData) -> None:
-    """Apply the report, or hold it behind its profile (or its held recording)."""
+    """Apply the report, or hold it behind its profile (or its held recording).
+
+    Deciding to hold takes the customer's lock, which learning a profile takes too: on
+    PostgreSQL the two run in concurrent transactions (apps.events and customers.events are
+    different partitions), and without it a report could be held just after its profile's
+    held reports were released, and wait for nothing."""
     if isinstance(data, PROFILE_REPORTS):
-        recording_id = None
         if isinstance(data, RecordingScheduledV1):
             # Refused now, not when the profile becomes known.
             recordings.check_slot(data)
-            recording_id = data.recording_id
-        known = await profiles.is_known(session, data.customer_id, data.profile_id)
-        if known or await access.erased(session, data.customer_id):
-            await apply(session, data)
-        else:
-            await profiles.hold(
-                session,
-                event,
-                customer_id=data.customer_id,
-                profile_id=data.profile_id,
-                recording_id=recording_id,
-            )
+        if not await profiles.is_known(session, data.customer_id, data.profile_id):
+            limit = await access.locked_or_new(session, data.customer_id)
+            if not limit.erased and not await profiles.is_known(
+                session, data.customer_id, data.profile_id
+            ):
+                recording_id = data.recording_id if isinstance(data, RecordingScheduledV1) else None
+                await profiles.hold(
+                    session,
+                    event,
+                    customer_id=data.customer_id,
+                    profile_id=data.profile_id,
+                    recording_id=recording_id,
+                )
+                return
+        await apply(session, data)
         return
     if isinstance(data, RECORDING_REPORTS):
-        profile_id = await profiles.held_recording_profile(
-            session, data.customer_id, data.recording_id
-        )
-        if profile_id is None:
-            await apply(session, data)
-        else:
-            await profiles.hold(
-                session,
-                event,
-                customer_id=data.customer_id,
-                profile_id=profile_id,
-                recording_id=data.recording_id,
+        # Behind its scheduling if that is held (same customer, same partition: already there).
+        if await profiles.held_recording_profile(session, data.customer_id, data.recording_id):
+            await access.locked_or_new(session, data.customer_id)
+            profile_id = await profiles.held_recording_profile(
+                session, data.customer_id, data.recording_id
             )
+            if profile_id is not None:
+                await profiles.hold(
+                    session,
+                    event,
+                    customer_id=data.customer_id,
+                    profile_id=profile_id,
+                    recording_id=data.recording_id,
+                )
+                return
+        await apply(session, data)
         return
     raise TypeError(f"not an item report: {type(data).__name__}")
 

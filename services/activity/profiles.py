@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.activity import access
 from services.activity.models import HeldAppReport, KnownProfile
 from services.contracts import topics
 from services.contracts.customers import ProfileCreatedV1
@@ -79,7 +80,9 @@ async def learn(
     session: AsyncSession, consumer: EventConsumer, event: ProfileCreatedV1, apply: Apply
 ) -> None:
     """The profile is known from now on; what its apps reported meanwhile is applied, and a
-    report that cannot be (a recording ending before it starts) is dead-lettered alone."""
+    report that cannot be (a recording ending before it starts) is dead-lettered alone. Under
+    the customer's lock, as a decision to hold is (app_items.receive)."""
+    await access.locked_or_new(session, event.customer_id)
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     await session.execute(
         insert(KnownProfile)

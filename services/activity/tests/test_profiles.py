@@ -2,13 +2,14 @@
 announced are held, applied in order once it is, dead-lettered with the reason when the grace
 period ends first; the operator's removals are sent to the apps as commands."""
 
+import asyncio
 from datetime import timedelta
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
-from services.activity import models, profiles, recordings, saved_items
+from services.activity import app_items, models, profiles, recordings, saved_items
 from services.activity.app import SPEC
 from services.activity.models import HeldAppReport
 from services.activity.tests.conftest import Feed, dead_letters
@@ -22,10 +23,11 @@ from services.activity.tests.events import (
 from services.contracts import topics
 from services.contracts.apps import FavoriteRemovedV1, RecordingCompletedV1, WatchlistAddedV1
 from services.contracts.customers import CustomerErasedV1, ProfileDeletedV1
+from services.contracts.envelope import CloudEvent
 from services.runtime.db import Database, utcnow
 from services.runtime.service_app import Runtime, create_app
 from services.runtime.settings import ServiceSettings
-from services.runtime.tests._helpers import consumer_record, outbox_rows
+from services.runtime.tests._helpers import consumer_record, event_bytes, outbox_rows
 
 NEW = "p-new"
 
@@ -195,3 +197,39 @@ async def test_the_operators_removals_are_sent_to_the_apps(
             {"customer_id": CUSTOMER, "profile_id": "p-kids", "recording_id": "r-1"},
         ),
     ]
+
+
+async def test_a_report_decided_while_its_profile_is_being_learnt_is_not_stranded(
+    db: Database, runtime: Runtime
+) -> None:
+    """The announcement (customers.events) and the report (apps.events) in concurrent
+    transactions: the report's check runs before the announcement commits. Holding takes the
+    customer's lock, which learning holds, so the report waits and then finds the profile."""
+    if db.dialect == "sqlite":
+        pytest.skip("SQLite admits one writer at a time; the race needs PostgreSQL")
+    report = favorite("ch-race", profile_id=NEW)
+    envelope = CloudEvent.model_validate_json(event_bytes(report))
+    learning = asyncio.Event()
+    release = asyncio.Event()
+
+    async def announce() -> None:
+        async with db.transaction() as session:
+            await profiles.learn(session, runtime.consumer, profile_created(NEW), app_items.apply)
+            learning.set()
+            await release.wait()
+
+    async def receive() -> None:
+        await learning.wait()
+        async with db.transaction() as session:
+            await app_items.receive(session, envelope, report)
+
+    announcing = asyncio.create_task(announce())
+    receiving = asyncio.create_task(receive())
+    await learning.wait()
+    await asyncio.sleep(0.5)  # the report is checked, and waits on the customer's lock
+    assert not receiving.done()
+    release.set()
+    await asyncio.gather(announcing, receiving)
+
+    assert await favorite_ids(db, NEW) == ["ch-race"]
+    assert await held(db) == 0
