@@ -21,6 +21,8 @@ class Permission(StrEnum):
     OPERATORS_MANAGE = "operators:manage"
     API_KEYS_MANAGE = "api_keys:manage"
     AUDIT_READ = "audit:read"
+    # Selling a trial product to a customer who already had it (once per customer otherwise).
+    TRIALS_REPEAT = "subscriptions:repeat_trial"
     # The dead-letter topics: reading them (they hold customers' data) and replaying.
     DEAD_LETTERS_MANAGE = "dead_letters:manage"
 
@@ -33,6 +35,7 @@ _ADMIN = _OPERATOR | {
     Permission.OPERATORS_MANAGE,
     Permission.API_KEYS_MANAGE,
     Permission.AUDIT_READ,
+    Permission.TRIALS_REPEAT,
     Permission.DEAD_LETTERS_MANAGE,
 }
 

@@ -9,7 +9,8 @@ from pydantic import BaseModel, TypeAdapter
 from gateway.audit import AuditDep
 from gateway.deps import DownstreamDep
 from gateway.downstream import Downstream, parse_as, segment
-from gateway.identity.auth import CanReadCustomers, CanSell
+from gateway.identity.auth import CanReadCustomers, CanSell, Principal
+from gateway.identity.permissions import Permission
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
 from gateway.schemas.subscriptions import (
@@ -42,6 +43,20 @@ _RESULT = TypeAdapter(ActionResult)
 _SUBSCRIPTION = TypeAdapter(SubscriptionDetail)
 _INVOICES = TypeAdapter(InvoicePage)
 _ACTION_ERRORS = problem_responses(*AUTH_ERRORS, 404, 409, 422, 503)
+
+
+def _require_trial_override(principal: Principal, payload: RenewRequest) -> None:
+    """Only a role with subscriptions:repeat_trial (admins) may sell a trial again."""
+    if payload.repeat_trial and not principal.can(Permission.TRIALS_REPEAT):
+        raise Problem(
+            403,
+            "Forbidden",
+            f"the {principal.role} role lacks the {Permission.TRIALS_REPEAT} permission",
+            extra={
+                "permission": Permission.TRIALS_REPEAT.value,
+                "errors": [{"field": "repeat_trial", "message": "admins only"}],
+            },
+        )
 
 
 def _base(customer_id: str) -> str:
@@ -102,13 +117,15 @@ async def get_subscription(
 async def renew(
     customer_id: CustomerId,
     payload: RenewRequest,
-    _: CanSell,
+    principal: CanSell,
     downstream: DownstreamDep,
     audit: AuditDep,
     idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Renew: same product, the plan's length added from the later of now and the expiry
-    (an expired customer counts from now); one charge in the ledger."""
+    (an expired customer counts from now); one charge in the ledger. A trial product is sold
+    once per customer unless an admin sets `repeat_trial`."""
+    _require_trial_override(principal, payload)
     return await _act(
         downstream,
         audit,
@@ -127,14 +144,16 @@ async def renew(
 async def change(
     customer_id: CustomerId,
     payload: ChangeRequest,
-    _: CanSell,
+    principal: CanSell,
     downstream: DownstreamDep,
     audit: AuditDep,
     idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Change product/plan now (the unused time is credited against the new price: one net
     charge, or a credit if it is larger) or at the current expiry (charged now, switched by the
-    scheduler when the period ends)."""
+    scheduler when the period ends). A trial product is sold once per customer unless an admin
+    sets `repeat_trial`."""
+    _require_trial_override(principal, payload)
     return await _act(
         downstream,
         audit,

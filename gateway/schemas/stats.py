@@ -27,7 +27,24 @@ class DayRevenue(BaseModel):
 
 class BillingStats(BaseModel):
     revenue_per_day: list[DayRevenue] = Field(description="Last 30 UTC days, per currency.")
-    active_subscriptions: int
+    active_subscriptions: int = Field(description="Running subscriptions: active and trial.")
+    subscriptions_by_status: dict[str, int] = Field(
+        default_factory=dict, examples=[{"active": 39, "trial": 2, "expired": 5}]
+    )
+    expiring_soon: int = Field(
+        default=0, description="Running subscriptions expiring within `expiring_soon_days`."
+    )
+    expiring_soon_days: int = 7
+    ended_recently: int = Field(
+        default=0,
+        description="Subscriptions that expired or were cancelled within `ended_recently_days` "
+        "(churn: ended_recently / (active_subscriptions + ended_recently)).",
+    )
+    ended_recently_days: int = 30
+    trial_customers: int = Field(default=0, description="Customers ever sold a trial plan.")
+    trial_converted: int = Field(
+        default=0, description="Of those, how many now run a regular product."
+    )
 
 
 class TicketStats(BaseModel):
@@ -69,6 +86,13 @@ STATS_EXAMPLE: JsonDict = {
         "data": {
             "revenue_per_day": [{"day": "2026-11-28", "currency": "EUR", "amount": "59.97"}],
             "active_subscriptions": 41,
+            "subscriptions_by_status": {"active": 39, "trial": 2, "expired": 5},
+            "expiring_soon": 3,
+            "expiring_soon_days": 7,
+            "ended_recently": 2,
+            "ended_recently_days": 30,
+            "trial_customers": 4,
+            "trial_converted": 1,
         },
     },
     "tickets": {

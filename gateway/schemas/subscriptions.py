@@ -130,6 +130,11 @@ class RenewRequest(BaseModel):
     product_id: str = Field(min_length=1, max_length=64)
     plan_id: str = Field(min_length=1, max_length=64)
     extra_product_ids: list[str] = Field(default_factory=list)
+    repeat_trial: bool = Field(
+        default=False,
+        description="A trial product is sold once per customer (422 on product_id otherwise); "
+        "true sells it again. Admins only (403 for other roles).",
+    )
 
 
 class ChangeRequest(RenewRequest):

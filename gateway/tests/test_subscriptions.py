@@ -337,3 +337,27 @@ async def test_webshops_are_edited_and_archived_and_one_product_read(
     assert product.json()["device_policy"] == "evict_oldest"
     missing = await client.get("/api/v1/products/..%2Fwebshops", headers=admin)
     assert missing.status_code in (404, 422)
+
+
+@pytest.mark.parametrize("suffix", ["/renew", "/change"])
+async def test_only_an_admin_may_sell_a_trial_again(
+    client: httpx.AsyncClient,
+    fake: FakeServices,
+    admin: Headers,
+    operator_with_role: Callable[[str], Awaitable[Headers]],
+    suffix: str,
+) -> None:
+    billing_subscription(fake)
+    fake.answer("billing", "POST", BASE + suffix, 200, action_result())
+    body = {"product_id": "trial", "plan_id": "trial-7d", "repeat_trial": True}
+    operator = await operator_with_role("operator")
+
+    refused = await client.post(API + suffix, json=body, headers=operator)
+    problem_body = assert_problem(refused, 403)
+    assert problem_body["errors"] == [{"field": "repeat_trial", "message": "admins only"}]
+    assert fake.calls("billing", "POST") == []
+
+    allowed = await client.post(API + suffix, json=body, headers=admin)
+    assert allowed.status_code == 200, allowed.text
+    (call,) = fake.calls("billing", "POST")
+    assert json_body(call)["repeat_trial"] is True

@@ -10,7 +10,13 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from services.billing.models import LedgerTransaction, Subscription, SubscriptionHistory
+from services.billing.models import (
+    LedgerTransaction,
+    Plan,
+    Product,
+    Subscription,
+    SubscriptionHistory,
+)
 from services.billing.paging import decode_cursor, encode_cursor
 from services.billing.schemas import (
     BillingStats,
@@ -18,6 +24,7 @@ from services.billing.schemas import (
     InvoiceLine,
     InvoicePage,
     RevenueDay,
+    SubscriptionFigures,
     Timeline,
     TimelineItem,
 )
@@ -219,4 +226,72 @@ async def stats(session: AsyncSession, *, now: datetime) -> BillingStats:
             for row_day, currency, total in rows
         ],
         active_subscriptions=active or 0,
+        **(await subscription_figures(session, now=now)).model_dump(),
+    )
+
+
+EXPIRING_SOON_DAYS = 7
+CHURN_DAYS = 30
+RUNNING = ("active", "trial")
+
+
+async def subscription_figures(session: AsyncSession, *, now: datetime) -> SubscriptionFigures:
+    """Subscriptions per status; running ones expiring within 7 days; ones that ended (expired
+    or cancelled) in the last 30 days, for churn; and trial conversion: customers ever sold a
+    trial plan (the ledger keeps each sale's plan), and how many of them now run a regular
+    product."""
+    by_status = {
+        status: int(count)
+        for status, count in (
+            await session.execute(
+                select(Subscription.status, func.count()).group_by(Subscription.status)
+            )
+        ).all()
+    }
+    expiring = await session.scalar(
+        select(func.count())
+        .select_from(Subscription)
+        .where(
+            Subscription.status.in_(RUNNING),
+            Subscription.expires_at >= now,
+            Subscription.expires_at < now + timedelta(days=EXPIRING_SOON_DAYS),
+        )
+    )
+    ended = await session.scalar(
+        select(func.count())
+        .select_from(Subscription)
+        .where(
+            Subscription.status.in_(("expired", "cancelled")),
+            Subscription.expires_at >= now - timedelta(days=CHURN_DAYS),
+        )
+    )
+    trial_plans = (
+        select(Plan.id)
+        .join(Product, Plan.product_id == Product.id)
+        .where(Product.subscription_type == "trial")
+    )
+    trial_customers = (
+        select(LedgerTransaction.customer_id)
+        .where(LedgerTransaction.plan_id.in_(trial_plans))
+        .distinct()
+    )
+    tried = await session.scalar(select(func.count()).select_from(trial_customers.subquery()))
+    converted = await session.scalar(
+        select(func.count())
+        .select_from(Subscription)
+        .join(Product, Subscription.product_id == Product.id)
+        .where(
+            Subscription.customer_id.in_(trial_customers),
+            Subscription.status.in_(RUNNING),
+            Product.subscription_type == "regular",
+        )
+    )
+    return SubscriptionFigures(
+        subscriptions_by_status=by_status,
+        expiring_soon=expiring or 0,
+        expiring_soon_days=EXPIRING_SOON_DAYS,
+        ended_recently=ended or 0,
+        ended_recently_days=CHURN_DAYS,
+        trial_customers=tried or 0,
+        trial_converted=converted or 0,
     )

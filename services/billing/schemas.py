@@ -215,6 +215,10 @@ class RenewIn(BaseModel):
     product_id: str = Field(min_length=1, max_length=64)
     plan_id: str = Field(min_length=1, max_length=64)
     extra_product_ids: list[str] = Field(default_factory=list)
+    repeat_trial: bool = Field(
+        default=False,
+        description="Sell a trial product the customer already had (the gateway: admins only).",
+    )
 
 
 class ChangeIn(RenewIn):
@@ -306,6 +310,16 @@ class RevenueDay(BaseModel):
     amount: SignedMoney
 
 
-class BillingStats(BaseModel):
+class SubscriptionFigures(BaseModel):
+    subscriptions_by_status: dict[str, int] = Field(default_factory=dict)
+    expiring_soon: int = 0
+    expiring_soon_days: int = 7
+    ended_recently: int = 0
+    ended_recently_days: int = 30
+    trial_customers: int = 0
+    trial_converted: int = 0
+
+
+class BillingStats(SubscriptionFigures):
     revenue_per_day: list[RevenueDay]
     active_subscriptions: int

@@ -33,6 +33,7 @@ from services.billing.schemas import (
     WebshopIn,
     WebshopPublic,
 )
+from services.billing.trials import repeated_trial
 from services.contracts import topics
 from services.contracts.billing import SubscriptionRejectedV1
 from services.contracts.customers import OrderPayment, SubscriptionOrder
@@ -353,6 +354,10 @@ async def apply_order(
     paid = Paid(payment.amount, payment.currency, payment.paid_at) if payment else None
     try:
         sale = await resolve_sale(session, order, paid)
+        # A webshop (or the customer's first sale) never repeats a trial.
+        reason = await repeated_trial(session, customer_id, sale.product)
+        if reason:
+            raise OrderRefused(reason, "product_id")
     except OrderRefused as refused:
         await outbox.add(
             session,

@@ -42,6 +42,7 @@ from services.billing.service import (
     subscription_public,
     transaction_public,
 )
+from services.billing.trials import repeated_trial
 from services.runtime.outbox import Outbox
 from services.runtime.problems import Problem
 
@@ -82,9 +83,10 @@ async def load_for_update(session: AsyncSession, customer_id: str) -> Subscripti
 
 
 async def check_sale(session: AsyncSession, subscription: Subscription, body: RenewIn) -> Sale:
-    """The catalog's verdict on selling `body` through the subscription's webshop."""
+    """The catalog's verdict on selling `body` through the subscription's webshop, and the
+    trial rule (once per customer unless `repeat_trial`)."""
     try:
-        return await resolve_sale(
+        sale = await resolve_sale(
             session,
             OrderCheck(
                 webshop_id=subscription.webshop_id,
@@ -95,6 +97,12 @@ async def check_sale(session: AsyncSession, subscription: Subscription, body: Re
         )
     except OrderRefused as error:
         raise refused(error.field, error.reason, title="Order not allowed") from None
+    reason = await repeated_trial(
+        session, subscription.customer_id, sale.product, repeat_allowed=body.repeat_trial
+    )
+    if reason:
+        raise refused("product_id", reason, title="Order not allowed")
+    return sale
 
 
 def operator_order(action: str) -> str:

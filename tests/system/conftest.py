@@ -232,6 +232,11 @@ async def webshop(system: System) -> AsyncIterator[Webshop]:
         await shop.stop()
 
 
+# The browser tests' fixtures (Chromium, a checked page, an operator per role), defined with
+# their helpers in tests/system/browser.py; imported here, after System, so every module sees them.
+from tests.system.browser import browser, operators, page  # noqa: E402, F401
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:

@@ -7,173 +7,29 @@ Screenshots of each journey are kept under test-artifacts/console/.
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import pytest
 from aiokafka import AIOKafkaProducer
-from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
-from deploy.local.kafka import REPO_ROOT
+from tests.system.accessibility import assert_accessible
+from tests.system.browser import (
+    TABS,
+    active_customer,
+    api,
+    loaded_tab,
+    open_tab,
+    password_of,
+    row_of,
+    shot,
+    sign_in,
+    unique,
+    wait_active,
+)
 from tests.system.conftest import System, eventually
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = REPO_ROOT / "test-artifacts" / "console"
-ROLES = ("operator", "support", "viewer")
-
-
-def password_of(role: str) -> str:
-    # Operator passwords may not contain the username (here, the role).
-    return f"{role[::-1]}-console-passphrase"
-
-
-@pytest.fixture(scope="module")
-def operators(system: System) -> Iterator[None]:
-    """One operator per role besides the admin, created through the API."""
-    with httpx.Client(
-        base_url=system.gateway, headers={"Authorization": f"Bearer {system.token}"}
-    ) as client:
-        for role in ROLES:
-            response = client.post(
-                "/api/v1/operators",
-                json={"username": role, "password": password_of(role), "role": role},
-            )
-            assert response.status_code in (201, 409), response.text
-    yield
-
-
-# How long an assertion waits for the page: Playwright's 5 s default is too short for a details
-# page composed from four services on two cores that also run Kafka and five Python processes.
-expect.set_options(timeout=20_000)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
-    async with async_playwright() as playwright:
-        # Root in a container has no user namespaces for Chromium's sandbox.
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-@pytest.fixture
-async def page(browser: Browser, system: System) -> AsyncIterator[Page]:
-    """A fresh page; a script error or a request leaving the gateway fails the test."""
-    context = await browser.new_context(
-        base_url=system.gateway, viewport={"width": 1400, "height": 900}
-    )
-    tab = await context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    tab.on(
-        "request",
-        lambda request: (
-            None
-            if request.url.startswith((system.gateway, "data:"))
-            else errors.append(f"request outside the gateway: {request.url}")
-        ),
-    )
-    try:
-        yield tab
-    finally:
-        await context.close()
-    assert errors == []
-
-
-async def shot(page: Page, system: System, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=SCREENSHOTS / f"{system.backend}-{name}.png", full_page=True)
-
-
-async def sign_in(page: Page, username: str, password: str) -> None:
-    await page.goto("/")
-    await page.locator("input[name=username]").fill(username)
-    await page.locator("input[name=password]").fill(password)
-    await page.get_by_role("button", name="Sign in").click()
-    await expect(page.get_by_role("heading", name="Customers")).to_be_visible()
-    await expect(page.locator("#who")).to_contain_text(username)
-
-
-async def api(system: System, method: str, path: str, body: Any = None) -> Any:
-    async with system.client() as client:
-        response = await client.request(method, f"/api/v1{path}", json=body)
-        assert response.is_success, f"{method} {path}: {response.status_code} {response.text}"
-        return response.json() if response.content else None
-
-
-async def active_customer(system: System, last_name: str) -> dict[str, Any]:
-    """A customer sold through the API, once billing has opened the subscription."""
-    created = await api(
-        system,
-        "POST",
-        "/customers",
-        {
-            "webshop_id": "shop-eu",
-            "product_id": "basic",
-            "plan_id": "basic-1m",
-            "extra_product_ids": [],
-            "info": {"first_name": "Grace", "last_name": last_name, "email": "g@example.com"},
-            "credentials": None,
-        },
-    )
-    return await wait_active(system, created["id"])
-
-
-async def wait_active(system: System, customer_id: str) -> dict[str, Any]:
-    async def active() -> dict[str, Any] | None:
-        details: dict[str, Any] = await api(system, "GET", f"/customers/{customer_id}")
-        return details if details["status"] == "active" else None
-
-    return await eventually(active, timeout=60, what="the customer to turn active")
-
-
-def unique(name: str) -> str:
-    return f"{name}{uuid.uuid4().hex[:6]}"
-
-
-def row_of(page: Page, text: str) -> Locator:
-    return page.get_by_role("row").filter(has_text=text)
-
-
-TABS = {
-    "Customer Info": "info",
-    "Subscription": "subscription",
-    "Account": "account",
-    "Tickets": "tickets",
-    "Devices": "devices",
-    "Profiles": "profiles",
-    "Favorites": "favorites",
-    "Watchlist": "watchlist",
-    "Recordings": "recordings",
-    "Transactions": "transactions",
-    "Messages": "messages",
-    "History": "history",
-}
-
-
-async def open_tab(page: Page, name: str) -> Locator:
-    """Clicks the tab and waits until its panel has loaded; a panel that failed fails here,
-    with the error the console shows."""
-    await page.get_by_role("tab", name=name, exact=True).click()
-    return await loaded_tab(page, TABS[name])
-
-
-async def loaded_tab(page: Page, key: str) -> Locator:
-    panel = page.locator(f"section[role=tabpanel][data-tab={key}][data-state]")
-    await expect(panel).to_have_count(1)
-    if await panel.get_attribute("data-state") != "ready":
-        raise AssertionError(f"the {key} tab failed: {await panel.inner_text()}")
-    return panel
 
 
 async def test_operator_adds_a_customer_with_generated_credentials_finds_renews_and_changes(
@@ -193,6 +49,7 @@ async def test_operator_adds_a_customer_with_generated_credentials_finds_renews_
     await form.locator("input[name=email]").fill("ada@example.com")
     # The Authentication switch stays off: login and password are generated.
     await expect(form.locator("input[name=login]")).to_be_hidden()
+    await assert_accessible(page, "the Add customer dialog")
     await shot(page, system, "add-customer")
     await form.get_by_role("button", name="Save").click()
 
@@ -200,8 +57,21 @@ async def test_operator_adds_a_customer_with_generated_credentials_finds_renews_
     login = await added.locator("[data-secret=login]").inner_text()
     password = await added.locator("[data-secret=password]").inner_text()
     assert login.isdigit() and password.isdigit()
+    # The password is shown once: the dialog opens on Copy, and neither Escape nor Enter
+    # closes it before the operator says they have it.
+    await expect(added.get_by_role("button", name="Copy")).to_be_focused()
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("Enter")
+    await expect(added).to_be_visible()
+    await expect(added.locator("[data-secret=password]")).to_have_text(password)
+    # Billing opens the subscription a moment later; the dialog follows the status.
+    await expect(added.locator(".badge")).to_have_text("active")
+    await assert_accessible(page, "the Customer added dialog")
     await shot(page, system, "customer-added")
-    await added.get_by_role("button", name="Cancel").click()
+    await added.get_by_role("button", name="I have noted it").click()
+    await expect(added).to_have_count(0)
+    # The list behind was refreshed and shows the new customer as active, as the dialog did.
+    await expect(row_of(page, last_name)).to_contain_text("active")
 
     # Find them: search by name once billing has made them active.
     page_of = await api(system, "GET", f"/customers?q={last_name}&status_group=inactive")
@@ -266,6 +136,7 @@ async def test_every_tab_of_the_details_opens_without_an_error(
     for name in TABS:
         panel = await open_tab(page, name)
         await expect(panel.locator(".error-text")).to_have_count(0)
+        await assert_accessible(page, f"the {name} tab")
         if name == "Subscription":
             await expect(panel).to_contain_text("Basic TV")
             await shot(page, system, "details-subscription")
@@ -285,6 +156,7 @@ async def test_every_tab_of_the_details_opens_without_an_error(
     extend = page.get_by_role("dialog", name="Extend expiry")
     await extend.locator("input[name=expires_on]").fill("2031-06-30")
     await extend.locator("input[name=reason]").fill("goodwill after an outage")
+    await assert_accessible(page, "the Extend expiry dialog")
     await extend.get_by_role("button", name="Save").click()
     await expect(page.locator("#flash")).to_contain_text("Expiry set.")
     await expect(await loaded_tab(page, "subscription")).to_contain_text("2031-06-30 23:59 UTC")
@@ -306,6 +178,7 @@ async def test_support_sends_a_message_and_answers_a_ticket(
     send = page.get_by_role("dialog", name="Send message")
     await send.locator("input[name=message_title]").fill("Maintenance tonight")
     await send.locator("textarea[name=message_body]").fill("Service pauses 02:00-03:00 UTC.")
+    await assert_accessible(page, "the Send message dialog")
     await send.get_by_role("button", name="Send").click()
     await expect(panel.get_by_role("row").filter(has_text="Maintenance tonight")).to_have_count(1)
 
@@ -318,6 +191,7 @@ async def test_support_sends_a_message_and_answers_a_ticket(
     ).to_have_count(1)
     await panel.get_by_role("combobox", name="Ticket status").select_option("pending")
     await expect(page.locator("#flash")).to_contain_text("Status changed")
+    await assert_accessible(page, "an open ticket")
     await shot(page, system, "ticket")
 
     answered = await api(system, "GET", f"{path}/tickets/{ticket['id']}")
@@ -361,6 +235,7 @@ async def test_operator_unbinds_a_device(system: System, operators: None, page: 
     await page.goto(f"/#{path}/devices")
     panel = await loaded_tab(page, "devices")
     await row_of(page, "stb-console-1").get_by_role("button", name="Unbind").click()
+    await assert_accessible(page, "the Unbind dialog")
     await page.get_by_role("dialog", name="Unbind").get_by_role("button", name="Unbind").click()
     await expect(panel).to_contain_text("No devices.")
     assert (await api(system, "GET", f"{path}/devices"))["items"] == []
@@ -400,6 +275,7 @@ async def test_viewer_sees_everything_and_is_offered_no_write(
         await expect(panel.locator(".error-text")).to_have_count(0)
         for action in writes:
             await expect(panel.get_by_role("button", name=action, exact=True)).to_have_count(0)
+        await assert_accessible(page, f"the viewer's {name} tab")
     await shot(page, system, "viewer")
 
     # Not offered, and refused if tried anyway.
@@ -425,9 +301,22 @@ async def test_dashboard_shows_the_stats_as_charts(
     await sign_in(page, "admin", "system-test-admin-pw")
     await page.get_by_role("link", name="Dashboard").click()
     await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
-    for title in ("Customers by status", "New customers per day", "Consumer lag"):
+    for title in ("Customers by status", "New customers per day", "Consumer lag", "Subscriptions"):
         section = page.get_by_role("region", name=title)
         await expect(section.locator("svg.chart")).to_have_count(1)
+    # The subscription figures come from one source and add up.
+    billing = (await api(system, "GET", "/stats"))["billing"]["data"]
+    by_status = billing["subscriptions_by_status"]
+    running = by_status.get("active", 0) + by_status.get("trial", 0)
+    assert running == billing["active_subscriptions"] >= 1
+    section = page.get_by_role("region", name="Subscriptions")
+    await expect(section.locator("[data-figure=running-subscriptions]")).to_have_text(str(running))
+    await expect(section).to_contain_text(
+        f"running ({by_status.get('trial', 0)} trial, {by_status.get('active', 0)} paid)"
+    )
+    for key in ("expiring-soon", "trial-conversion", "churn"):
+        await expect(section.locator(f"[data-figure={key}]")).to_have_count(1)
+    await assert_accessible(page, "the dashboard")
     await shot(page, system, "dashboard")
 
 
@@ -442,14 +331,30 @@ async def test_admin_adds_an_operator_and_finds_it_in_the_audit_log(
     await add.locator("input[name=new_username]").fill(username)
     await add.locator("input[name=new_password]").fill("clerk-password-1")
     await add.locator("select[name=role]").select_option("support")
+    await assert_accessible(page, "the Add operator dialog")
     await add.get_by_role("button", name="Save").click()
     await expect(row_of(page, username)).to_contain_text("support")
+    await assert_accessible(page, "the Operators page")
+
+    # A new API key is shown once, in a dialog that opens on Copy and ignores Escape.
+    await page.get_by_role("button", name="Create API key").click()
+    create = page.get_by_role("dialog", name="Create API key")
+    await create.locator("input[name=key_name]").fill(unique("dashboard-"))
+    await create.get_by_role("button", name="Save").click()
+    created = page.get_by_role("dialog", name="API key created")
+    await expect(created.get_by_role("button", name="Copy")).to_be_focused()
+    await page.keyboard.press("Escape")
+    await expect(created.locator("[data-secret=api-key]")).not_to_be_empty()
+    await assert_accessible(page, "the API key created dialog")
+    await created.get_by_role("button", name="I have noted it").click()
+    await expect(created).to_have_count(0)
 
     await page.get_by_role("link", name="Audit").click()
     await expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
     await expect(
         page.get_by_role("row").filter(has_text="operator.create").filter(has_text="admin").first
     ).to_be_visible()
+    await assert_accessible(page, "the Audit page")
     await shot(page, system, "audit")
 
 
@@ -475,9 +380,11 @@ async def test_an_expired_access_token_is_refreshed_without_signing_in_again(
 
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await assert_accessible(page, "the sign-in page")
     await page.locator("input[name=username]").fill("operator")
     await page.locator("input[name=password]").fill("wrong-password")
     await page.get_by_role("button", name="Sign in").click()
     await expect(
         page.get_by_role("alert").filter(has_text="wrong username or password")
     ).to_be_visible()
+    await assert_accessible(page, "a refused sign-in")

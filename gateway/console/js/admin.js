@@ -1,7 +1,7 @@
 // Admin pages: operators (add, role, disable, password), API keys (create, revoke), audit log.
 
 import { api } from "./api.js";
-import { attempt, badge, clear, dialog, field, flash, h, options, table, when } from "./ui.js";
+import { attempt, badge, clear, dialog, field, flash, h, options, secretDialog, table, when } from "./ui.js";
 
 const ROLES = ["viewer", "support", "operator", "admin"].map((r) => [r, r]);
 
@@ -80,7 +80,7 @@ export async function renderOperators(app) {
 
 function addOperator(done) {
   const username = h("input", { name: "new_username", required: true, pattern: "[A-Za-z0-9._@-]{3,64}" });
-  const password = h("input", { name: "new_password", type: "password", required: true, minlength: 8, autocomplete: "new-password" });
+  const password = h("input", { name: "new_password", type: "password", required: true, minlength: 12, autocomplete: "new-password" });
   const role = h("select", { name: "role" }, options(ROLES, "operator"));
   dialog("Add operator", [field("Username", username), field("Password", password), field("Role", role)], async () => {
     await api("POST", "/operators", { body: { username: username.value, password: password.value, role: role.value } });
@@ -91,7 +91,7 @@ function addOperator(done) {
 
 function editOperator(operator, done) {
   const role = h("select", { name: "role" }, options(ROLES, operator.role));
-  const password = h("input", { name: "new_password", type: "password", minlength: 8, autocomplete: "new-password", placeholder: "unchanged" });
+  const password = h("input", { name: "new_password", type: "password", minlength: 12, autocomplete: "new-password", placeholder: "unchanged" });
   dialog(`Edit ${operator.username}`, [field("Role", role), field("New password", password)], async () => {
     const body = { role: role.value };
     if (password.value) body.password = password.value;
@@ -107,10 +107,9 @@ function addKey(done) {
   dialog("Create API key", [field("Name", name), field("Role", role)], async () => {
     const created = await api("POST", "/api-keys", { body: { name: name.value, role: role.value } });
     await done();
-    dialog("API key created", [
-      h("p", {}, "Send it as the X-API-Key header. It is shown this once."),
-      h("p", {}, h("span", { class: "secret", "data-secret": "api-key" }, created.key)),
-    ], async () => {}, { saveLabel: "Done" });
+    secretDialog("API key created", h("p", {}, "Send it as the X-API-Key header. It is shown this once."), [
+      ["Key", created.key, "api-key"],
+    ]);
   });
 }
 

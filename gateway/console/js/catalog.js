@@ -30,8 +30,10 @@ export function planName(catalog, productId, planId) {
   return plan ? plan.name : planId;
 }
 
-export function planLabel(plan) {
+/** "1 month (1 months, 9.99 EUR)": prices in `currencies` (a webshop's) when given. */
+export function planLabel(plan, currencies = []) {
   const prices = Object.entries(plan.prices || {})
+    .filter(([currency]) => !currencies.length || currencies.includes(currency))
     .map(([currency, amount]) => `${amount} ${currency}`)
     .join(", ");
   return `${plan.name} (${plan.length} ${plan.unit}${prices ? ", " + prices : ""})`;

@@ -2,7 +2,7 @@
 
 import { api } from "./api.js";
 import { barChart, columnChart } from "./charts.js";
-import { badge, clear, h, table, when } from "./ui.js";
+import { badge, clear, h, keepingFocus, table, when } from "./ui.js";
 
 function lastDays(count) {
   const days = [];
@@ -23,6 +23,42 @@ function card(title, section, body) {
   );
 }
 
+function percent(part, whole) {
+  return whole ? `${Math.round((100 * part) / whole)} %` : "—";
+}
+
+function figure(key, value, text) {
+  return h("div", { class: "figure-box" }, h("span", { class: "figure", "data-figure": key }, String(value)), h("span", {}, text));
+}
+
+/** One source (billing) for every subscription figure, so they add up: running = trial + active. */
+function subscriptionFigures(data) {
+  const byStatus = data.subscriptions_by_status || {};
+  const running = (byStatus.active || 0) + (byStatus.trial || 0);
+  return [
+    h(
+      "div",
+      { class: "figures" },
+      figure("running-subscriptions", running, `running (${byStatus.trial || 0} trial, ${byStatus.active || 0} paid)`),
+      figure("expiring-soon", data.expiring_soon, `expiring within ${data.expiring_soon_days} days`),
+      figure(
+        "trial-conversion",
+        percent(data.trial_converted, data.trial_customers),
+        `trial conversion (${data.trial_converted} of ${data.trial_customers} trial customers now pay)`,
+      ),
+      figure(
+        "churn",
+        percent(data.ended_recently, running + data.ended_recently),
+        `churn, ${data.ended_recently_days} days (${data.ended_recently} ended)`,
+      ),
+    ),
+    barChart(Object.entries(byStatus), { title: "Subscriptions by status" }),
+    data.expiring_soon
+      ? h("p", {}, h("a", { href: "#/customers?sort=expires_at" }, "See who expires soonest"))
+      : null,
+  ];
+}
+
 export async function renderDashboard(app) {
   const stats = await api("GET", "/stats");
   const days = lastDays(30);
@@ -39,7 +75,6 @@ export async function renderDashboard(app) {
       const currencies = [...new Set(data.revenue_per_day.map((r) => r.currency))].sort();
       if (!currencies.length) return h("p", { class: "muted" }, "No revenue in the last 30 days.");
       return [
-        h("p", { class: "muted" }, `${data.active_subscriptions} active subscriptions`),
         ...currencies.map((currency) => {
           const amounts = Object.fromEntries(
             data.revenue_per_day.filter((r) => r.currency === currency).map((r) => [r.day, Number(r.amount)]),
@@ -55,6 +90,7 @@ export async function renderDashboard(app) {
         }),
       ];
     }),
+    card("Subscriptions", stats.billing, subscriptionFigures),
     card("Tickets", stats.tickets, (data) => [
       h("p", {}, h("span", { class: "figure", "data-figure": "open-tickets" }, String(data.open_tickets)), " open"),
       barChart(Object.entries(data.by_status), { title: "Tickets by status" }),
@@ -81,7 +117,7 @@ export async function renderDashboard(app) {
   ];
   clear(
     app,
-    h("div", { class: "row" }, h("h1", {}, "Dashboard"), h("span", { class: "spacer" }), h("span", { class: "muted" }, `as of ${when(stats.generated_at)}`), h("button", { type: "button", onclick: () => renderDashboard(app) }, "Refresh")),
+    h("div", { class: "row" }, h("h1", {}, "Dashboard"), h("span", { class: "spacer" }), h("span", { class: "muted" }, `as of ${when(stats.generated_at)}`), h("button", { type: "button", "data-focus": "refresh", onclick: () => keepingFocus(() => renderDashboard(app)) }, "Refresh")),
     h("div", { class: "charts" }, cards),
   );
 }

@@ -5,7 +5,22 @@ import { api } from "./api.js";
 import { extraProducts, loadCatalog, planLabel, planName, productName } from "./catalog.js";
 import { changeSubscription, infoFields, readInfo, renew } from "./customers.js";
 import { SELL, SUPPORT, can } from "./session.js";
-import { attempt, badge, clear, dialog, field, flash, fullName, h, options, table, when } from "./ui.js";
+import {
+  attempt,
+  badge,
+  clear,
+  dialog,
+  field,
+  flash,
+  fullName,
+  h,
+  keepingFocus,
+  options,
+  secretDialog,
+  table,
+  tabList,
+  when,
+} from "./ui.js";
 
 const TABS = [
   ["info", "Customer Info"],
@@ -25,24 +40,18 @@ const TABS = [
 export async function renderDetails(app, customerId, tab) {
   const [customer, catalog] = await Promise.all([api("GET", `/customers/${customerId}`), loadCatalog()]);
   // data-state tells when the tab has finished loading (ready) or failed (error).
-  const panel = h("section", { class: "card", role: "tabpanel", "aria-label": tab, "data-tab": tab });
-  const reload = () => renderDetails(app, customerId, tab);
-  const tabs = h(
-    "div",
-    { class: "tabs", role: "tablist" },
-    TABS.map(([name, label]) =>
-      h(
-        "button",
-        {
-          role: "tab",
-          type: "button",
-          "aria-selected": String(name === tab),
-          onclick: () => (location.hash = `#/customers/${customerId}/${name}`),
-        },
-        label,
-      ),
-    ),
-  );
+  const panel = h("section", {
+    class: "card",
+    id: "details-panel",
+    role: "tabpanel",
+    "aria-labelledby": `details-panel-tab-${tab}`,
+    "data-tab": tab,
+  });
+  const reload = () => keepingFocus(() => renderDetails(app, customerId, tab));
+  const tabs = tabList(TABS, tab, (name) => (location.hash = `#/customers/${customerId}/${name}`), {
+    label: "Customer record",
+    panelId: "details-panel",
+  });
   const summary = customer.subscription || {};
   clear(
     app,
@@ -179,7 +188,7 @@ async function subscriptionTab(panel, { customer, catalog, reload, path }) {
           : null,
       ],
     ]),
-    h("h3", {}, "Extras"),
+    h("h2", {}, "Extras"),
     table(
       extras,
       [
@@ -275,14 +284,14 @@ async function accountTab(panel, { reload, path }) {
             onclick: () =>
               confirmAction("Reset password", "Generate a new password? The old one stops working.", async () => {
                 const reset = await api("POST", `${path}/account/password`, { body: {} });
-                dialog("New password", [
-                  kv([["Password", h("span", { class: "secret", "data-secret": "password" }, reset.password)]]),
-                  h("p", { class: "muted" }, "Shown this once."),
-                ], async () => {}, { saveLabel: "Done" });
+                secretDialog("New password", h("p", { class: "muted" }, "Shown this once: give it to the customer now."), [
+                  ["Password", reset.password, "password"],
+                ]);
               }, "Reset"),
           },
           "Reset password",
         ),
+        h("button", { type: "button", "data-focus": "change-login", onclick: () => changeLogin(path, account, reload) }, "Change login"),
       )
     : null;
   clear(
@@ -296,6 +305,30 @@ async function accountTab(panel, { reload, path }) {
       ["Password reset", when(account.password_reset_at)],
     ]),
     actions,
+  );
+}
+
+function changeLogin(path, account, reload) {
+  const login = h("input", {
+    name: "new_login",
+    required: true,
+    minlength: 3,
+    maxlength: 64,
+    pattern: "[A-Za-z0-9._@+\\-]+",
+    autocomplete: "off",
+    value: account.login,
+  });
+  dialog(
+    "Change login",
+    [
+      field("New login", login),
+      h("p", { class: "muted" }, "3 to 64 letters, digits or . _ @ + - ; unique ignoring case. The customer signs in with it from now on."),
+    ],
+    async () => {
+      await api("PATCH", `${path}/account`, { body: { login: login.value.trim() } });
+      flash("Login changed.");
+      await reload();
+    },
   );
 }
 
@@ -373,7 +406,7 @@ function renderTicket(box, ticket, path, reload) {
         options(["open", "pending", "resolved", "closed"].map((s) => [s, s]), ticket.status),
       )
     : badge(ticket.status);
-  clear(box, h("h3", {}, ticket.subject, " "), h("div", { class: "row" }, field("Status", status)), h("div", { class: "conversation" }, messages), reply);
+  clear(box, h("h2", {}, ticket.subject, " "), h("div", { class: "row" }, field("Status", status)), h("div", { class: "conversation" }, messages), reply);
 }
 
 function newTicket(path, reload) {
@@ -526,7 +559,7 @@ async function transactionsTab(panel, { path }) {
       null,
       "No transactions.",
     ),
-    h("h3", {}, "Invoices"),
+    h("h2", {}, "Invoices"),
     invoices.error
       ? h("p", { class: "error-text" }, invoices.error)
       : table(
@@ -599,7 +632,7 @@ async function historyTab(panel, { path }) {
         ["When", (i) => when(i.at)],
         ["Service", "service"],
         ["What", "kind"],
-        ["", "summary"],
+        ["Summary", "summary"],
       ],
       null,
       "Nothing has happened yet.",

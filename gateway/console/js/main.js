@@ -2,11 +2,14 @@
 
 import { hasSession, signIn, signOut, whenSignedOut } from "./api.js";
 import { renderAudit, renderOperators } from "./admin.js";
+import { renderBulkAdd } from "./bulk_add.js";
+import { renderCatalog } from "./catalog_page.js";
 import { renderCustomers } from "./customers.js";
 import { renderDashboard } from "./dashboard.js";
 import { renderDetails } from "./details.js";
 import { can, currentUser, forgetMe, loadMe } from "./session.js";
-import { clear, clearFlash, flash, h } from "./ui.js";
+import { renderTicketsQueue } from "./tickets_queue.js";
+import { clear, clearFlash, flash, focusHeading, h, keepingFocus } from "./ui.js";
 
 const app = document.getElementById("app");
 const topbar = document.querySelector(".topbar");
@@ -58,7 +61,7 @@ let routing = Promise.resolve();
 function route() {
   const mine = ++latestRoute;
   routing = routing
-    .then(() => (mine === latestRoute ? renderRoute() : undefined))
+    .then(() => (mine === latestRoute ? keepingFocus(renderRoute) : undefined))
     .catch((error) => flash(error.message || String(error), "error"));
   return routing;
 }
@@ -79,6 +82,8 @@ async function renderRoute() {
   const page = parts[0] || "customers";
   for (const link of document.querySelectorAll("[data-nav]")) {
     link.classList.toggle("active", link.dataset.nav === page);
+    if (link.dataset.nav === page) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
     // Pages the role may not open are not offered.
     if (link.dataset.permission) link.hidden = !can(link.dataset.permission);
   }
@@ -87,6 +92,9 @@ async function renderRoute() {
     if (page === "dashboard") await renderDashboard(app);
     else if (page === "operators" && can("operators:manage")) await renderOperators(app);
     else if (page === "audit" && can("audit:read")) await renderAudit(app, params);
+    else if (page === "catalog" && can("catalog:read")) await renderCatalog(app, params);
+    else if (page === "bulk" && can("customers:write")) await renderBulkAdd(app, parts[1]);
+    else if (page === "tickets") await renderTicketsQueue(app, params);
     else if (page === "customers" && parts[1]) await renderDetails(app, parts[1], parts[2] || "info");
     else await renderCustomers(app, params);
   } catch (problem) {
@@ -104,6 +112,12 @@ document.getElementById("sign-out").addEventListener("click", async () => {
   forgetMe();
   location.hash = "#/login";
   showSignIn("Signed out.");
+});
+
+// The skip link moves focus to the page without changing the route.
+document.querySelector("[data-skip]").addEventListener("click", (event) => {
+  event.preventDefault();
+  focusHeading();
 });
 
 window.addEventListener("hashchange", route);

@@ -24,3 +24,4 @@ export function can(permission) {
 
 export const SELL = "customers:write";
 export const SUPPORT = "tickets:write";
+export const REPEAT_TRIAL = "subscriptions:repeat_trial";

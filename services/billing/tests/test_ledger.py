@@ -151,7 +151,8 @@ async def test_stats_is_one_exact_group_by_per_utc_day_and_currency(db: Database
         ("2024-12-31", "USD", Decimal("1234567.8901")),
         ("2025-01-01", "EUR", Decimal("0.72")),  # 1.00 + 0.09 - 0.30 - 0.07 + 0
     ]
-    ledger_reads = [s for s in statements if "ledger_transaction" in s]
+    # The revenue is one read (the trial-conversion figure reads the ledger's plans apart).
+    ledger_reads = [s for s in statements if "ledger_transaction.amount" in s]
     assert len(ledger_reads) == 1 and "GROUP BY" in ledger_reads[0]
 
 
@@ -216,3 +217,53 @@ async def test_a_cursor_the_list_did_not_give_out_is_a_problem(db: Database) -> 
                 await reports.list_invoices(session, CUSTOMER, limit=5, cursor=cursor)
             assert raised.value.status == 400
             assert raised.value.extra == {"field": "cursor"}
+
+
+async def test_stats_count_subscriptions_expiring_ended_and_trials_converted(
+    db: Database, outbox: Outbox
+) -> None:
+    from sqlalchemy import update
+
+    from services.billing.models import Subscription
+
+    converted, lapsed, soon, later = (str(uuid.uuid4()) for _ in range(4))
+    # Sold a trial, then moved to a regular product: converted.
+    await open_subscription(
+        db, outbox, customer_id=converted, product_id="trial", plan_id="trial-7d"
+    )
+    async with db.transaction() as session:
+        await session.execute(
+            update(Subscription)
+            .where(Subscription.customer_id == converted)
+            .values(
+                product_id="basic",
+                plan_id="basic-1m",
+                status="active",
+                expires_at=NOW + timedelta(days=20),
+            )
+        )
+    # A trial that ran out 3 days ago: not converted, and ended recently.
+    await open_subscription(
+        db,
+        outbox,
+        customer_id=lapsed,
+        product_id="trial",
+        plan_id="trial-7d",
+        status="expired",
+        expires_at=NOW - timedelta(days=3),
+    )
+    await open_subscription(
+        db, outbox, customer_id=soon, status="active", expires_at=NOW + timedelta(days=2)
+    )
+    await open_subscription(
+        db, outbox, customer_id=later, status="active", expires_at=NOW + timedelta(days=40)
+    )
+    async with db.sessions() as session:
+        result = await reports.stats(session, now=NOW)
+    assert result.subscriptions_by_status == {"active": 3, "expired": 1}
+    assert result.active_subscriptions == sum(
+        result.subscriptions_by_status.get(s, 0) for s in ("active", "trial")
+    )
+    assert (result.expiring_soon, result.expiring_soon_days) == (1, 7)
+    assert (result.ended_recently, result.ended_recently_days) == (1, 30)
+    assert (result.trial_customers, result.trial_converted) == (2, 1)

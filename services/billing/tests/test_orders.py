@@ -426,3 +426,16 @@ async def test_a_bad_transactions_cursor_is_a_400_problem(db: Database, cursor: 
         with pytest.raises(Problem) as problem:
             await service.list_transactions(session, CUSTOMER, cursor=cursor)
     assert (problem.value.status, problem.value.extra) == (400, {"field": "cursor"})
+
+
+async def test_a_webshop_order_for_a_trial_the_customer_had_is_rejected(
+    db: Database, outbox: Outbox
+) -> None:
+    await apply(db, outbox, order("order-1", product_id="trial", plan_id="trial-7d"))
+    await apply(db, outbox, order("order-2", product_id="trial", plan_id="trial-7d"))
+
+    rows = await events(db)
+    assert rows[-1].type == REJECTED
+    assert rows[-1].data["order_id"] == "order-2"
+    assert "already had the trial" in rows[-1].data["reason"]
+    assert len(await ledger_of(db)) == 1

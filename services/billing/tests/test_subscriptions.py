@@ -290,3 +290,49 @@ async def test_an_unknown_customer_is_404(db: Database, outbox: Outbox) -> None:
     with pytest.raises(Problem) as missing:
         await renew(db, outbox, RenewIn(product_id="basic", plan_id="basic-1m"))
     assert missing.value.status == 404
+
+
+async def test_a_trial_is_sold_once_per_customer_unless_repeat_trial(
+    db: Database, outbox: Outbox
+) -> None:
+    await open_subscription(
+        db, outbox, product_id="trial", plan_id="trial-7d", expires_at=NOW + timedelta(days=2)
+    )
+    with pytest.raises(Problem) as again:
+        await renew(db, outbox, RenewIn(product_id="trial", plan_id="trial-7d"))
+    assert again.value.status == 422
+    assert again.value.extra["errors"][0]["field"] == "product_id"
+    assert "already had the trial" in again.value.extra["errors"][0]["message"]
+
+    # Moved to a paid product, the customer cannot change back to the trial either...
+    async with db.transaction() as session:
+        await subscriptions.change(
+            session, outbox, CUSTOMER, ChangeIn(product_id="basic", plan_id="basic-1m"), now=NOW
+        )
+        with pytest.raises(Problem) as back:
+            await subscriptions.change(
+                session, outbox, CUSTOMER, ChangeIn(product_id="trial", plan_id="trial-7d"), now=NOW
+            )
+    assert back.value.extra["errors"][0]["field"] == "product_id"
+
+    # ...unless the operator's request says so (the gateway allows it to admins only).
+    async with db.transaction() as session:
+        await subscriptions.change(
+            session,
+            outbox,
+            CUSTOMER,
+            ChangeIn(product_id="trial", plan_id="trial-7d", repeat_trial=True),
+            now=NOW,
+        )
+    assert (await subscription(db)).product_id == "trial"
+
+
+async def test_a_customer_without_a_trial_may_be_changed_to_one(
+    db: Database, outbox: Outbox
+) -> None:
+    await open_subscription(db, outbox, expires_at=NOW + timedelta(days=2))
+    async with db.transaction() as session:
+        await subscriptions.change(
+            session, outbox, CUSTOMER, ChangeIn(product_id="trial", plan_id="trial-7d"), now=NOW
+        )
+    assert (await subscription(db)).status == "trial"
