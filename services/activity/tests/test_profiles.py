@@ -3,6 +3,7 @@ announced are held, applied in order once it is, dead-lettered with the reason w
 period ends first; the operator's removals are sent to the apps as commands."""
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
@@ -130,9 +131,13 @@ async def test_erasure_drops_the_held_reports(db: Database, feed: Feed, runtime:
 
 
 @pytest.fixture
-async def api(db: Database) -> "httpx.AsyncClient":
+async def api(db: Database) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(SPEC, ServiceSettings(name="activity", database_url=db.url, port=0))
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://activity")
+    try:
+        transport = httpx.ASGITransport(app=app)
+        yield httpx.AsyncClient(transport=transport, base_url="http://activity")
+    finally:
+        await app.state.runtime.db.dispose()
 
 
 async def test_the_operators_removals_are_sent_to_the_apps(
