@@ -3,14 +3,12 @@ customers service queues the job and its worker makes the customers."""
 
 from pydantic import TypeAdapter
 
-from gateway.composition.customers import catalog_refusal
 from gateway.downstream import Downstream, parse_as, segment, success_body
 from gateway.schemas.customer_batches import (
     CustomerBatch,
     CustomerBatchCreate,
     CustomerBatchItemPage,
 )
-from services.runtime.problems import Problem
 
 _BATCH = TypeAdapter(CustomerBatch)
 _ITEMS = TypeAdapter(CustomerBatchItemPage)
@@ -23,12 +21,7 @@ async def create_batch(
     sale = payload.model_dump(
         mode="json", include={"webshop_id", "product_id", "plan_id", "extra_product_ids"}
     )
-    try:
-        await downstream.call("billing", "POST", "/orders/check", json_body=sale)
-    except Problem as problem:
-        if problem.status == 422:
-            raise catalog_refusal(problem) from None
-        raise
+    await downstream.call("billing", "POST", "/orders/check", json_body=sale)
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
     response = await downstream.send(
         "customers",

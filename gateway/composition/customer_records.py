@@ -22,7 +22,7 @@ from gateway.schemas.customer_records import (
     PasswordReset,
 )
 from gateway.schemas.customers import CustomerPublic
-from services.runtime.problems import Problem
+from services.runtime.problems import Problem, field_error
 
 _CUSTOMER = TypeAdapter(CustomerPublic)
 _ACCOUNT = TypeAdapter(AccountPublic)
@@ -39,7 +39,7 @@ async def check_webshop(downstream: Downstream, webshop_id: str) -> None:
             422,
             "Unknown webshop",
             message,
-            extra={"errors": [{"field": "webshop_id", "message": message}]},
+            errors=[field_error("webshop_id", message)],
         )
 
 

@@ -23,26 +23,11 @@ from gateway.schemas.customers import (
     StatusGroup,
     TransactionPage,
 )
-from services.runtime.problems import Problem
 
 _CREATED = TypeAdapter(CustomerCreated)
 _PAGE = TypeAdapter(CustomerPage)
 _CUSTOMER = TypeAdapter(CustomerPublic)
 _TRANSACTIONS = TypeAdapter(TransactionPage)
-
-
-def catalog_refusal(problem: Problem) -> Problem:
-    """Billing's refusal of a sale as the gateway's 422, with `errors` naming the field."""
-    errors = problem.extra.get("errors")
-    if not isinstance(errors, list) or not errors:
-        field = problem.extra.get("field", "(body)")
-        errors = [{"field": str(field), "message": problem.detail or problem.title}]
-    return Problem(
-        422,
-        "Order not allowed",
-        problem.detail or "the catalog does not allow this sale",
-        extra={"errors": errors},
-    )
 
 
 async def sell(
@@ -56,12 +41,8 @@ async def sell(
     order = payload.model_dump(
         mode="json", include={"webshop_id", "product_id", "plan_id", "extra_product_ids"}
     )
-    try:
-        await downstream.call("billing", "POST", "/orders/check", json_body=order)
-    except Problem as problem:
-        if problem.status == 422:
-            raise catalog_refusal(problem) from None
-        raise
+    # Billing's refusal (422 naming the field) reaches the client as billing wrote it.
+    await downstream.call("billing", "POST", "/orders/check", json_body=order)
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
     response = await downstream.send(
         "customers",

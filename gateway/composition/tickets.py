@@ -11,7 +11,7 @@ from gateway.downstream import Downstream, QueryParams, parse_as, segment, succe
 from gateway.models import Operator
 from gateway.schemas.tickets import MessagePage, TicketPage
 from services.runtime.db import Database
-from services.runtime.problems import Problem
+from services.runtime.problems import Problem, field_error
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -40,7 +40,7 @@ async def require_operator(db: Database, username: str, *, field: str) -> None:
             422,
             "Validation failed",
             f"no active operator {username!r}",
-            extra={"errors": [{"field": field, "message": "not an active operator's username"}]},
+            errors=[field_error(field, "not an active operator's username")],
         )
 
 

@@ -14,6 +14,7 @@ from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.activity import BoundDevicePage, RecordingPage, SavedItemPage
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
+from services.runtime.paging import Cursor, Limit
 
 router = APIRouter(prefix=f"{API_PREFIX}/customers/{{customer_id}}", tags=["activity"])
 
@@ -21,10 +22,8 @@ ItemId = Annotated[str, Path(min_length=1, max_length=100)]
 ProfileFilter = Annotated[
     str | None, Query(min_length=1, max_length=100, description="Only this profile's items.")
 ]
-Limit = Annotated[int, Query(ge=1, le=500)]
-Cursor = Annotated[str | None, Query(max_length=500)]
 
-_READ_ERRORS = problem_responses(*AUTH_ERRORS, 400, 502, 503)
+_READ_ERRORS = problem_responses(*AUTH_ERRORS, 422, 502, 503)
 _REMOVE_ERRORS = problem_responses(*AUTH_ERRORS, 404, 502, 503)
 
 

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Response
 
 from gateway.audit import AuditDep
 from gateway.composition import customer_batches
@@ -15,6 +15,7 @@ from gateway.schemas.customer_batches import (
     CustomerBatchCreate,
     CustomerBatchItemPage,
 )
+from services.runtime.paging import Cursor, Limit
 
 router = APIRouter(prefix=f"{API_PREFIX}/customer-batches", tags=["bulk add"])
 
@@ -73,15 +74,15 @@ async def get_batch(
 @router.get(
     "/{batch_id}/items",
     response_model=CustomerBatchItemPage,
-    responses=problem_responses(*AUTH_ERRORS, 400, 404, 503),
+    responses=problem_responses(*AUTH_ERRORS, 422, 404, 503),
 )
 async def list_batch_items(
     batch_id: BatchId,
     _: CanSell,
     downstream: DownstreamDep,
     audit: AuditDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
 ) -> CustomerBatchItemPage:
     """The job's items in number order: customer id, login, and the generated password.
 

@@ -1,8 +1,6 @@
 """Erasure of a customer and the customer's timeline across the services."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from gateway import timeline
 from gateway.audit import AuditDep
@@ -12,7 +10,8 @@ from gateway.identity.auth import CanReadCustomers, CanSell
 from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
-from gateway.schemas.timeline import Timeline
+from services.contracts.timeline import Timeline
+from services.runtime.paging import Limit
 
 router = APIRouter(prefix=f"{API_PREFIX}/customers", tags=["customers"])
 
@@ -53,7 +52,7 @@ async def customer_timeline(
     customer_id: CustomerId,
     _: CanReadCustomers,
     downstream: DownstreamDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+    limit: Limit = 200,
 ) -> Timeline:
     """What happened to the customer in every service, newest first (at most `limit`).
 

@@ -22,6 +22,7 @@ from gateway.schemas.customers import (
     TransactionPage,
 )
 from gateway.schemas.details import CustomerDetails
+from services.runtime.paging import Cursor, Limit
 
 router = APIRouter(prefix=f"{API_PREFIX}/customers", tags=["customers"])
 
@@ -69,7 +70,7 @@ async def create_customer(
     return created
 
 
-@router.get("", response_model=CustomerPage, responses=problem_responses(*AUTH_ERRORS, 400, 503))
+@router.get("", response_model=CustomerPage, responses=problem_responses(*AUTH_ERRORS, 422, 503))
 async def list_customers(
     _: CanReadCustomers,
     downstream: DownstreamDep,
@@ -101,8 +102,8 @@ async def list_customers(
             "(pending, trial, active, expired, disabled); '-' for descending; ties by id."
         ),
     ] = "-created_at",
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Response:
     """Customers in every status, filtered, searched and paged (pass `next_cursor` back)."""
     params = customers.list_params(
@@ -143,14 +144,14 @@ async def get_customer_details(
 @router.get(
     "/{customer_id}/transactions",
     response_model=TransactionPage,
-    responses=problem_responses(*AUTH_ERRORS, 400, 503),
+    responses=problem_responses(*AUTH_ERRORS, 422, 503),
 )
 async def list_transactions(
     customer_id: CustomerId,
     _: CanReadCustomers,
     downstream: DownstreamDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> TransactionPage:
     """The customer's ledger, newest first, with the balance per currency."""
     return await customers.list_transactions(downstream, customer_id, limit=limit, cursor=cursor)

@@ -3,7 +3,7 @@ invoices: each action is one call to billing, audited, and idempotent with `Idem
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Header, Path
 from pydantic import BaseModel, TypeAdapter
 
 from gateway.audit import AuditDep
@@ -23,6 +23,7 @@ from gateway.schemas.subscriptions import (
     RenewRequest,
     SubscriptionDetail,
 )
+from services.runtime.paging import Cursor, Limit
 from services.runtime.problems import Problem
 
 router = APIRouter(prefix=f"{API_PREFIX}/customers", tags=["subscriptions"])
@@ -267,14 +268,14 @@ async def cancel(
 @router.get(
     "/{customer_id}/invoices",
     response_model=InvoicePage,
-    responses=problem_responses(*AUTH_ERRORS, 400, 503),
+    responses=problem_responses(*AUTH_ERRORS, 422, 503),
 )
 async def list_invoices(
     customer_id: CustomerId,
     _: CanReadCustomers,
     downstream: DownstreamDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> InvoicePage:
     """One invoice per order or operator action, newest first, its ledger entries as lines."""
     params: list[tuple[str, str | int]] = [("limit", limit)]

@@ -30,6 +30,7 @@ from gateway.schemas.tickets import (
     TicketStatus,
     TicketUpdate,
 )
+from services.runtime.paging import Cursor, Limit
 
 router = APIRouter(prefix=API_PREFIX, tags=["tickets"])
 
@@ -39,8 +40,6 @@ IdempotencyKey = Annotated[
     str | None,
     Header(max_length=200, description="Retry with the same key: the write happens once."),
 ]
-Limit = Annotated[int, Query(ge=1, le=500)]
-Cursor = Annotated[str | None, Query(max_length=300)]
 
 _CREATED: dict[int | str, dict[str, Any]] = {
     200: {"description": "A repeated Idempotency-Key: the first answer again"}
@@ -48,7 +47,7 @@ _CREATED: dict[int | str, dict[str, Any]] = {
 
 
 @router.get(
-    "/tickets", response_model=TicketPage, responses=problem_responses(*AUTH_ERRORS, 400, 503)
+    "/tickets", response_model=TicketPage, responses=problem_responses(*AUTH_ERRORS, 422, 503)
 )
 async def list_all_tickets(
     _: CanReadCustomers,
@@ -84,7 +83,7 @@ async def list_all_tickets(
 @router.get(
     "/customers/{customer_id}/tickets",
     response_model=TicketPage,
-    responses=problem_responses(*AUTH_ERRORS, 400, 503),
+    responses=problem_responses(*AUTH_ERRORS, 422, 503),
 )
 async def list_customer_tickets(
     customer_id: CustomerId,
@@ -218,7 +217,7 @@ async def add_ticket_message(
     "/customers/{customer_id}/messages",
     response_model=MessagePage,
     tags=["messages"],
-    responses=problem_responses(*AUTH_ERRORS, 400, 503),
+    responses=problem_responses(*AUTH_ERRORS, 422, 503),
 )
 async def list_messages(
     customer_id: CustomerId,

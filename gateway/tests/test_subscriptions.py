@@ -12,7 +12,7 @@ import pytest
 from gateway.tests.conftest import Headers
 from gateway.tests.fakes import CUSTOMER_ID, FakeServices, json_body, problem, subscription
 from gateway.tests.test_auth import assert_problem
-from services.billing.paging import encode_cursor
+from services.billing.reports import INVOICES
 
 BASE = f"/customers/{CUSTOMER_ID}/subscription"
 API = f"/api/v1{BASE}"
@@ -163,7 +163,9 @@ async def test_viewers_read_but_cannot_act(
 
 
 # A cursor exactly as billing writes it (keyset: the first entry's time and id).
-NEXT_INVOICE_CURSOR = encode_cursor(datetime(2026, 11, 28, 10, tzinfo=UTC), str(uuid.UUID(int=7)))
+NEXT_INVOICE_CURSOR = INVOICES.encode(
+    (datetime(2026, 11, 28, 10, tzinfo=UTC), str(uuid.UUID(int=7)))
+)
 
 
 async def test_invoices_are_paged_from_billing(

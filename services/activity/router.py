@@ -16,14 +16,13 @@ from services.activity.schemas import (
     DeviceStats,
     RecordingPage,
     SavedItemPage,
-    Timeline,
 )
+from services.contracts.timeline import ServiceTimeline
+from services.runtime.paging import Cursor, Limit
 from services.runtime.service_app import RuntimeDep
 
 router = APIRouter(tags=["activity"])
 
-Limit = Annotated[int, Query(ge=1, le=500)]
-Cursor = Annotated[str | None, Query(max_length=500)]
 ProfileFilter = Annotated[str | None, Query(min_length=1, max_length=100)]
 ItemId = Annotated[str, Path(min_length=1, max_length=100)]
 
@@ -110,8 +109,10 @@ async def remove_recording(customer_id: str, recording_id: ItemId, rt: RuntimeDe
     return Response(status_code=204)
 
 
-@router.get("/customers/{customer_id}/timeline", response_model=Timeline)
-async def customer_timeline(customer_id: str, rt: RuntimeDep, limit: Limit = 200) -> Timeline:
+@router.get("/customers/{customer_id}/timeline", response_model=ServiceTimeline)
+async def customer_timeline(
+    customer_id: str, rt: RuntimeDep, limit: Limit = 200
+) -> ServiceTimeline:
     """Devices first connected or refused, items saved, recordings scheduled and finished."""
     async with rt.db.sessions() as session:
         return await timeline.timeline(session, customer_id, limit=limit)

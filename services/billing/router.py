@@ -2,7 +2,7 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,14 +25,15 @@ from services.billing.schemas import (
     ProductUpdate,
     RenewIn,
     SubscriptionPublic,
-    Timeline,
     TransactionPage,
     WebshopIn,
     WebshopPublic,
     WebshopUpdate,
 )
+from services.contracts.timeline import ServiceTimeline
 from services.runtime.db import utcnow
-from services.runtime.problems import Problem
+from services.runtime.paging import Cursor, Limit
+from services.runtime.problems import Problem, field_error
 from services.runtime.service_app import RuntimeDep
 
 router = APIRouter(tags=["billing"])
@@ -138,10 +139,8 @@ async def check_order(payload: OrderCheck, rt: RuntimeDep) -> None:
                 422,
                 "Order not allowed",
                 refused.reason,
-                extra={
-                    "code": refused.code,
-                    "errors": [{"field": refused.field, "message": refused.reason}],
-                },
+                errors=[field_error(refused.field, refused.reason)],
+                extra={"code": refused.code},
             ) from None
 
 
@@ -240,8 +239,8 @@ async def _action(
 async def list_transactions(
     customer_id: str,
     rt: RuntimeDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> TransactionPage:
     async with rt.db.sessions() as session:
         return await service.list_transactions(session, customer_id, limit=limit, cursor=cursor)
@@ -251,17 +250,15 @@ async def list_transactions(
 async def list_invoices(
     customer_id: str,
     rt: RuntimeDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> InvoicePage:
     async with rt.db.sessions() as session:
         return await reports.list_invoices(session, customer_id, limit=limit, cursor=cursor)
 
 
-@router.get("/customers/{customer_id}/timeline", response_model=Timeline)
-async def timeline(
-    customer_id: str, rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200
-) -> Timeline:
+@router.get("/customers/{customer_id}/timeline", response_model=ServiceTimeline)
+async def timeline(customer_id: str, rt: RuntimeDep, limit: Limit = 200) -> ServiceTimeline:
     async with rt.db.sessions() as session:
         return await reports.timeline(session, customer_id, limit=limit)
 

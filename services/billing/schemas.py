@@ -14,6 +14,7 @@ from pydantic import (
 
 from services.billing.periods import Unit
 from services.contracts.common import Currency, Money, SignedMoney
+from services.runtime.paging import Page
 
 Identifier = str
 DevicePolicy = Literal["reject", "evict_oldest"]
@@ -177,9 +178,7 @@ class TransactionPublic(BaseModel):
     recorded_at: datetime
 
 
-class TransactionPage(BaseModel):
-    items: list[TransactionPublic]
-    next_cursor: str | None
+class TransactionPage(Page[TransactionPublic]):
     balance: dict[str, SignedMoney]
 
 
@@ -286,22 +285,8 @@ class Invoice(BaseModel):
     lines: list[InvoiceLine]
 
 
-class InvoicePage(BaseModel):
-    items: list[Invoice]
-    next_cursor: str | None
-
-
-class TimelineItem(BaseModel):
-    at: datetime
-    service: Literal["billing"] = "billing"
-    kind: str
-    summary: str
-    ref: str | None
-
-
-class Timeline(BaseModel):
-    items: list[TimelineItem]
-    next_cursor: str | None = None
+class InvoicePage(Page[Invoice]):
+    """Invoices, newest first."""
 
 
 class RevenueDay(BaseModel):

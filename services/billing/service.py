@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing import events
@@ -40,7 +40,8 @@ from services.contracts.customers import OrderPayment, SubscriptionOrder
 from services.contracts.webshop import RejectionCode
 from services.runtime.db import utcnow
 from services.runtime.outbox import Outbox
-from services.runtime.problems import Problem
+from services.runtime.paging import Keyset
+from services.runtime.problems import Problem, field_error
 
 LedgerKind = Literal["charge", "payment", "refund", "credit", "adjustment"]
 
@@ -89,18 +90,26 @@ def webshop_public(webshop: Webshop) -> WebshopPublic:
 async def create_product(session: AsyncSession, payload: ProductIn) -> ProductPublic:
     if await session.get(Product, payload.id) is not None:
         raise Problem(
-            409, "Product exists", f"a product with id {payload.id!r} exists", extra={"field": "id"}
+            409,
+            "Product exists",
+            f"a product with id {payload.id!r} exists",
+            errors=[field_error("id", "taken")],
         )
     plan_ids = [p.id for p in payload.plans]
     if len(set(plan_ids)) != len(plan_ids):
-        raise Problem(422, "Duplicate plan id", "plan ids must be unique", extra={"field": "plans"})
+        raise Problem(
+            422,
+            "Duplicate plan id",
+            "plan ids must be unique",
+            errors=[field_error("plans", "plan ids must be unique")],
+        )
     taken = (await session.scalars(select(Plan.id).where(Plan.id.in_(plan_ids)))).all()
     if taken:
         raise Problem(
             409,
             "Plan exists",
             f"plan ids already used: {', '.join(taken)}",
-            extra={"field": "plans"},
+            errors=[field_error("plans", f"already used: {', '.join(taken)}")],
         )
     product = Product(
         id=payload.id,
@@ -140,7 +149,10 @@ async def list_products(session: AsyncSession, kind: str | None = None) -> list[
 async def create_webshop(session: AsyncSession, payload: WebshopIn) -> WebshopPublic:
     if await session.get(Webshop, payload.id) is not None:
         raise Problem(
-            409, "Webshop exists", f"a webshop with id {payload.id!r} exists", extra={"field": "id"}
+            409,
+            "Webshop exists",
+            f"a webshop with id {payload.id!r} exists",
+            errors=[field_error("id", "taken")],
         )
     known = set(
         (await session.scalars(select(Product.id).where(Product.id.in_(payload.product_ids)))).all()
@@ -151,7 +163,7 @@ async def create_webshop(session: AsyncSession, payload: WebshopIn) -> WebshopPu
             422,
             "Unknown product",
             f"unknown products: {', '.join(unknown)}",
-            extra={"field": "product_ids"},
+            errors=[field_error("product_ids", f"unknown products: {', '.join(unknown)}")],
         )
     webshop = Webshop(
         id=payload.id,
@@ -551,28 +563,17 @@ def transaction_public(entry: LedgerTransaction) -> TransactionPublic:
     )
 
 
+TRANSACTIONS = Keyset("billing.transactions", tuple[datetime, str])
+
+
 async def list_transactions(
     session: AsyncSession, customer_id: str, *, limit: int = 50, cursor: str | None = None
 ) -> TransactionPage:
     """Newest first, keyset-paged on (recorded_at, id); the balance covers the whole ledger."""
     query = select(LedgerTransaction).where(LedgerTransaction.customer_id == customer_id)
     if cursor:
-        try:
-            at_text, last_id = cursor.split("|", 1)
-            at = datetime.fromisoformat(at_text)
-        except ValueError as error:
-            raise Problem(
-                400,
-                "Bad cursor",
-                "the cursor is not one this list gave out",
-                extra={"field": "cursor"},
-            ) from error
-        query = query.where(
-            or_(
-                LedgerTransaction.recorded_at < at,
-                (LedgerTransaction.recorded_at == at) & (LedgerTransaction.id < last_id),
-            )
-        )
+        columns = (LedgerTransaction.recorded_at, LedgerTransaction.id)
+        query = query.where(TRANSACTIONS.where(cursor, columns, descending=True))
     rows = (
         await session.scalars(
             query.order_by(LedgerTransaction.recorded_at.desc(), LedgerTransaction.id.desc()).limit(
@@ -580,12 +581,9 @@ async def list_transactions(
             )
         )
     ).all()
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = f"{last.recorded_at.isoformat()}|{last.id}"
+    page, next_cursor = TRANSACTIONS.cut(rows, limit, lambda r: (r.recorded_at, r.id))
     return TransactionPage(
-        items=[transaction_public(r) for r in rows[:limit]],
+        items=[transaction_public(r) for r in page],
         next_cursor=next_cursor,
         balance=await balance(session, customer_id),
     )

@@ -44,7 +44,7 @@ from services.billing.service import (
 )
 from services.billing.trials import repeated_trial
 from services.runtime.outbox import Outbox
-from services.runtime.problems import Problem
+from services.runtime.problems import Problem, field_error
 
 
 class Action(Protocol):
@@ -65,7 +65,7 @@ RUNNING = ("active", "trial")
 
 
 def refused(field: str, message: str, status: int = 422, title: str = "Not allowed") -> Problem:
-    return Problem(status, title, message, extra={"errors": [{"field": field, "message": message}]})
+    return Problem(status, title, message, errors=[field_error(field, message)])
 
 
 def conflict(message: str) -> Problem:

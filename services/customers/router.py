@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import StreamingResponse
 
+from services.contracts.timeline import ServiceTimeline
 from services.customers import editing, listing, service, timeline
 from services.customers.schemas import (
     CustomerCreate,
@@ -16,6 +17,7 @@ from services.customers.schemas import (
     CustomerUpdate,
     SortKey,
 )
+from services.runtime.paging import Cursor, Limit
 from services.runtime.service_app import RuntimeDep
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -68,8 +70,8 @@ async def list_customers(
     rt: RuntimeDep,
     filters: FiltersDep,
     sort: SortKey = "-created_at",
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Response:
     """Customers in every status, filtered, searched (a prefix ignoring case, and accents in
     names) and keyset-paged."""
@@ -112,9 +114,9 @@ async def update_customer(
         )
 
 
-@router.get("/{customer_id}/timeline", response_model=timeline.Timeline)
+@router.get("/{customer_id}/timeline", response_model=ServiceTimeline)
 async def customer_timeline(
-    customer_id: str, rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=500)] = 200
-) -> timeline.Timeline:
+    customer_id: str, rt: RuntimeDep, limit: Limit = 200
+) -> ServiceTimeline:
     async with rt.db.sessions() as session:
         return await timeline.customer_timeline(session, customer_id, limit=limit)

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from services.contracts.contact import CheckedCustomerInfo, CustomerInfoPatch
 from services.contracts.customers import CustomerInfo, CustomerSource
 from services.customers.credentials import login_problem
+from services.runtime.paging import Page
 
 CustomerStatus = Literal["pending", "trial", "active", "expired", "disabled"]
 ACTIVE_STATUSES: tuple[str, ...] = ("trial", "active")
@@ -75,9 +76,7 @@ class CustomerCreated(CustomerPublic):
     )
 
 
-class CustomerPage(BaseModel):
-    items: list[CustomerPublic]
-    next_cursor: str | None
+class CustomerPage(Page[CustomerPublic]):
     total: int | None = None
     # False when `total` is an estimate or a lower bound (see listing.TOTAL_CAP).
     total_exact: bool = True

@@ -34,7 +34,7 @@ from services.customers.schemas import (
 from services.customers.status import STATUS_RANK, follow_activated
 from services.runtime.db import utcnow
 from services.runtime.outbox import Outbox
-from services.runtime.problems import Problem
+from services.runtime.problems import Problem, field_error
 
 
 def set_names(customer: Customer, first_name: str, last_name: str) -> None:
@@ -99,7 +99,7 @@ async def prepare_account(
                 409,
                 "Login taken",
                 f"the login {login!r} is already in use",
-                extra={"field": "credentials.login"},
+                errors=[field_error("credentials.login", "already in use")],
             )
         password_hash = await asyncio.to_thread(credentials.hash_password, password)
         return NewAccount(login, password_hash, None)

@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.contracts.timeline import ServiceTimeline
+from services.runtime.paging import Cursor, Limit
 from services.runtime.service_app import Runtime, RuntimeDep
 from services.tickets import conversations, idempotency, reports, service
 from services.tickets.schemas import (
@@ -28,14 +30,11 @@ from services.tickets.schemas import (
     TicketStats,
     TicketStatus,
     TicketUpdate,
-    Timeline,
 )
 
 router = APIRouter()
 
 IdempotencyKey = Annotated[str | None, Header(max_length=200)]
-Limit = Annotated[int, Query(ge=1, le=500)]
-Cursor = Annotated[str | None, Query(max_length=300)]
 
 
 async def _write(
@@ -239,10 +238,10 @@ async def add_ticket_message(
 # ---- timeline and figures ------------------------------------------------------------------
 
 
-@router.get("/customers/{customer_id}/timeline", response_model=Timeline, tags=["reports"])
+@router.get("/customers/{customer_id}/timeline", response_model=ServiceTimeline, tags=["reports"])
 async def customer_timeline(
-    customer_id: str, rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200
-) -> Timeline:
+    customer_id: str, rt: RuntimeDep, limit: Limit = 200
+) -> ServiceTimeline:
     async with rt.db.sessions() as session:
         return await reports.timeline(session, customer_id, limit=limit)
 

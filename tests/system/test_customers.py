@@ -212,7 +212,7 @@ async def test_login_change_password_reset_and_last_login(system: System, bus: B
 
         seen = await eventually(last_login, what="last_login_at")
 
-    assert taken.status_code == 409 and taken.json()["field"] == "login"
+    assert taken.status_code == 409 and taken.json()["errors"][0]["field"] == "login"
     assert spaced.status_code == 422
     assert changed.status_code == 200 and changed.json()["login"] == f"Mine.{tag}"
     assert [c["id"] for c in found.json()["items"]] == [customer_id]
@@ -260,7 +260,8 @@ async def test_list_filters_search_sort_pages_and_csv(system: System) -> None:
     assert {c["id"] for c in active.json()["items"]} == {ids[n] for n in names if n != "Cleo"}
     assert by_status.json()["items"][0]["id"] == ids["Cleo"]  # disabled ranks last ascending
     assert [c["id"] for c in full_name.json()["items"]] == [ids["Dora"]]
-    assert bad_cursor.status_code == 400
+    assert bad_cursor.status_code == 422
+    assert bad_cursor.json()["errors"][0]["field"] == "cursor"
     assert export.status_code == 200
     assert export.headers["content-type"].startswith("text/csv")
     header, *rows = list(csv.reader(io.StringIO(export.text)))

@@ -54,7 +54,7 @@ async def test_lists_and_removals_over_http(api: httpx.AsyncClient, feed: Feed) 
         assert missing.status_code == 404
         assert missing.headers["content-type"] == "application/problem+json"
     bad = await api.get(f"{BASE}/recordings", params={"cursor": "nope"})
-    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "cursor"
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "cursor"
 
 
 async def test_timeline_and_stats_have_the_agreed_shape(api: httpx.AsyncClient, feed: Feed) -> None:

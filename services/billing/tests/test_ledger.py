@@ -2,7 +2,7 @@
 the same books."""
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -212,11 +212,14 @@ async def test_invoice_pages_neither_repeat_nor_skip_while_entries_are_written(
 
 async def test_a_cursor_the_list_did_not_give_out_is_a_problem(db: Database) -> None:
     async with db.sessions() as session:
-        for cursor in ("12", "bm90IGpzb24", "WyIyMDI1LTAxLTAxVDAwOjAwOjAwIiwgIngiXQ"):
+        transactions = service.TRANSACTIONS.encode((datetime(2026, 1, 1, tzinfo=UTC), "x"))
+        for cursor in ("12", "bm90IGpzb24", "WyIyMDI1LTAxLTAxVDAwOjAwOjAwIiwgIngiXQ", transactions):
             with pytest.raises(Problem) as raised:
                 await reports.list_invoices(session, CUSTOMER, limit=5, cursor=cursor)
-            assert raised.value.status == 400
-            assert raised.value.extra == {"field": "cursor"}
+            assert raised.value.status == 422
+            assert raised.value.extra == {
+                "errors": [{"field": "cursor", "message": "not a cursor of this list"}]
+            }
 
 
 async def test_stats_count_subscriptions_expiring_ended_and_trials_converted(

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from services.billing import models, service
 from services.billing.models import LedgerTransaction, Product, Subscription
 from services.billing.periods import add_period
+from services.billing.reports import INVOICES
 from services.billing.schemas import OrderCheck
 from services.contracts import topics
 from services.contracts.customers import OrderPayment, SubscriptionOrder
@@ -420,12 +421,23 @@ async def test_a_yearly_plan_prices_a_monthly_extra_over_the_year(db: Database) 
         await service.resolve_sale(session, check, service.Paid(Decimal("157.75"), "EUR", at))
 
 
-@pytest.mark.parametrize("cursor", ["no-separator", "yesterday|some-id"])
-async def test_a_bad_transactions_cursor_is_a_400_problem(db: Database, cursor: str) -> None:
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "no-separator",
+        "2026-01-01T00:00:00+00:00|some-id",
+        INVOICES.encode((datetime(2026, 1, 1, tzinfo=UTC), "some-id")),
+    ],
+    ids=["garbage", "old-format", "invoices-cursor"],
+)
+async def test_a_bad_transactions_cursor_is_a_422_naming_it(db: Database, cursor: str) -> None:
     async with db.sessions() as session:
         with pytest.raises(Problem) as problem:
             await service.list_transactions(session, CUSTOMER, cursor=cursor)
-    assert (problem.value.status, problem.value.extra) == (400, {"field": "cursor"})
+    assert problem.value.status == 422
+    assert problem.value.extra == {
+        "errors": [{"field": "cursor", "message": "not a cursor of this list"}]
+    }
 
 
 async def test_a_webshop_order_for_a_trial_the_customer_had_is_rejected(

@@ -24,7 +24,7 @@ from services.customers.service import login_owner
 from services.customers.status import refresh_status
 from services.runtime.db import utcnow
 from services.runtime.outbox import Outbox
-from services.runtime.problems import Problem
+from services.runtime.problems import Problem, field_error
 
 
 def to_account_public(account: Account) -> AccountPublic:
@@ -64,7 +64,7 @@ async def update_account(
                 409,
                 "Login taken",
                 f"the login {patch.login!r} is already in use (logins ignore case)",
-                extra={"field": "login"},
+                errors=[field_error("login", "already in use")],
             )
         account.login = patch.login
         account.login_generated = False
@@ -86,7 +86,7 @@ async def update_account(
                 409,
                 "Login taken",
                 f"the login {patch.login!r} is already in use (logins ignore case)",
-                extra={"field": "login"},
+                errors=[field_error("login", "already in use")],
             ) from None
         await outbox.add(
             session,

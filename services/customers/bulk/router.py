@@ -2,9 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Response
 
 from services.customers.bulk import service as bulk_add
+from services.runtime.paging import Cursor, Limit
 from services.runtime.service_app import RuntimeDep
 
 IdempotencyKey = Annotated[str | None, Header(max_length=200)]
@@ -38,8 +39,8 @@ async def get_batch(batch_id: str, rt: RuntimeDep) -> bulk_add.BatchPublic:
 async def list_batch_items(
     batch_id: str,
     rt: RuntimeDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
 ) -> bulk_add.BatchItemPage:
     """Items in number order; each generated password is in the first answer only."""
     async with rt.db.transaction() as session:

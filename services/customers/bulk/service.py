@@ -24,7 +24,8 @@ from services.customers.models import Account
 from services.customers.schemas import CredentialsIn, CustomerCreate
 from services.runtime.db import Database, utcnow
 from services.runtime.outbox import Outbox
-from services.runtime.problems import Problem
+from services.runtime.paging import Keyset, Page
+from services.runtime.problems import Problem, field_error
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +117,8 @@ class BatchItemPublic(BaseModel):
     error: str | None
 
 
-class BatchItemPage(BaseModel):
-    items: list[BatchItemPublic]
-    next_cursor: str | None
+class BatchItemPage(Page[BatchItemPublic]):
+    """A bulk-add job's items in number order."""
 
 
 def _public(batch: CustomerBatch, created: int, failed: int) -> BatchPublic:
@@ -174,7 +174,7 @@ async def create_batch(
                 409,
                 "Logins taken",
                 f"{len(taken)} of the patterned logins are in use: {shown}",
-                extra={"errors": [{"field": "login_prefix", "message": "logins in use"}]},
+                errors=[field_error("login_prefix", "logins in use")],
             )
     batch = CustomerBatch(
         id=str(uuid.uuid4()),
@@ -214,27 +214,34 @@ async def get_batch(session: AsyncSession, batch_id: str) -> BatchPublic:
     return _public(batch, int(counts.get("created", 0)), int(counts.get("failed", 0)))
 
 
+# The item's number alone: numbers are unique within a job.
+BATCH_ITEMS = Keyset("customers.batch_items", tuple[int])
+
+
 async def list_items(
     session: AsyncSession, batch_id: str, *, limit: int, cursor: str | None
 ) -> BatchItemPage:
     """Items in number order. A generated password is in the first answer listing its item
     and is erased from the database in the same transaction: it is shown once."""
+    # The cursor is checked first: a bad one is the client's error whatever the job.
+    after = (
+        BATCH_ITEMS.where(cursor, (CustomerBatchItem.number,), descending=False) if cursor else None
+    )
     batch = await session.get(CustomerBatch, batch_id)
     if batch is None:
         raise Problem(404, "Job not found", f"no bulk-add job with id {batch_id}")
     query = select(CustomerBatchItem).where(CustomerBatchItem.batch_id == batch_id)
-    if cursor:
-        if not cursor.isdigit():
-            raise Problem(400, "Bad cursor", "not a cursor of this list", extra={"field": "cursor"})
-        query = query.where(CustomerBatchItem.number > int(cursor))
+    if after is not None:
+        query = query.where(after)
     rows = list(
         await session.scalars(
             query.order_by(CustomerBatchItem.number).limit(limit + 1).with_for_update()
         )
     )
+    rows, next_cursor = BATCH_ITEMS.cut(rows, limit, lambda row: (row.number,))
     now = utcnow()
     items: list[BatchItemPublic] = []
-    for row in rows[:limit]:
+    for row in rows:
         password = row.password
         if password is not None:
             row.password = None
@@ -252,7 +259,6 @@ async def list_items(
             )
         )
     await session.flush()
-    next_cursor = str(rows[limit - 1].number) if len(rows) > limit else None
     return BatchItemPage(items=items, next_cursor=next_cursor)
 
 

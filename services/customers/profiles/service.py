@@ -20,7 +20,8 @@ from services.customers.name_keys import fold
 from services.customers.profiles.models import Profile
 from services.runtime.db import utcnow
 from services.runtime.outbox import Outbox
-from services.runtime.problems import Problem
+from services.runtime.paging import Page
+from services.runtime.problems import Problem, field_error
 
 MAX_PROFILES = 10
 DEFAULT_PROFILE_NAME = "Main"
@@ -59,9 +60,8 @@ class ProfilePublic(BaseModel):
     updated_at: datetime
 
 
-class ProfileList(BaseModel):
-    items: list[ProfilePublic]
-    next_cursor: str | None = None
+class ProfileList(Page[ProfilePublic]):
+    """Every profile of the account (a handful): one page, no cursor."""
 
 
 def to_public(profile: Profile) -> ProfilePublic:
@@ -148,7 +148,7 @@ async def _name_taken(
             409,
             "Profile name taken",
             f"this account already has a profile named {name!r}",
-            extra={"errors": [{"field": "name", "message": "already used on this account"}]},
+            errors=[field_error("name", "already used on this account")],
         )
 
 
@@ -190,7 +190,7 @@ async def create_profile(
             409,
             "Too many profiles",
             f"an account has at most {MAX_PROFILES} profiles",
-            extra={"errors": [{"field": "name", "message": f"limit of {MAX_PROFILES} reached"}]},
+            errors=[field_error("name", f"limit of {MAX_PROFILES} reached")],
         )
     await _name_taken(session, customer_id, payload.name)
     pin_hash = (

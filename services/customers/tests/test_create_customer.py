@@ -123,7 +123,9 @@ async def test_a_taken_custom_login_is_refused_with_409(db: Database, outbox: Ou
         await create(db, outbox, payload(CredentialsIn(login="jane.doe", password="other-pass")))
 
     assert problem.value.status == 409
-    assert problem.value.extra == {"field": "credentials.login"}
+    assert problem.value.extra == {
+        "errors": [{"field": "credentials.login", "message": "already in use"}]
+    }
     assert await count(db, Customer) == 1
     # customer.created and the default profile's profile.created, of the first only
     assert len(await outbox_rows(db, models.outbox)) == 2

@@ -406,7 +406,8 @@ async def test_a_login_taken_in_another_case_is_409_naming_the_field(
     with pytest.raises(Problem) as problem:
         await change_account(db, outbox, customer_id, {"login": "ANN.TV"})
 
-    assert (problem.value.status, problem.value.extra) == (409, {"field": "login"})
+    assert problem.value.status == 409
+    assert problem.value.extra == {"errors": [{"field": "login", "message": "already in use"}]}
     assert await events(db, "account.updated.v1") == []
 
 
