@@ -14,7 +14,6 @@ from gateway.downstream import (
     segment,
     service_unavailable,
 )
-from gateway.schemas.catalog import Webshop
 from gateway.schemas.customer_records import (
     AccountPublic,
     AccountUpdate,
@@ -22,22 +21,35 @@ from gateway.schemas.customer_records import (
     PasswordReset,
 )
 from gateway.schemas.customers import CustomerPublic
+from gateway.schemas.subscriptions import WebshopMove
 from services.runtime.problems import Problem, field_error
 
 _CUSTOMER = TypeAdapter(CustomerPublic)
 _ACCOUNT = TypeAdapter(AccountPublic)
 _RESET = TypeAdapter(PasswordReset)
-_WEBSHOPS = TypeAdapter(list[Webshop])
+_MOVE = TypeAdapter(WebshopMove)
 
 
-async def check_webshop(downstream: Downstream, webshop_id: str) -> None:
-    """422 naming `webshop_id` unless billing's catalog has that webshop."""
-    webshops = parse_as(_WEBSHOPS, await downstream.call("billing", "GET", "/webshops"), "billing")
-    if webshop_id not in {w.id for w in webshops}:
-        message = f"no webshop {webshop_id!r} in the catalog"
+async def webshop_move(downstream: Downstream, customer_id: str, webshop_id: str) -> WebshopMove:
+    """Billing's verdict on moving the customer to `webshop_id` (nothing is saved)."""
+    data = await downstream.call(
+        "billing",
+        "GET",
+        f"/customers/{segment(customer_id)}/webshop-move",
+        params=[("webshop_id", webshop_id)],
+    )
+    return parse_as(_MOVE, data, "billing")
+
+
+async def check_webshop_move(downstream: Downstream, customer_id: str, webshop_id: str) -> None:
+    """422 naming `webshop_id` unless billing may move the customer's subscription there: the
+    webshop exists, is not archived, and sells the running product and plan."""
+    move = await webshop_move(downstream, customer_id, webshop_id)
+    if not move.allowed:
+        message = move.reason or f"cannot move to webshop {webshop_id!r}"
         raise Problem(
             422,
-            "Unknown webshop",
+            "Webshop move not allowed",
             message,
             errors=[field_error("webshop_id", message)],
         )
@@ -51,7 +63,7 @@ async def update_customer(
     idempotency_key: str | None,
 ) -> CustomerPublic:
     if payload.webshop_id is not None:
-        await check_webshop(downstream, payload.webshop_id)
+        await check_webshop_move(downstream, customer_id, payload.webshop_id)
     data = await downstream.call(
         "customers",
         "PATCH",

@@ -93,9 +93,12 @@ async def update_customer(
     audit: AuditDep,
     idempotency_key: IdempotencyKey = None,
 ) -> CustomerPublic:
-    """Edit personal data (phones in E.164, country ISO 3166-1 alpha-2) or rebind the customer
-    to another webshop of the catalog. Only the fields sent change; a refusal is 422 naming the
-    field. The services learn it from customer.updated."""
+    """Edit personal data (phones in E.164, country ISO 3166-1 alpha-2) or move the customer to
+    another webshop. Only the fields sent change; a refusal is 422 naming the field. The
+    services learn it from customer.updated. A webshop move is refused when that webshop does
+    not sell the running subscription's product and plan (GET .../webshop-move shows it before);
+    billing moves the subscription, and the move takes effect from the next renewal or change:
+    the period already paid runs on as sold, later sales are priced in the new webshop."""
     before = await customers.get_customer(downstream, customer_id)
     async with audit.record(
         "customer.update", customer_id=customer_id, before=before.model_dump(mode="json")

@@ -1,12 +1,14 @@
-"""A customer's subscription and its actions (renew, change, expiry, extras, cancel) and
-invoices: each action is one call to billing, audited, and idempotent with `Idempotency-Key`."""
+"""A customer's subscription and its actions (sell, renew, change, expiry, extras, cancel),
+a webshop move's consequence and invoices: each action is one call to billing, audited, and
+idempotent with `Idempotency-Key`."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path
+from fastapi import APIRouter, Header, Path, Query
 from pydantic import BaseModel, TypeAdapter
 
 from gateway.audit import AuditDep
+from gateway.composition import customer_records
 from gateway.deps import DownstreamDep
 from gateway.downstream import Downstream, parse_as, segment
 from gateway.identity.auth import CanReadCustomers, CanSell, Principal
@@ -21,7 +23,9 @@ from gateway.schemas.subscriptions import (
     ExtraRequest,
     InvoicePage,
     RenewRequest,
+    SellRequest,
     SubscriptionDetail,
+    WebshopMove,
 )
 from services.runtime.paging import Cursor, Limit
 from services.runtime.problems import Problem
@@ -84,14 +88,18 @@ async def _act(
     path: str,
     body: BaseModel | None,
     key: str | None,
+    extra: dict[str, Any] | None = None,
 ) -> ActionResult:
     before = await _current(downstream, customer_id)
     async with audit.record(action, customer_id=customer_id, before=before) as entry:
+        json_body = body.model_dump(mode="json") if body is not None else None
+        if json_body is not None and extra:
+            json_body |= extra
         data = await downstream.call(
             "billing",
             method,
             path,
-            json_body=body.model_dump(mode="json") if body is not None else None,
+            json_body=json_body,
             headers={"Idempotency-Key": key} if key else None,
         )
         result = parse_as(_RESULT, data, "billing")
@@ -110,6 +118,53 @@ async def get_subscription(
     """The base subscription with its extras, a booked change and a booked cancel."""
     data = await downstream.call("billing", "GET", _base(customer_id))
     return parse_as(_SUBSCRIPTION, data, "billing")
+
+
+@router.post("/{customer_id}/subscription", response_model=ActionResult, responses=_ACTION_ERRORS)
+async def sell(
+    customer_id: CustomerId,
+    payload: SellRequest,
+    principal: CanSell,
+    downstream: DownstreamDep,
+    audit: AuditDep,
+    idempotency_key: IdempotencyKey = None,
+) -> ActionResult:
+    """Sell a subscription to a customer with none running (none yet, or one that expired or
+    was cancelled): the same catalog checks as a renewal, through the customer's webshop, a
+    fresh period from now, one charge (and its payment when `payment` says how it was paid).
+    A customer with a running subscription is a 409: renew or change it. A trial product is
+    sold once per customer unless an admin sets `repeat_trial`."""
+    _require_trial_override(principal, payload)
+    customer = await downstream.call("customers", "GET", f"/customers/{segment(customer_id)}")
+    return await _act(
+        downstream,
+        audit,
+        customer_id=customer_id,
+        action="subscription.sell",
+        method="POST",
+        path=_base(customer_id),
+        body=payload,
+        key=idempotency_key,
+        extra={"webshop_id": customer["webshop_id"]},
+    )
+
+
+@router.get(
+    "/{customer_id}/webshop-move",
+    response_model=WebshopMove,
+    responses=problem_responses(*AUTH_ERRORS, 422, 503),
+)
+async def webshop_move(
+    customer_id: CustomerId,
+    _: CanReadCustomers,
+    downstream: DownstreamDep,
+    webshop_id: Annotated[str, Query(min_length=1, max_length=64)],
+) -> WebshopMove:
+    """What moving the customer to `webshop_id` would do, before saving (nothing changes).
+    Refused when that webshop does not sell the running product and plan; else the price and
+    currency of the next renewal there. A move takes effect from the next renewal or change:
+    the period already paid runs on as sold."""
+    return await customer_records.webshop_move(downstream, customer_id, webshop_id)
 
 
 @router.post(

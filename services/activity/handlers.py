@@ -1,13 +1,12 @@
 """Kafka entrypoints of the activity service: parse, then call the rules."""
 
-from services.activity import app_items, customer_events, devices, profiles
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.activity import app_items, app_reports, customer_events, profiles
 from services.activity.config import activity_settings
 from services.contracts import topics
-from services.contracts.apps import (
-    DeviceConnectedV1,
-    DeviceDisconnectedV1,
-    DeviceHeartbeatV1,
-)
 from services.contracts.billing import (
     SubscriptionActivatedV1,
     SubscriptionCancelledV1,
@@ -19,8 +18,7 @@ from services.contracts.customers import (
     ProfileCreatedV1,
     ProfileDeletedV1,
 )
-from services.contracts.envelope import EventData
-from services.runtime.consumer import Delivery
+from services.runtime.consumer import Delivery, Incoming
 from services.runtime.service_app import Runtime
 
 
@@ -56,23 +54,9 @@ def register(rt: Runtime) -> None:
     async def customer_erased(d: Delivery, data: CustomerErasedV1) -> None:
         await customer_events.erase_customer(d.session, rt.outbox, data)
 
-    @on(topics.APPS_EVENTS, DeviceConnectedV1)
-    async def device_connected(d: Delivery, data: DeviceConnectedV1) -> None:
-        await devices.connect(
-            d.session, rt.outbox, data, default_policy=settings.default_device_policy
+    # Every report of the apps, a partition's batch at a time (a fleet's heartbeats).
+    @rt.consumer.on_batch(topics.APPS_EVENTS, *app_reports.HANDLED)
+    async def apps_reported(session: AsyncSession, batch: Sequence[Incoming]) -> None:
+        await app_reports.apply(
+            session, rt.outbox, batch, default_policy=settings.default_device_policy
         )
-
-    @on(topics.APPS_EVENTS, DeviceHeartbeatV1)
-    async def device_heartbeat(d: Delivery, data: DeviceHeartbeatV1) -> None:
-        await devices.heartbeat(d.session, data)
-
-    @on(topics.APPS_EVENTS, DeviceDisconnectedV1)
-    async def device_disconnected(d: Delivery, data: DeviceDisconnectedV1) -> None:
-        await devices.disconnect(d.session, data)
-
-    # Favorites, watchlist and recordings: applied for a known profile, else held (profiles.py).
-    async def item_reported(d: Delivery, data: EventData) -> None:
-        await app_items.receive(d.session, d.event, data)
-
-    for model in app_items.HANDLED:
-        on(topics.APPS_EVENTS, model)(item_reported)

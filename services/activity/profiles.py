@@ -17,7 +17,7 @@ profile.created would not tell a refused profile from an accepted one.
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 
 from sqlalchemy import Table, delete, select
@@ -39,21 +39,38 @@ log = logging.getLogger(__name__)
 Apply = Callable[[AsyncSession, EventData], Awaitable[None]]
 
 
-async def is_known(session: AsyncSession, customer_id: str, profile_id: str) -> bool:
-    row = await session.get(KnownProfile, (customer_id, profile_id))
-    return row is not None
-
-
-async def held_recording_profile(
-    session: AsyncSession, customer_id: str, recording_id: str
-) -> str | None:
-    """The profile of a recording whose scheduling is held: what follows it waits behind it."""
-    profile_id: str | None = await session.scalar(
-        select(HeldAppReport.profile_id)
-        .where(HeldAppReport.customer_id == customer_id, HeldAppReport.recording_id == recording_id)
-        .limit(1)
+async def known_among(
+    session: AsyncSession, pairs: Collection[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Which of these (customer, profile) pairs are known, in one query."""
+    if not pairs:
+        return set()
+    rows = await session.execute(
+        select(KnownProfile.customer_id, KnownProfile.profile_id).where(
+            KnownProfile.customer_id.in_({c for c, _ in pairs}),
+            KnownProfile.profile_id.in_({p for _, p in pairs}),
+        )
     )
-    return profile_id
+    return {(c, p) for c, p in rows.all()} & set(pairs)
+
+
+async def held_recordings_among(
+    session: AsyncSession, recordings: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """(customer, recording) -> profile, for the recordings whose scheduling is held: what
+    follows one waits behind it."""
+    if not recordings:
+        return {}
+    rows = await session.execute(
+        select(HeldAppReport.customer_id, HeldAppReport.recording_id, HeldAppReport.profile_id)
+        .where(
+            HeldAppReport.customer_id.in_({c for c, _ in recordings}),
+            HeldAppReport.recording_id.in_({r for _, r in recordings}),
+        )
+        .order_by(HeldAppReport.id)
+    )
+    wanted = set(recordings)
+    return {(c, r): p for c, r, p in rows.all() if r is not None and (c, r) in wanted}
 
 
 async def hold(

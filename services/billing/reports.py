@@ -25,14 +25,17 @@ from services.billing.schemas import (
     RevenueDay,
     SubscriptionFigures,
 )
+from services.billing.service import OWED_SIGN
 from services.contracts.timeline import ServiceTimeline
 from services.runtime.db import MoneyType
 from services.runtime.paging import Keyset
 from services.runtime.timeline import TimelineBuilder, newest
 
-# How each kind counts for revenue and on an invoice: refunds and credits give money back.
-SIGN = {"charge": 1, "payment": 1, "adjustment": 1, "refund": -1, "credit": -1}
-NEGATIVE_KINDS = tuple(kind for kind, sign in SIGN.items() if sign < 0)
+# What a sale is worth: charges, less credits (unused time, a free sale, a refunded sale).
+# Payments and refunds move money that settles it; they are not revenue twice.
+SALE_SIGN = {"charge": 1, "credit": -1}
+# Money received for an invoice: payments, less the refunds handed back.
+PAID_SIGN = {"payment": 1, "refund": -1}
 INVOICES = Keyset("billing.invoices", tuple[datetime, str])
 
 
@@ -44,6 +47,10 @@ def _invoice_key() -> ColumnElement[str]:
         + "|"
         + func.coalesce(LedgerTransaction.order_id, LedgerTransaction.id)
     )
+
+
+def _sum(lines: list[LedgerTransaction], sign: dict[str, int]) -> Decimal:
+    return sum((sign.get(e.kind, 0) * e.amount for e in lines), Decimal("0.00"))
 
 
 async def list_invoices(
@@ -115,13 +122,15 @@ async def list_invoices(
                 source=first.source,
                 currency=first.currency,
                 issued_at=first.recorded_at,
-                total=sum((SIGN[e.kind] * e.amount for e in lines), Decimal("0.00")),
+                total=_sum(lines, SALE_SIGN),
+                paid=_sum(lines, PAID_SIGN),
+                due=_sum(lines, OWED_SIGN),
                 lines=[
                     InvoiceLine(
                         transaction_id=e.id,
                         kind=e.kind,
                         description=e.description,
-                        amount=SIGN[e.kind] * e.amount,
+                        amount=OWED_SIGN[e.kind] * e.amount,
                         period_starts_at=e.period_starts_at,
                         period_ends_at=e.period_ends_at,
                     )
@@ -167,21 +176,24 @@ def _utc_day_postgresql(element: UtcDay, compiler: SQLCompiler, **kw: Any) -> st
 
 
 async def stats(session: AsyncSession, *, now: datetime) -> BillingStats:
-    """Revenue per UTC day and currency over the last 30 days (charges and payments, less
-    refunds and credits; adjustments are zero), and the running subscriptions.
+    """Revenue per UTC day and currency over the last 30 days (charges less credits: what was
+    sold, whether paid yet or not), and the running subscriptions.
 
     One GROUP BY in the database over the ledger's integer ten-thousandths, so the sum is exact
     on both backends; `ix_ledger_recorded_at` covers the range and the summed columns."""
     since = (now - timedelta(days=29)).replace(hour=0, minute=0, second=0, microsecond=0)
     day = UtcDay(LedgerTransaction.recorded_at)
-    signed = case((LedgerTransaction.kind.in_(NEGATIVE_KINDS), -1), else_=1) * type_coerce(
+    signed = case((LedgerTransaction.kind == "credit", -1), else_=1) * type_coerce(
         LedgerTransaction.amount, BigInteger
     )
     amount = type_coerce(func.sum(signed), MoneyType())
     rows = (
         await session.execute(
             select(day.label("day"), LedgerTransaction.currency, amount.label("amount"))
-            .where(LedgerTransaction.recorded_at >= since)
+            .where(
+                LedgerTransaction.recorded_at >= since,
+                LedgerTransaction.kind.in_(tuple(SALE_SIGN)),
+            )
             .group_by(day, LedgerTransaction.currency)
             .order_by(day, LedgerTransaction.currency)
         )

@@ -2,11 +2,11 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.billing import catalog, reports, service, subscriptions
+from services.billing import catalog, rebinding, reports, service, subscriptions
 from services.billing.idempotency import run_once
 from services.billing.scheduler import SchedulerSettings, run_tick
 from services.billing.schemas import (
@@ -17,6 +17,7 @@ from services.billing.schemas import (
     ExpiryIn,
     ExtraIn,
     InvoicePage,
+    OpenIn,
     OrderCheck,
     PlanIn,
     PlanUpdate,
@@ -27,6 +28,7 @@ from services.billing.schemas import (
     SubscriptionPublic,
     TransactionPage,
     WebshopIn,
+    WebshopMove,
     WebshopPublic,
     WebshopUpdate,
 )
@@ -151,6 +153,23 @@ async def check_order(payload: OrderCheck, rt: RuntimeDep) -> None:
 async def get_subscription(customer_id: str, rt: RuntimeDep) -> SubscriptionPublic:
     async with rt.db.sessions() as session:
         return await service.get_subscription(session, customer_id)
+
+
+@router.get("/customers/{customer_id}/webshop-move", response_model=WebshopMove)
+async def check_webshop_move(
+    customer_id: str, rt: RuntimeDep, webshop_id: Annotated[str, Query(min_length=1, max_length=64)]
+) -> WebshopMove:
+    """What moving the customer to `webshop_id` would do to the subscription (nothing is saved)."""
+    async with rt.db.sessions() as session:
+        return await rebinding.check_move(session, customer_id, webshop_id)
+
+
+@router.post("/customers/{customer_id}/subscription", response_model=ActionResult)
+async def sell(
+    customer_id: str, payload: OpenIn, rt: RuntimeDep, key: IdempotencyKey = None
+) -> ActionResult:
+    """Sell a subscription to a customer with none running (none yet, expired or cancelled)."""
+    return await _action(rt, customer_id, key, "sell", payload, subscriptions.sell)
 
 
 @router.post("/customers/{customer_id}/subscription/renew", response_model=ActionResult)

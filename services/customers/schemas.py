@@ -6,7 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.contracts.contact import CheckedCustomerInfo, CustomerInfoPatch
-from services.contracts.customers import CustomerInfo, CustomerSource
+from services.contracts.customers import CustomerInfo, CustomerSource, OperatorPayment
 from services.customers.credentials import login_problem
 from services.runtime.paging import Page
 
@@ -48,6 +48,8 @@ class CustomerCreate(BaseModel):
     extra_product_ids: list[str] = Field(default_factory=list, max_length=50)
     info: CheckedCustomerInfo
     credentials: CredentialsIn | None = None
+    # How the operator's sale was paid; billing records it beside the charge.
+    payment: OperatorPayment | None = None
 
 
 class SubscriptionSummary(BaseModel):

@@ -209,6 +209,7 @@ async def create_customer(
         product_id=payload.product_id,
         plan_id=payload.plan_id,
         extra_product_ids=payload.extra_product_ids,
+        operator_payment=payload.payment,
     )
     await outbox.add(
         session,

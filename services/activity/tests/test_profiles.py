@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from services.activity import app_items, models, profiles, recordings, saved_items
+from services.activity import app_items, app_reports, models, profiles, recordings, saved_items
 from services.activity.app import SPEC
 from services.activity.models import HeldAppReport
 from services.activity.tests.conftest import Feed, dead_letters
@@ -25,6 +25,7 @@ from services.contracts import topics
 from services.contracts.apps import FavoriteRemovedV1, RecordingCompletedV1, WatchlistAddedV1
 from services.contracts.customers import CustomerErasedV1, ProfileDeletedV1
 from services.contracts.envelope import CloudEvent
+from services.runtime.consumer import Incoming
 from services.runtime.db import Database, utcnow
 from services.runtime.service_app import Runtime, create_app
 from services.runtime.settings import ServiceSettings
@@ -226,7 +227,9 @@ async def test_a_report_decided_while_its_profile_is_being_learnt_is_not_strande
     async def receive() -> None:
         await learning.wait()
         async with db.transaction() as session:
-            await app_items.receive(session, envelope, report)
+            await app_reports.apply(
+                session, runtime.outbox, [Incoming(envelope, report)], default_policy="reject"
+            )
 
     announcing = asyncio.create_task(announce())
     receiving = asyncio.create_task(receive())

@@ -98,8 +98,14 @@ async def test_a_partial_refund_shortens_the_period_in_proportion(
         await lifecycle.record_refund(session, outbox, refund("49.50"), now=now)  # replayed
     after = await subscription(db)
     assert after.expires_at == before.expires_at - period / 2
-    kinds = [(e.kind, e.amount) for e in await ledger(db)]
-    assert kinds == [("payment", Decimal("99.00")), ("refund", Decimal("49.50"))]
+    kinds = sorted((e.kind, e.amount) for e in await ledger(db))
+    # The sale and its payment; the money handed back and the sale taken back for it.
+    assert kinds == [
+        ("charge", Decimal("99.00")),
+        ("credit", Decimal("49.50")),
+        ("payment", Decimal("99.00")),
+        ("refund", Decimal("49.50")),
+    ]
     activated = [r.data["action"] for r in await sent(db) if r.type == "subscription.activated.v1"]
     assert activated == ["opened", "refunded"]
 
@@ -124,8 +130,14 @@ async def test_a_refund_before_its_order_waits_for_it(db: Database, outbox: Outb
         await lifecycle.release_parked_refund(session, outbox, "shop-eu", "web-1", now=NOW)
     async with db.transaction() as session:
         await lifecycle.release_parked_refund(session, outbox, "shop-eu", "web-1", now=NOW)
-    kinds = [(e.kind, e.amount) for e in await ledger(db)]
-    assert kinds == [("payment", Decimal("99.00")), ("refund", Decimal("49.50"))]
+    kinds = sorted((e.kind, e.amount) for e in await ledger(db))
+    # The sale and its payment; the money handed back and the sale taken back for it.
+    assert kinds == [
+        ("charge", Decimal("99.00")),
+        ("credit", Decimal("49.50")),
+        ("payment", Decimal("99.00")),
+        ("refund", Decimal("49.50")),
+    ]
 
 
 async def test_a_refund_in_another_currency_or_above_the_payment_is_poison(
@@ -153,8 +165,13 @@ async def test_a_second_refund_of_an_order_is_refused_not_dropped(
             await lifecycle.record_refund(session, outbox, refund("39.00", day=2), now=now)
     async with db.transaction() as session:  # the first one resent: nothing new, no error
         await lifecycle.record_refund(session, outbox, refund("60.00", day=1), now=now)
-    kinds = [(e.kind, e.amount) for e in await ledger(db)]
-    assert kinds == [("payment", Decimal("99.00")), ("refund", Decimal("60.00"))]
+    kinds = sorted((e.kind, e.amount) for e in await ledger(db))
+    assert kinds == [
+        ("charge", Decimal("99.00")),
+        ("credit", Decimal("60.00")),
+        ("payment", Decimal("99.00")),
+        ("refund", Decimal("60.00")),
+    ]
 
 
 async def test_a_second_refund_waiting_for_its_order_is_refused_not_dropped(
@@ -182,7 +199,7 @@ async def test_a_parked_refund_its_order_does_not_allow_is_handed_back(
     assert refused is not None and refused.order_id == "web-1"
     assert "refund of 500.00 EUR exceeds" in refused.reason
     assert OrderRefundedV1.model_validate_json(refused.payload) == refund("500.00")
-    assert [e.kind for e in await ledger(db)] == ["payment"]
+    assert sorted(e.kind for e in await ledger(db)) == ["charge", "payment"]
 
 
 async def test_erasure_keeps_amounts_and_drops_the_person(db: Database, outbox: Outbox) -> None:

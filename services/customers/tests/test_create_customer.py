@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.contracts import topics
-from services.contracts.customers import CustomerInfo
+from services.contracts.customers import CustomerInfo, OperatorPayment
 from services.customers import credentials, models, service
 from services.customers.models import Account, Customer
 from services.customers.schemas import CredentialsIn, CustomerCreate, CustomerCreated
@@ -72,7 +72,20 @@ async def test_create_customer_writes_account_and_customer_created_with_the_orde
         "product_id": "basic",
         "plan_id": "basic-1m",
         "extra_product_ids": ["hbo"],
+        "operator_payment": None,
     }
+
+
+async def test_how_the_sale_was_paid_travels_with_the_order_to_billing(
+    db: Database, outbox: Outbox
+) -> None:
+    paid = payload().model_copy(
+        update={"payment": OperatorPayment(method="cash", reference="receipt 12")}
+    )
+    await create(db, outbox, paid)
+
+    [row] = of_type(await outbox_rows(db, models.outbox), "customer.created.v1")
+    assert row.data["order"]["operator_payment"] == {"method": "cash", "reference": "receipt 12"}
 
 
 async def test_generated_password_is_returned_once_and_only_its_hash_is_stored(

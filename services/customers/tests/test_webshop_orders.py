@@ -140,6 +140,7 @@ async def test_a_new_buyer_becomes_a_webshop_customer_and_the_order_goes_to_bill
         "product_id": "basic",
         "plan_id": "basic-1m",
         "extra_product_ids": ["hbo"],
+        "operator_payment": None,
     }
     assert placed["payment"]["amount"] == "9.99"
     assert placed["payment"]["reference"] == "pay-o-1"
