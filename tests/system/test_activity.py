@@ -536,6 +536,9 @@ async def test_a_flood_of_app_events_keeps_every_guarantee(system: System, apps:
     async with system.client() as client:
         crowded = await _customer_with_limit(client)  # basic: 2 devices
         quiet = await _customer_with_limit(client)
+        # The customer's default profile, which activity knows from the customers service.
+        [main] = (await _get(client, f"/api/v1/customers/{crowded}/profiles"))["items"]
+        main_id: str = main["id"]
         start = datetime.now(UTC) - timedelta(hours=1)
         await apps.send("apps.events", _connected(quiet, "stb-q", at=start), quiet)
         await apps.wait_for("activity.events", "device.registered.v1", quiet)
@@ -550,7 +553,7 @@ async def test_a_flood_of_app_events_keeps_every_guarantee(system: System, apps:
         def item(kind: type[FavoriteAddedV1 | FavoriteRemovedV1], item_id: str, at: int) -> bytes:
             data = kind(
                 customer_id=crowded,
-                profile_id="p-main",
+                profile_id=main_id,
                 item_type="channel",
                 item_id=item_id,
                 title=f"{item_id} at {at}",
@@ -565,7 +568,7 @@ async def test_a_flood_of_app_events_keeps_every_guarantee(system: System, apps:
         poison = wrapped(
             RecordingScheduledV1(
                 customer_id=crowded,
-                profile_id="p-main",
+                profile_id=main_id,
                 recording_id="rec-backwards",
                 channel_id="ch-1",
                 programme_id="prog-1",
