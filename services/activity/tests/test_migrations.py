@@ -15,7 +15,7 @@ from services.runtime.db import Database
 from services.runtime.migrations import alembic_config
 from services.runtime.tests._helpers import BACKENDS
 
-BEFORE = "297a2e9e158a"
+BEFORE = "a81fec53a60e"
 AT = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 

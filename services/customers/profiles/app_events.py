@@ -33,7 +33,7 @@ async def created(session: AsyncSession, outbox: Outbox, event: AppProfileCreate
     )
     try:
         await profiles.create_profile(
-            session, outbox, event.customer_id, payload, None, profile_id=event.profile_id
+            session, outbox, event.customer_id, payload, profile_id=event.profile_id
         )
     except Problem as problem:
         raise _refused(event.event_type, problem) from None

@@ -128,7 +128,7 @@ async def test_a_rename_onto_a_taken_name_is_dead_lettered_and_changes_nothing(
     db: Database, outbox: Outbox
 ) -> None:
     customer_id = await new_customer(db, outbox)
-    kids, _ = await create(db, outbox, customer_id, name="Kids")
+    kids = await create(db, outbox, customer_id, name="Kids")
     async with service_runtime(SPEC, db) as rt:
         rename = AppProfileUpdatedV1(
             customer_id=customer_id, profile_id=kids.id, name="main", at=AT
@@ -197,7 +197,7 @@ async def test_a_pin_or_a_profile_id_that_breaks_the_schema_is_dead_lettered(
 
 async def test_the_operators_deletion_is_sent_to_the_apps(db: Database, outbox: Outbox) -> None:
     customer_id = await new_customer(db, outbox)
-    kids, _ = await create(db, outbox, customer_id, name="Kids")
+    kids = await create(db, outbox, customer_id, name="Kids")
 
     async with db.transaction() as session:
         await profiles.delete_profile(session, outbox, customer_id, kids.id)

@@ -7,7 +7,7 @@ consumed again (docs/activity.md: "Profiles activity knows"); until then an app'
 is held and then dead-lettered, and can be replayed.
 
 Revision ID: ee1f3b7f49b8
-Revises: 297a2e9e158a
+Revises: a81fec53a60e
 Create Date: 2026-12-01 03:12:34.574589
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 import services.runtime.db
 
 revision: str = "ee1f3b7f49b8"
-down_revision: str | None = "297a2e9e158a"
+down_revision: str | None = "a81fec53a60e"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
