@@ -1,7 +1,12 @@
 """Kafka entrypoints of the customers service: parse, then call the service layer."""
 
 from services.contracts import topics
-from services.contracts.apps import DeviceConnectedV1
+from services.contracts.apps import (
+    AppProfileCreatedV1,
+    AppProfileDeletedV1,
+    AppProfileUpdatedV1,
+    DeviceConnectedV1,
+)
 from services.contracts.billing import (
     SubscriptionActivatedV1,
     SubscriptionCancelledV1,
@@ -11,6 +16,7 @@ from services.contracts.billing import (
 from services.contracts.webshop import OrderPaidV1
 from services.customers import service, status
 from services.customers.account import service as account
+from services.customers.profiles import app_events as app_profiles
 from services.runtime.consumer import Delivery
 from services.runtime.service_app import Runtime
 
@@ -45,3 +51,15 @@ def register(rt: Runtime) -> None:
     @on(topics.APPS_EVENTS, DeviceConnectedV1)
     async def device_connected(d: Delivery, data: DeviceConnectedV1) -> None:
         await account.handle_device_connected(d.session, data)
+
+    @on(topics.APPS_EVENTS, AppProfileCreatedV1)
+    async def app_profile_created(d: Delivery, data: AppProfileCreatedV1) -> None:
+        await app_profiles.created(d.session, rt.outbox, data)
+
+    @on(topics.APPS_EVENTS, AppProfileUpdatedV1)
+    async def app_profile_updated(d: Delivery, data: AppProfileUpdatedV1) -> None:
+        await app_profiles.updated(d.session, data)
+
+    @on(topics.APPS_EVENTS, AppProfileDeletedV1)
+    async def app_profile_deleted(d: Delivery, data: AppProfileDeletedV1) -> None:
+        await app_profiles.deleted(d.session, rt.outbox, data)
