@@ -283,7 +283,9 @@ class TickCounts(BaseModel):
 async def scheduler_tick(rt: RuntimeDep) -> TickCounts:
     """Run one pass of the expiry scheduler now (it also runs on its own every interval)."""
     settings = SchedulerSettings.from_env()
-    result = await run_tick(rt.db, rt.outbox, expiring_days=settings.expiring_days)
+    result = await run_tick(
+        rt.db, rt.outbox, expiring_days=settings.expiring_days, batch_size=settings.batch_size
+    )
     return TickCounts(
         expired=len(result.expired),
         changed=len(result.changed),
