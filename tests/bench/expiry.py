@@ -129,7 +129,7 @@ async def service_leg(
 ) -> Leg:
     pids = {p.name: p.process.pid for p in (billing, customers) if p.process is not None}
     profilers = (
-        [_profiler(pid, profile_dir / f"{name}.txt") for name, pid in pids.items()]
+        [record_profile(pid, profile_dir / f"{name}.txt") for name, pid in pids.items()]
         if (profile_dir)
         else []
     )
@@ -155,16 +155,16 @@ async def service_leg(
             await asyncio.sleep(0.05)
         seconds = time.perf_counter() - started
     for profiler in profilers:
-        if profiler is not None:
-            profiler.send_signal(signal.SIGINT)
-            await asyncio.to_thread(profiler.wait)
+        profiler.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
+        await asyncio.to_thread(profiler.wait)
     cpu_ms = {
         name: (cpu_seconds(pid) - cpu_before[name]) * 1000 / count for name, pid in pids.items()
     }
     return Leg(seconds, scheduler, relayed, cpu_ms)
 
 
-def _profiler(pid: int, target: Path) -> subprocess.Popen[bytes] | None:
+def record_profile(pid: int, target: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling `pid` at 50 Hz into `target` (raw, folded stacks) until SIGINT."""
     command = ["py-spy", "record", "--pid", str(pid), "--rate", "50", "--format", "raw"]
     return subprocess.Popen(
         [*command, "--output", str(target)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
