@@ -22,6 +22,7 @@ from gateway.models import AuditEntry
 from gateway.schemas.audit import AuditEntryPublic
 from gateway.schemas.common import Page
 from services.runtime.db import Database, utcnow
+from services.runtime.paging import Keyset
 from services.runtime.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -123,15 +124,8 @@ def get_audit_trail(request: Request, db: DatabaseDep, principal: CurrentPrincip
 AuditDep = Annotated[AuditTrail, Depends(get_audit_trail)]
 
 
-def _decode_cursor(cursor: str) -> int:
-    if not cursor.isdigit():
-        raise Problem(
-            400,
-            "Bad cursor",
-            "the cursor is not one this list gave out",
-            extra={"errors": [{"field": "cursor", "message": "not a cursor of this list"}]},
-        )
-    return int(cursor)
+# The entry's id alone: ids only grow, so newest first is id descending.
+ENTRIES = Keyset("gateway.audit", tuple[int])
 
 
 async def list_entries(
@@ -149,8 +143,9 @@ async def list_entries(
     if actor is not None:
         query = query.where(AuditEntry.actor == actor)
     if cursor:
-        query = query.where(AuditEntry.id < _decode_cursor(cursor))
+        query = query.where(ENTRIES.where(cursor, (AuditEntry.id,), descending=True))
     rows = list(await session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit + 1)))
+    rows, next_cursor = ENTRIES.cut(rows, limit, lambda row: (row.id,))
     items = [
         AuditEntryPublic(
             id=row.id,
@@ -165,7 +160,6 @@ async def list_entries(
             before=row.before,
             after=row.after,
         )
-        for row in rows[:limit]
+        for row in rows
     ]
-    next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
     return Page[AuditEntryPublic](items=items, next_cursor=next_cursor)

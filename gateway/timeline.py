@@ -8,7 +8,7 @@ from typing import get_args
 from pydantic import TypeAdapter
 
 from gateway.downstream import Downstream, parse_as, segment
-from gateway.schemas.timeline import ServiceName, ServiceTimeline, Timeline, TimelineItem
+from services.contracts.timeline import ServiceName, ServiceTimeline, Timeline, TimelineItem
 from services.runtime.problems import Problem
 
 SERVICES: tuple[ServiceName, ...] = get_args(ServiceName)
@@ -44,6 +44,6 @@ async def customer_timeline(downstream: Downstream, customer_id: str, *, limit: 
             unavailable.append(service)
             continue
         items += answer
-    # sorted() is stable: events of one instant keep their service's own order.
-    items = sorted(items, key=lambda item: item.at, reverse=True)[:limit]
-    return Timeline(items=items, next_cursor=None, unavailable=unavailable)
+    # Events of one instant keep their service's own order.
+    merged = ServiceTimeline.newest_first(items, limit)
+    return Timeline(items=merged.items, unavailable=unavailable)

@@ -14,7 +14,6 @@ from gateway.downstream import (
     segment,
     service_unavailable,
 )
-from gateway.schemas.catalog import Webshop
 from gateway.schemas.customer_records import (
     AccountPublic,
     AccountUpdate,
@@ -22,24 +21,37 @@ from gateway.schemas.customer_records import (
     PasswordReset,
 )
 from gateway.schemas.customers import CustomerPublic
-from services.runtime.problems import Problem
+from gateway.schemas.subscriptions import WebshopMove
+from services.runtime.problems import Problem, field_error
 
 _CUSTOMER = TypeAdapter(CustomerPublic)
 _ACCOUNT = TypeAdapter(AccountPublic)
 _RESET = TypeAdapter(PasswordReset)
-_WEBSHOPS = TypeAdapter(list[Webshop])
+_MOVE = TypeAdapter(WebshopMove)
 
 
-async def check_webshop(downstream: Downstream, webshop_id: str) -> None:
-    """422 naming `webshop_id` unless billing's catalog has that webshop."""
-    webshops = parse_as(_WEBSHOPS, await downstream.call("billing", "GET", "/webshops"), "billing")
-    if webshop_id not in {w.id for w in webshops}:
-        message = f"no webshop {webshop_id!r} in the catalog"
+async def webshop_move(downstream: Downstream, customer_id: str, webshop_id: str) -> WebshopMove:
+    """Billing's verdict on moving the customer to `webshop_id` (nothing is saved)."""
+    data = await downstream.call(
+        "billing",
+        "GET",
+        f"/customers/{segment(customer_id)}/webshop-move",
+        params=[("webshop_id", webshop_id)],
+    )
+    return parse_as(_MOVE, data, "billing")
+
+
+async def check_webshop_move(downstream: Downstream, customer_id: str, webshop_id: str) -> None:
+    """422 naming `webshop_id` unless billing may move the customer's subscription there: the
+    webshop exists, is not archived, and sells the running product and plan."""
+    move = await webshop_move(downstream, customer_id, webshop_id)
+    if not move.allowed:
+        message = move.reason or f"cannot move to webshop {webshop_id!r}"
         raise Problem(
             422,
-            "Unknown webshop",
+            "Webshop move not allowed",
             message,
-            extra={"errors": [{"field": "webshop_id", "message": message}]},
+            errors=[field_error("webshop_id", message)],
         )
 
 
@@ -47,23 +59,16 @@ async def update_customer(
     downstream: Downstream,
     customer_id: str,
     payload: CustomerUpdate,
-    *,
-    idempotency_key: str | None,
 ) -> CustomerPublic:
     if payload.webshop_id is not None:
-        await check_webshop(downstream, payload.webshop_id)
+        await check_webshop_move(downstream, customer_id, payload.webshop_id)
     data = await downstream.call(
         "customers",
         "PATCH",
         f"/customers/{segment(customer_id)}",
         json_body=payload.model_dump(mode="json", exclude_unset=True),
-        headers=_key(idempotency_key),
     )
     return parse_as(_CUSTOMER, data, "customers")
-
-
-def _key(idempotency_key: str | None) -> dict[str, str] | None:
-    return {"Idempotency-Key": idempotency_key} if idempotency_key else None
 
 
 async def get_account(downstream: Downstream, customer_id: str) -> AccountPublic:
@@ -75,27 +80,21 @@ async def update_account(
     downstream: Downstream,
     customer_id: str,
     payload: AccountUpdate,
-    *,
-    idempotency_key: str | None,
 ) -> AccountPublic:
     data = await downstream.call(
         "customers",
         "PATCH",
         f"/customers/{segment(customer_id)}/account",
         json_body=payload.model_dump(mode="json", exclude_unset=True),
-        headers=_key(idempotency_key),
     )
     return parse_as(_ACCOUNT, data, "customers")
 
 
-async def reset_password(
-    downstream: Downstream, customer_id: str, *, idempotency_key: str | None
-) -> PasswordReset:
+async def reset_password(downstream: Downstream, customer_id: str) -> PasswordReset:
     data = await downstream.call(
         "customers",
         "POST",
         f"/customers/{segment(customer_id)}/account/password",
-        headers=_key(idempotency_key),
     )
     return parse_as(_RESET, data, "customers")
 

@@ -12,7 +12,6 @@ from gateway.downstream import (
     parse_as,
     problem_from,
     segment,
-    success_body,
 )
 from gateway.schemas.customers import (
     CustomerCreate,
@@ -23,54 +22,27 @@ from gateway.schemas.customers import (
     StatusGroup,
     TransactionPage,
 )
-from services.runtime.problems import Problem
 
 _CREATED = TypeAdapter(CustomerCreated)
 _CUSTOMER = TypeAdapter(CustomerPublic)
 _TRANSACTIONS = TypeAdapter(TransactionPage)
 
 
-def catalog_refusal(problem: Problem) -> Problem:
-    """Billing's refusal of a sale as the gateway's 422, with `errors` naming the field."""
-    errors = problem.extra.get("errors")
-    if not isinstance(errors, list) or not errors:
-        field = problem.extra.get("field", "(body)")
-        errors = [{"field": str(field), "message": problem.detail or problem.title}]
-    return Problem(
-        422,
-        "Order not allowed",
-        problem.detail or "the catalog does not allow this sale",
-        extra={"errors": errors},
-    )
-
-
-async def sell(
-    downstream: Downstream, payload: CustomerCreate, *, idempotency_key: str | None
-) -> tuple[CustomerCreated, bool]:
+async def sell(downstream: Downstream, payload: CustomerCreate) -> CustomerCreated:
     """Check the sale against billing's catalog, then create the customer and account.
 
-    Returns the customer (with the password when it was generated) and whether it is new; a
-    repeated Idempotency-Key gets the first customer back, without a password.
+    Returns the customer, with the password when it was generated; a repeated Idempotency-Key
+    gets the first customer back, without a password.
     """
     order = payload.model_dump(
         mode="json", include={"webshop_id", "product_id", "plan_id", "extra_product_ids"}
     )
-    try:
-        await downstream.call("billing", "POST", "/orders/check", json_body=order)
-    except Problem as problem:
-        if problem.status == 422:
-            raise catalog_refusal(problem) from None
-        raise
-    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-    response = await downstream.send(
-        "customers",
-        "POST",
-        "/customers",
-        json_body=payload.model_dump(mode="json"),
-        headers=headers,
+    # Billing's refusal (422 naming the field) reaches the client as billing wrote it.
+    await downstream.call("billing", "POST", "/orders/check", json_body=order)
+    data = await downstream.call(
+        "customers", "POST", "/customers", json_body=payload.model_dump(mode="json")
     )
-    created = parse_as(_CREATED, success_body("customers", response), "customers")
-    return created, response.status_code == 201
+    return parse_as(_CREATED, data, "customers")
 
 
 def list_params(

@@ -19,7 +19,7 @@ from gateway.schemas.accounts import (
     OperatorUpdate,
 )
 from services.runtime.db import utcnow
-from services.runtime.problems import Problem
+from services.runtime.problems import Problem, field_error
 
 
 def operator_public(operator: Operator) -> OperatorPublic:
@@ -94,7 +94,7 @@ async def create_operator(
             409,
             "Username taken",
             f"an operator named {username!r} exists (usernames are unique ignoring case)",
-            extra={"errors": [{"field": "username", "message": "already taken"}]},
+            errors=[field_error("username", "already taken")],
         ) from None
     return operator
 
@@ -191,7 +191,7 @@ async def update_operator(
             409,
             "Last admin",
             "at least one enabled admin must remain",
-            extra={"errors": [{"field": "role", "message": "the last enabled admin"}]},
+            errors=[field_error("role", "the last enabled admin")],
         )
     if ends_sessions:
         await session.execute(

@@ -9,11 +9,13 @@ from gateway.audit import AuditDep
 from gateway.composition import activity
 from gateway.composition.activity import SavedList
 from gateway.deps import DownstreamDep
+from gateway.idempotent_writes import WriteDownstreamDep
 from gateway.identity.auth import CanReadCustomers, CanSell
 from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.activity import BoundDevicePage, RecordingPage, SavedItemPage
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
+from services.runtime.paging import Cursor, Limit
 
 router = APIRouter(prefix=f"{API_PREFIX}/customers/{{customer_id}}", tags=["activity"])
 
@@ -21,10 +23,8 @@ ItemId = Annotated[str, Path(min_length=1, max_length=100)]
 ProfileFilter = Annotated[
     str | None, Query(min_length=1, max_length=100, description="Only this profile's items.")
 ]
-Limit = Annotated[int, Query(ge=1, le=500)]
-Cursor = Annotated[str | None, Query(max_length=500)]
 
-_READ_ERRORS = problem_responses(*AUTH_ERRORS, 400, 502, 503)
+_READ_ERRORS = problem_responses(*AUTH_ERRORS, 422, 502, 503)
 _REMOVE_ERRORS = problem_responses(*AUTH_ERRORS, 404, 502, 503)
 
 
@@ -45,7 +45,7 @@ async def unbind_device(
     customer_id: CustomerId,
     device_id: ItemId,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
 ) -> Response:
     """Unbind a device: it no longer counts against the limit, and the app gets
@@ -117,7 +117,7 @@ async def remove_favorite(
     customer_id: CustomerId,
     item_id: ItemId,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
 ) -> Response:
     """Remove a favorite by the `id` the list shows. 404 if it is not there."""
@@ -129,7 +129,7 @@ async def remove_watchlist_item(
     customer_id: CustomerId,
     item_id: ItemId,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
 ) -> Response:
     """Remove a watchlist entry by the `id` the list shows. 404 if it is not there."""
@@ -156,7 +156,7 @@ async def remove_recording(
     customer_id: CustomerId,
     recording_id: ItemId,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
 ) -> Response:
     """Remove a recording from the customer's list. 404 if it is not there."""

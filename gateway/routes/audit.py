@@ -10,6 +10,7 @@ from gateway.identity.auth import CanReadAudit
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.audit import AuditEntryPublic
 from gateway.schemas.common import AUTH_ERRORS, Page, problem_responses
+from services.runtime.paging import Cursor, Limit
 
 router = APIRouter(prefix=API_PREFIX, tags=["audit"])
 
@@ -17,7 +18,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["audit"])
 @router.get(
     "/audit",
     response_model=Page[AuditEntryPublic],
-    responses=problem_responses(*AUTH_ERRORS, 400),
+    responses=problem_responses(*AUTH_ERRORS, 422),
 )
 async def list_audit_entries(
     _: CanReadAudit,
@@ -26,8 +27,8 @@ async def list_audit_entries(
     actor: Annotated[
         str | None, Query(max_length=100, description="Operator username or API key name.")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Page[AuditEntryPublic]:
     """Writes made through the gateway, newest first (admin). Secrets are never recorded."""
     async with db.sessions() as session:

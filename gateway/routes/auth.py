@@ -17,7 +17,7 @@ from gateway.schemas.accounts import Me, Token
 from gateway.schemas.common import problem_responses
 from gateway.settings import GatewaySettings
 from services.runtime.db import utcnow
-from services.runtime.problems import Problem
+from services.runtime.problems import Problem, field_error
 
 router = APIRouter(prefix=API_PREFIX, tags=["auth"])
 
@@ -137,7 +137,7 @@ def _missing(field: str) -> Problem:
         422,
         "Validation failed",
         f"{field} is required for this grant_type",
-        extra={"errors": [{"field": field, "message": "Field required"}]},
+        errors=[field_error(field, "Field required")],
     )
 
 

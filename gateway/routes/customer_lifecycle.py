@@ -1,18 +1,18 @@
 """Erasure of a customer and the customer's timeline across the services."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from gateway import timeline
 from gateway.audit import AuditDep
 from gateway.composition import erasure
 from gateway.deps import DatabaseDep, DownstreamDep
+from gateway.idempotent_writes import WriteDownstreamDep
 from gateway.identity.auth import CanReadCustomers, CanSell
 from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
-from gateway.schemas.timeline import Timeline
+from services.contracts.timeline import Timeline
+from services.runtime.paging import Limit
 
 router = APIRouter(prefix=f"{API_PREFIX}/customers", tags=["customers"])
 
@@ -23,7 +23,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/customers", tags=["customers"])
 async def erase_customer(
     customer_id: CustomerId,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
     db: DatabaseDep,
 ) -> Response:
@@ -53,7 +53,7 @@ async def customer_timeline(
     customer_id: CustomerId,
     _: CanReadCustomers,
     downstream: DownstreamDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+    limit: Limit = 200,
 ) -> Timeline:
     """What happened to the customer in every service, newest first (at most `limit`).
 

@@ -3,12 +3,13 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from gateway.audit import AuditDep
 from gateway.composition import customers
 from gateway.composition.details import compose_details
 from gateway.deps import DownstreamDep
+from gateway.idempotent_writes import WriteDownstreamDep
 from gateway.identity.auth import CanReadCustomers, CanSell
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
@@ -22,6 +23,7 @@ from gateway.schemas.customers import (
     TransactionPage,
 )
 from gateway.schemas.details import CustomerDetails
+from services.runtime.paging import Cursor, Limit
 
 router = APIRouter(prefix=f"{API_PREFIX}/customers", tags=["customers"])
 
@@ -33,24 +35,13 @@ CustomerId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
     "",
     status_code=201,
     response_model=CustomerCreated,
-    responses={
-        200: {"description": "A repeated Idempotency-Key: the customer created the first time"},
-        **problem_responses(*AUTH_ERRORS, 409, 422, 503),
-    },
+    responses=problem_responses(*AUTH_ERRORS, 409, 422, 503),
 )
 async def create_customer(
     payload: CustomerCreate,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
-    response: Response,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            max_length=200,
-            description="Retry with the same key after a timeout: you get the same customer.",
-        ),
-    ] = None,
 ) -> CustomerCreated:
     """Add a customer by hand and sell them a product on a plan, with extras.
 
@@ -60,16 +51,15 @@ async def create_customer(
     only. The subscription opens shortly after, when billing has processed the sale.
     """
     async with audit.record("customer.create") as entry:
-        created, is_new = await customers.sell(downstream, payload, idempotency_key=idempotency_key)
+        created = await customers.sell(downstream, payload)
         entry.customer_id = created.id
         # The one-time password is the customer's secret, not the audit log's.
         entry.after = created.model_dump(mode="json", exclude={"password"})
-        entry.status_code = 201 if is_new else 200
-    response.status_code = entry.status_code
+        entry.status_code = 201
     return created
 
 
-@router.get("", response_model=CustomerPage, responses=problem_responses(*AUTH_ERRORS, 400, 503))
+@router.get("", response_model=CustomerPage, responses=problem_responses(*AUTH_ERRORS, 422, 503))
 async def list_customers(
     _: CanReadCustomers,
     downstream: DownstreamDep,
@@ -101,8 +91,8 @@ async def list_customers(
             "(pending, trial, active, expired, disabled); '-' for descending; ties by id."
         ),
     ] = "-created_at",
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Response:
     """Customers in every status, filtered, searched and paged (pass `next_cursor` back)."""
     params = customers.list_params(
@@ -143,14 +133,14 @@ async def get_customer_details(
 @router.get(
     "/{customer_id}/transactions",
     response_model=TransactionPage,
-    responses=problem_responses(*AUTH_ERRORS, 400, 503),
+    responses=problem_responses(*AUTH_ERRORS, 422, 503),
 )
 async def list_transactions(
     customer_id: CustomerId,
     _: CanReadCustomers,
     downstream: DownstreamDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> TransactionPage:
     """The customer's ledger, newest first, with the balance per currency."""
     return await customers.list_transactions(downstream, customer_id, limit=limit, cursor=cursor)

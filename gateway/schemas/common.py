@@ -5,6 +5,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.schemas.examples import example_of
+from services.runtime import paging
 from services.runtime.problems import PROBLEM_JSON
 
 T = TypeVar("T")
@@ -21,13 +22,10 @@ def _page_example(schema: dict[str, Any], cls: type[BaseModel]) -> None:
             return
 
 
-class Page(BaseModel, Generic[T]):
+class Page(paging.Page[T], Generic[T]):
     """One page of a list; pass `next_cursor` back as `cursor` for the next, null at the end."""
 
     model_config = ConfigDict(json_schema_extra=_page_example)
-
-    items: list[T]
-    next_cursor: str | None = None
 
 
 class FieldError(BaseModel):
@@ -52,12 +50,12 @@ class ProblemDetails(BaseModel):
 
 
 _DESCRIPTIONS = {
-    400: "Bad request (for example a cursor this list did not give out)",
+    400: "Bad request",
     401: "No valid credentials: sign in at /api/v1/auth/token or send X-API-Key",
     403: "The caller's role lacks the permission",
     404: "Not found",
     409: "Conflicts with what exists",
-    422: "Validation failed; `errors` names each field",
+    422: "Validation failed (or a cursor this list did not give out); `errors` names each field",
     502: "A service answered wrongly",
     503: "A service is unavailable; `service` names it",
 }

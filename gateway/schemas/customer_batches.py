@@ -128,5 +128,7 @@ class CustomerBatchItem(BaseModel):
 
 class CustomerBatchItemPage(Page[CustomerBatchItem]):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"items": [ITEM_EXAMPLE], "next_cursor": "7"}]}
+        json_schema_extra={
+            "examples": [{"items": [ITEM_EXAMPLE], "next_cursor": "bC-0YIIjd4VbN10"}]
+        }
     )

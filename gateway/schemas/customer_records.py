@@ -28,7 +28,11 @@ class CustomerUpdate(BaseModel):
         default=None,
         min_length=1,
         max_length=64,
-        description="Bind the customer to another webshop (it must exist in the catalog).",
+        description="Move the customer to another webshop. Refused (422 naming `webshop_id`) "
+        "when the webshop is unknown or archived or does not sell the running subscription's "
+        "product and plan (see GET .../webshop-move). The subscription follows: from the next "
+        "renewal or change it is checked and priced in the new webshop; the period already "
+        "paid runs on as sold.",
     )
 
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.schemas import examples
 from gateway.schemas.common import Page
+from gateway.schemas.subscriptions import Payment
 from services.contracts.contact import CheckedCustomerInfo
 from services.contracts.customers import CustomerInfo, CustomerSource
 
@@ -64,6 +65,10 @@ class CustomerCreate(BaseModel):
     extra_product_ids: list[str] = Field(default_factory=list, max_length=50)
     info: CheckedCustomerInfo
     credentials: Credentials | None = None
+    payment: Payment | None = Field(
+        default=None,
+        description="How the customer paid the sale; left out, the charge is owed.",
+    )
 
 
 class SubscriptionSummary(BaseModel):
@@ -142,13 +147,21 @@ class Transaction(BaseModel):
     period_starts_at: datetime | None = None
     period_ends_at: datetime | None = None
     recorded_at: datetime
+    balance_after: Decimal | None = Field(
+        default=None,
+        description="What the customer owed in this currency right after this entry (the "
+        "running balance).",
+        examples=["9.99"],
+    )
 
 
 class TransactionPage(Page[Transaction]):
     model_config = ConfigDict(json_schema_extra={"examples": [examples.TRANSACTION_PAGE]})
 
     balance: dict[str, Decimal] = Field(
-        description="Sum per currency, as decimal strings.", examples=[{"EUR": "9.99"}]
+        description="What the customer owes per currency, as decimal strings (negative: in "
+        "credit). Charges and refunds add to it, payments and credits take from it.",
+        examples=[{"EUR": "9.99"}],
     )
 
 

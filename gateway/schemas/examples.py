@@ -83,6 +83,7 @@ TRANSACTION: JsonDict = {
     "period_starts_at": AT,
     "period_ends_at": "2026-12-28T10:15:00Z",
     "recorded_at": AT,
+    "balance_after": "9.99",
 }
 TRANSACTION_PAGE: JsonDict = {
     "items": [TRANSACTION],
@@ -284,15 +285,25 @@ INVOICE: JsonDict = {
     "currency": "EUR",
     "issued_at": AT,
     "total": "9.99",
+    "paid": "9.99",
+    "due": "0.00",
     "lines": [
         {
             "transaction_id": TRANSACTION["id"],
-            "kind": "payment",
+            "kind": "charge",
             "description": "Basic TV, 1 month",
             "amount": "9.99",
             "period_starts_at": AT,
             "period_ends_at": "2026-12-28T10:15:00Z",
-        }
+        },
+        {
+            "transaction_id": "6c9f2b8e-3d4e-4f5a-9b0c-1d2e3f4a5b6c",
+            "kind": "payment",
+            "description": "paid through webshop",
+            "amount": "-9.99",
+            "period_starts_at": AT,
+            "period_ends_at": "2026-12-28T10:15:00Z",
+        },
     ],
 }
 CUSTOMERS_CSV = (

@@ -26,7 +26,10 @@ class DayRevenue(BaseModel):
 
 
 class BillingStats(BaseModel):
-    revenue_per_day: list[DayRevenue] = Field(description="Last 30 UTC days, per currency.")
+    revenue_per_day: list[DayRevenue] = Field(
+        description="Last 30 UTC days, per currency: what was sold (charges less credits), "
+        "on the day it was sold, paid yet or not."
+    )
     active_subscriptions: int = Field(description="Running subscriptions: active and trial.")
     subscriptions_by_status: dict[str, int] = Field(
         default_factory=dict, examples=[{"active": 39, "trial": 2, "expired": 5}]

@@ -65,7 +65,8 @@ class LedgerEntry(BaseModel):
 
 
 class ActionResult(BaseModel):
-    """The subscription after the action and the one ledger entry the action wrote."""
+    """The subscription after the action, the ledger entry the action wrote and, for a sale the
+    operator said was paid, its payment (a credit of the whole amount when it was free)."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -114,6 +115,20 @@ class ActionResult(BaseModel):
     action: str = Field(examples=["renewed"])
     subscription: SubscriptionDetail
     transaction: LedgerEntry
+    payment: LedgerEntry | None = None
+
+
+class Payment(BaseModel):
+    """How the customer paid an operator's sale. Given, the sale is settled at once: a payment
+    beside the charge (`free`: a credit of the whole charge, so nothing is owed and it counts
+    as no revenue). Left out, the charge is owed (the balance shows it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["cash", "card", "bank_transfer", "free"]
+    reference: str | None = Field(
+        default=None, max_length=200, description="Receipt, card slip or transfer reference."
+    )
 
 
 class RenewRequest(BaseModel):
@@ -130,10 +145,30 @@ class RenewRequest(BaseModel):
     product_id: str = Field(min_length=1, max_length=64)
     plan_id: str = Field(min_length=1, max_length=64)
     extra_product_ids: list[str] = Field(default_factory=list)
+    payment: Payment | None = None
     repeat_trial: bool = Field(
         default=False,
         description="A trial product is sold once per customer (422 on product_id otherwise); "
         "true sells it again. Admins only (403 for other roles).",
+    )
+
+
+class SellRequest(RenewRequest):
+    """A subscription for a customer with none running (none yet, or one that expired or was
+    cancelled): any base product of the customer's webshop, a fresh period from now."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "product_id": "basic",
+                    "plan_id": "basic-1m",
+                    "extra_product_ids": [],
+                    "payment": {"method": "cash", "reference": "receipt 1042"},
+                }
+            ]
+        },
     )
 
 
@@ -182,6 +217,7 @@ class ExtraRequest(BaseModel):
     product_id: str = Field(min_length=1, max_length=64)
     plan_id: str | None = Field(default=None, min_length=1, max_length=64)
     synced_to_base: bool = False
+    payment: Payment | None = None
 
 
 class CancelRequest(BaseModel):
@@ -198,7 +234,10 @@ class InvoiceLine(BaseModel):
     transaction_id: str
     kind: str
     description: str
-    amount: Decimal = Field(description="Signed: refunds and credits are negative.")
+    amount: Decimal = Field(
+        description="Signed as it moves what is owed: charges and refunds positive, payments "
+        "and credits negative."
+    )
     period_starts_at: datetime | None
     period_ends_at: datetime | None
 
@@ -213,9 +252,47 @@ class Invoice(BaseModel):
     source: str
     currency: str = Field(examples=["EUR"])
     issued_at: datetime
-    total: Decimal = Field(examples=["9.99"])
+    total: Decimal = Field(description="What was sold: charges less credits.", examples=["9.99"])
+    paid: Decimal = Field(description="Payments less refunds.", examples=["9.99"])
+    due: Decimal = Field(description="What is still owed on this invoice.", examples=["0.00"])
     lines: list[InvoiceLine]
 
 
 class InvoicePage(Page[Invoice]):
     pass
+
+
+class WebshopMove(BaseModel):
+    """What moving the customer to `webshop_id` would do, before saving. The move takes effect
+    from the next renewal or change: the period already paid runs on as sold; the next sale is
+    checked against the new webshop's catalog and priced in its currency."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "webshop_id": "shop-us",
+                    "allowed": True,
+                    "reason": None,
+                    "current_webshop_id": "shop-eu",
+                    "product_id": "basic",
+                    "plan_id": "basic-1m",
+                    "renewal_price": "10.99",
+                    "currency": "USD",
+                }
+            ]
+        }
+    )
+
+    webshop_id: str
+    allowed: bool
+    reason: str | None = Field(
+        default=None, description="Why not: the webshop does not sell the running product."
+    )
+    current_webshop_id: str | None = None
+    product_id: str | None = Field(default=None, description="The running product, if any.")
+    plan_id: str | None = None
+    renewal_price: Decimal | None = Field(
+        default=None, description="The next renewal's price in the new webshop."
+    )
+    currency: str | None = None

@@ -106,7 +106,8 @@ async def test_audit_filters_by_actor_and_pages_newest_first(
     assert second.json()["next_cursor"] is None
     assert nobody.json()["items"] == []
     bad = await client.get("/api/v1/audit?cursor=zzz", headers=admin)
-    assert_problem(bad, 400)
+    assert_problem(bad, 422)
+    assert bad.json()["errors"][0]["field"] == "cursor"
 
 
 async def test_first_admin_creation_is_audited(client: httpx.AsyncClient, admin: Headers) -> None:

@@ -194,7 +194,12 @@ async def test_a_job_the_catalog_refuses_is_422_and_never_queued(
         "billing",
         "POST",
         "/orders/check",
-        lambda _: problem(422, "Not sold", "plan not sold", field="plan_id"),
+        lambda _: problem(
+            422,
+            "Not sold",
+            "plan not sold",
+            errors=[{"field": "plan_id", "message": "plan not sold"}],
+        ),
     )
 
     response = await client.post("/api/v1/customer-batches", json=JOB, headers=admin)

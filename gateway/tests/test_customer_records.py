@@ -13,10 +13,16 @@ from gateway.tests.test_audit import raw_audit_rows
 from gateway.tests.test_auth import assert_problem
 
 BASE = f"/customers/{CUSTOMER_ID}"
-WEBSHOPS = [
-    {"id": "demo", "name": "Demo", "currencies": ["EUR"], "product_ids": []},
-    {"id": "shop-us", "name": "US", "currencies": ["USD"], "product_ids": []},
-]
+MOVE = f"{BASE}/webshop-move"
+
+
+def move_verdict(request: httpx.Request) -> httpx.Response:
+    """Billing's answer: shop-us sells the running product, any other webshop is unknown."""
+    webshop_id = request.url.params["webshop_id"]
+    if webshop_id == "shop-us":
+        return httpx.Response(200, json={"webshop_id": webshop_id, "allowed": True})
+    reason = f"webshop {webshop_id!r} is unknown"
+    return httpx.Response(200, json={"webshop_id": webshop_id, "allowed": False, "reason": reason})
 
 
 def account(**changes: Any) -> dict[str, Any]:
@@ -43,7 +49,7 @@ async def audit_of(client: httpx.AsyncClient, admin: Headers) -> list[dict[str, 
 async def test_edit_is_passed_on_as_sent_and_audited_with_before_and_after(
     client: httpx.AsyncClient, fake: FakeServices, admin: Headers
 ) -> None:
-    fake.answer("billing", "GET", "/webshops", 200, WEBSHOPS)
+    fake.on("billing", "GET", MOVE, move_verdict)
     fake.answer("customers", "GET", BASE, 200, customer())
     after = customer(webshop_id="shop-us")
     after["info"] = {**after["info"], "mobile": "+420777000111"}
@@ -68,18 +74,16 @@ async def test_edit_is_passed_on_as_sent_and_audited_with_before_and_after(
     assert entry["after"]["webshop_id"] == "shop-us"
 
 
-async def test_an_unknown_webshop_is_422_naming_it_and_nothing_is_changed(
+async def test_a_webshop_billing_refuses_to_move_to_is_422_naming_it_and_nothing_changes(
     client: httpx.AsyncClient, fake: FakeServices, admin: Headers
 ) -> None:
-    fake.answer("billing", "GET", "/webshops", 200, WEBSHOPS)
+    fake.on("billing", "GET", MOVE, move_verdict)
     fake.answer("customers", "GET", BASE, 200, customer())
 
     response = await client.patch(f"/api/v1{BASE}", json={"webshop_id": "nope"}, headers=admin)
 
     body = assert_problem(response, 422)
-    assert body["errors"] == [
-        {"field": "webshop_id", "message": "no webshop 'nope' in the catalog"}
-    ]
+    assert body["errors"] == [{"field": "webshop_id", "message": "webshop 'nope' is unknown"}]
     assert fake.calls("customers", "PATCH") == []
 
 

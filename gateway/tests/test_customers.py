@@ -23,13 +23,15 @@ def billing_allows_the_sale(fake: FakeServices) -> None:
 
 
 def customers_creates(fake: FakeServices) -> None:
-    """Like the customers service: 201 with the generated password, 200 for a seen key."""
+    """Like the customers service: 201 with the generated password; for a seen key, 201
+    without it, marked replayed."""
     seen: set[str] = set()
 
     def create(request: httpx.Request) -> httpx.Response:
         key = request.headers.get("idempotency-key")
         if key in seen:
-            return httpx.Response(200, json={**customer(), "password": None})
+            replayed = {"Idempotent-Replayed": "true"}
+            return httpx.Response(201, json={**customer(), "password": None}, headers=replayed)
         if key:
             seen.add(key)
         return httpx.Response(201, json={**customer(), "password": GENERATED_PASSWORD})
@@ -64,7 +66,7 @@ async def test_sale_is_checked_then_created_with_the_idempotency_key_passed_on(
     assert json_body(create)["credentials"] is None
 
 
-async def test_repeated_idempotency_key_answers_200_with_the_same_customer(
+async def test_repeated_idempotency_key_answers_the_same_customer_marked_replayed(
     client: httpx.AsyncClient, fake: FakeServices, admin: Headers
 ) -> None:
     billing_allows_the_sale(fake)
@@ -74,7 +76,9 @@ async def test_repeated_idempotency_key_answers_200_with_the_same_customer(
     first = await client.post("/api/v1/customers", json=SALE, headers=headers)
     again = await client.post("/api/v1/customers", json=SALE, headers=headers)
 
-    assert (first.status_code, again.status_code) == (201, 200)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["id"] == first.json()["id"]
     assert again.json()["password"] is None
 
@@ -103,21 +107,18 @@ async def test_catalog_refusal_is_422_naming_the_field_and_creates_nothing(
     assert fake.calls("customers") == []
 
 
-async def test_catalog_refusal_naming_one_field_is_given_the_errors_list(
+async def test_a_service_refusal_reaches_the_client_unchanged(
     client: httpx.AsyncClient, fake: FakeServices, admin: Headers
 ) -> None:
-    fake.on(
-        "billing",
-        "POST",
-        "/orders/check",
-        lambda _: problem(422, "Unknown product", "unknown products: gold", field="product_id"),
-    )
+    errors = [{"field": "product_id", "message": "unknown products: gold"}]
+    refusal = problem(422, "Unknown product", "unknown products: gold", errors=errors)
+    fake.on("billing", "POST", "/orders/check", lambda _: refusal)
 
     response = await client.post("/api/v1/customers", json=SALE, headers=admin)
 
     body = assert_problem(response, 422)
-    assert body["title"] == "Order not allowed"
-    assert body["errors"] == [{"field": "product_id", "message": "unknown products: gold"}]
+    # Only `instance` is the gateway's own: the path the client asked for.
+    assert body == {**refusal.json(), "instance": "/api/v1/customers"}
 
 
 async def test_invalid_sale_is_refused_by_the_gateway_naming_the_field(

@@ -10,9 +10,16 @@ import httpx
 import pytest
 
 from gateway.tests.conftest import Headers
-from gateway.tests.fakes import CUSTOMER_ID, FakeServices, json_body, problem, subscription
+from gateway.tests.fakes import (
+    CUSTOMER_ID,
+    FakeServices,
+    customer,
+    json_body,
+    problem,
+    subscription,
+)
 from gateway.tests.test_auth import assert_problem
-from services.billing.paging import encode_cursor
+from services.billing.reports import INVOICES
 
 BASE = f"/customers/{CUSTOMER_ID}/subscription"
 API = f"/api/v1{BASE}"
@@ -99,6 +106,42 @@ async def test_each_action_is_one_billing_call_with_the_key_passed_on_and_audite
     assert entry["after"]["transaction"]["kind"] == "charge"
 
 
+async def test_a_sale_goes_through_the_customers_webshop_with_its_payment(
+    client: httpx.AsyncClient, fake: FakeServices, admin: Headers
+) -> None:
+    fake.answer("billing", "GET", BASE, 404, {"title": "No subscription", "status": 404})
+    bound_to_us = customer(webshop_id="shop-us")
+    fake.answer("customers", "GET", f"/customers/{CUSTOMER_ID}", 200, bound_to_us)
+    fake.answer("billing", "POST", BASE, 200, action_result("opened"))
+    body = {"product_id": "basic", "plan_id": "basic-1m", "payment": {"method": "cash"}}
+
+    response = await client.post(API, json=body, headers={**admin, "Idempotency-Key": "k-8"})
+
+    assert response.status_code == 200, response.text
+    (call,) = fake.calls("billing", "POST")
+    assert call.headers["idempotency-key"] == "k-8"
+    assert json_body(call) == {
+        **body,
+        "extra_product_ids": [],
+        "payment": {"method": "cash", "reference": None},
+        "repeat_trial": False,
+        "webshop_id": "shop-us",
+    }
+    audit = await client.get(f"/api/v1/audit?customer_id={CUSTOMER_ID}", headers=admin)
+    [entry] = audit.json()["items"]
+    assert (entry["action"], entry["before"]) == ("subscription.sell", None)
+
+
+async def test_a_payment_method_outside_the_list_is_refused_naming_the_field(
+    client: httpx.AsyncClient, fake: FakeServices, admin: Headers
+) -> None:
+    body = {"product_id": "basic", "plan_id": "basic-1m", "payment": {"method": "barter"}}
+    response = await client.post(f"{API}/renew", json=body, headers=admin)
+    assert_problem(response, 422)
+    assert response.json()["errors"][0]["field"] == "payment.method"
+    assert fake.calls("billing") == []
+
+
 async def test_the_expiry_with_an_offset_reaches_billing_as_given(
     client: httpx.AsyncClient, fake: FakeServices, admin: Headers
 ) -> None:
@@ -163,7 +206,9 @@ async def test_viewers_read_but_cannot_act(
 
 
 # A cursor exactly as billing writes it (keyset: the first entry's time and id).
-NEXT_INVOICE_CURSOR = encode_cursor(datetime(2026, 11, 28, 10, tzinfo=UTC), str(uuid.UUID(int=7)))
+NEXT_INVOICE_CURSOR = INVOICES.encode(
+    (datetime(2026, 11, 28, 10, tzinfo=UTC), str(uuid.UUID(int=7)))
+)
 
 
 async def test_invoices_are_paged_from_billing(
@@ -180,6 +225,8 @@ async def test_invoices_are_paged_from_billing(
                 "currency": "EUR",
                 "issued_at": "2026-11-28T10:00:00Z",
                 "total": "9.99",
+                "paid": "9.99",
+                "due": "0.00",
                 "lines": [
                     {
                         "transaction_id": "tx-1",

@@ -3,11 +3,10 @@
 import logging
 from datetime import datetime
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.activity.models import Recording
-from services.activity.paging import decode_cursor, encode_cursor
 from services.activity.schemas import RecordingPage, RecordingPublic, RecordingState
 from services.contracts.apps import (
     RecordingCompletedV1,
@@ -17,6 +16,7 @@ from services.contracts.apps import (
 )
 from services.runtime.consumer import PoisonMessage
 from services.runtime.db import utcnow
+from services.runtime.paging import Keyset
 from services.runtime.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,9 @@ def state_at(recording: Recording, now: datetime) -> RecordingState:
     return recording.state  # type: ignore[return-value]
 
 
+RECORDINGS = Keyset("activity.recordings", tuple[datetime, str])
+
+
 async def list_recordings(
     session: AsyncSession,
     customer_id: str,
@@ -138,15 +141,15 @@ async def list_recordings(
     if profile_id is not None:
         query = query.where(Recording.profile_id == profile_id)
     if cursor:
-        at, last_id = decode_cursor(cursor)
         query = query.where(
-            or_(Recording.starts_at < at, and_(Recording.starts_at == at, Recording.id < last_id))
+            RECORDINGS.where(cursor, (Recording.starts_at, Recording.id), descending=True)
         )
     rows = (
         await session.scalars(
             query.order_by(Recording.starts_at.desc(), Recording.id.desc()).limit(limit + 1)
         )
     ).all()
+    rows, next_cursor = RECORDINGS.cut(rows, limit, lambda row: (row.starts_at, row.id))
     now = utcnow()
     items = [
         RecordingPublic(
@@ -164,10 +167,6 @@ async def list_recordings(
             scheduled_at=row.scheduled_at,
             finished_at=row.finished_at,
         )
-        for row in rows[:limit]
+        for row in rows
     ]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor(last.starts_at, last.id)
     return RecordingPage(items=items, next_cursor=next_cursor)

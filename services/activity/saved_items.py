@@ -2,13 +2,13 @@
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Literal, cast
 
-from sqlalchemy import Table, and_, delete, func, or_, select
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.activity.models import SavedItem
-from services.activity.paging import decode_cursor, encode_cursor
 from services.activity.schemas import SavedItemPage, SavedItemPublic
 from services.contracts.apps import (
     FavoriteAddedV1,
@@ -17,9 +17,13 @@ from services.contracts.apps import (
     WatchlistRemovedV1,
 )
 from services.runtime.db import dialect_insert
+from services.runtime.paging import Keyset
 from services.runtime.problems import Problem
 
 ListName = Literal["favorites", "watchlist"]
+SAVED_ITEMS = {
+    name: Keyset(f"activity.{name}", tuple[datetime, str]) for name in ("favorites", "watchlist")
+}
 
 # Ids are derived from the natural key, so an item added twice (or again after a removal) has
 # one id, which the operator's DELETE names.
@@ -121,16 +125,17 @@ async def list_items(
     )
     if profile_id is not None:
         query = query.where(SavedItem.profile_id == profile_id)
+    keyset = SAVED_ITEMS[list_name]
     if cursor:
-        at, last_id = decode_cursor(cursor)
         query = query.where(
-            or_(SavedItem.added_at < at, and_(SavedItem.added_at == at, SavedItem.id < last_id))
+            keyset.where(cursor, (SavedItem.added_at, SavedItem.id), descending=True)
         )
     rows = (
         await session.scalars(
             query.order_by(SavedItem.added_at.desc(), SavedItem.id.desc()).limit(limit + 1)
         )
     ).all()
+    rows, next_cursor = keyset.cut(rows, limit, lambda row: (row.added_at, row.id))
     items = [
         SavedItemPublic(
             id=row.id,
@@ -141,10 +146,6 @@ async def list_items(
             title=row.title,
             added_at=row.added_at,
         )
-        for row in rows[:limit]
+        for row in rows
     ]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor(last.added_at, last.id)
     return SavedItemPage(items=items, next_cursor=next_cursor)

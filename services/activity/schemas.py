@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from services.contracts.apps import DeviceKind, ItemType
+from services.runtime.paging import Page
 
 RecordingState = Literal["scheduled", "recording", "completed", "failed"]
 
@@ -24,9 +25,7 @@ class DevicePublic(BaseModel):
     last_seen_at: datetime
 
 
-class DevicePage(BaseModel):
-    items: list[DevicePublic]
-    next_cursor: str | None
+class DevicePage(Page[DevicePublic]):
     max_devices: int | None
     device_policy: str | None
 
@@ -41,9 +40,8 @@ class SavedItemPublic(BaseModel):
     added_at: datetime
 
 
-class SavedItemPage(BaseModel):
-    items: list[SavedItemPublic]
-    next_cursor: str | None
+class SavedItemPage(Page[SavedItemPublic]):
+    """Favorites or watchlist items, newest first."""
 
 
 class RecordingPublic(BaseModel):
@@ -62,22 +60,8 @@ class RecordingPublic(BaseModel):
     finished_at: datetime | None
 
 
-class RecordingPage(BaseModel):
-    items: list[RecordingPublic]
-    next_cursor: str | None
-
-
-class TimelineItem(BaseModel):
-    at: datetime
-    service: Literal["activity"] = "activity"
-    kind: str
-    summary: str
-    ref: str | None
-
-
-class Timeline(BaseModel):
-    items: list[TimelineItem]
-    next_cursor: str | None = None
+class RecordingPage(Page[RecordingPublic]):
+    """Recordings, latest start first."""
 
 
 class DeviceStats(BaseModel):

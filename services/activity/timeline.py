@@ -1,10 +1,10 @@
 """The customer's activity as timeline items, newest first, from the service's own tables."""
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.activity.models import Device, DeviceRejection, Recording, SavedItem
-from services.activity.schemas import Timeline, TimelineItem
+from services.contracts.timeline import ServiceTimeline
+from services.runtime.timeline import TimelineBuilder, newest
 
 _REASONS = {
     "no_active_subscription": "there is no active subscription",
@@ -18,82 +18,38 @@ _LISTS = {
 }
 
 
-async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Timeline:
+async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> ServiceTimeline:
     """Each source contributes at most `limit` newest items; the merge keeps the `limit` newest."""
-    items: list[TimelineItem] = []
-    for device in await session.scalars(
-        select(Device)
-        .where(Device.customer_id == customer_id)
-        .order_by(Device.first_seen_at.desc())
-        .limit(limit)
-    ):
+    items = TimelineBuilder("activity")
+    for device in await newest(session, Device, Device.first_seen_at, customer_id, limit):
         name = " ".join(p for p in (device.kind, device.model) if p)
-        items.append(
-            TimelineItem(
-                at=device.first_seen_at,
-                kind="device.connected",
-                summary=f"Device {device.id} ({name}) connected for the first time",
-                ref=device.id,
-            )
-        )
-    for rejection in await session.scalars(
-        select(DeviceRejection)
-        .where(DeviceRejection.customer_id == customer_id)
-        .order_by(DeviceRejection.rejected_at.desc())
-        .limit(limit)
-    ):
-        items.append(
-            TimelineItem(
-                at=rejection.rejected_at,
-                kind="device.rejected",
-                summary=f"Device {rejection.device_id} ({rejection.kind}) was refused: "
-                f"{_REASONS.get(rejection.reason, rejection.reason)}",
-                ref=rejection.device_id,
-            )
-        )
-    for saved in await session.scalars(
-        select(SavedItem)
-        .where(SavedItem.customer_id == customer_id)
-        .order_by(SavedItem.added_at.desc())
-        .limit(limit)
-    ):
+        summary = f"Device {device.id} ({name}) connected for the first time"
+        items.add(device.first_seen_at, "device.connected", summary, device.id)
+    rejections = await newest(
+        session, DeviceRejection, DeviceRejection.rejected_at, customer_id, limit
+    )
+    for rejection in rejections:
+        reason = _REASONS.get(rejection.reason, rejection.reason)
+        summary = f"Device {rejection.device_id} ({rejection.kind}) was refused: {reason}"
+        items.add(rejection.rejected_at, "device.rejected", summary, rejection.device_id)
+    for saved in await newest(session, SavedItem, SavedItem.added_at, customer_id, limit):
         kind, list_label = _LISTS[saved.list_name]
         what = saved.title or f"{saved.item_type} {saved.item_id}"
-        items.append(
-            TimelineItem(
-                at=saved.added_at,
-                kind=kind,
-                summary=f"Profile {saved.profile_id} added {what} to the {list_label}",
-                ref=saved.id,
-            )
+        summary = f"Profile {saved.profile_id} added {what} to the {list_label}"
+        items.add(saved.added_at, kind, summary, saved.id)
+    for recording in await newest(session, Recording, Recording.scheduled_at, customer_id, limit):
+        title = recording.title
+        items.add(
+            recording.scheduled_at,
+            "recording.scheduled",
+            f"Recording of {title} scheduled",
+            recording.id,
         )
-    for recording in await session.scalars(
-        select(Recording)
-        .where(Recording.customer_id == customer_id)
-        .order_by(Recording.scheduled_at.desc())
-        .limit(limit)
-    ):
-        items.append(
-            TimelineItem(
-                at=recording.scheduled_at,
-                kind="recording.scheduled",
-                summary=f"Recording of {recording.title} scheduled",
-                ref=recording.id,
-            )
+        outcome = (
+            f"completed ({recording.size_bytes or 0} bytes)"
+            if recording.state == "completed"
+            else f"failed: {recording.failure_reason}"
         )
-        if recording.finished_at is not None:
-            outcome = (
-                f"completed ({recording.size_bytes or 0} bytes)"
-                if recording.state == "completed"
-                else f"failed: {recording.failure_reason}"
-            )
-            items.append(
-                TimelineItem(
-                    at=recording.finished_at,
-                    kind=f"recording.{recording.state}",
-                    summary=f"Recording of {recording.title} {outcome}",
-                    ref=recording.id,
-                )
-            )
-    items.sort(key=lambda item: item.at, reverse=True)
-    return Timeline(items=items[:limit], next_cursor=None)
+        summary = f"Recording of {title} {outcome}"
+        items.add(recording.finished_at, f"recording.{recording.state}", summary, recording.id)
+    return items.newest_first(limit)

@@ -20,7 +20,7 @@ from services.billing.schemas import (
     WebshopUpdate,
 )
 from services.billing.service import product_public, webshop_public
-from services.runtime.problems import Problem
+from services.runtime.problems import Problem, field_error
 
 
 def _not_found(what: str, id_: str) -> Problem:
@@ -61,7 +61,7 @@ async def update_webshop(
                 422,
                 "Unknown product",
                 f"unknown products: {', '.join(unknown)}",
-                extra={"errors": [{"field": "product_ids", "message": "unknown products"}]},
+                errors=[field_error("product_ids", "unknown products")],
             )
         webshop.product_ids = list(dict.fromkeys(payload.product_ids))
     if payload.name is not None:
@@ -106,7 +106,7 @@ async def add_plan(session: AsyncSession, product_id: str, payload: PlanIn) -> P
             409,
             "Plan exists",
             f"a plan with id {payload.id!r} exists",
-            extra={"errors": [{"field": "id", "message": "taken"}]},
+            errors=[field_error("id", "taken")],
         )
     product.plans.append(
         Plan(

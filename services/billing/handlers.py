@@ -1,12 +1,13 @@
 """Kafka entrypoints of billing: parse, then call the service layer."""
 
-from services.billing import lifecycle, service
+from services.billing import lifecycle, rebinding, service
 from services.contracts import topics
 from services.contracts.apps import DeviceConnectedV1
 from services.contracts.customers import (
     CustomerCreatedV1,
     CustomerErasedV1,
     CustomerOrderPlacedV1,
+    CustomerUpdatedV1,
     SubscriptionOrder,
 )
 from services.contracts.envelope import CloudEvent
@@ -59,6 +60,14 @@ def register(rt: Runtime) -> None:
             payment=data.payment,
         )
         await release_parked_refund(d, data.order)
+
+    # The subscription follows its customer to another webshop (from the next renewal or change).
+    @on(topics.CUSTOMERS_EVENTS, CustomerUpdatedV1)
+    async def customer_updated(d: Delivery, data: CustomerUpdatedV1) -> None:
+        if "webshop_id" in data.changed_fields:
+            await rebinding.follow_webshop(
+                d.session, data.customer_id, data.webshop_id, at=data.updated_at
+            )
 
     @on(topics.CUSTOMERS_EVENTS, CustomerErasedV1)
     async def customer_erased(d: Delivery, data: CustomerErasedV1) -> None:

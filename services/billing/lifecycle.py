@@ -1,16 +1,16 @@
 """What billing does on others' events: start a first-login product on the first device
-connection, record a webshop refund (shortening or ending the period), erase a customer."""
+connection, record a webshop refund (shortening or ending the period), follow the customer to
+another webshop, erase a customer."""
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing import events
 from services.billing.models import (
-    IdempotentRequest,
     LedgerTransaction,
     ParkedRefund,
     Plan,
@@ -18,11 +18,13 @@ from services.billing.models import (
     Subscription,
     SubscriptionExtra,
     SubscriptionHistory,
+    idempotency_record,
 )
 from services.billing.periods import add_period, to_utc
 from services.billing.service import find_subscription, record_entry, running_status
 from services.contracts.webshop import OrderRefundedV1
 from services.runtime.consumer import PoisonMessage
+from services.runtime.idempotency import forget_customer
 from services.runtime.outbox import Outbox
 
 
@@ -70,11 +72,15 @@ async def record_refund(
     One in another currency than the payment, above it, or after the order's refund raises
     RefundRefused (the consumer dead-letters it with the reason)."""
     paid = await session.scalar(
-        select(LedgerTransaction).where(
+        select(LedgerTransaction)
+        .where(
             LedgerTransaction.webshop_id == refund.webshop_id,
             LedgerTransaction.order_id == refund.order_id,
             LedgerTransaction.kind.in_(("payment", "charge")),
         )
+        # What was paid, if the order was paid; else what was charged.
+        .order_by(case((LedgerTransaction.kind == "payment", 0), else_=1))
+        .limit(1)
     )
     if paid is None:
         # The order travels through customers first and may not be here yet: park the refund
@@ -125,6 +131,8 @@ async def record_refund(
             f"for order {refund.order_id}"
         )
     reason = f": {refund.reason}" if refund.reason else ""
+    # Two entries keep the balance right: the money handed back (refund, owed again) and the
+    # sale taken back for that amount (credit, owed no more).
     entry = await record_entry(
         session,
         outbox,
@@ -143,7 +151,26 @@ async def record_refund(
         period_starts_at=paid.period_starts_at,
         period_ends_at=paid.period_ends_at,
     )
+    taken_back = await record_entry(
+        session,
+        outbox,
+        customer_id=paid.customer_id,
+        subscription_id=paid.subscription_id,
+        kind="credit",
+        amount=refund.amount,
+        currency=refund.currency,
+        source="webshop",
+        webshop_id=refund.webshop_id,
+        order_id=refund.order_id,
+        reference=refund.reason,
+        description=f"sale of order {refund.order_id} taken back for the refund",
+        recorded_at=refunded_at,
+        plan_id=paid.plan_id,
+        period_starts_at=paid.period_starts_at,
+        period_ends_at=paid.period_ends_at,
+    )
     await events.transaction_recorded(session, outbox, entry)
+    await events.transaction_recorded(session, outbox, taken_back)
     subscription = await find_subscription(session, paid.customer_id)
     if (
         subscription is None
@@ -240,6 +267,4 @@ async def erase_customer(session: AsyncSession, customer_id: str) -> None:
     await session.execute(
         delete(SubscriptionHistory).where(SubscriptionHistory.customer_id == customer_id)
     )
-    await session.execute(
-        delete(IdempotentRequest).where(IdempotentRequest.customer_id == customer_id)
-    )
+    await forget_customer(session, idempotency_record, customer_id)

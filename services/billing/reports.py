@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, String, and_, case, func, or_, select, type_coerce
+from sqlalchemy import BigInteger, ColumnElement, String, case, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -17,7 +17,6 @@ from services.billing.models import (
     Subscription,
     SubscriptionHistory,
 )
-from services.billing.paging import decode_cursor, encode_cursor
 from services.billing.schemas import (
     BillingStats,
     Invoice,
@@ -25,14 +24,19 @@ from services.billing.schemas import (
     InvoicePage,
     RevenueDay,
     SubscriptionFigures,
-    Timeline,
-    TimelineItem,
 )
+from services.billing.service import OWED_SIGN
+from services.contracts.timeline import ServiceTimeline
 from services.runtime.db import MoneyType
+from services.runtime.paging import Keyset
+from services.runtime.timeline import TimelineBuilder, newest
 
-# How each kind counts for revenue and on an invoice: refunds and credits give money back.
-SIGN = {"charge": 1, "payment": 1, "adjustment": 1, "refund": -1, "credit": -1}
-NEGATIVE_KINDS = tuple(kind for kind, sign in SIGN.items() if sign < 0)
+# What a sale is worth: charges, less credits (unused time, a free sale, a refunded sale).
+# Payments and refunds move money that settles it; they are not revenue twice.
+SALE_SIGN = {"charge": 1, "credit": -1}
+# Money received for an invoice: payments, less the refunds handed back.
+PAID_SIGN = {"payment": 1, "refund": -1}
+INVOICES = Keyset("billing.invoices", tuple[datetime, str])
 
 
 def _invoice_key() -> ColumnElement[str]:
@@ -45,6 +49,10 @@ def _invoice_key() -> ColumnElement[str]:
     )
 
 
+def _sum(lines: list[LedgerTransaction], sign: dict[str, int]) -> Decimal:
+    return sum((sign.get(e.kind, 0) * e.amount for e in lines), Decimal("0.00"))
+
+
 async def list_invoices(
     session: AsyncSession, customer_id: str, *, limit: int, cursor: str | None
 ) -> InvoicePage:
@@ -54,7 +62,6 @@ async def list_invoices(
     Keyset paging on the invoice's first entry (recorded_at, id), which never changes once
     written (a later refund joins its order's invoice as a line), so entries written between
     two pages neither repeat nor skip an invoice: new invoices sort before the cursor."""
-    after = decode_cursor(cursor) if cursor else None
     key = _invoice_key()
     numbered = (
         select(
@@ -71,23 +78,17 @@ async def list_invoices(
     heads_query = select(numbered.c.invoice_key, numbered.c.recorded_at, numbered.c.id).where(
         numbered.c.n == 1
     )
-    if after is not None:
-        at, last_id = after
-        heads_query = heads_query.where(
-            or_(
-                numbered.c.recorded_at < at,
-                and_(numbered.c.recorded_at == at, numbered.c.id < last_id),
-            )
-        )
-    heads = (
+    if cursor:
+        columns = (numbered.c.recorded_at, numbered.c.id)
+        heads_query = heads_query.where(INVOICES.where(cursor, columns, descending=True))
+    rows = (
         await session.execute(
             heads_query.order_by(numbered.c.recorded_at.desc(), numbered.c.id.desc()).limit(
                 limit + 1
             )
         )
     ).all()
-    more = len(heads) > limit
-    heads = heads[:limit]
+    heads, next_cursor = INVOICES.cut(rows, limit, lambda head: (head.recorded_at, head.id))
     entries: list[LedgerTransaction] = []
     if heads:
         entries = list(
@@ -121,13 +122,15 @@ async def list_invoices(
                 source=first.source,
                 currency=first.currency,
                 issued_at=first.recorded_at,
-                total=sum((SIGN[e.kind] * e.amount for e in lines), Decimal("0.00")),
+                total=_sum(lines, SALE_SIGN),
+                paid=_sum(lines, PAID_SIGN),
+                due=_sum(lines, OWED_SIGN),
                 lines=[
                     InvoiceLine(
                         transaction_id=e.id,
                         kind=e.kind,
                         description=e.description,
-                        amount=SIGN[e.kind] * e.amount,
+                        amount=OWED_SIGN[e.kind] * e.amount,
                         period_starts_at=e.period_starts_at,
                         period_ends_at=e.period_ends_at,
                     )
@@ -135,43 +138,20 @@ async def list_invoices(
                 ],
             )
         )
-    last = heads[-1] if heads else None
-    return InvoicePage(
-        items=invoices,
-        next_cursor=encode_cursor(last.recorded_at, last.id) if more and last else None,
-    )
+    return InvoicePage(items=invoices, next_cursor=next_cursor)
 
 
-async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Timeline:
+async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> ServiceTimeline:
     """The subscription's history and the ledger's entries, newest first."""
-    history = (
-        await session.scalars(
-            select(SubscriptionHistory)
-            .where(SubscriptionHistory.customer_id == customer_id)
-            .order_by(SubscriptionHistory.at.desc())
-            .limit(limit)
-        )
-    ).all()
-    entries = (
-        await session.scalars(
-            select(LedgerTransaction)
-            .where(LedgerTransaction.customer_id == customer_id)
-            .order_by(LedgerTransaction.recorded_at.desc())
-            .limit(limit)
-        )
-    ).all()
-    items = [TimelineItem(at=h.at, kind=h.kind, summary=h.summary, ref=h.ref) for h in history]
-    items += [
-        TimelineItem(
-            at=e.recorded_at,
-            kind=f"transaction.{e.kind}",
-            summary=f"{e.kind.capitalize()} of {e.amount} {e.currency}: {e.description}",
-            ref=e.id,
-        )
-        for e in entries
-    ]
-    items.sort(key=lambda i: i.at, reverse=True)
-    return Timeline(items=items[:limit])
+    items = TimelineBuilder("billing")
+    history = SubscriptionHistory
+    for h in await newest(session, history, history.at, customer_id, limit):
+        items.add(h.at, h.kind, h.summary, h.ref)
+    ledger = LedgerTransaction
+    for e in await newest(session, ledger, ledger.recorded_at, customer_id, limit):
+        summary = f"{e.kind.capitalize()} of {e.amount} {e.currency}: {e.description}"
+        items.add(e.recorded_at, f"transaction.{e.kind}", summary, e.id)
+    return items.newest_first(limit)
 
 
 class UtcDay(FunctionElement[str]):
@@ -196,21 +176,24 @@ def _utc_day_postgresql(element: UtcDay, compiler: SQLCompiler, **kw: Any) -> st
 
 
 async def stats(session: AsyncSession, *, now: datetime) -> BillingStats:
-    """Revenue per UTC day and currency over the last 30 days (charges and payments, less
-    refunds and credits; adjustments are zero), and the running subscriptions.
+    """Revenue per UTC day and currency over the last 30 days (charges less credits: what was
+    sold, whether paid yet or not), and the running subscriptions.
 
     One GROUP BY in the database over the ledger's integer ten-thousandths, so the sum is exact
     on both backends; `ix_ledger_recorded_at` covers the range and the summed columns."""
     since = (now - timedelta(days=29)).replace(hour=0, minute=0, second=0, microsecond=0)
     day = UtcDay(LedgerTransaction.recorded_at)
-    signed = case((LedgerTransaction.kind.in_(NEGATIVE_KINDS), -1), else_=1) * type_coerce(
+    signed = case((LedgerTransaction.kind == "credit", -1), else_=1) * type_coerce(
         LedgerTransaction.amount, BigInteger
     )
     amount = type_coerce(func.sum(signed), MoneyType())
     rows = (
         await session.execute(
             select(day.label("day"), LedgerTransaction.currency, amount.label("amount"))
-            .where(LedgerTransaction.recorded_at >= since)
+            .where(
+                LedgerTransaction.recorded_at >= since,
+                LedgerTransaction.kind.in_(tuple(SALE_SIGN)),
+            )
             .group_by(day, LedgerTransaction.currency)
             .order_by(day, LedgerTransaction.currency)
         )

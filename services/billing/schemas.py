@@ -14,6 +14,8 @@ from pydantic import (
 
 from services.billing.periods import Unit
 from services.contracts.common import Currency, Money, SignedMoney
+from services.contracts.customers import OperatorPayment
+from services.runtime.paging import Page
 
 Identifier = str
 DevicePolicy = Literal["reject", "evict_oldest"]
@@ -175,11 +177,12 @@ class TransactionPublic(BaseModel):
     period_starts_at: datetime | None = None
     period_ends_at: datetime | None = None
     recorded_at: datetime
+    # In a list: what the customer owed in this currency right after this entry.
+    balance_after: SignedMoney | None = None
 
 
-class TransactionPage(BaseModel):
-    items: list[TransactionPublic]
-    next_cursor: str | None
+class TransactionPage(Page[TransactionPublic]):
+    # What the customer owes per currency (negative: in credit).
     balance: dict[str, SignedMoney]
 
 
@@ -204,7 +207,27 @@ class OrderCheck(BaseModel):
         return currency
 
 
+class WebshopMove(BaseModel):
+    """What moving the customer to `webshop_id` would do: refused (with the reason) when the
+    webshop does not sell the running subscription's product and plan; else the price of the next
+    renewal there. The move takes effect from the next renewal or change."""
+
+    webshop_id: str
+    allowed: bool
+    reason: str | None = None
+    current_webshop_id: str | None = None
+    product_id: str | None = None
+    plan_id: str | None = None
+    renewal_price: Money | None = None
+    currency: Currency | None = None
+
+
 # --- subscription actions (one call each, one ledger entry each) -------------------------------
+
+
+# How the customer paid an operator's sale: a payment entry beside the charge (`free`: a
+# credit of the whole amount, so the sale counts as no revenue and nothing is owed).
+PaymentIn = OperatorPayment
 
 
 class RenewIn(BaseModel):
@@ -215,6 +238,7 @@ class RenewIn(BaseModel):
     product_id: str = Field(min_length=1, max_length=64)
     plan_id: str = Field(min_length=1, max_length=64)
     extra_product_ids: list[str] = Field(default_factory=list)
+    payment: PaymentIn | None = None
     repeat_trial: bool = Field(
         default=False,
         description="Sell a trial product the customer already had (the gateway: admins only).",
@@ -225,6 +249,13 @@ class ChangeIn(RenewIn):
     """Another product/plan, now (prorated credit for the unused time) or at the expiry."""
 
     starts: Literal["now", "at_expiry"] = "now"
+
+
+class OpenIn(RenewIn):
+    """A new subscription for a customer without a running one, sold through `webshop_id` (the
+    customer's bound webshop, which the gateway reads from customers)."""
+
+    webshop_id: str = Field(min_length=1, max_length=64)
 
 
 class ExpiryIn(BaseModel):
@@ -243,6 +274,7 @@ class ExtraIn(BaseModel):
     product_id: str = Field(min_length=1, max_length=64)
     plan_id: str | None = Field(default=None, min_length=1, max_length=64)
     synced_to_base: bool = False
+    payment: PaymentIn | None = None
 
 
 class CancelIn(BaseModel):
@@ -253,11 +285,13 @@ class CancelIn(BaseModel):
 
 
 class ActionResult(BaseModel):
-    """The subscription after the action and the one ledger entry it wrote."""
+    """The subscription after the action, its ledger entry and, for a sale the operator said
+    was paid, the payment (or the credit of a free sale)."""
 
     action: str
     subscription: SubscriptionPublic
     transaction: TransactionPublic
+    payment: TransactionPublic | None = None
 
 
 # --- invoices, timeline, stats ---------------------------------------------------------------
@@ -267,13 +301,15 @@ class InvoiceLine(BaseModel):
     transaction_id: str
     kind: str
     description: str
+    # Signed as it moves what is owed: charges and refunds +, payments and credits -.
     amount: SignedMoney
     period_starts_at: datetime | None
     period_ends_at: datetime | None
 
 
 class Invoice(BaseModel):
-    """One order (webshop order or operator action) with its lines; refunds subtract."""
+    """One order (webshop order or operator action) with its lines: `total` what was sold
+    (charges less credits), `paid` (payments less refunds), `due` what is still owed."""
 
     id: str
     customer_id: str
@@ -283,25 +319,13 @@ class Invoice(BaseModel):
     currency: str
     issued_at: datetime
     total: SignedMoney
+    paid: SignedMoney
+    due: SignedMoney
     lines: list[InvoiceLine]
 
 
-class InvoicePage(BaseModel):
-    items: list[Invoice]
-    next_cursor: str | None
-
-
-class TimelineItem(BaseModel):
-    at: datetime
-    service: Literal["billing"] = "billing"
-    kind: str
-    summary: str
-    ref: str | None
-
-
-class Timeline(BaseModel):
-    items: list[TimelineItem]
-    next_cursor: str | None = None
+class InvoicePage(Page[Invoice]):
+    """Invoices, newest first."""
 
 
 class RevenueDay(BaseModel):

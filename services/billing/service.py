@@ -36,11 +36,12 @@ from services.billing.schemas import (
 from services.billing.trials import repeated_trial
 from services.contracts import topics
 from services.contracts.billing import SubscriptionRejectedV1
-from services.contracts.customers import OrderPayment, SubscriptionOrder
+from services.contracts.customers import OperatorPayment, OrderPayment, SubscriptionOrder
 from services.contracts.webshop import RejectionCode
 from services.runtime.db import utcnow
 from services.runtime.outbox import Outbox
-from services.runtime.problems import Problem
+from services.runtime.paging import Keyset
+from services.runtime.problems import Problem, field_error
 
 LedgerKind = Literal["charge", "payment", "refund", "credit", "adjustment"]
 
@@ -89,18 +90,26 @@ def webshop_public(webshop: Webshop) -> WebshopPublic:
 async def create_product(session: AsyncSession, payload: ProductIn) -> ProductPublic:
     if await session.get(Product, payload.id) is not None:
         raise Problem(
-            409, "Product exists", f"a product with id {payload.id!r} exists", extra={"field": "id"}
+            409,
+            "Product exists",
+            f"a product with id {payload.id!r} exists",
+            errors=[field_error("id", "taken")],
         )
     plan_ids = [p.id for p in payload.plans]
     if len(set(plan_ids)) != len(plan_ids):
-        raise Problem(422, "Duplicate plan id", "plan ids must be unique", extra={"field": "plans"})
+        raise Problem(
+            422,
+            "Duplicate plan id",
+            "plan ids must be unique",
+            errors=[field_error("plans", "plan ids must be unique")],
+        )
     taken = (await session.scalars(select(Plan.id).where(Plan.id.in_(plan_ids)))).all()
     if taken:
         raise Problem(
             409,
             "Plan exists",
             f"plan ids already used: {', '.join(taken)}",
-            extra={"field": "plans"},
+            errors=[field_error("plans", f"already used: {', '.join(taken)}")],
         )
     product = Product(
         id=payload.id,
@@ -140,7 +149,10 @@ async def list_products(session: AsyncSession, kind: str | None = None) -> list[
 async def create_webshop(session: AsyncSession, payload: WebshopIn) -> WebshopPublic:
     if await session.get(Webshop, payload.id) is not None:
         raise Problem(
-            409, "Webshop exists", f"a webshop with id {payload.id!r} exists", extra={"field": "id"}
+            409,
+            "Webshop exists",
+            f"a webshop with id {payload.id!r} exists",
+            errors=[field_error("id", "taken")],
         )
     known = set(
         (await session.scalars(select(Product.id).where(Product.id.in_(payload.product_ids)))).all()
@@ -151,7 +163,7 @@ async def create_webshop(session: AsyncSession, payload: WebshopIn) -> WebshopPu
             422,
             "Unknown product",
             f"unknown products: {', '.join(unknown)}",
-            extra={"field": "product_ids"},
+            errors=[field_error("product_ids", f"unknown products: {', '.join(unknown)}")],
         )
     webshop = Webshop(
         id=payload.id,
@@ -312,6 +324,40 @@ async def record_entry(
     return entry
 
 
+METHOD_NAMES = {"cash": "cash", "card": "card", "bank_transfer": "bank transfer", "free": "free"}
+
+
+async def settle(
+    session: AsyncSession,
+    outbox: Outbox,
+    charge: LedgerTransaction,
+    payment: OperatorPayment | None,
+) -> LedgerTransaction | None:
+    """The payment of an operator's sale, on the charge's order (one invoice), when the operator
+    said how it was paid; `free` is a credit of the whole charge (no revenue, nothing owed)."""
+    if payment is None or charge.kind != "charge" or charge.amount <= 0:
+        return None
+    free = payment.method == "free"
+    return await record_entry(
+        session,
+        outbox,
+        customer_id=charge.customer_id,
+        subscription_id=charge.subscription_id,
+        kind="credit" if free else "payment",
+        amount=charge.amount,
+        currency=charge.currency,
+        source="operator",
+        webshop_id=charge.webshop_id,
+        order_id=charge.order_id,
+        reference=payment.reference or payment.method,
+        description="given free of charge" if free else f"paid by {METHOD_NAMES[payment.method]}",
+        recorded_at=charge.recorded_at,
+        plan_id=charge.plan_id,
+        period_starts_at=charge.period_starts_at,
+        period_ends_at=charge.period_ends_at,
+    )
+
+
 async def replace_extras(
     session: AsyncSession, subscription: Subscription, extras: list[Product], now: datetime
 ) -> None:
@@ -340,7 +386,8 @@ async def apply_order(
     order: SubscriptionOrder,
     payment: OrderPayment | None,
 ) -> None:
-    """Open, renew or change the customer's subscription and write the one ledger entry."""
+    """Open, renew or change the customer's subscription and write its ledger entries: the
+    charge, and for a paid webshop order its payment."""
     kind: Literal["charge", "payment"] = "payment" if payment else "charge"
     already = await session.scalar(
         select(LedgerTransaction.id).where(
@@ -425,24 +472,35 @@ async def apply_order(
         amount, currency = price_of(sale.plan, sale.webshop)
         source, reference, recorded_at = "operator", None, now
     summary = f"{action} {sale.product.name}, {sale.plan.name}"
-    entry = await record_entry(
-        session,
-        outbox,
-        customer_id=customer_id,
-        subscription_id=subscription.id,
-        kind=kind,
-        amount=amount,
-        currency=currency,
-        source=source,
-        webshop_id=order.webshop_id,
-        order_id=order.order_id,
-        reference=reference,
-        description=summary,
-        recorded_at=recorded_at,
-        plan_id=sale.plan.id,
-        period_starts_at=period_from if expires_at else None,
-        period_ends_at=expires_at,
-    )
+    # A webshop sale is both: what was sold (the charge) and that it was paid (the payment),
+    # so the customer owes nothing for it; an operator's sale is owed until paid.
+    kinds: tuple[LedgerKind, ...] = ("charge", "payment") if payment else ("charge",)
+    entries = []
+    for entry_kind in kinds:
+        entries.append(
+            await record_entry(
+                session,
+                outbox,
+                customer_id=customer_id,
+                subscription_id=subscription.id,
+                kind=entry_kind,
+                amount=amount,
+                currency=currency,
+                source=source,
+                webshop_id=order.webshop_id,
+                order_id=order.order_id,
+                reference=reference,
+                description=summary if entry_kind == "charge" else f"paid through {source}",
+                recorded_at=recorded_at,
+                plan_id=sale.plan.id,
+                period_starts_at=period_from if expires_at else None,
+                period_ends_at=expires_at,
+            )
+        )
+    if payment is None:
+        settled = await settle(session, outbox, entries[0], order.operator_payment)
+        if settled is not None:
+            entries.append(settled)
     await events.activated(
         session,
         outbox,
@@ -453,7 +511,8 @@ async def apply_order(
         summary=f"Subscription {summary}",
         order_id=order.order_id,
     )
-    await events.transaction_recorded(session, outbox, entry)
+    for entry in entries:
+        await events.transaction_recorded(session, outbox, entry)
 
 
 def running_status(product: Product) -> Literal["trial", "active"]:
@@ -531,7 +590,9 @@ async def get_subscription(session: AsyncSession, customer_id: str) -> Subscript
 # --- ledger ----------------------------------------------------------------------------------
 
 
-def transaction_public(entry: LedgerTransaction) -> TransactionPublic:
+def transaction_public(
+    entry: LedgerTransaction, *, balance_after: Decimal | None = None
+) -> TransactionPublic:
     return TransactionPublic(
         id=entry.id,
         customer_id=entry.customer_id,
@@ -548,31 +609,24 @@ def transaction_public(entry: LedgerTransaction) -> TransactionPublic:
         period_starts_at=entry.period_starts_at,
         period_ends_at=entry.period_ends_at,
         recorded_at=entry.recorded_at,
+        balance_after=balance_after,
     )
+
+
+TRANSACTIONS = Keyset("billing.transactions", tuple[datetime, str])
 
 
 async def list_transactions(
     session: AsyncSession, customer_id: str, *, limit: int = 50, cursor: str | None = None
 ) -> TransactionPage:
-    """Newest first, keyset-paged on (recorded_at, id); the balance covers the whole ledger."""
+    """Newest first, keyset-paged on (recorded_at, id); the balance covers the whole ledger and
+    each entry carries what was owed right after it (the running balance)."""
     query = select(LedgerTransaction).where(LedgerTransaction.customer_id == customer_id)
+    after: tuple[datetime, str] | None = None
     if cursor:
-        try:
-            at_text, last_id = cursor.split("|", 1)
-            at = datetime.fromisoformat(at_text)
-        except ValueError as error:
-            raise Problem(
-                400,
-                "Bad cursor",
-                "the cursor is not one this list gave out",
-                extra={"field": "cursor"},
-            ) from error
-        query = query.where(
-            or_(
-                LedgerTransaction.recorded_at < at,
-                (LedgerTransaction.recorded_at == at) & (LedgerTransaction.id < last_id),
-            )
-        )
+        after = TRANSACTIONS.decode(cursor)
+        columns = (LedgerTransaction.recorded_at, LedgerTransaction.id)
+        query = query.where(TRANSACTIONS.where(cursor, columns, descending=True))
     rows = (
         await session.scalars(
             query.order_by(LedgerTransaction.recorded_at.desc(), LedgerTransaction.id.desc()).limit(
@@ -580,32 +634,59 @@ async def list_transactions(
             )
         )
     ).all()
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = f"{last.recorded_at.isoformat()}|{last.id}"
+    page, next_cursor = TRANSACTIONS.cut(rows, limit, lambda r: (r.recorded_at, r.id))
+    owed = await balance(session, customer_id)
+    # The cursor is the previous page's last entry: it and everything newer are above this page.
+    newer = await balance(session, customer_id, since=after) if after else {}
     return TransactionPage(
-        items=[transaction_public(r) for r in rows[:limit]],
+        items=[
+            transaction_public(entry, balance_after=running)
+            for entry, running in zip(page, running_balances(page, owed, newer), strict=True)
+        ],
         next_cursor=next_cursor,
-        balance=await balance(session, customer_id),
+        balance=owed,
     )
 
 
-async def balance(session: AsyncSession, customer_id: str) -> dict[str, Decimal]:
-    """Money in minus money owed, per currency: payments and credits count for the customer."""
-    signed = {"payment": 1, "credit": 1, "charge": -1, "refund": -1, "adjustment": 1}
-    rows = (
-        await session.execute(
-            select(
-                LedgerTransaction.currency,
-                LedgerTransaction.kind,
-                func.sum(LedgerTransaction.amount),
+# How each kind moves what the customer owes: a charge (and money handed back by a refund)
+# adds to it, a payment and a credit take from it; an adjustment only records an event.
+OWED_SIGN: dict[str, int] = {"charge": 1, "refund": 1, "payment": -1, "credit": -1, "adjustment": 0}
+
+
+async def balance(
+    session: AsyncSession, customer_id: str, *, since: tuple[datetime, str] | None = None
+) -> dict[str, Decimal]:
+    """What the customer owes, per currency (negative: in credit); `since` sums only the entries
+    from that (recorded_at, id) on, which the running balance of a later page needs."""
+    query = select(
+        LedgerTransaction.currency, LedgerTransaction.kind, func.sum(LedgerTransaction.amount)
+    ).where(LedgerTransaction.customer_id == customer_id)
+    if since is not None:
+        at, first_id = since
+        query = query.where(
+            or_(
+                LedgerTransaction.recorded_at > at,
+                (LedgerTransaction.recorded_at == at) & (LedgerTransaction.id >= first_id),
             )
-            .where(LedgerTransaction.customer_id == customer_id)
-            .group_by(LedgerTransaction.currency, LedgerTransaction.kind)
         )
+    rows = (
+        await session.execute(query.group_by(LedgerTransaction.currency, LedgerTransaction.kind))
     ).all()
     totals: dict[str, Decimal] = {}
     for currency, kind, total in rows:
-        totals[currency] = totals.get(currency, Decimal(0)) + signed[kind] * Decimal(total)
+        totals[currency] = totals.get(currency, Decimal(0)) + OWED_SIGN[kind] * Decimal(total)
     return totals
+
+
+def running_balances(
+    entries: list[LedgerTransaction], owed_now: dict[str, Decimal], owed_newer: dict[str, Decimal]
+) -> list[Decimal]:
+    """What was owed in each entry's currency right after it, for entries newest first:
+    the balance now, less everything newer than the page, less each entry above it."""
+    after = {c: owed_now.get(c, Decimal(0)) - owed_newer.get(c, Decimal(0)) for c in owed_now}
+    result = []
+    for entry in entries:
+        current = after.get(entry.currency, Decimal(0))
+        result.append(current)
+        after[entry.currency] = current - OWED_SIGN[entry.kind] * entry.amount
+    return result

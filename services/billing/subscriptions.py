@@ -1,5 +1,6 @@
-"""Subscription actions an operator takes through the gateway: renew, change, set the expiry,
-add or remove an extra, cancel. Each writes exactly one ledger entry and one event."""
+"""Subscription actions an operator takes through the gateway: sell one to a customer without a
+running subscription, renew, change, set the expiry, add or remove an extra, cancel. Each writes
+one ledger entry (a sale the operator says was paid also its payment) and one event."""
 
 import uuid
 from datetime import datetime
@@ -7,6 +8,7 @@ from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing import events
@@ -18,7 +20,7 @@ from services.billing.models import (
     SubscriptionExtra,
     Webshop,
 )
-from services.billing.periods import add_period, to_utc
+from services.billing.periods import MAX_YEARS_AHEAD, add_period, to_utc
 from services.billing.pricing import first_plan, plan_span, price_of, prorate, synced_extras_price
 from services.billing.schemas import (
     ActionResult,
@@ -26,6 +28,7 @@ from services.billing.schemas import (
     ChangeIn,
     ExpiryIn,
     ExtraIn,
+    OpenIn,
     OrderCheck,
     RenewIn,
 )
@@ -39,12 +42,13 @@ from services.billing.service import (
     replace_extras,
     resolve_sale,
     running_status,
+    settle,
     subscription_public,
     transaction_public,
 )
 from services.billing.trials import repeated_trial
 from services.runtime.outbox import Outbox
-from services.runtime.problems import Problem
+from services.runtime.problems import Problem, field_error
 
 
 class Action(Protocol):
@@ -65,7 +69,7 @@ RUNNING = ("active", "trial")
 
 
 def refused(field: str, message: str, status: int = 422, title: str = "Not allowed") -> Problem:
-    return Problem(status, title, message, extra={"errors": [{"field": field, "message": message}]})
+    return Problem(status, title, message, errors=[field_error(field, message)])
 
 
 def conflict(message: str) -> Problem:
@@ -83,13 +87,20 @@ async def load_for_update(session: AsyncSession, customer_id: str) -> Subscripti
 
 
 async def check_sale(session: AsyncSession, subscription: Subscription, body: RenewIn) -> Sale:
-    """The catalog's verdict on selling `body` through the subscription's webshop, and the
-    trial rule (once per customer unless `repeat_trial`)."""
+    """The catalog's verdict on selling `body` through the subscription's webshop."""
+    return await check_sale_in(session, subscription.customer_id, subscription.webshop_id, body)
+
+
+async def check_sale_in(
+    session: AsyncSession, customer_id: str, webshop_id: str, body: RenewIn
+) -> Sale:
+    """The catalog's verdict on selling `body` to the customer through `webshop_id`, and the
+    trial rule (once per customer unless `repeat_trial`), as a 422 naming the field."""
     try:
         sale = await resolve_sale(
             session,
             OrderCheck(
-                webshop_id=subscription.webshop_id,
+                webshop_id=webshop_id,
                 product_id=body.product_id,
                 plan_id=body.plan_id,
                 extra_product_ids=body.extra_product_ids,
@@ -98,7 +109,7 @@ async def check_sale(session: AsyncSession, subscription: Subscription, body: Re
     except OrderRefused as error:
         raise refused(error.field, error.reason, title="Order not allowed") from None
     reason = await repeated_trial(
-        session, subscription.customer_id, sale.product, repeat_allowed=body.repeat_trial
+        session, customer_id, sale.product, repeat_allowed=body.repeat_trial
     )
     if reason:
         raise refused("product_id", reason, title="Order not allowed")
@@ -146,8 +157,23 @@ async def _operator_entry(
     )
 
 
+async def _announce_entries(
+    session: AsyncSession,
+    outbox: Outbox,
+    entry: LedgerTransaction,
+    paid: LedgerTransaction | None,
+) -> None:
+    await events.transaction_recorded(session, outbox, entry)
+    if paid is not None:
+        await events.transaction_recorded(session, outbox, paid)
+
+
 async def _result(
-    session: AsyncSession, subscription: Subscription, action: str, entry_id: str
+    session: AsyncSession,
+    subscription: Subscription,
+    action: str,
+    entry_id: str,
+    paid: LedgerTransaction | None = None,
 ) -> ActionResult:
     entry = await session.get(LedgerTransaction, entry_id)
     assert entry is not None
@@ -155,6 +181,7 @@ async def _result(
         action=action,
         subscription=await subscription_public(session, subscription),
         transaction=transaction_public(entry),
+        payment=transaction_public(paid) if paid is not None else None,
     )
 
 
@@ -210,11 +237,73 @@ async def renew(
         period_starts_at=base,
         period_ends_at=expires_at,
     )
+    paid = await settle(session, outbox, entry, body.payment)
     await events.activated(
         session, outbox, subscription, sale.product, "renewed", at=now, summary=summary.capitalize()
     )
-    await events.transaction_recorded(session, outbox, entry)
-    return await _result(session, subscription, "renewed", entry.id)
+    await _announce_entries(session, outbox, entry, paid)
+    return await _result(session, subscription, "renewed", entry.id, paid)
+
+
+async def sell(
+    session: AsyncSession, outbox: Outbox, customer_id: str, body: OpenIn, *, now: datetime
+) -> ActionResult:
+    """A new subscription for a customer with none running (none yet, or one that expired or was
+    cancelled): any base product of the customer's webshop, a fresh period from now."""
+    subscription = await session.scalar(
+        select(Subscription).where(Subscription.customer_id == customer_id).with_for_update()
+    )
+    if subscription is not None and subscription.status not in ("expired", "cancelled"):
+        raise conflict(f"the customer has a {subscription.status} subscription: renew or change it")
+    sale = await check_sale_in(session, customer_id, body.webshop_id, body)
+    starts_at, expires_at, status = fresh_period(sale.product, sale.plan, now)
+    if subscription is None:
+        subscription = Subscription(
+            id=str(uuid.uuid4()), customer_id=customer_id, created_at=now, version=0
+        )
+        session.add(subscription)
+    subscription.webshop_id = sale.webshop.id
+    subscription.product_id = sale.product.id
+    subscription.plan_id = sale.plan.id
+    subscription.status = status
+    subscription.starts_at = starts_at
+    subscription.expires_at = expires_at
+    _clear_bookings(subscription)
+    _touch(subscription, now)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Another sale to this customer committed first (one subscription per customer).
+        raise conflict(
+            "the customer was sold a subscription just now: renew or change it"
+        ) from None
+    await replace_extras(session, subscription, sale.extras, now)
+    price, currency = price_of(sale.plan, sale.webshop)
+    if expires_at is not None:
+        price += synced_extras_price(sale.extras, sale.webshop, currency, now, expires_at)
+    until = f"until {expires_at:%Y-%m-%d}" if expires_at else "from the first login"
+    summary = f"sold {sale.product.name}, {sale.plan.name} {until}"
+    entry = await _operator_entry(
+        session,
+        outbox,
+        subscription,
+        "sell",
+        kind="charge",
+        amount=price,
+        currency=currency,
+        reference=None,
+        description=summary,
+        now=now,
+        plan_id=sale.plan.id,
+        period_starts_at=starts_at,
+        period_ends_at=expires_at,
+    )
+    paid = await settle(session, outbox, entry, body.payment)
+    await events.activated(
+        session, outbox, subscription, sale.product, "opened", at=now, summary=summary.capitalize()
+    )
+    await _announce_entries(session, outbox, entry, paid)
+    return await _result(session, subscription, "opened", entry.id, paid)
 
 
 async def unused_credit(
@@ -268,6 +357,7 @@ async def change(
             period_starts_at=starts_at,
             period_ends_at=ends_at,
         )
+        paid = await settle(session, outbox, entry, body.payment)
         current = await session.get(Product, subscription.product_id)
         assert current is not None
         await events.activated(
@@ -279,8 +369,8 @@ async def change(
             at=now,
             summary=summary.capitalize(),
         )
-        await events.transaction_recorded(session, outbox, entry)
-        return await _result(session, subscription, "change_scheduled", entry.id)
+        await _announce_entries(session, outbox, entry, paid)
+        return await _result(session, subscription, "change_scheduled", entry.id, paid)
 
     credit = await unused_credit(session, subscription, currency, now)
     new_start, new_expiry, status = fresh_period(sale.product, sale.plan, now)
@@ -314,11 +404,12 @@ async def change(
         period_starts_at=new_start,
         period_ends_at=new_expiry,
     )
+    paid = await settle(session, outbox, entry, body.payment)
     await events.activated(
         session, outbox, subscription, sale.product, "changed", at=now, summary=summary.capitalize()
     )
-    await events.transaction_recorded(session, outbox, entry)
-    return await _result(session, subscription, "changed", entry.id)
+    await _announce_entries(session, outbox, entry, paid)
+    return await _result(session, subscription, "changed", entry.id, paid)
 
 
 async def set_expiry(
@@ -328,6 +419,8 @@ async def set_expiry(
     expires_at = to_utc(body.expires_at)
     if expires_at <= now:
         raise refused("expires_at", "the new expiry must be in the future")
+    if expires_at > add_period(now, MAX_YEARS_AHEAD, "years"):
+        raise refused("expires_at", f"at most {MAX_YEARS_AHEAD} years ahead")
     subscription = await load_for_update(session, customer_id)
     if subscription.status == "pending":
         raise conflict("the subscription has not started yet (it starts on first login)")
@@ -433,13 +526,14 @@ async def add_extra(
         period_starts_at=now,
         period_ends_at=ends_at,
     )
+    paid = await settle(session, outbox, entry, body.payment)
     product = await session.get(Product, subscription.product_id)
     assert product is not None
     await events.activated(
         session, outbox, subscription, product, "extra_added", at=now, summary=summary.capitalize()
     )
-    await events.transaction_recorded(session, outbox, entry)
-    return await _result(session, subscription, "extra_added", entry.id)
+    await _announce_entries(session, outbox, entry, paid)
+    return await _result(session, subscription, "extra_added", entry.id, paid)
 
 
 async def remove_extra(

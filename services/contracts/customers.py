@@ -32,6 +32,18 @@ class CustomerInfo(BaseModel):
     mapping_id: str | None = Field(default=None, max_length=100)
 
 
+PaymentMethod = Literal["cash", "card", "bank_transfer", "free"]
+
+
+class OperatorPayment(BaseModel):
+    """How the customer paid an operator's sale (`free`: given free of charge)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    method: PaymentMethod
+    reference: str | None = Field(default=None, max_length=200)
+
+
 class SubscriptionOrder(BaseModel):
     """What was sold to the customer, for billing to open or change the subscription."""
 
@@ -42,6 +54,9 @@ class SubscriptionOrder(BaseModel):
     product_id: str
     plan_id: str
     extra_product_ids: list[str] = Field(default_factory=list)
+    # An operator's sale that the operator said was paid; null: owed (webshop orders carry
+    # their payment beside the order instead).
+    operator_payment: OperatorPayment | None = None
 
 
 class OrderPayment(BaseModel):

@@ -1,11 +1,14 @@
-"""Internal HTTP API of the customers service (called by the gateway only)."""
+"""Internal HTTP API of the customers service (called by the gateway only). Every write runs
+once per `Idempotency-Key` (services/runtime/idempotency.py)."""
 
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.contracts.timeline import ServiceTimeline
 from services.customers import editing, listing, service, timeline
 from services.customers.schemas import (
     CustomerCreate,
@@ -16,26 +19,28 @@ from services.customers.schemas import (
     CustomerUpdate,
     SortKey,
 )
+from services.runtime.idempotency import Answer, WriteOnceDep
+from services.runtime.paging import Cursor, Limit
 from services.runtime.service_app import RuntimeDep
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
 
 @router.post("", status_code=201, response_model=CustomerCreated)
-async def create_customer(
-    payload: CustomerCreate,
-    rt: RuntimeDep,
-    response: Response,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> CustomerCreated:
-    """Create a customer and their account; emits customer.created with the order."""
-    async with rt.db.transaction() as session:
-        created, is_new = await service.create_customer(
-            session, rt.outbox, payload, idempotency_key
+async def create_customer(payload: CustomerCreate, rt: RuntimeDep, once: WriteOnceDep) -> Response:
+    """Create a customer and their account; emits customer.created with the order. A retry
+    gets the same answer without the generated password (it is shown once)."""
+
+    async def work(session: AsyncSession) -> Answer:
+        created = await service.create_customer(session, rt.outbox, payload)
+        return Answer(
+            created,
+            201,
+            customer_id=created.id,
+            stored_body=created.model_copy(update={"password": None}),
         )
-    if not is_new:
-        response.status_code = 200
-    return created
+
+    return await once(work)
 
 
 async def list_filters(
@@ -68,8 +73,8 @@ async def list_customers(
     rt: RuntimeDep,
     filters: FiltersDep,
     sort: SortKey = "-created_at",
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Response:
     """Customers in every status, filtered, searched (a prefix ignoring case, and accents in
     names) and keyset-paged."""
@@ -103,18 +108,19 @@ async def update_customer(
     customer_id: str,
     payload: CustomerUpdate,
     rt: RuntimeDep,
-    idempotency_key: Annotated[str | None, Header(max_length=120)] = None,
-) -> CustomerPublic:
+    once: WriteOnceDep,
+) -> Response:
     """Edit personal data or rebind the webshop; emits customer.updated when anything changed."""
-    async with rt.db.transaction() as session:
-        return await editing.update_customer(
-            session, rt.outbox, customer_id, payload, idempotency_key
-        )
+
+    async def work(session: AsyncSession) -> Answer:
+        return Answer(await editing.update_customer(session, rt.outbox, customer_id, payload))
+
+    return await once(work)
 
 
-@router.get("/{customer_id}/timeline", response_model=timeline.Timeline)
+@router.get("/{customer_id}/timeline", response_model=ServiceTimeline)
 async def customer_timeline(
-    customer_id: str, rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=500)] = 200
-) -> timeline.Timeline:
+    customer_id: str, rt: RuntimeDep, limit: Limit = 200
+) -> ServiceTimeline:
     async with rt.db.sessions() as session:
         return await timeline.customer_timeline(session, customer_id, limit=limit)

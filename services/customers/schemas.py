@@ -6,8 +6,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.contracts.contact import CheckedCustomerInfo, CustomerInfoPatch
-from services.contracts.customers import CustomerInfo, CustomerSource
+from services.contracts.customers import CustomerInfo, CustomerSource, OperatorPayment
 from services.customers.credentials import login_problem
+from services.runtime.paging import Page
 
 CustomerStatus = Literal["pending", "trial", "active", "expired", "disabled"]
 ACTIVE_STATUSES: tuple[str, ...] = ("trial", "active")
@@ -47,6 +48,8 @@ class CustomerCreate(BaseModel):
     extra_product_ids: list[str] = Field(default_factory=list, max_length=50)
     info: CheckedCustomerInfo
     credentials: CredentialsIn | None = None
+    # How the operator's sale was paid; billing records it beside the charge.
+    payment: OperatorPayment | None = None
 
 
 class SubscriptionSummary(BaseModel):
@@ -75,9 +78,7 @@ class CustomerCreated(CustomerPublic):
     )
 
 
-class CustomerPage(BaseModel):
-    items: list[CustomerPublic]
-    next_cursor: str | None
+class CustomerPage(Page[CustomerPublic]):
     total: int | None = None
     # False when `total` is an estimate or a lower bound (see listing.TOTAL_CAP).
     total_exact: bool = True

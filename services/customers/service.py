@@ -23,7 +23,7 @@ from services.contracts.customers import (
 from services.contracts.envelope import CloudEvent
 from services.contracts.webshop import OrderAcceptedV1, OrderId, OrderPaidV1, OrderRejectedV1
 from services.customers import credentials
-from services.customers.models import Account, Customer, IdempotentRequest, WebshopOrder
+from services.customers.models import Account, Customer, WebshopOrder
 from services.customers.name_keys import name_keys
 from services.customers.profiles import service as profiles
 from services.customers.schemas import (
@@ -35,7 +35,7 @@ from services.customers.schemas import (
 from services.customers.status import STATUS_RANK, follow_activated
 from services.runtime.db import utcnow
 from services.runtime.outbox import Outbox
-from services.runtime.problems import Problem
+from services.runtime.problems import Problem, field_error
 
 
 def set_names(customer: Customer, first_name: str, last_name: str) -> None:
@@ -102,7 +102,7 @@ async def prepare_account(
                 409,
                 "Login taken",
                 f"the login {login!r} is already in use",
-                extra={"field": "credentials.login"},
+                errors=[field_error("credentials.login", "already in use")],
             )
         password_hash = await asyncio.to_thread(credentials.hash_password, password)
         return NewAccount(login, password_hash, None)
@@ -166,17 +166,9 @@ def _new_customer(
 
 
 async def create_customer(
-    session: AsyncSession, outbox: Outbox, payload: CustomerCreate, idempotency_key: str | None
-) -> tuple[CustomerCreated, bool]:
-    """Create customer + account and emit customer.created carrying the order.
-
-    Returns the customer and whether it was created now (False: a retry of an earlier request).
-    """
-    if idempotency_key:
-        earlier = await session.get(IdempotentRequest, idempotency_key)
-        if earlier is not None:
-            found = await get_customer(session, earlier.customer_id)
-            return CustomerCreated(**found.model_dump()), False
+    session: AsyncSession, outbox: Outbox, payload: CustomerCreate
+) -> CustomerCreated:
+    """Create customer + account and emit customer.created carrying the order."""
     creds = payload.credentials
     account_plan = await prepare_account(
         session, creds.login if creds else None, creds.password if creds else None
@@ -199,12 +191,6 @@ async def create_customer(
     session.add(customer)
     await session.flush()
     session.add(account)
-    if idempotency_key:
-        session.add(
-            IdempotentRequest(
-                key=idempotency_key, customer_id=customer.id, created_at=customer.created_at
-            )
-        )
     await session.flush()
     order = SubscriptionOrder(
         order_id=f"op-{customer.id}",
@@ -212,6 +198,7 @@ async def create_customer(
         product_id=payload.product_id,
         plan_id=payload.plan_id,
         extra_product_ids=payload.extra_product_ids,
+        operator_payment=payload.payment,
     )
     await outbox.add(
         session,
@@ -232,7 +219,7 @@ async def create_customer(
         session, outbox, customer_id=customer.id, created_at=customer.created_at
     )
     public = to_public(customer, account)
-    return CustomerCreated(**public.model_dump(), password=account_plan.generated_password), True
+    return CustomerCreated(**public.model_dump(), password=account_plan.generated_password)
 
 
 async def get_customer(session: AsyncSession, customer_id: str) -> CustomerPublic:

@@ -1,7 +1,14 @@
-"""RFC 9457 problem details for every HTTP error, with the failing fields named."""
+"""RFC 9457 problem details for every HTTP error, with the failing fields named.
 
+Every refusal has one shape: the RFC's members plus `errors: [{"field", "message"}]` when
+fields are at fault, `field` being a body member's dotted path (`info.phone`), a query
+parameter's or a header's name. Services and the gateway build theirs here, so the gateway can
+pass a service's problem on unchanged.
+"""
+
+from collections.abc import Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypedDict
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,8 +18,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 PROBLEM_JSON = "application/problem+json"
 
 
+class FieldError(TypedDict):
+    """One failing field of a refused request."""
+
+    field: str
+    message: str
+
+
+def field_error(field: str, message: str) -> FieldError:
+    return {"field": field, "message": message}
+
+
 class Problem(Exception):
-    """Raise to answer with a problem+json body."""
+    """Raise to answer with a problem+json body; `errors` names the fields at fault."""
 
     def __init__(
         self,
@@ -21,14 +39,19 @@ class Problem(Exception):
         detail: str | None = None,
         *,
         type_: str = "about:blank",
+        errors: Sequence[FieldError] = (),
         extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail or title)
         self.status = status
         self.title = title
         self.detail = detail
         self.type = type_
-        self.extra = extra or {}
+        self.extra = dict(extra or {})
+        if errors:
+            self.extra["errors"] = list(errors)
+        self.headers = headers
 
 
 def problem_response(
@@ -54,11 +77,11 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _field_errors(error: RequestValidationError) -> list[dict[str, str]]:
+def _field_errors(error: RequestValidationError) -> list[FieldError]:
     out = []
     for item in error.errors():
         loc = [str(p) for p in item.get("loc", ()) if p not in ("body", "query", "path", "header")]
-        out.append({"field": ".".join(loc) or "(body)", "message": str(item.get("msg", ""))})
+        out.append(field_error(".".join(loc) or "(body)", str(item.get("msg", ""))))
     return out
 
 
@@ -72,6 +95,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             type_=exc.type,
             extra=exc.extra,
+            headers=exc.headers,
         )
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:

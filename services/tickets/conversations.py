@@ -8,20 +8,19 @@ resolved ticket; on a closed ticket it is kept in the conversation but the ticke
 (the operator decides whether to reopen), so nothing the customer wrote is lost.
 """
 
-import base64
-import binascii
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.apps import TicketRepliedV1
 from services.runtime.consumer import PoisonMessage
 from services.runtime.db import utcnow
 from services.runtime.outbox import Outbox
-from services.runtime.problems import Problem
+from services.runtime.paging import Keyset
+from services.runtime.problems import Problem, field_error
 from services.tickets import service
 from services.tickets.models import CustomerContact, Ticket, TicketMessage
 from services.tickets.schemas import (
@@ -188,7 +187,7 @@ async def add_operator_message(
             409,
             "Ticket closed",
             "reopen the ticket (status open) before replying to the customer",
-            extra={"errors": [{"field": "internal", "message": "the ticket is closed"}]},
+            errors=[field_error("internal", "the ticket is closed")],
         )
     now = utcnow()
     message = TicketMessage(
@@ -250,26 +249,11 @@ async def customer_replied(session: AsyncSession, event: TicketRepliedV1) -> Non
 # ---- lists ---------------------------------------------------------------------------------
 
 
-def encode_cursor(ticket: Ticket) -> str:
-    raw = f"{ticket.updated_at.isoformat()}|{ticket.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        at, ticket_id = base64.urlsafe_b64decode(padded).decode().split("|", 1)
-        when = datetime.fromisoformat(at)
-        if when.tzinfo is None or not ticket_id:
-            raise ValueError("incomplete cursor")
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Problem(
-            400,
-            "Bad cursor",
-            "the cursor is not one this list gave out",
-            extra={"errors": [{"field": "cursor", "message": "not a cursor of this list"}]},
-        ) from None
-    return when, ticket_id
+# One keyset a direction: a cursor of the newest-first order does not page the oldest-first.
+TICKETS = {
+    sort: Keyset(f"tickets.tickets.{sort}", tuple[datetime, str])
+    for sort in ("updated_at", "-updated_at")
+}
 
 
 async def list_tickets(
@@ -299,19 +283,16 @@ async def list_tickets(
         query = query.where(Ticket.assignee == assignee)
     if customer_id is not None:
         query = query.where(Ticket.customer_id == customer_id)
+    keyset = TICKETS[sort]
     if cursor:
-        at, last_id = decode_cursor(cursor)
-        if sort == "updated_at":
-            after = or_(Ticket.updated_at > at, and_(Ticket.updated_at == at, Ticket.id > last_id))
-        else:
-            after = or_(Ticket.updated_at < at, and_(Ticket.updated_at == at, Ticket.id < last_id))
-        query = query.where(after)
+        columns = (Ticket.updated_at, Ticket.id)
+        query = query.where(keyset.where(cursor, columns, descending=sort != "updated_at"))
     if sort == "updated_at":
         query = query.order_by(Ticket.updated_at, Ticket.id)
     else:
         query = query.order_by(Ticket.updated_at.desc(), Ticket.id.desc())
     ordered = query.limit(limit + 1)
     rows = (await session.execute(ordered)).all()
-    items = [_public(ticket, contact) for ticket, contact in rows[:limit]]
-    next_cursor = encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
+    page, next_cursor = keyset.cut(rows, limit, lambda row: (row[0].updated_at, row[0].id))
+    items = [_public(ticket, contact) for ticket, contact in page]
     return TicketPage(items=items, next_cursor=next_cursor)

@@ -4,8 +4,10 @@ dashboard's figures), read from its own tables."""
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.contracts.timeline import ServiceTimeline
+from services.runtime.timeline import TimelineBuilder, newest
 from services.tickets.models import Message, Ticket, TicketMessage
-from services.tickets.schemas import TicketStats, Timeline, TimelineItem
+from services.tickets.schemas import TicketStats
 
 STATUSES = ("open", "pending", "resolved", "closed")
 
@@ -15,50 +17,16 @@ def _short(text: str, length: int = 80) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
-async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Timeline:
+async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> ServiceTimeline:
     """Newest first: tickets opened, resolved and closed; the conversation's entries; messages
     sent and read. Each source is read newest first up to `limit`, then merged."""
-    items: list[TimelineItem] = []
-    tickets = await session.scalars(
-        select(Ticket)
-        .where(Ticket.customer_id == customer_id)
-        .order_by(Ticket.created_at.desc())
-        .limit(limit)
-    )
-    for ticket in tickets:
+    items = TimelineBuilder("tickets")
+    for ticket in await newest(session, Ticket, Ticket.created_at, customer_id, limit):
         subject = _short(ticket.subject)
-        items.append(
-            TimelineItem(
-                at=ticket.created_at,
-                kind="ticket.opened",
-                summary=f"Ticket opened: {subject}",
-                ref=ticket.id,
-            )
-        )
-        if ticket.resolved_at is not None:
-            items.append(
-                TimelineItem(
-                    at=ticket.resolved_at,
-                    kind="ticket.resolved",
-                    summary=f"Ticket resolved: {subject}",
-                    ref=ticket.id,
-                )
-            )
-        if ticket.closed_at is not None:
-            items.append(
-                TimelineItem(
-                    at=ticket.closed_at,
-                    kind="ticket.closed",
-                    summary=f"Ticket closed: {subject}",
-                    ref=ticket.id,
-                )
-            )
-    entries = await session.scalars(
-        select(TicketMessage)
-        .where(TicketMessage.customer_id == customer_id)
-        .order_by(TicketMessage.created_at.desc())
-        .limit(limit)
-    )
+        items.add(ticket.created_at, "ticket.opened", f"Ticket opened: {subject}", ticket.id)
+        items.add(ticket.resolved_at, "ticket.resolved", f"Ticket resolved: {subject}", ticket.id)
+        items.add(ticket.closed_at, "ticket.closed", f"Ticket closed: {subject}", ticket.id)
+    entries = await newest(session, TicketMessage, TicketMessage.created_at, customer_id, limit)
     for entry in entries:
         if entry.author_kind == "customer":
             kind, summary = "ticket.replied", f"Customer replied: {_short(entry.body)}"
@@ -66,36 +34,12 @@ async def timeline(session: AsyncSession, customer_id: str, *, limit: int) -> Ti
             kind, summary = "ticket.noted", f"Internal note by {entry.author}"
         else:
             kind, summary = "ticket.answered", f"{entry.author} replied: {_short(entry.body)}"
-        items.append(
-            TimelineItem(at=entry.created_at, kind=kind, summary=summary, ref=entry.ticket_id)
-        )
-    messages = await session.scalars(
-        select(Message)
-        .where(Message.customer_id == customer_id)
-        .order_by(Message.sent_at.desc())
-        .limit(limit)
-    )
-    for message in messages:
+        items.add(entry.created_at, kind, summary, entry.ticket_id)
+    for message in await newest(session, Message, Message.sent_at, customer_id, limit):
         title = _short(message.title)
-        items.append(
-            TimelineItem(
-                at=message.sent_at,
-                kind="message.sent",
-                summary=f"Message sent: {title}",
-                ref=message.id,
-            )
-        )
-        if message.read_at is not None:
-            items.append(
-                TimelineItem(
-                    at=message.read_at,
-                    kind="message.read",
-                    summary=f"Message read: {title}",
-                    ref=message.id,
-                )
-            )
-    items.sort(key=lambda item: item.at, reverse=True)
-    return Timeline(items=items[:limit], next_cursor=None)
+        items.add(message.sent_at, "message.sent", f"Message sent: {title}", message.id)
+        items.add(message.read_at, "message.read", f"Message read: {title}", message.id)
+    return items.newest_first(limit)
 
 
 async def stats(session: AsyncSession) -> TicketStats:

@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.runtime.paging import Page
+
 TicketStatus = Literal["open", "pending", "resolved", "closed"]
 TicketPriority = Literal["low", "normal", "high", "urgent"]
 AuthorKind = Literal["operator", "customer"]
@@ -28,9 +30,8 @@ class MessagePublic(BaseModel):
     read_at: datetime | None
 
 
-class MessagePage(BaseModel):
-    items: list[MessagePublic]
-    next_cursor: str | None
+class MessagePage(Page[MessagePublic]):
+    """Messages sent to a customer, newest first."""
 
 
 class MessageCreate(BaseModel):
@@ -105,22 +106,8 @@ class TicketDetails(TicketPublic):
     messages: list[TicketMessagePublic]
 
 
-class TicketPage(BaseModel):
-    items: list[TicketPublic]
-    next_cursor: str | None
-
-
-class TimelineItem(BaseModel):
-    at: datetime
-    service: Literal["tickets"] = "tickets"
-    kind: str
-    summary: str
-    ref: str | None
-
-
-class Timeline(BaseModel):
-    items: list[TimelineItem]
-    next_cursor: str | None = None
+class TicketPage(Page[TicketPublic]):
+    """Tickets in the order asked for."""
 
 
 class TicketStats(BaseModel):

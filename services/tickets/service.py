@@ -4,7 +4,7 @@ templates, operators' messages, their read state, and the message history."""
 import uuid
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts import topics
@@ -19,6 +19,7 @@ from services.contracts.tickets import MessageSentV1
 from services.runtime.consumer import PoisonMessage
 from services.runtime.db import utcnow
 from services.runtime.outbox import Outbox
+from services.runtime.paging import Keyset
 from services.runtime.problems import Problem
 from services.tickets import templates
 from services.tickets.models import CustomerContact, Message
@@ -274,29 +275,20 @@ async def mark_read(session: AsyncSession, event: MessageReadV1) -> None:
     message.read_at = event.read_at
 
 
+MESSAGES = Keyset("tickets.messages", tuple[datetime, str])
+
+
 async def list_messages(
     session: AsyncSession, customer_id: str, *, limit: int, cursor: str | None
 ) -> MessagePage:
     query = select(Message).where(Message.customer_id == customer_id)
     if cursor:
-        last = await session.get(Message, cursor)
-        if last is None or last.customer_id != customer_id:
-            raise Problem(
-                400,
-                "Bad cursor",
-                "the cursor is not one this list gave out",
-                extra={"field": "cursor"},
-            )
-        query = query.where(
-            or_(
-                Message.sent_at < last.sent_at,
-                (Message.sent_at == last.sent_at) & (Message.id < last.id),
-            )
-        )
+        query = query.where(MESSAGES.where(cursor, (Message.sent_at, Message.id), descending=True))
     rows = (
         await session.scalars(
             query.order_by(Message.sent_at.desc(), Message.id.desc()).limit(limit + 1)
         )
     ).all()
-    items = [MessagePublic.model_validate(m, from_attributes=True) for m in rows[:limit]]
-    return MessagePage(items=items, next_cursor=rows[limit - 1].id if len(rows) > limit else None)
+    page, next_cursor = MESSAGES.cut(rows, limit, lambda m: (m.sent_at, m.id))
+    items = [MessagePublic.model_validate(m, from_attributes=True) for m in page]
+    return MessagePage(items=items, next_cursor=next_cursor)

@@ -41,10 +41,11 @@ from services.runtime.db import Database
 # Values are str; Any keeps httpx's wider parameter type happy.
 Params = list[tuple[str, Any]]
 NOW = datetime.now(UTC)
+ONE_AND_A_HALF = timedelta(days=540)  # years
 
 
-def _cursor(value: Any, last_id: str = "") -> str:
-    return listing.encode_cursor(value, last_id)
+def _cursor(sort: SortKey, value: Any, last_id: str = "") -> str:
+    return listing.encode_cursor(sort, value, last_id)
 
 
 @dataclass(frozen=True)
@@ -99,15 +100,20 @@ def scenarios() -> list[Scenario]:
         ),
         Scenario(
             "deep page by name (cursor mid-alphabet)",
-            [[("sort", "name"), ("cursor", _cursor(v))] for v in ("m", "novák", "t")],
+            [[("sort", "name"), ("cursor", _cursor("name", v))] for v in ("m", "novák", "t")],
         ),
         Scenario(
             "deep page newest first (cursor 18 months back)",
-            [[("sort", "-created_at"), ("cursor", _cursor(NOW - timedelta(days=540)))]],
+            [
+                [
+                    ("sort", "-created_at"),
+                    ("cursor", _cursor("-created_at", NOW - timedelta(days=540))),
+                ]
+            ],
         ),
         Scenario(
             "deep page by expiry (cursor at now)",
-            [[("sort", "expires_at"), ("cursor", _cursor(NOW))]],
+            [[("sort", "expires_at"), ("cursor", _cursor("expires_at", NOW))]],
         ),
     ]
 

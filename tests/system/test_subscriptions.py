@@ -458,7 +458,14 @@ async def test_a_webshop_refund_shortens_then_ends_the_period(
         "with the shortened expiry",
     )
     kinds = [(e["kind"], e["amount"]) for e in await ledger(client, customer_id)]
-    assert sorted(kinds) == [("payment", "99.00"), ("refund", "49.50")]
+    assert sorted(kinds) == [
+        ("charge", "99.00"),
+        ("credit", "49.50"),
+        ("payment", "99.00"),
+        ("refund", "49.50"),
+    ]
+    owed = (await client.get(f"/api/v1/customers/{customer_id}/transactions")).json()["balance"]
+    assert {currency: Decimal(amount) for currency, amount in owed.items()} == {"EUR": Decimal(0)}
 
 
 async def test_erasure_keeps_amounts_and_empties_the_customers_billing(
@@ -502,10 +509,12 @@ async def test_a_refund_sent_right_after_its_order_waits_for_it(
 
     async def refunded() -> list[Json] | None:
         entries = await ledger(client, customer_id)
-        return entries if len(entries) == 2 else None
+        return entries if len(entries) == 4 else None
 
     entries = await eventually(refunded, what="the parked refund to be applied")
     assert sorted((e["kind"], e["amount"]) for e in entries) == [
+        ("charge", "9.99"),
+        ("credit", "9.99"),
         ("payment", "9.99"),
         ("refund", "9.99"),
     ]

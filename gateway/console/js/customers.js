@@ -3,6 +3,7 @@
 
 import { api, download } from "./api.js";
 import { baseProducts, extraProducts, loadCatalog, planLabel, planName, productName } from "./catalog.js";
+import { paymentFields, sell } from "./selling.js";
 import { countries, isCountry } from "./countries.js";
 import { REPEAT_TRIAL, SELL, can } from "./session.js";
 import {
@@ -590,11 +591,13 @@ function addCustomer(catalog, done) {
     credentials.hidden = !custom.checked;
     login.required = password.required = custom.checked;
   });
+  const payment = paymentFields();
   dialog(
     "Add customer",
     [
       h("fieldset", {}, h("legend", {}, "Webshop"), field("Webshop", webshop)),
       sale.element,
+      payment.element,
       h("fieldset", {}, h("legend", {}, "Personal data"), infoFields()),
       h(
         "fieldset",
@@ -611,6 +614,7 @@ function addCustomer(catalog, done) {
           ...sale.picked(),
           info: readInfo(form),
           credentials: custom.checked ? { login: login.value, password: password.value } : null,
+          payment: payment.picked(),
         },
       });
       showCreated(created, done);
@@ -663,7 +667,7 @@ function showCreated(created, done) {
 export function renew(catalog, customer, done) {
   const summary = customer.subscription || {};
   if (!summary.product_id) {
-    flash("This customer has no subscription to renew yet; use Change to sell one.", "error");
+    sell(catalog, customer, done);
     return;
   }
   const sale = saleFields(catalog, {
@@ -674,11 +678,14 @@ export function renew(catalog, customer, done) {
     fixedProduct: true,
     allowRepeatTrial: true,
   });
+  const payment = paymentFields();
   dialog(
     `Renew ${fullName(customer.info)}`,
-    [h("p", { class: "muted" }, `Adds the plan's length from the current expiry (${when(summary.expires_at)}), or from now if expired.`), sale.element],
+    [h("p", { class: "muted" }, `Adds the plan's length from the current expiry (${when(summary.expires_at)}), or from now if expired.`), sale.element, payment.element],
     async () => {
-      const result = await api("POST", `/customers/${customer.id}/subscription/renew`, { body: sale.picked() });
+      const result = await api("POST", `/customers/${customer.id}/subscription/renew`, {
+        body: { ...sale.picked(), payment: payment.picked() },
+      });
       if (done) await attempt(done);
       flash(`Renewed: expires ${when(result?.subscription?.expires_at)}.`);
     },
@@ -703,12 +710,13 @@ export function changeSubscription(catalog, customer, done) {
       ["at_expiry", "At the current expiry"],
     ]),
   );
+  const payment = paymentFields();
   dialog(
     `Change ${fullName(customer.info)}'s subscription`,
-    [sale.element, field("Starts", starts)],
+    [sale.element, field("Starts", starts), payment.element],
     async () => {
       const result = await api("POST", `/customers/${customer.id}/subscription/change`, {
-        body: { ...sale.picked(), starts: starts.value },
+        body: { ...sale.picked(), starts: starts.value, payment: payment.picked() },
       });
       if (done) await attempt(done);
       flash(`Changed (${result?.action || "done"}).`);

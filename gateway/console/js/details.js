@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import { extraProducts, loadCatalog, planLabel, planName, productName } from "./catalog.js";
 import { changeSubscription, infoFields, readInfo, renew } from "./customers.js";
+import { sell, webshopMoveNote } from "./selling.js";
 import { SELL, SUPPORT, can } from "./session.js";
 import {
   attempt,
@@ -110,12 +111,14 @@ async function infoTab(panel, { customer, catalog, reload, path }) {
     return;
   }
   const webshop = h("select", { name: "webshop_id" }, options(catalog.webshops.map((w) => [w.id, w.name]), customer.webshop_id));
+  const save = h("button", { type: "submit", class: "primary" }, "Save");
   const form = h(
     "form",
     {},
     infoFields(customer.info),
     h("div", { class: "row" }, field("Webshop", webshop)),
-    h("p", {}, h("button", { type: "submit", class: "primary" }, "Save")),
+    webshopMoveNote(path, webshop, customer.webshop_id, save),
+    h("p", {}, save),
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -159,8 +162,10 @@ async function subscriptionTab(panel, { customer, catalog, reload, path }) {
     ? h(
         "div",
         { class: "row" },
-        h("button", { type: "button", onclick: () => renew(catalog, customer, reload) }, "Renew"),
-        h("button", { type: "button", onclick: () => changeSubscription(catalog, customer, reload) }, "Change"),
+        sub
+          ? h("button", { type: "button", onclick: () => renew(catalog, customer, reload) }, "Renew")
+          : h("button", { type: "button", class: "primary", onclick: () => sell(catalog, customer, reload) }, "Sell subscription"),
+        sub ? h("button", { type: "button", onclick: () => changeSubscription(catalog, customer, reload) }, "Change") : null,
         sub ? h("button", { type: "button", onclick: () => extendExpiry(path, sub, reload) }, "Extend expiry") : null,
         sub ? h("button", { type: "button", onclick: () => addExtra(path, catalog, reload) }, "Add extra") : null,
         sub ? h("button", { type: "button", class: "danger", onclick: () => cancel(path, reload) }, "Cancel subscription") : null,
@@ -542,16 +547,18 @@ async function transactionsTab(panel, { path }) {
     api("GET", `${path}/transactions`, { query: { limit: 100 } }),
     api("GET", `${path}/invoices`).catch((problem) => ({ error: problem.message })),
   ]);
+  // The balance is what the customer owes: a negative one means they are in credit.
   const balance = Object.entries(ledger.balance || {}).map(([currency, amount]) => `${amount} ${currency}`).join(", ");
   clear(
     panel,
-    h("p", {}, "Balance: ", balance || "—"),
+    h("p", { "data-testid": "balance" }, "Owes: ", balance || "—"),
     table(
       ledger.items,
       [
         ["When", (t) => when(t.recorded_at)],
         ["Kind", "kind"],
-        ["Amount", (t) => `${t.amount} ${t.currency}`],
+        ["Amount", (t) => `${["payment", "credit"].includes(t.kind) ? "−" : ""}${t.amount} ${t.currency}`],
+        ["Owed after", (t) => (t.balance_after === null || t.balance_after === undefined ? null : `${t.balance_after} ${t.currency}`)],
         ["Description", "description"],
         ["Source", "source"],
         ["Order", "order_id"],
@@ -568,6 +575,8 @@ async function transactionsTab(panel, { path }) {
             ["Number", (i) => i.number || i.id],
             ["Issued", (i) => when(i.issued_at || i.created_at)],
             ["Total", (i) => (i.total !== undefined ? `${i.total} ${i.currency || ""}` : null)],
+            ["Paid", (i) => (i.paid !== undefined ? `${i.paid} ${i.currency || ""}` : null)],
+            ["Due", (i) => (i.due !== undefined ? `${i.due} ${i.currency || ""}` : null)],
           ],
           null,
           "No invoices.",

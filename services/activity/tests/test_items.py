@@ -70,7 +70,11 @@ async def test_favorites_are_listed_per_profile_newest_first_in_keyset_pages(
     assert [i.item_id for i in (await favorites(db, profile_id="p-kids")).items] == ["kids-1"]
     with pytest.raises(Problem) as bad:
         await favorites(db, cursor="not-a-cursor")
-    assert bad.value.status == 400
+    assert bad.value.status == 422
+    watchlist_cursor = saved_items.SAVED_ITEMS["watchlist"].encode((start, "x"))
+    with pytest.raises(Problem) as bad:
+        await favorites(db, cursor=watchlist_cursor)
+    assert bad.value.extra["errors"][0]["field"] == "cursor"
 
 
 async def test_the_operator_removes_one_item_by_its_id(db: Database, feed: Feed) -> None:

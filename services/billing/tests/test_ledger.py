@@ -2,7 +2,7 @@
 the same books."""
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -39,9 +39,10 @@ async def test_many_small_amounts_sum_without_drift(db: Database) -> None:
     async with db.sessions() as session:
         balance = await service.balance(session, CUSTOMER)
         stats = await reports.stats(session, now=NOW)
-    # 500 payments of 0.01 less 500 charges of 0.0033, exactly (a float gives 3.3499999...).
-    assert balance == {"EUR": Decimal("3.35")}
-    assert sum(d.amount for d in stats.revenue_per_day) == Decimal("6.65")
+    # Owed: 500 charges of 0.0033 less 500 payments of 0.01, exactly (a float gives
+    # -3.3499999...); revenue is what was sold, the charges.
+    assert balance == {"EUR": Decimal("-3.35")}
+    assert sum(d.amount for d in stats.revenue_per_day) == Decimal("1.65")
 
 
 async def test_invoices_timeline_and_stats_follow_the_actions(db: Database, outbox: Outbox) -> None:
@@ -109,23 +110,25 @@ async def test_stats_is_one_exact_group_by_per_utc_day_and_currency(db: Database
     day_one = NOW.replace(hour=0, minute=0)  # 2025-01-01 00:00 UTC
     entries = (
         # 0.1 ten times: a float sum is 0.9999999999999999.
-        [_entry("payment", "0.1", "EUR", day_one + timedelta(minutes=i)) for i in range(10)]
+        [_entry("charge", "0.1", "EUR", day_one + timedelta(minutes=i)) for i in range(10)]
         # 0.0001 and 0.0002 alternating: floats drift after a few hundred.
         + [
             _entry("charge", "0.0001" if i % 2 else "0.0002", "EUR", NOW + timedelta(seconds=i))
             for i in range(600)
         ]
         + [
+            # Money moving (a payment, a refund) settles sales: it is not revenue again.
+            _entry("payment", "0.5", "EUR", day_one + timedelta(minutes=30)),
             _entry("refund", "0.3", "EUR", day_one + timedelta(hours=1)),
             _entry("credit", "0.07", "EUR", day_one + timedelta(hours=2)),
             _entry("adjustment", "0", "EUR", day_one + timedelta(hours=3)),
             # The last microsecond of the day before, and a day in another currency.
-            _entry("payment", "1234567.8901", "USD", day_one - timedelta(microseconds=1)),
+            _entry("charge", "1234567.8901", "USD", day_one - timedelta(microseconds=1)),
             _entry("charge", "0.2", "USD", day_one - timedelta(days=2)),
             _entry("charge", "0.1", "USD", day_one - timedelta(days=2)),
             # Older than the 30 days (29 days before today's midnight is the first counted).
-            _entry("payment", "99", "EUR", day_one - timedelta(days=29, microseconds=1)),
-            _entry("payment", "5", "EUR", day_one - timedelta(days=29)),
+            _entry("charge", "99", "EUR", day_one - timedelta(days=29, microseconds=1)),
+            _entry("charge", "5", "EUR", day_one - timedelta(days=29)),
         ]
     )
     async with db.transaction() as session:
@@ -149,7 +152,7 @@ async def test_stats_is_one_exact_group_by_per_utc_day_and_currency(db: Database
         ("2024-12-03", "EUR", Decimal("5.00")),
         ("2024-12-30", "USD", Decimal("0.30")),
         ("2024-12-31", "USD", Decimal("1234567.8901")),
-        ("2025-01-01", "EUR", Decimal("0.72")),  # 1.00 + 0.09 - 0.30 - 0.07 + 0
+        ("2025-01-01", "EUR", Decimal("1.02")),  # charges 1.00 + 0.09, less the credit 0.07
     ]
     # The revenue is one read (the trial-conversion figure reads the ledger's plans apart).
     ledger_reads = [s for s in statements if "ledger_transaction.amount" in s]
@@ -207,16 +210,29 @@ async def test_invoice_pages_neither_repeat_nor_skip_while_entries_are_written(
         final = await reports.list_invoices(session, CUSTOMER, limit=500, cursor=None)
     refunded = next(i for i in final.items if i.order_id == "order-0")
     assert [line.kind for line in refunded.lines] == ["payment", "charge", "refund"]
-    assert refunded.total == Decimal("1.90")
+    # Sold 1.00, paid 1.00 of which 0.10 handed back: 0.10 owed (no credit took the sale back).
+    assert (refunded.total, refunded.paid, refunded.due) == (
+        Decimal("1.00"),
+        Decimal("0.90"),
+        Decimal("0.10"),
+    )
+    assert [line.amount for line in refunded.lines] == [
+        Decimal("-1.00"),
+        Decimal("1.00"),
+        Decimal("0.10"),
+    ]
 
 
 async def test_a_cursor_the_list_did_not_give_out_is_a_problem(db: Database) -> None:
     async with db.sessions() as session:
-        for cursor in ("12", "bm90IGpzb24", "WyIyMDI1LTAxLTAxVDAwOjAwOjAwIiwgIngiXQ"):
+        transactions = service.TRANSACTIONS.encode((datetime(2026, 1, 1, tzinfo=UTC), "x"))
+        for cursor in ("12", "bm90IGpzb24", "WyIyMDI1LTAxLTAxVDAwOjAwOjAwIiwgIngiXQ", transactions):
             with pytest.raises(Problem) as raised:
                 await reports.list_invoices(session, CUSTOMER, limit=5, cursor=cursor)
-            assert raised.value.status == 400
-            assert raised.value.extra == {"field": "cursor"}
+            assert raised.value.status == 422
+            assert raised.value.extra == {
+                "errors": [{"field": "cursor", "message": "not a cursor of this list"}]
+            }
 
 
 async def test_stats_count_subscriptions_expiring_ended_and_trials_converted(

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from services.billing import models, service
 from services.billing.models import LedgerTransaction, Product, Subscription
 from services.billing.periods import add_period
+from services.billing.reports import INVOICES
 from services.billing.schemas import OrderCheck
 from services.contracts import topics
 from services.contracts.customers import OrderPayment, SubscriptionOrder
@@ -147,13 +148,24 @@ async def test_an_order_writes_one_ledger_entry_and_activated_then_recorded(
     )
 
 
-async def test_a_paid_order_records_the_webshops_payment(db: Database, outbox: Outbox) -> None:
+async def test_a_paid_order_records_the_sale_and_the_webshops_payment(
+    db: Database, outbox: Outbox
+) -> None:
     paid = payment("10.99", "USD", reference="ch_123")
     await apply(db, outbox, order(webshop_id="shop-us"), paid)
 
-    [entry] = await ledger_of(db)
-    assert (entry.kind, entry.amount, entry.currency) == ("payment", Decimal("10.99"), "USD")
-    assert (entry.source, entry.reference, entry.recorded_at) == ("webshop", "ch_123", paid.paid_at)
+    charge, settled = sorted(await ledger_of(db), key=lambda e: e.kind)
+    assert (charge.kind, charge.amount, charge.currency) == ("charge", Decimal("10.99"), "USD")
+    assert (settled.kind, settled.amount, settled.currency) == ("payment", Decimal("10.99"), "USD")
+    for entry in (charge, settled):
+        assert (entry.source, entry.reference, entry.recorded_at) == (
+            "webshop",
+            "ch_123",
+            paid.paid_at,
+        )
+        assert entry.order_id == charge.order_id
+    async with db.sessions() as session:
+        assert await service.balance(session, CUSTOMER) == {"USD": Decimal("0.00")}
 
 
 async def test_a_trial_product_opens_a_trial_for_its_days(db: Database, outbox: Outbox) -> None:
@@ -211,9 +223,9 @@ async def test_a_paid_order_with_extras_pays_the_plan_and_each_extra(
     sold = order(extra_product_ids=("hbo", "sports-plus"))
     await apply(db, outbox, sold, payment("21.97"))
 
-    [entry] = await ledger_of(db)
-    assert (entry.kind, entry.amount) == ("payment", Decimal("21.97"))
-    assert [r.type for r in await events(db)] == [ACTIVATED, RECORDED]
+    entries = sorted((e.kind, e.amount) for e in await ledger_of(db))
+    assert entries == [("charge", Decimal("21.97")), ("payment", Decimal("21.97"))]
+    assert [r.type for r in await events(db)] == [ACTIVATED, RECORDED, RECORDED]
 
 
 async def test_the_same_order_applied_twice_is_recorded_once(db: Database, outbox: Outbox) -> None:
@@ -221,8 +233,8 @@ async def test_the_same_order_applied_twice_is_recorded_once(db: Database, outbo
     first = await subscription_of(db)
     await apply(db, outbox, order(), payment("9.99"))
 
-    assert len(await ledger_of(db)) == 1
-    assert [r.type for r in await events(db)] == [ACTIVATED, RECORDED]
+    assert len(await ledger_of(db)) == 2
+    assert [r.type for r in await events(db)] == [ACTIVATED, RECORDED, RECORDED]
     again = await subscription_of(db)
     assert first is not None and again is not None
     assert again.expires_at == first.expires_at
@@ -329,9 +341,10 @@ async def test_balance_sums_per_currency(db: Database, outbox: Outbox) -> None:
         balance = await service.balance(session, CUSTOMER)
         page = await service.list_transactions(session, CUSTOMER)
 
-    assert balance == {"EUR": Decimal("-79.02"), "USD": Decimal("10.99")}
+    # Paid webshop orders owe nothing; the operator's sale of 99.00 is owed until paid.
+    assert balance == {"EUR": Decimal("99.00"), "USD": Decimal("0.00")}
     assert page.balance == balance
-    assert len(page.items) == 4
+    assert len(page.items) == 7
 
 
 async def test_transactions_page_newest_first_through_every_entry(
@@ -350,9 +363,10 @@ async def test_transactions_page_newest_first_through_every_entry(
             cursor = page.next_cursor
             if cursor is None:
                 break
-    # All payments share paid_at: the id breaks the tie, and no entry is lost or repeated.
+    # Each charge and payment share paid_at: the id breaks the tie, and no entry is lost or
+    # repeated.
     assert sorted(seen) == sorted(expected)
-    assert len(seen) == len(set(seen)) == 7
+    assert len(seen) == len(set(seen)) == 14
 
 
 @pytest.mark.parametrize(
@@ -420,12 +434,23 @@ async def test_a_yearly_plan_prices_a_monthly_extra_over_the_year(db: Database) 
         await service.resolve_sale(session, check, service.Paid(Decimal("157.75"), "EUR", at))
 
 
-@pytest.mark.parametrize("cursor", ["no-separator", "yesterday|some-id"])
-async def test_a_bad_transactions_cursor_is_a_400_problem(db: Database, cursor: str) -> None:
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "no-separator",
+        "2026-01-01T00:00:00+00:00|some-id",
+        INVOICES.encode((datetime(2026, 1, 1, tzinfo=UTC), "some-id")),
+    ],
+    ids=["garbage", "old-format", "invoices-cursor"],
+)
+async def test_a_bad_transactions_cursor_is_a_422_naming_it(db: Database, cursor: str) -> None:
     async with db.sessions() as session:
         with pytest.raises(Problem) as problem:
             await service.list_transactions(session, CUSTOMER, cursor=cursor)
-    assert (problem.value.status, problem.value.extra) == (400, {"field": "cursor"})
+    assert problem.value.status == 422
+    assert problem.value.extra == {
+        "errors": [{"field": "cursor", "message": "not a cursor of this list"}]
+    }
 
 
 async def test_a_webshop_order_for_a_trial_the_customer_had_is_rejected(

@@ -24,7 +24,8 @@ from services.customers.models import Account
 from services.customers.schemas import CredentialsIn, CustomerCreate
 from services.runtime.db import Database, utcnow
 from services.runtime.outbox import Outbox
-from services.runtime.problems import Problem
+from services.runtime.paging import Keyset, Page
+from services.runtime.problems import Problem, field_error
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +117,8 @@ class BatchItemPublic(BaseModel):
     error: str | None
 
 
-class BatchItemPage(BaseModel):
-    items: list[BatchItemPublic]
-    next_cursor: str | None
+class BatchItemPage(Page[BatchItemPublic]):
+    """A bulk-add job's items in number order."""
 
 
 def _public(batch: CustomerBatch, created: int, failed: int) -> BatchPublic:
@@ -151,17 +151,9 @@ async def _taken_logins(session: AsyncSession, logins: list[str]) -> list[str]:
     return sorted(taken)
 
 
-async def create_batch(
-    session: AsyncSession, payload: BatchCreate, idempotency_key: str | None
-) -> tuple[BatchPublic, bool]:
-    """Queue the job; a repeated Idempotency-Key answers the first job. Patterned logins are
-    checked for collisions now, so a job is refused whole rather than failing item by item."""
-    if idempotency_key:
-        earlier = await session.scalar(
-            select(CustomerBatch).where(CustomerBatch.idempotency_key == idempotency_key)
-        )
-        if earlier is not None:
-            return await get_batch(session, earlier.id), False
+async def create_batch(session: AsyncSession, payload: BatchCreate) -> BatchPublic:
+    """Queue the job. Patterned logins are checked for collisions now, so a job is refused
+    whole rather than failing item by item."""
     digits = payload.digits or len(str(payload.last_number))
     numbers = range(payload.first_number, payload.last_number + 1)
     if payload.login_prefix is not None:
@@ -174,7 +166,7 @@ async def create_batch(
                 409,
                 "Logins taken",
                 f"{len(taken)} of the patterned logins are in use: {shown}",
-                extra={"errors": [{"field": "login_prefix", "message": "logins in use"}]},
+                errors=[field_error("login_prefix", "logins in use")],
             )
     batch = CustomerBatch(
         id=str(uuid.uuid4()),
@@ -190,12 +182,11 @@ async def create_batch(
         count=payload.count,
         digits=digits,
         country=payload.country,
-        idempotency_key=idempotency_key,
         created_at=utcnow(),
     )
     session.add(batch)
     await session.flush()
-    return _public(batch, 0, 0), True
+    return _public(batch, 0, 0)
 
 
 async def get_batch(session: AsyncSession, batch_id: str) -> BatchPublic:
@@ -214,27 +205,34 @@ async def get_batch(session: AsyncSession, batch_id: str) -> BatchPublic:
     return _public(batch, int(counts.get("created", 0)), int(counts.get("failed", 0)))
 
 
+# The item's number alone: numbers are unique within a job.
+BATCH_ITEMS = Keyset("customers.batch_items", tuple[int])
+
+
 async def list_items(
     session: AsyncSession, batch_id: str, *, limit: int, cursor: str | None
 ) -> BatchItemPage:
     """Items in number order. A generated password is in the first answer listing its item
     and is erased from the database in the same transaction: it is shown once."""
+    # The cursor is checked first: a bad one is the client's error whatever the job.
+    after = (
+        BATCH_ITEMS.where(cursor, (CustomerBatchItem.number,), descending=False) if cursor else None
+    )
     batch = await session.get(CustomerBatch, batch_id)
     if batch is None:
         raise Problem(404, "Job not found", f"no bulk-add job with id {batch_id}")
     query = select(CustomerBatchItem).where(CustomerBatchItem.batch_id == batch_id)
-    if cursor:
-        if not cursor.isdigit():
-            raise Problem(400, "Bad cursor", "not a cursor of this list", extra={"field": "cursor"})
-        query = query.where(CustomerBatchItem.number > int(cursor))
+    if after is not None:
+        query = query.where(after)
     rows = list(
         await session.scalars(
             query.order_by(CustomerBatchItem.number).limit(limit + 1).with_for_update()
         )
     )
+    rows, next_cursor = BATCH_ITEMS.cut(rows, limit, lambda row: (row.number,))
     now = utcnow()
     items: list[BatchItemPublic] = []
-    for row in rows[:limit]:
+    for row in rows:
         password = row.password
         if password is not None:
             row.password = None
@@ -252,7 +250,6 @@ async def list_items(
             )
         )
     await session.flush()
-    next_cursor = str(rows[limit - 1].number) if len(rows) > limit else None
     return BatchItemPage(items=items, next_cursor=next_cursor)
 
 
@@ -449,7 +446,7 @@ class BatchWorker:
                 item = CustomerBatchItem(batch_id=job.id, number=number, created_at=utcnow())
                 try:
                     # Refusals (a login taken since the job was queued) come before any write.
-                    created, _ = await service.create_customer(session, self.outbox, payload, None)
+                    created = await service.create_customer(session, self.outbox, payload)
                 except Problem as problem:
                     item.status, item.error = "failed", (problem.detail or problem.title)[:300]
                 else:

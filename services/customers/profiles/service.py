@@ -17,7 +17,8 @@ from services.customers.models import Customer
 from services.customers.profiles.models import Profile
 from services.runtime.db import utcnow
 from services.runtime.outbox import Outbox
-from services.runtime.problems import Problem
+from services.runtime.paging import Page
+from services.runtime.problems import Problem, field_error
 
 MAX_PROFILES = 10
 DEFAULT_PROFILE_NAME = "Main"
@@ -63,9 +64,8 @@ class ProfilePublic(BaseModel):
     updated_at: datetime
 
 
-class ProfileList(BaseModel):
-    items: list[ProfilePublic]
-    next_cursor: str | None = None
+class ProfileList(Page[ProfilePublic]):
+    """Every profile of the account (a handful): one page, no cursor."""
 
 
 def to_public(profile: Profile) -> ProfilePublic:
@@ -110,7 +110,6 @@ async def create_default_profile(
         pin_hash=None,
         avatar=DEFAULT_AVATAR,
         is_default=True,
-        creation_key=None,
         created_at=created_at,
         updated_at=created_at,
     )
@@ -149,7 +148,7 @@ async def _name_taken(
             409,
             "Profile name taken",
             f"this account already has a profile named {name!r}",
-            extra={"errors": [{"field": "name", "message": "already used on this account"}]},
+            errors=[field_error("name", "already used on this account")],
         )
 
 
@@ -168,18 +167,9 @@ async def create_profile(
     outbox: Outbox,
     customer_id: str,
     payload: ProfileCreate,
-    idempotency_key: str | None,
-) -> tuple[ProfilePublic, bool]:
-    """A new profile and profile.created; a repeated Idempotency-Key answers the first one."""
+) -> ProfilePublic:
+    """A new profile and profile.created."""
     await _require_customer(session, customer_id, lock=True)
-    if idempotency_key:
-        earlier = await session.scalar(
-            select(Profile).where(
-                Profile.customer_id == customer_id, Profile.creation_key == idempotency_key
-            )
-        )
-        if earlier is not None:
-            return to_public(earlier), False
     count = await session.scalar(
         select(func.count()).select_from(Profile).where(Profile.customer_id == customer_id)
     )
@@ -188,7 +178,7 @@ async def create_profile(
             409,
             "Too many profiles",
             f"an account has at most {MAX_PROFILES} profiles",
-            extra={"errors": [{"field": "name", "message": f"limit of {MAX_PROFILES} reached"}]},
+            errors=[field_error("name", f"limit of {MAX_PROFILES} reached")],
         )
     await _name_taken(session, customer_id, payload.name)
     pin_hash = (
@@ -203,14 +193,13 @@ async def create_profile(
         pin_hash=pin_hash,
         avatar=payload.avatar,
         is_default=False,
-        creation_key=idempotency_key,
         created_at=now,
         updated_at=now,
     )
     session.add(profile)
     await session.flush()
     await _emit_created(session, outbox, profile)
-    return to_public(profile), True
+    return to_public(profile)
 
 
 async def update_profile(

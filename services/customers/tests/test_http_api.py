@@ -26,6 +26,7 @@ async def http(db: Database) -> AsyncIterator[httpx.AsyncClient]:
     async with service_runtime(SPEC, db) as rt:
         app = FastAPI()
         app.state.runtime = rt
+        app.state.idempotency = rt.idempotency
         install_problem_handlers(app)
         app.include_router(SPEC.router)
         transport = httpx.ASGITransport(app=app)
@@ -80,7 +81,7 @@ async def test_account_routes(http: httpx.AsyncClient) -> None:
     customer = await http.get(f"/customers/{customer_id}")
 
     assert (shown.status_code, shown.json()["login"]) == (200, "jane.doe")
-    assert (taken.status_code, taken.json()["field"]) == (409, "login")
+    assert (taken.status_code, taken.json()["errors"][0]["field"]) == (409, "login")
     assert (spaced.status_code, spaced.json()["errors"][0]["field"]) == (422, "login")
     assert (disabled.status_code, disabled.json()["disabled"]) == (200, True)
     assert reset.status_code == 200 and reset.json()["password"].isdigit()

@@ -294,16 +294,29 @@ def _encode(value: object) -> str:
         (_encode(["smith john", 7]), "name"),
         (_encode(["smith john"]), "name"),
         (_encode(["yesterday", "some-id"]), "-created_at"),
+        (customers_list.encode_cursor("-name", "smith john", "some-id"), "name"),
+        (customers_list.encode_cursor("-created_at", datetime.now(UTC), "some-id"), "-name"),
         (base64.urlsafe_b64encode(b"\xff\xfe").decode(), "name"),
     ],
-    ids=["garbage", "object", "id-not-text", "short", "not-a-date", "not-utf8"],
+    ids=[
+        "garbage",
+        "object",
+        "id-not-text",
+        "short",
+        "not-a-date",
+        "not-utf8",
+        "other-direction",
+        "other-sort",
+    ],
 )
-async def test_a_bad_cursor_is_a_400_problem(listing: Listing, cursor: str, sort: SortKey) -> None:
+async def test_a_bad_cursor_is_a_422_naming_it(
+    listing: Listing, cursor: str, sort: SortKey
+) -> None:
     async with listing.db.sessions() as session:
         with pytest.raises(Problem) as problem:
             await customers_list.list_customers(session, ListFilters(), sort=sort, cursor=cursor)
-    assert problem.value.status == 400
-    assert problem.value.extra == {"field": "cursor"}
+    assert problem.value.status == 422
+    assert problem.value.extra["errors"][0]["field"] == "cursor"
 
 
 @pytest.mark.parametrize(

@@ -72,7 +72,7 @@ async def existing_customer(
 ) -> str:
     """A customer created by an operator (outbox rows of it are left in the outbox)."""
     async with db.transaction() as session:
-        created, _ = await service.create_customer(
+        created = await service.create_customer(
             session,
             outbox,
             CustomerCreate(
@@ -81,7 +81,6 @@ async def existing_customer(
                 plan_id="basic-1m",
                 info=CustomerInfo(first_name="Old", last_name="Customer", email=email),
             ),
-            None,
         )
         if external_id:
             customer = await session.get(Customer, created.id)
@@ -140,6 +139,7 @@ async def test_a_new_buyer_becomes_a_webshop_customer_and_the_order_goes_to_bill
         "product_id": "basic",
         "plan_id": "basic-1m",
         "extra_product_ids": ["hbo"],
+        "operator_payment": None,
     }
     assert placed["payment"]["amount"] == "9.99"
     assert placed["payment"]["reference"] == "pay-o-1"

@@ -322,4 +322,9 @@ async def test_a_cursor_the_list_did_not_give_out_is_refused(db: Database) -> No
     async with db.sessions() as session:
         with pytest.raises(Problem) as raised:
             await conversations.list_tickets(session, cursor="not-a-cursor")
-    assert raised.value.status == 400
+    assert raised.value.status == 422
+    newest_first = conversations.TICKETS["-updated_at"].encode((datetime.now(UTC), "t-1"))
+    async with db.sessions() as session:
+        with pytest.raises(Problem) as raised:
+            await conversations.list_tickets(session, cursor=newest_first, sort="updated_at")
+    assert raised.value.extra["errors"][0]["field"] == "cursor"

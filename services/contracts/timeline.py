@@ -1,5 +1,7 @@
-"""The customer's timeline, merged from every service."""
+"""The customer's timeline: what each service answers on GET /customers/{id}/timeline, and the
+gateway's merge of the four. One model set, so a service and the gateway cannot drift apart."""
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
 
@@ -17,13 +19,21 @@ class TimelineItem(BaseModel):
 
 
 class ServiceTimeline(BaseModel):
-    """One service's answer to GET /customers/{id}/timeline."""
+    """One service's answer: its `limit` newest items (each of its sources read newest first up
+    to `limit`, then merged). One page: there is no cursor."""
 
     items: list[TimelineItem]
-    next_cursor: str | None = None
+    next_cursor: None = None
+
+    @classmethod
+    def newest_first(cls, items: Iterable[TimelineItem], limit: int) -> "ServiceTimeline":
+        # sorted() is stable: items of one instant keep the order they were given in.
+        return cls(items=sorted(items, key=lambda item: item.at, reverse=True)[:limit])
 
 
-class Timeline(BaseModel):
+class Timeline(ServiceTimeline):
+    """The gateway's answer: the services' items merged newest first."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -52,7 +62,6 @@ class Timeline(BaseModel):
     )
 
     items: list[TimelineItem] = Field(description="Newest first, across the services.")
-    next_cursor: str | None = None
     unavailable: list[ServiceName] = Field(
         description="Services that did not answer in time or failed; their events are missing.",
         examples=[["tickets"]],
