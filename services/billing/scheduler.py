@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,14 +50,6 @@ class SchedulerSettings:
     interval_seconds: float = 60.0
     expiring_days: int = 7
     batch_size: int = 500
-
-    @classmethod
-    def from_env(cls) -> "SchedulerSettings":
-        return cls(
-            interval_seconds=float(os.environ.get("BILLING_SCHEDULER_INTERVAL_SECONDS", "60")),
-            expiring_days=int(os.environ.get("BILLING_EXPIRING_DAYS", "7")),
-            batch_size=int(os.environ.get("BILLING_SCHEDULER_BATCH_SIZE", "500")),
-        )
 
 
 @dataclass
