@@ -1,5 +1,10 @@
 """Kafka entrypoints of the customers service: parse, then call the service layer."""
 
+from collections.abc import Sequence
+from typing import cast
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from services.contracts import topics
 from services.contracts.apps import (
     AppProfileCreatedV1,
@@ -17,7 +22,7 @@ from services.contracts.webshop import OrderPaidV1
 from services.customers import service, status
 from services.customers.account import service as account
 from services.customers.profiles import app_events as app_profiles
-from services.runtime.consumer import Delivery
+from services.runtime.consumer import Delivery, Incoming
 from services.runtime.service_app import Runtime
 
 
@@ -43,9 +48,12 @@ def register(rt: Runtime) -> None:
     async def subscription_cancelled(d: Delivery, data: SubscriptionCancelledV1) -> None:
         await status.handle_cancelled(d.session, data)
 
-    @on(topics.BILLING_EVENTS, SubscriptionExpiredV1)
-    async def subscription_expired(d: Delivery, data: SubscriptionExpiredV1) -> None:
-        await status.handle_expired(d.session, data)
+    # A month end expires thousands at once: a partition's run of them in one statement.
+    @rt.consumer.on_batch(topics.BILLING_EVENTS, SubscriptionExpiredV1)
+    async def subscriptions_expired(session: AsyncSession, batch: Sequence[Incoming]) -> None:
+        await status.handle_expired_batch(
+            session, [cast(SubscriptionExpiredV1, item.data) for item in batch]
+        )
 
     # The closest thing to a login the apps report: see account.py.
     @on(topics.APPS_EVENTS, DeviceConnectedV1)
