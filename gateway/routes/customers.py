@@ -109,7 +109,7 @@ async def list_customers(
         cursor=cursor,
     )
     page = await services.customers.list_customers(params)
-    return Response(customers.page_json(page), media_type="application/json")
+    return Response(page, media_type="application/json")
 
 
 @router.get(
