@@ -23,13 +23,20 @@ RoleHeaders = Callable[[str], Awaitable[Headers]]
 
 async def customer_with_activity(
     client: httpx.AsyncClient, services: InProcessServices, admin: Headers
-) -> str:
+) -> tuple[str, str, str]:
     """A customer with a device, two favorites (two profiles), a watchlist entry and a
-    completed recording."""
+    completed recording; its id and its main and kids profiles' (activity keeps the saved items
+    of profiles the customers service announced only)."""
     customer_id: str = (await sell(client, services, admin))["id"]
+    api = f"/api/v1/customers/{customer_id}/profiles"
+    main: str = (await client.get(api, headers=admin)).json()["items"][0]["id"]
+    made = await client.post(api, json={"name": "Kids", "kids": True}, headers=admin)
+    assert made.status_code == 201, made.text
+    kids: str = made.json()["id"]
+    await services.settle()
     await connect_device(services, customer_id)
     now = datetime.now(UTC)
-    for profile_id, item_id in (("p-kids", "s-1"), ("p-main", "ch-1")):
+    for profile_id, item_id in ((kids, "s-1"), (main, "ch-1")):
         favorite = FavoriteAddedV1(
             customer_id=customer_id,
             profile_id=profile_id,
@@ -40,12 +47,12 @@ async def customer_with_activity(
         )
         await services.apps_event(favorite, customer_id=customer_id)
     watch = WatchlistAddedV1(
-        customer_id=customer_id, profile_id="p-main", item_type="movie", item_id="m-1", at=now
+        customer_id=customer_id, profile_id=main, item_type="movie", item_id="m-1", at=now
     )
     await services.apps_event(watch, customer_id=customer_id)
     scheduled = RecordingScheduledV1(
         customer_id=customer_id,
-        profile_id="p-main",
+        profile_id=main,
         recording_id="rec-1",
         channel_id="ch-1",
         programme_id="prog-1",
@@ -59,7 +66,7 @@ async def customer_with_activity(
         customer_id=customer_id, recording_id="rec-1", size_bytes=1000, at=now
     )
     await services.apps_event(completed, customer_id=customer_id)
-    return customer_id
+    return customer_id, main, kids
 
 
 async def test_devices_are_listed_with_the_limit_and_policy(
@@ -84,7 +91,7 @@ async def test_devices_are_listed_with_the_limit_and_policy(
 async def test_lists_pass_the_profile_filter_and_cursor_on(
     client: httpx.AsyncClient, services: InProcessServices, admin: Headers
 ) -> None:
-    customer_id = await customer_with_activity(client, services, admin)
+    customer_id, main, kids_id = await customer_with_activity(client, services, admin)
     api = f"/api/v1/customers/{customer_id}"
 
     first = await client.get(f"{api}/favorites", params={"limit": 1}, headers=admin)
@@ -93,11 +100,9 @@ async def test_lists_pass_the_profile_filter_and_cursor_on(
         params={"limit": 1, "cursor": first.json()["next_cursor"]},
         headers=admin,
     )
-    kids = await client.get(f"{api}/favorites", params={"profile_id": "p-kids"}, headers=admin)
+    kids = await client.get(f"{api}/favorites", params={"profile_id": kids_id}, headers=admin)
     watchlist = await client.get(f"{api}/watchlist", headers=admin)
-    recordings = await client.get(
-        f"{api}/recordings", params={"profile_id": "p-main"}, headers=admin
-    )
+    recordings = await client.get(f"{api}/recordings", params={"profile_id": main}, headers=admin)
 
     assert first.status_code == second.status_code == 200, second.text
     pages = [first.json()["items"][0]["item_id"], second.json()["items"][0]["item_id"]]
@@ -122,7 +127,7 @@ async def test_operators_unbind_devices_and_remove_items_and_each_is_audited(
     admin: Headers,
     operator_with_role: RoleHeaders,
 ) -> None:
-    customer_id = await customer_with_activity(client, services, admin)
+    customer_id, _, _ = await customer_with_activity(client, services, admin)
     api = f"/api/v1/customers/{customer_id}"
     favorite = (await client.get(f"{api}/favorites", headers=admin)).json()["items"][0]["id"]
     watched = (await client.get(f"{api}/watchlist", headers=admin)).json()["items"][0]["id"]
@@ -138,7 +143,8 @@ async def test_operators_unbind_devices_and_remove_items_and_each_is_audited(
     assert devices.json()["items"] == []
     assert len(favorites.json()["items"]) == 1
     audit = await client.get("/api/v1/audit", params={"customer_id": customer_id}, headers=admin)
-    entries = [e for e in audit.json()["items"] if e["action"] != "customer.create"]
+    seeding = ("customer.create", "profile.create")
+    entries = [e for e in audit.json()["items"] if e["action"] not in seeding]
     assert [(e["action"], e["status_code"], e["actor"]) for e in reversed(entries)] == [
         ("device.unbind", 204, "operator-user"),
         ("favorites.remove", 204, "operator-user"),
