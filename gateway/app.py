@@ -24,7 +24,7 @@ from gateway.request_metrics import RequestCounter
 from gateway.routes import ROUTERS
 from gateway.settings import GatewaySettings, load_settings
 from gateway.web_console import mount_console
-from services.runtime import migrations
+from services.runtime import migrations, tracing
 from services.runtime.db import Database
 from services.runtime.logging_setup import configure_logging
 from services.runtime.problems import install_problem_handlers
@@ -62,6 +62,8 @@ def build(
             async with httpx.AsyncClient(
                 transport=transport, timeout=settings.service_timeout_seconds, trust_env=False
             ) as client:
+                # Its calls carry the request's `traceparent` on to the services.
+                tracing.instrument_httpx_client(client)
                 app.state.downstream = Downstream(
                     client, settings.service_urls, settings.service_timeout_seconds
                 )
@@ -81,6 +83,8 @@ def build(
     app.state.db = db
     app.state.operator_cache = OperatorCache(settings.operator_cache_seconds)
     install_problem_handlers(app)
+    tracing.instrument_app(app)
+    tracing.instrument_engine(db.engine.sync_engine)
 
     app.add_middleware(RequestCounter)
     # Added last, so it runs first: an oversized body is refused before anything reads it.
@@ -96,6 +100,7 @@ def build(
 def main() -> None:
     settings = load_settings()
     configure_logging("gateway", settings.log_level)
+    tracing.configure_tracing("gateway")
     uvicorn.Server(server_config(settings, build(settings))).run()
 
 

@@ -31,6 +31,7 @@ from services.runtime.db import Database, utcnow
 from services.runtime.dead_letters import DLQ_CONSUMER_HEADER, REPLAY_FOR_HEADER, header
 from services.runtime.metrics import EVENT_HANDLING_SECONDS, EVENTS_CONSUMED
 from services.runtime.producer import Producer
+from services.runtime.tracing import consuming
 
 log = logging.getLogger(__name__)
 
@@ -252,9 +253,10 @@ class EventConsumer:
                         event_id=item.inbox_key, topic=item.topic, processed_at=utcnow()
                     )
                 )
-                await item.handler(
-                    Delivery(session=session, event=item.event, topic=item.topic), item.data
-                )
+                with consuming(item.topic, item.event.type, item.event.id, item.event.traceparent):
+                    await item.handler(
+                        Delivery(session=session, event=item.event, topic=item.topic), item.data
+                    )
                 outcomes.append(item.outcome)
         # Nothing new was written when all were duplicates.
         if any(o != "duplicate" for o in outcomes):

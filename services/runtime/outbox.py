@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from services.contracts.envelope import CloudEvent, EventData
 from services.runtime.db import utcnow
 from services.runtime.messaging_tables import OUTBOX_BUCKETS
+from services.runtime.tracing import current_traceparent
 
 
 def bucket_of(key: str) -> int:
@@ -38,7 +39,13 @@ class Outbox:
         subject: str | None = None,
         event_id: str | None = None,
     ) -> CloudEvent:
-        cloud_event = CloudEvent.wrap(data, source=self.source, subject=subject, event_id=event_id)
+        cloud_event = CloudEvent.wrap(
+            data,
+            source=self.source,
+            subject=subject,
+            event_id=event_id,
+            traceparent=current_traceparent(),
+        )
         await session.execute(
             insert(self.table).values(
                 event_id=cloud_event.id,

@@ -17,7 +17,7 @@ from faststream.specification import AsyncAPI
 from sqlalchemy import MetaData, Table, text
 
 from services.contracts.envelope import EventData
-from services.runtime import migrations
+from services.runtime import migrations, tracing
 from services.runtime.consumer import EventConsumer
 from services.runtime.db import Database
 from services.runtime.health import health_router
@@ -151,6 +151,8 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
+    tracing.instrument_app(app)
+    tracing.instrument_engine(runtime.db.engine.sync_engine)
 
     async def database_ready() -> None:
         async with runtime.db.sessions() as session:
@@ -174,6 +176,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
 def run(spec: ServiceSpec) -> None:
     """Run the service until SIGINT/SIGTERM; uvicorn's shutdown runs the lifespan's cleanup."""
     settings = load_settings(spec.name)
+    tracing.configure_tracing(spec.name)
     uvicorn.run(
         create_app(spec, settings),
         host=settings.host,

@@ -30,6 +30,7 @@ class System:
     prefix: str
     kafka: str
     processes: dict[str, ServiceProcess]
+    log_dir: Path
     token: str = ""
 
     def topic(self, name: str) -> str:
@@ -80,10 +81,18 @@ def system(
             "OUTBOX_RELAY_INTERVAL_SECONDS": "0.1",
             # The real expiry scheduler, ticking fast enough for an expiry a few seconds ahead.
             "BILLING_SCHEDULER_INTERVAL_SECONDS": "1",
+            # A module that sets TRACED reads every process's spans back from these files.
+            **(
+                {"TRACES_DIR": str(log_dir / "traces")}
+                if getattr(request.module, "TRACED", False)
+                else {}
+            ),
         },
     )
     start_all(processes)
-    system = System(backend, prefix, kafka_bootstrap_servers, {p.name: p for p in processes})
+    system = System(
+        backend, prefix, kafka_bootstrap_servers, {p.name: p for p in processes}, log_dir
+    )
     response = httpx.post(
         f"{system.gateway}/api/v1/auth/token",
         data={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD},
