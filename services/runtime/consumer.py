@@ -29,7 +29,11 @@ from services.contracts.registry import EVENT_MODELS
 from services.contracts.topics import dlq
 from services.runtime.db import Database, utcnow
 from services.runtime.dead_letters import DLQ_CONSUMER_HEADER, REPLAY_FOR_HEADER, header
-from services.runtime.metrics import EVENT_HANDLING_SECONDS, EVENTS_CONSUMED
+from services.runtime.metrics import (
+    EVENT_HANDLING_SECONDS,
+    EVENTS_CONSUMED,
+    EVENTS_DEAD_LETTERED,
+)
 from services.runtime.producer import Producer
 from services.runtime.tracing import consuming
 
@@ -392,6 +396,7 @@ class EventConsumer:
                 (DLQ_CONSUMER_HEADER, self.service.encode()),
             ],
         )
+        EVENTS_DEAD_LETTERED.labels(self.service, topic.removeprefix(topics.PREFIX)).inc()
 
 
 async def _raw_body(message: StreamMessage[Any]) -> bytes:
