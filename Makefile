@@ -30,9 +30,10 @@ lint: .run/.installed ## ruff and mypy
 	$(PYTHON) -m mypy services gateway deploy tests conftest.py
 
 # make bench BENCH=customers_list: list pages at 10k/100k/1M customers (docs/customers-list.md)
+# make bench BENCH=apps: a fleet's app events into activity vs a raw pipeline (docs/performance.md)
 BENCH ?= orders
 
-bench: install ## a benchmark (BENCH=orders|customers_list); writes bench-results/
+bench: install ## a benchmark (BENCH=orders|customers_list|apps); writes bench-results/
 	$(PYTHON) -m tests.bench.$(BENCH)
 
 simulate: .run/.installed ## play TV-app activity for active customers of a running system (ARGS=...)

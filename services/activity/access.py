@@ -1,6 +1,8 @@
 """Whether a customer may connect devices, and how many: the read-model row of billing's and
 customers' events, and the lock that serializes every decision about one customer's devices."""
 
+from collections.abc import Collection
+
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -60,7 +62,13 @@ def refusal(limit: DeviceLimit | None) -> DeviceRejectionReason | None:
     return None
 
 
-async def erased(session: AsyncSession, customer_id: str) -> bool:
-    """True once the customer was erased: what their apps still report is dropped."""
-    row = await session.get(DeviceLimit, customer_id)
-    return row is not None and row.erased
+async def erased_among(session: AsyncSession, customer_ids: Collection[str]) -> set[str]:
+    """Which of these customers were erased, in one query (what a batch of reports drops)."""
+    if not customer_ids:
+        return set()
+    rows = await session.scalars(
+        select(DeviceLimit.customer_id).where(
+            DeviceLimit.customer_id.in_(customer_ids), DeviceLimit.erased.is_(True)
+        )
+    )
+    return set(rows.all())

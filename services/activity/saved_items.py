@@ -1,10 +1,11 @@
 """Favorites and watchlist of each profile, as the apps report them."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Literal, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.activity.models import SavedItem
@@ -15,6 +16,7 @@ from services.contracts.apps import (
     WatchlistAddedV1,
     WatchlistRemovedV1,
 )
+from services.runtime.db import dialect_insert
 from services.runtime.paging import Keyset
 from services.runtime.problems import Problem
 
@@ -35,35 +37,50 @@ def item_key(
     return str(uuid.uuid5(_ID_NAMESPACE, natural))
 
 
-async def add(
-    session: AsyncSession, list_name: ListName, event: FavoriteAddedV1 | WatchlistAddedV1
-) -> None:
-    key = item_key(event.customer_id, list_name, event.profile_id, event.item_type, event.item_id)
-    existing = await session.get(SavedItem, key)
-    if existing is not None:
-        if event.title is not None:
-            existing.title = event.title
-        return
-    session.add(
-        SavedItem(
-            id=key,
-            customer_id=event.customer_id,
-            list_name=list_name,
-            profile_id=event.profile_id,
-            item_type=event.item_type,
-            item_id=event.item_id,
-            title=event.title,
-            added_at=event.at,
+Change = tuple[
+    ListName, FavoriteAddedV1 | WatchlistAddedV1 | FavoriteRemovedV1 | WatchlistRemovedV1
+]
+
+
+async def apply_changes(session: AsyncSession, changes: Sequence[Change]) -> None:
+    """A batch's adds and removes, in their order, as one DELETE and one upsert: per item, what
+    adding and removing one after the other would leave (a removal drops what came before it;
+    the first add after it sets added_at, the last title given wins)."""
+    doomed: set[str] = set()
+    kept: dict[str, dict[str, object]] = {}
+    for list_name, event in changes:
+        key = item_key(
+            event.customer_id, list_name, event.profile_id, event.item_type, event.item_id
         )
-    )
-    await session.flush()
-
-
-async def remove(
-    session: AsyncSession, list_name: ListName, event: FavoriteRemovedV1 | WatchlistRemovedV1
-) -> None:
-    key = item_key(event.customer_id, list_name, event.profile_id, event.item_type, event.item_id)
-    await session.execute(delete(SavedItem).where(SavedItem.id == key))
+        if isinstance(event, FavoriteRemovedV1 | WatchlistRemovedV1):
+            doomed.add(key)
+            kept.pop(key, None)
+        elif key not in kept:
+            kept[key] = {
+                "id": key,
+                "customer_id": event.customer_id,
+                "list_name": list_name,
+                "profile_id": event.profile_id,
+                "item_type": event.item_type,
+                "item_id": event.item_id,
+                "title": event.title,
+                "added_at": event.at,
+            }
+        elif event.title is not None:
+            kept[key]["title"] = event.title
+    table = cast(Table, SavedItem.__table__)
+    if doomed:
+        await session.execute(delete(table).where(table.c.id.in_(doomed)))
+    if kept:
+        insert = dialect_insert(session)(table)
+        await session.execute(
+            insert.on_conflict_do_update(
+                index_elements=[table.c.id],
+                # Re-adding an item keeps when it was first added; a title given replaces it.
+                set_={"title": func.coalesce(insert.excluded.title, table.c.title)},
+            ),
+            list(kept.values()),
+        )
 
 
 async def remove_by_id(

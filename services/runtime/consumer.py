@@ -4,6 +4,9 @@ For every record: parse the envelope and the payload (a record that cannot be pa
 topic's `.dlq` with the reason in headers); skip it if its event id is in the inbox; else run the
 handler and record the id in the same transaction. Transient failures (database or broker away)
 are retried with backoff for as long as it takes; the offset is committed only after the effect.
+
+A handler takes one event (`on`), or a partition's run of events together (`on_batch`): then a
+poll's records cost one inbox statement, the handler's set-based statements and one commit.
 """
 
 import asyncio
@@ -11,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
@@ -19,7 +22,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.message import StreamMessage
 from pydantic import ValidationError
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +30,7 @@ from services.contracts import topics
 from services.contracts.envelope import CloudEvent, EventData
 from services.contracts.registry import EVENT_MODELS
 from services.contracts.topics import dlq
-from services.runtime.db import Database, utcnow
+from services.runtime.db import Database, dialect_insert, utcnow
 from services.runtime.dead_letters import DLQ_CONSUMER_HEADER, REPLAY_FOR_HEADER, header
 from services.runtime.metrics import (
     EVENT_HANDLING_SECONDS,
@@ -35,7 +38,7 @@ from services.runtime.metrics import (
     EVENTS_DEAD_LETTERED,
 )
 from services.runtime.producer import Producer
-from services.runtime.tracing import consuming
+from services.runtime.tracing import consuming, consuming_batch
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,19 @@ InvalidHandler = Callable[[Delivery, str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
+class Incoming:
+    """One event of a batch: its envelope and typed payload."""
+
+    event: CloudEvent
+    data: EventData
+
+
+# Takes the open transaction and a partition's new events (duplicates already dropped) in the
+# order they arrived; it applies them set-based and must keep each key's order.
+BatchHandler = Callable[[AsyncSession, Sequence[Incoming]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
 class Routed:
     """A parsed record and the handler it goes to."""
 
@@ -72,7 +88,8 @@ class Routed:
     record: "ConsumerRecord[bytes, bytes]"
     event: CloudEvent
     data: EventData | None
-    handler: Handler
+    handler: Handler | None
+    batch_handler: BatchHandler | None = None
     # What the metrics count it as once the handler ran.
     outcome: str = "handled"
 
@@ -107,7 +124,8 @@ class EventConsumer:
         self.after_commit = after_commit
         self.max_attempts = max_attempts
         self.max_backoff = max_backoff_seconds
-        self.handlers: dict[str, dict[str, tuple[type[EventData], Handler]]] = {}
+        self.handlers: dict[str, dict[str, tuple[type[EventData], Handler | BatchHandler]]] = {}
+        self._batched: set[BatchHandler] = set()
         self.invalid_handlers: dict[tuple[str, str], InvalidHandler] = {}
 
     def on(
@@ -120,6 +138,24 @@ class EventConsumer:
             self.handlers.setdefault(topic, {})[model.event_type] = (model, handler)
             if invalid is not None:
                 self.invalid_handlers[(topic, model.event_type)] = invalid
+            return handler
+
+        return register
+
+    def on_batch(
+        self, topic: str, *models: type[EventData]
+    ) -> Callable[[BatchHandler], BatchHandler]:
+        """Register one handler for all of `models` on `topic` that takes them together: each
+        run of consecutive records of these types in a partition's poll, in arrival order.
+
+        Where the set-based apply fails, the run is redone in halves, down to a batch of one,
+        so a poison record goes to the dead-letter topic alone and its neighbours stay batched.
+        """
+
+        def register(handler: BatchHandler) -> BatchHandler:
+            self._batched.add(handler)
+            for model in models:
+                self.handlers.setdefault(topic, {})[model.event_type] = (model, handler)
             return handler
 
         return register
@@ -200,8 +236,8 @@ class EventConsumer:
     async def process_batch(self, records: "Sequence[ConsumerRecord[bytes, bytes]]") -> None:
         """Handle what one poll returned: each partition's records in order, in one transaction
         per partition (one inbox query, one commit), partitions side by side where the database
-        takes concurrent writers. A failing batch is redone record by record, with the retries
-        and dead-lettering of `process`."""
+        takes concurrent writers. A failing batch is redone in halves down to the failing
+        record, which gets the retries and dead-lettering of `process`."""
         partitions: dict[tuple[str, int], list[ConsumerRecord[bytes, bytes]]] = {}
         for record in records:
             partitions.setdefault((record.topic, record.partition), []).append(record)
@@ -224,48 +260,90 @@ class EventConsumer:
                 routed.append(item)
         if not routed:
             return
-        try:
-            outcomes = await self._handle_together(routed)
-        except Exception as error:
-            log.info(
-                "batch of %d on %s failed (%r); handling them one by one", len(routed), topic, error
-            )
-            outcomes = [await self._handle_with_retries(item) for item in routed]
+        outcomes = await self._handle_in_parts(routed)
         share = (time.perf_counter() - started) / len(records)
         for outcome in outcomes:
             EVENTS_CONSUMED.labels(self.service, topic, outcome).inc()
             EVENT_HANDLING_SECONDS.labels(self.service, topic).observe(share)
 
+    async def _handle_in_parts(self, routed: "list[Routed]") -> list[str]:
+        """All together; if that fails on a record (a rule refused it, a bug), each half in
+        turn, so a poison record ends up alone, with its retries and dead letter, while its
+        neighbours stay batched. A transient failure is retried record by record instead."""
+        try:
+            return await self._handle_together(routed)
+        except TRANSIENT_ERRORS as error:
+            log.info("batch of %d failed (%r); handling them one by one", len(routed), error)
+        except Exception as error:
+            if len(routed) > 1:
+                log.info("batch of %d failed (%r); handling it in halves", len(routed), error)
+                half = len(routed) // 2
+                return [
+                    *await self._handle_in_parts(routed[:half]),
+                    *await self._handle_in_parts(routed[half:]),
+                ]
+        return [await self._handle_with_retries(item) for item in routed]
+
     async def _handle_together(self, routed: "list[Routed]") -> list[str]:
         outcomes = []
         async with self.db.transaction() as session:
-            keys = [item.inbox_key for item in routed]
-            seen = set(
-                (
-                    await session.scalars(
-                        select(self.inbox.c.event_id).where(self.inbox.c.event_id.in_(keys))
-                    )
-                ).all()
-            )
+            new = await self._record_in_inbox(session, routed)
+            # Consecutive events for one batch handler go to it together; a per-event handler
+            # in between ends the run, so the partition's order holds across both kinds.
+            run: list[Routed] = []
             for item in routed:
-                if item.inbox_key in seen:
+                if item.inbox_key not in new:
                     outcomes.append("duplicate")
                     continue
-                seen.add(item.inbox_key)
-                await session.execute(
-                    insert(self.inbox).values(
-                        event_id=item.inbox_key, topic=item.topic, processed_at=utcnow()
-                    )
-                )
-                with consuming(item.topic, item.event.type, item.event.id, item.event.traceparent):
-                    await item.handler(
-                        Delivery(session=session, event=item.event, topic=item.topic), item.data
-                    )
+                new.discard(item.inbox_key)  # the same event twice in one poll: once
                 outcomes.append(item.outcome)
+                if run and item.batch_handler is not run[0].batch_handler:
+                    await self._run_batch(session, run)
+                    run = []
+                if item.batch_handler is not None:
+                    run.append(item)
+                else:
+                    assert item.handler is not None
+                    event = item.event
+                    with consuming(item.topic, event.type, event.id, event.traceparent):
+                        await item.handler(
+                            Delivery(session=session, event=event, topic=item.topic), item.data
+                        )
+            if run:
+                await self._run_batch(session, run)
         # Nothing new was written when all were duplicates.
         if any(o != "duplicate" for o in outcomes):
             self.after_commit()
         return outcomes
+
+    async def _record_in_inbox(self, session: AsyncSession, routed: "list[Routed]") -> set[str]:
+        """Insert the batch's event ids into the inbox in one statement; returns those that
+        were not there yet (the rest were handled before: duplicates)."""
+        rows = {
+            item.inbox_key: {"event_id": item.inbox_key, "topic": item.topic} for item in routed
+        }
+        now = utcnow()
+        statement = (
+            dialect_insert(session)(self.inbox)
+            .on_conflict_do_nothing(index_elements=[self.inbox.c.event_id])
+            .returning(self.inbox.c.event_id)
+        )
+        # Parameters as a list: SQLAlchemy sends them as one multi-row INSERT from a statement
+        # compiled once (a .values() list would compile anew for every batch length).
+        parameters = [{**row, "processed_at": now} for row in rows.values()]
+        return set((await session.scalars(statement, parameters)).all())
+
+    @staticmethod
+    async def _run_batch(session: AsyncSession, run: "list[Routed]") -> None:
+        handler = run[0].batch_handler
+        assert handler is not None
+        events = []
+        for item in run:
+            # Parsed, always: a schema-invalid record is answered by a per-event `invalid` one.
+            assert item.data is not None
+            events.append(Incoming(item.event, item.data))
+        with consuming_batch(run[0].topic, [item.event.traceparent for item in run]):
+            await handler(session, events)
 
     async def _route(
         self, topic: str, record: "ConsumerRecord[bytes, bytes]"
@@ -302,7 +380,9 @@ class EventConsumer:
                 await invalid(delivery, reason)
 
             return None, Routed(topic, record, event, None, answer, outcome="dead_lettered")
-        return None, Routed(topic, record, event, data, handler)
+        if handler in self._batched:
+            return None, Routed(topic, record, event, data, None, handler)
+        return None, Routed(topic, record, event, data, cast(Handler, handler))
 
     async def _process(self, topic: str, record: "ConsumerRecord[bytes, bytes]") -> str:
         outcome, routed = await self._route(topic, record)

@@ -12,12 +12,15 @@ import socket
 import uuid
 from datetime import timedelta
 
+import asyncpg
 from sqlalchemy import Table, delete, func, insert, or_, select, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from services.runtime.db import Database, utcnow
 from services.runtime.messaging_tables import OUTBOX_BUCKETS
 from services.runtime.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
+from services.runtime.outbox import CHANNEL
 from services.runtime.producer import Producer
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,7 @@ class OutboxRelay:
         self._claimed_at = float("-inf")
         self._measured_at = float("-inf")
         self._task: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -62,14 +66,40 @@ class OutboxRelay:
     async def start(self) -> None:
         await self._ensure_lease_rows()
         self._task = asyncio.create_task(self._run(), name=f"{self.service}-outbox-relay")
+        if self.db.dialect == "postgresql":
+            self._listener = asyncio.create_task(
+                self._listen(), name=f"{self.service}-outbox-listen"
+            )
 
     async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        await self._release_leases()
+        for task in (self._listener, self._task):
+            if task is None:
+                continue
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._task is not None:
+            await self._release_leases()
+
+    async def _listen(self) -> None:
+        """Wake on the NOTIFY of any commit that added outbox rows, in this process or another
+        replica's; the polling interval stays as the fallback while the listener reconnects."""
+        dsn = make_url(self.db.url).set(drivername="postgresql")
+        while True:
+            try:
+                connection = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+            except Exception as error:  # the database is away: polling covers meanwhile
+                log.warning("outbox relay cannot LISTEN (%r); retrying", error)
+                await asyncio.sleep(5.0)
+                continue
+            closed = asyncio.Event()
+            try:
+                connection.add_termination_listener(lambda _c, ended=closed: ended.set())
+                await connection.add_listener(CHANNEL, lambda *_: self.wake())
+                await closed.wait()
+            finally:
+                with contextlib.suppress(Exception):
+                    await connection.close(timeout=1.0)
 
     async def _ensure_lease_rows(self) -> None:
         async with self.db.transaction() as session:

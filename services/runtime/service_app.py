@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,7 +22,9 @@ from services.runtime import migrations, tracing
 from services.runtime.consumer import EventConsumer
 from services.runtime.db import Database
 from services.runtime.health import health_router
+from services.runtime.idempotency import IdempotentWrites
 from services.runtime.logging_setup import configure_logging
+from services.runtime.nul_guard import NulGuard
 from services.runtime.outbox import Outbox
 from services.runtime.outbox_relay import OutboxRelay
 from services.runtime.problems import install_problem_handlers
@@ -43,6 +46,7 @@ class Runtime:
     relay: OutboxRelay
     consumer: EventConsumer
     broker: KafkaBroker
+    idempotency: IdempotentWrites
 
 
 @dataclass
@@ -88,7 +92,13 @@ def build_runtime(spec: ServiceSpec, settings: ServiceSettings) -> Runtime:
         log_level=logging.DEBUG,
         description=f"{spec.name} service",
     )
-    runtime = Runtime(settings, db, outbox, producer, relay, consumer, broker)
+    idempotency = IdempotentWrites(
+        db,
+        tables["idempotency_record"],
+        ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
+        lease=timedelta(seconds=settings.idempotency_lease_seconds),
+    )
+    runtime = Runtime(settings, db, outbox, producer, relay, consumer, broker, idempotency)
     spec.register_handlers(runtime)
     consumer.subscribe(
         broker, workers=settings.consumer_workers, batch_size=settings.consumer_batch_size
@@ -150,9 +160,11 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         docs_url="/docs",
     )
     app.state.runtime = runtime
+    app.state.idempotency = runtime.idempotency
     install_problem_handlers(app)
     tracing.instrument_app(app)
     tracing.instrument_engine(runtime.db.engine.sync_engine)
+    app.add_middleware(NulGuard)
 
     async def database_ready() -> None:
         async with runtime.db.sessions() as session:

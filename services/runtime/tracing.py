@@ -103,6 +103,31 @@ def consuming(
         yield span
 
 
+@contextmanager
+def consuming_batch(topic: str, traceparents: Sequence[str | None]) -> Iterator[Span]:
+    """A span for a batch handler's run of events: a trace of its own, linked to the span that
+    wrote each event (one span cannot have several parents)."""
+    links = []
+    for traceparent in traceparents:
+        if traceparent:
+            parent = trace.get_current_span(propagate.extract({"traceparent": traceparent}))
+            if parent.get_span_context().is_valid:
+                links.append(trace.Link(parent.get_span_context()))
+    with _tracer.start_as_current_span(
+        f"{topic.removeprefix(topics.PREFIX)} process batch",
+        context=context.Context(),
+        kind=SpanKind.CONSUMER,
+        links=links,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": topic,
+            "messaging.batch.message_count": len(traceparents),
+        },
+    ) as span:
+        yield span
+
+
 def instrument_app(app: Any) -> None:
     """Server spans for every route of a FastAPI app, children of the caller's `traceparent`."""
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor

@@ -22,7 +22,9 @@ from deploy.local.kafka import free_port
 from deploy.local.processes import ServiceProcess
 from services.contracts.apps import (
     DeviceConnectedV1,
+    DeviceHeartbeatV1,
     FavoriteAddedV1,
+    FavoriteRemovedV1,
     RecordingCompletedV1,
     RecordingScheduledV1,
 )
@@ -512,3 +514,123 @@ async def test_the_app_simulator_feeds_the_system(system: System) -> None:
             stats = await _get(activity, "/stats")
         assert 0 <= stats["devices_online"] <= stats["devices_total"]
         assert stats["devices_total"] >= 1
+
+
+async def test_a_flood_of_app_events_keeps_every_guarantee(system: System, apps: Apps) -> None:
+    """One burst, sent as one producer batch so that activity takes it in one poll: duplicates,
+    heartbeats out of order, connects beyond the limit, a favorite added, removed and added
+    again, and a poison record among them. Each effect lands once, last-seen only moves
+    forwards, the limit holds, and only the poison record goes to the dead-letter topic."""
+    async with system.client() as client:
+        crowded = await _customer_with_limit(client)  # basic: 2 devices
+        quiet = await _customer_with_limit(client)
+        start = datetime.now(UTC) - timedelta(hours=1)
+        await apps.send("apps.events", _connected(quiet, "stb-q", at=start), quiet)
+        await apps.wait_for("activity.events", "device.registered.v1", quiet)
+
+        def minutes(n: int) -> datetime:
+            return start + timedelta(minutes=n)
+
+        def beat(customer_id: str, device_id: str, at: datetime) -> bytes:
+            data = DeviceHeartbeatV1(customer_id=customer_id, device_id=device_id, at=at)
+            return CloudEvent.wrap(data, source="/tests/apps", subject=customer_id).to_bytes()
+
+        def item(kind: type[FavoriteAddedV1 | FavoriteRemovedV1], item_id: str, at: int) -> bytes:
+            data = kind(
+                customer_id=crowded,
+                profile_id="p-main",
+                item_type="channel",
+                item_id=item_id,
+                title=f"{item_id} at {at}",
+                at=minutes(at),
+            )
+            return CloudEvent.wrap(data, source="/tests/apps", subject=crowded).to_bytes()
+
+        def wrapped(data: EventData, customer_id: str) -> bytes:
+            return CloudEvent.wrap(data, source="/tests/apps", subject=customer_id).to_bytes()
+
+        repeated_beat = beat(crowded, "tv-1", minutes(5))
+        poison = wrapped(
+            RecordingScheduledV1(
+                customer_id=crowded,
+                profile_id="p-main",
+                recording_id="rec-backwards",
+                channel_id="ch-1",
+                programme_id="prog-1",
+                title="Time Travel",
+                starts_at=minutes(90),
+                ends_at=minutes(30),
+                at=minutes(1),
+            ),
+            crowded,
+        )
+        burst: list[tuple[str, bytes]] = [
+            (crowded, beat(crowded, "tv-1", minutes(1))),  # before its connect: unknown
+            *(
+                (crowded, wrapped(_connected(crowded, f"tv-{n}", at=minutes(0)), crowded))
+                for n in range(1, 5)
+            ),
+            (crowded, repeated_beat),
+            (crowded, repeated_beat),
+            (crowded, beat(crowded, "tv-1", minutes(10))),
+            (crowded, beat(crowded, "tv-1", minutes(2))),  # older, arrives later
+            (crowded, beat(crowded, "tv-2", minutes(3))),
+            (crowded, beat(crowded, "tv-2", minutes(1))),
+            (crowded, beat(crowded, "tv-3", minutes(4))),  # refused device: ignored
+            (crowded, poison),
+            (crowded, item(FavoriteAddedV1, "ch-1", 1)),
+            (crowded, item(FavoriteRemovedV1, "ch-1", 2)),
+            (crowded, item(FavoriteAddedV1, "ch-1", 3)),
+            (crowded, item(FavoriteAddedV1, "ch-1", 4)),
+            (crowded, item(FavoriteAddedV1, "ch-2", 5)),
+            (quiet, beat(quiet, "stb-q", minutes(7))),
+            (quiet, beat(quiet, "stb-q", minutes(20))),
+            (quiet, beat(quiet, "stb-q", minutes(8))),  # older, arrives last
+        ]
+        burst.append((crowded, burst[1][1]))  # a connect delivered twice
+        sends = [
+            await apps.producer.send(system.topic("apps.events"), raw, key=key.encode())
+            for key, raw in burst
+        ]
+        await apps.producer.flush()
+        await asyncio.gather(*sends)
+        marker = item(FavoriteAddedV1, "ch-last", 60)
+        await apps.send("apps.events", marker, crowded)
+
+        base = f"/api/v1/customers/{crowded}"
+
+        async def all_applied() -> list[dict[str, Any]] | None:
+            page = await _get(client, f"{base}/favorites")
+            items: list[dict[str, Any]] = page["items"]
+            return items if any(i["item_id"] == "ch-last" for i in items) else None
+
+        favorites = {i["item_id"]: i for i in await eventually(all_applied, what="the burst")}
+        assert sorted(favorites) == ["ch-1", "ch-2", "ch-last"]
+        assert favorites["ch-1"]["title"] == "ch-1 at 4"  # the last add's title
+        assert datetime.fromisoformat(favorites["ch-1"]["added_at"]) == minutes(3)
+
+        devices = await _get(client, f"{base}/devices")
+        seen = {d["id"]: datetime.fromisoformat(d["last_seen_at"]) for d in devices["items"]}
+        assert seen == {"tv-1": minutes(10), "tv-2": minutes(3)}
+        quiet_devices = await _get(client, f"/api/v1/customers/{quiet}/devices")
+        [stb] = quiet_devices["items"]
+        assert datetime.fromisoformat(stb["last_seen_at"]) == minutes(20)
+
+        await apps.wait_for("activity.events", "device.registered.v1", crowded, count=2)
+        await apps.wait_for("activity.events", "device.rejected.v1", crowded, count=2)
+        # Nothing beyond those: the repeated connect, the duplicates, changed nothing twice.
+        registered = await apps.events("activity.events", "device.registered.v1", crowded)
+        rejected = await apps.events("activity.events", "device.rejected.v1", crowded)
+        assert sorted(e["device_id"] for e in registered) == ["tv-1", "tv-2"]
+        assert sorted(e["device_id"] for e in rejected) == ["tv-3", "tv-4"]
+        assert {e["reason"] for e in rejected} == {"device_limit_reached"}
+
+        reason = (await apps.dead_letter(poison))["x-dlq-reason"]
+        assert b"before it starts" in reason
+        await apps._drain()
+        dead = [
+            raw
+            for topic, _b, raw, _h in apps.seen
+            if topic == "apps.events.dlq" and raw and crowded.encode() in raw
+        ]
+        assert dead == [poison]

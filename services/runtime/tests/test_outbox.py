@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime
 
+from sqlalchemy import event
+
 from services.contracts.activity import DeviceLimitChangedV1
 from services.runtime.db import Database
 from services.runtime.messaging_tables import OUTBOX_BUCKETS
@@ -66,3 +68,31 @@ def test_bucket_is_a_stable_function_of_the_key() -> None:
     assert all(0 <= b < OUTBOX_BUCKETS for b in buckets)
     # Spread over every bucket, so relays can share the work.
     assert set(buckets) == set(range(OUTBOX_BUCKETS))
+
+
+async def test_pending_events_are_written_in_order_by_one_insert_at_flush(
+    db: Database, tables: Tables
+) -> None:
+    woken: list[bool] = []
+    outbox = Outbox(tables.outbox, source="/services/test", on_commit=lambda: woken.append(True))
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    async with db.transaction() as session:
+        pending = outbox.pending()
+        added = [
+            await pending.add(session, CHANGED, topic="activity.events", key=f"customer-{n}")
+            for n in range(5)
+        ]
+        assert await outbox_rows(db, tables.outbox) == []  # nothing written before the flush
+        await pending.flush(session)
+    event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+
+    rows = await outbox_rows(db, tables.outbox)
+    assert [row.event.id for row in rows] == [e.id for e in added]
+    assert [row.key for row in rows] == [f"customer-{n}" for n in range(5)]
+    assert len([s for s in statements if s.startswith("INSERT INTO outbox")]) == 1
+    assert woken == [True]

@@ -359,3 +359,27 @@ async def test_the_backlog_gauges_count_unpublished_rows_and_the_oldest_ones_age
     await relay._measure_backlog()
     assert OUTBOX_BACKLOG.labels(relay.service)._value.get() == 0
     assert OUTBOX_OLDEST_AGE.labels(relay.service)._value.get() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)
+async def test_a_commit_in_another_process_wakes_the_relay_on_postgresql(
+    db: Database, tables: Tables
+) -> None:
+    """Another replica's commit (here: another engine, whose outbox wakes nothing in this
+    process) reaches the relay by NOTIFY, long before its polling interval."""
+    producer = RecordingProducer()
+    relay = _relay(db, tables, producer.as_producer(), interval_seconds=60.0)
+    await relay.start()
+    other = Database(db.url)
+    try:
+        await asyncio.sleep(0.5)  # the relay's first round (empty) and its LISTEN
+        [(_key, event_id)] = await _write(other, tables, ["customer-1"])
+        for _ in range(200):  # up to 10 s, far below the 60 s interval
+            if producer.sent:
+                break
+            await asyncio.sleep(0.05)
+        assert _ids(producer.sent) == [event_id]
+    finally:
+        await relay.stop()
+        await other.dispose()
