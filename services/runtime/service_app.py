@@ -86,7 +86,7 @@ def build_runtime(spec: ServiceSpec, settings: ServiceSettings) -> Runtime:
         max_attempts=settings.consumer_max_attempts,
     )
     broker = KafkaBroker(
-        settings.kafka_bootstrap_servers,
+        settings.kafka_servers,
         client_id=spec.name,
         logger=logging.getLogger("faststream"),
         log_level=logging.DEBUG,
