@@ -17,7 +17,7 @@ from services.runtime.outbox import Outbox
 from services.runtime.tests._helpers import consumer_record, outbox_rows
 from services.runtime.tests.conftest import Tables
 from services.runtime.tests.test_consumer import CREATED, TOPIC, Harness
-from services.runtime.tracing import current_traceparent
+from services.runtime.tracing import consuming_batch, current_traceparent
 
 _EXPORTER = InMemorySpanExporter()
 
@@ -103,3 +103,17 @@ async def test_an_event_without_traceparent_starts_a_trace_of_its_own(
         assert await harness.consumer.process(TOPIC, record) == "handled"
     [span] = [s for s in spans.get_finished_spans() if s.kind is SpanKind.CONSUMER]
     assert span.parent is None
+
+
+def test_a_batch_run_is_one_span_linked_to_each_events_writer(
+    spans: InMemorySpanExporter,
+) -> None:
+    writers = [("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"), ("a" * 32, "b" * 16)]
+    with consuming_batch("apps.events", [f"00-{t}-{s}-01" for t, s in writers] + [None]):
+        pass
+    [span] = spans.get_finished_spans()
+    assert span.name == "apps.events process batch"
+    assert span.parent is None
+    assert [
+        (f"{link.context.trace_id:032x}", f"{link.context.span_id:016x}") for link in span.links
+    ] == writers
