@@ -30,8 +30,9 @@ class System:
     prefix: str
     kafka: str
     processes: dict[str, ServiceProcess]
-    log_dir: Path
     token: str = ""
+    # Where the processes' logs (and, for a TRACED module, their spans) go; None: not kept.
+    log_dir: Path | None = None
 
     def topic(self, name: str) -> str:
         return f"{self.prefix}{name}"
@@ -91,7 +92,7 @@ def system(
     )
     start_all(processes)
     system = System(
-        backend, prefix, kafka_bootstrap_servers, {p.name: p for p in processes}, log_dir
+        backend, prefix, kafka_bootstrap_servers, {p.name: p for p in processes}, log_dir=log_dir
     )
     response = httpx.post(
         f"{system.gateway}/api/v1/auth/token",

@@ -23,8 +23,13 @@ def _traceparent() -> tuple[str, str]:
     return trace_id, f"00-{trace_id}-{secrets.token_hex(8)}-01"
 
 
+def _log_dir(system: System) -> Path:
+    assert system.log_dir is not None
+    return system.log_dir
+
+
 def _traces_dir(system: System) -> Path:
-    return system.log_dir / "traces"
+    return _log_dir(system) / "traces"
 
 
 async def _spans_of(system: System, trace_id: str, services: set[str]) -> list[SpanRecord]:
@@ -64,7 +69,7 @@ async def test_one_order_is_one_trace_across_the_four_services(
     tree = render(roots)
     for service in SERVICES:
         assert f"{service}: " in tree
-    (system.log_dir / f"trace-{trace_id}.txt").write_text(tree + "\n")
+    (_log_dir(system) / f"trace-{trace_id}.txt").write_text(tree + "\n")
 
 
 async def test_a_gateway_request_carries_its_trace_to_the_services(
@@ -87,4 +92,4 @@ async def test_a_gateway_request_carries_its_trace_to_the_services(
     assert root.service == "gateway"
     assert root.parent_id == traceparent.split("-")[2]
     roots = [root]
-    (system.log_dir / f"trace-{trace_id}.txt").write_text(render(roots) + "\n")
+    (_log_dir(system) / f"trace-{trace_id}.txt").write_text(render(roots) + "\n")
