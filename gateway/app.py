@@ -23,7 +23,6 @@ from gateway.identity.bootstrap import ensure_first_admin
 from gateway.identity.operator_cache import OperatorCache
 from gateway.models import idempotency_record
 from gateway.operations import operations_router
-from gateway.request_metrics import RequestCounter
 from gateway.routes import ROUTERS
 from gateway.settings import GatewaySettings, load_settings
 from gateway.web_console import mount_console
@@ -33,6 +32,7 @@ from services.runtime.idempotency import IdempotentWrites
 from services.runtime.logging_setup import configure_logging
 from services.runtime.nul_guard import NulGuard
 from services.runtime.problems import install_problem_handlers
+from services.runtime.request_metrics import RequestCounter
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def build(
     tracing.instrument_engine(db.engine.sync_engine)
 
     app.add_middleware(ReplayedHeader)
-    app.add_middleware(RequestCounter)
+    app.add_middleware(RequestCounter, service="gateway")
     app.add_middleware(NulGuard)
     # Added last, so it runs first: an oversized body is refused before anything reads it.
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)

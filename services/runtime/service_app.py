@@ -29,6 +29,7 @@ from services.runtime.outbox import Outbox
 from services.runtime.outbox_relay import OutboxRelay
 from services.runtime.problems import install_problem_handlers
 from services.runtime.producer import Producer
+from services.runtime.request_metrics import RequestCounter
 from services.runtime.settings import ServiceSettings, load_settings
 from services.runtime.topics_admin import ensure_topics
 
@@ -165,6 +166,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     tracing.instrument_app(app)
     tracing.instrument_engine(runtime.db.engine.sync_engine)
     app.add_middleware(NulGuard)
+    app.add_middleware(RequestCounter, service=spec.name)
 
     async def database_ready() -> None:
         async with runtime.db.sessions() as session:
