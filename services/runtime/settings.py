@@ -1,40 +1,81 @@
-"""Settings of one service from the environment (`<SERVICE>_DATABASE_URL`, `<SERVICE>_PORT`)."""
+"""The settings every service shares, read from the environment by pydantic-settings.
 
-import os
+Each service derives its own class (`services/<name>/config.py`) that names its per-service
+variables (`<SERVICE>_DATABASE_URL`, `_HOST`, `_PORT`, `_CONSUMER_WORKERS`) and adds its own.
+A service loads its settings once, when it starts (`service_app.run`), and passes them down;
+nothing reads the environment at import time. Tests build settings with field names.
+"""
+
 from pathlib import Path
+from typing import Annotated, ClassVar, Self
 
-from pydantic import BaseModel, Field
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = REPO_ROOT / ".run" / "data"
 
-DEFAULT_PORTS = {"customers": 8101, "billing": 8102, "tickets": 8103, "activity": 8104}
+Port = Annotated[int, Field(ge=0, le=65535)]
+# With batches off: consumers per topic in the group, partitions processed in parallel (each in
+# order); 3 divides the 6 partitions evenly.
+ConsumerWorkers = Annotated[int, Field(ge=1, le=32)]
 
 
-class ServiceSettings(BaseModel):
-    name: str
-    database_url: str
-    kafka_bootstrap_servers: str = "localhost:9092"
+class ServiceSettings(BaseSettings):
+    """What every service reads. Every field names its variable: a field without one would be
+    read from its own name (`PORT`), which no operator means, so a test refuses it."""
+
+    model_config = SettingsConfigDict(
+        validate_by_name=True,
+        validate_by_alias=True,
+        env_ignore_empty=True,
+        extra="ignore",
+        # Only the upper-case names below are variables; the per-service fields declared here
+        # without one (their lower-case field names) are named by each service's class.
+        case_sensitive=True,
+    )
+
+    # The service whose variables a subclass names; the base is only built by tests.
+    service_name: ClassVar[str] = ""
+
+    data_dir: Path = Field(DEFAULT_DATA_DIR, validation_alias="DATA_DIR")
+    database_url: str = Field("", description="empty: SQLite file in DATA_DIR")
+    host: str = "127.0.0.1"
+    port: Port = 0
+    kafka_bootstrap_servers: str = Field(
+        "localhost:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
+    )
+    # Lets several systems share one broker (test runs, staging beside production): the
+    # runtime adds it to every topic and consumer group name where it meets Kafka.
+    kafka_topic_prefix: str = Field("", validation_alias="KAFKA_TOPIC_PREFIX")
     # Replicas of each topic the service creates at start: 1 for a single local broker, 3 on a
     # production cluster so a broker can be lost (the broker's min.insync.replicas then guards
     # the idempotent producer's acks=all). Topics that exist already are left as they are.
-    kafka_replication_factor: int = Field(default=1, ge=1, le=32)
-    host: str = "127.0.0.1"
-    port: int = Field(ge=0, le=65535)
-    relay_interval_seconds: float = Field(default=0.2, gt=0)
-    relay_batch_size: int = Field(default=500, ge=1)
-    consumer_max_attempts: int = Field(default=5, ge=1)
+    kafka_replication_factor: int = Field(
+        1, ge=1, le=32, validation_alias="KAFKA_REPLICATION_FACTOR"
+    )
+    relay_interval_seconds: float = Field(
+        0.2, gt=0, validation_alias="OUTBOX_RELAY_INTERVAL_SECONDS"
+    )
+    relay_batch_size: int = Field(500, ge=1, validation_alias="OUTBOX_RELAY_BATCH_SIZE")
+    consumer_max_attempts: int = Field(5, ge=1, validation_alias="CONSUMER_MAX_ATTEMPTS")
     # Records per poll handled together, one transaction and one commit per partition: about
     # half the CPU per event of one by one (`make bench`, see the README). 1 turns it off.
-    consumer_batch_size: int = Field(default=100, ge=1, le=1000)
-    # With batches off: consumers per topic in the group, partitions processed in parallel
-    # (each in order); 3 divides the 6 partitions evenly.
-    consumer_workers: int = Field(default=3, ge=1, le=32)
-    log_level: str = "INFO"
+    consumer_batch_size: int = Field(100, ge=1, le=1000, validation_alias="CONSUMER_BATCH_SIZE")
+    consumer_workers: ConsumerWorkers = 3
+    log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
     # How long an Idempotency-Key's answer is kept (the IETF draft suggests a day), and how
     # long a claimed key may stay in flight before a retry may take it over (a dead process).
-    idempotency_ttl_seconds: float = Field(default=86400, gt=0)
-    idempotency_lease_seconds: float = Field(default=60, gt=0)
+    idempotency_ttl_seconds: float = Field(86400, gt=0, validation_alias="IDEMPOTENCY_TTL_SECONDS")
+    idempotency_lease_seconds: float = Field(60, gt=0, validation_alias="IDEMPOTENCY_LEASE_SECONDS")
+
+    @model_validator(mode="after")
+    def _database_in_data_dir_by_default(self) -> Self:
+        if not self.database_url:
+            if not self.service_name:
+                raise ValueError("database_url is required without a service's settings class")
+            self.database_url = sqlite_url(self.service_name, self.data_dir)
+        return self
 
     @property
     def kafka_servers(self) -> list[str]:
@@ -45,26 +86,3 @@ class ServiceSettings(BaseModel):
 
 def sqlite_url(name: str, data_dir: Path = DEFAULT_DATA_DIR) -> str:
     return f"sqlite+aiosqlite:///{data_dir / f'{name}.db'}"
-
-
-def load_settings(name: str) -> ServiceSettings:
-    """Settings for service `name`; unprefixed KAFKA_BOOTSTRAP_SERVERS is shared by all."""
-    prefix = name.upper()
-    env = os.environ
-    data_dir = Path(env.get("DATA_DIR", str(DEFAULT_DATA_DIR)))
-    return ServiceSettings(
-        name=name,
-        database_url=env.get(f"{prefix}_DATABASE_URL") or sqlite_url(name, data_dir),
-        kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092"),
-        kafka_replication_factor=int(env.get("KAFKA_REPLICATION_FACTOR", "1")),
-        host=env.get(f"{prefix}_HOST", "127.0.0.1"),
-        port=int(env.get(f"{prefix}_PORT", DEFAULT_PORTS.get(name, 0))),
-        relay_interval_seconds=float(env.get("OUTBOX_RELAY_INTERVAL_SECONDS", "0.2")),
-        log_level=env.get("LOG_LEVEL", "INFO"),
-        consumer_batch_size=int(env.get("CONSUMER_BATCH_SIZE", "100")),
-        idempotency_ttl_seconds=float(env.get("IDEMPOTENCY_TTL_SECONDS", "86400")),
-        idempotency_lease_seconds=float(env.get("IDEMPOTENCY_LEASE_SECONDS", "60")),
-        consumer_workers=int(
-            env.get(f"{prefix}_CONSUMER_WORKERS", env.get("CONSUMER_WORKERS", "3"))
-        ),
-    )

@@ -30,8 +30,6 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.trace import Span, SpanKind
 
-from services.contracts import topics
-
 _tracer = trace.get_tracer("tvcm")
 _configured = False
 
@@ -88,8 +86,7 @@ def consuming(
     """A span for handling one event, a child of the span that wrote the event (if it says)."""
     parent = propagate.extract({"traceparent": traceparent}) if traceparent else None
     with _tracer.start_as_current_span(
-        # Named by the topic's own name, the same in every system sharing a broker.
-        f"{topic.removeprefix(topics.PREFIX)} process {event_type}",
+        f"{topic} process {event_type}",
         context=parent if parent is not None else context.Context(),
         kind=SpanKind.CONSUMER,
         attributes={
@@ -114,7 +111,7 @@ def consuming_batch(topic: str, traceparents: Sequence[str | None]) -> Iterator[
             if parent.get_span_context().is_valid:
                 links.append(trace.Link(parent.get_span_context()))
     with _tracer.start_as_current_span(
-        f"{topic.removeprefix(topics.PREFIX)} process batch",
+        f"{topic} process batch",
         context=context.Context(),
         kind=SpanKind.CONSUMER,
         links=links,

@@ -22,7 +22,6 @@ from services.runtime.migrations import upgrade
 from services.runtime.outbox import Outbox
 from services.runtime.producer import Producer
 from services.runtime.service_app import Runtime, ServiceSpec, build_runtime, create_app
-from services.runtime.settings import ServiceSettings
 
 # Every database-backed test runs once per backend; the PostgreSQL case carries its marker so
 # `-m "not postgres"` keeps a run free of servers.
@@ -268,7 +267,7 @@ async def service_runtime(
     """The service wired as it runs (handlers, consumer, outbox) on `db`'s database, with no
     broker connection: feed records to `runtime.consumer.process`. Dead letters are recorded
     by a RecordingProducer in `runtime.consumer.producer`."""
-    settings = ServiceSettings(name=spec.name, database_url=db.url, port=0, **settings_overrides)
+    settings = spec.settings(database_url=db.url, port=0, **settings_overrides)
     runtime = build_runtime(spec, settings)
     runtime.consumer.producer = RecordingProducer().as_producer()
     try:
@@ -320,7 +319,7 @@ def service_api_fixture(spec: ServiceSpec) -> Any:
 
     @pytest.fixture
     async def api(db: Database) -> AsyncIterator[httpx.AsyncClient]:
-        app = create_app(spec, ServiceSettings(name=spec.name, database_url=db.url, port=0))
+        app = create_app(spec, spec.settings(database_url=db.url, port=0))
         transport = httpx.ASGITransport(app=app)
         try:
             async with httpx.AsyncClient(
