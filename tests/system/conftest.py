@@ -31,6 +31,8 @@ class System:
     kafka: str
     processes: dict[str, ServiceProcess]
     token: str = ""
+    # Where the processes' logs (and, for a TRACED module, their spans) go; None: not kept.
+    log_dir: Path | None = None
 
     def topic(self, name: str) -> str:
         return f"{self.prefix}{name}"
@@ -83,10 +85,18 @@ def system(
             # An app's report for a profile never announced is dead-lettered after this long
             # (600 s by default); long enough for a loaded machine's customers service.
             "ACTIVITY_UNKNOWN_PROFILE_GRACE_SECONDS": "10",
+            # A module that sets TRACED reads every process's spans back from these files.
+            **(
+                {"TRACES_DIR": str(log_dir / "traces")}
+                if getattr(request.module, "TRACED", False)
+                else {}
+            ),
         },
     )
     start_all(processes)
-    system = System(backend, prefix, kafka_bootstrap_servers, {p.name: p for p in processes})
+    system = System(
+        backend, prefix, kafka_bootstrap_servers, {p.name: p for p in processes}, log_dir=log_dir
+    )
     response = httpx.post(
         f"{system.gateway}/api/v1/auth/token",
         data={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD},
