@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from gateway.body_limit import BodyLimit
-from gateway.downstream import Downstream
+from gateway.downstream import Downstream, service_auth
 from gateway.identity.bootstrap import ensure_first_admin
 from gateway.identity.operator_cache import OperatorCache
 from gateway.operations import operations_router
@@ -59,8 +59,12 @@ def build(
             await ensure_first_admin(db, settings)
             # One client for every call to every service: its connection pool is shared.
             # trust_env=False: calls between our own services never go through a proxy.
+            # auth: every call, whoever makes it, carries the service token the services check.
             async with httpx.AsyncClient(
-                transport=transport, timeout=settings.service_timeout_seconds, trust_env=False
+                transport=transport,
+                timeout=settings.service_timeout_seconds,
+                trust_env=False,
+                auth=service_auth(settings.service_token_key),
             ) as client:
                 app.state.downstream = Downstream(
                     client, settings.service_urls, settings.service_timeout_seconds

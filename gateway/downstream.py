@@ -6,6 +6,7 @@ keeps its status and body, a service that cannot be reached or is too slow becom
 """
 
 import asyncio
+import contextvars
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -17,12 +18,25 @@ from pydantic import TypeAdapter, ValidationError
 
 from gateway.metrics import DOWNSTREAM_SECONDS
 from services.runtime.problems import Problem
+from services.runtime.service_auth import SYSTEM_ACTOR, ServiceTokenAuth
 
 T = TypeVar("T")
 QueryParams = Sequence[tuple[str, str | int]]
 
 # Problem members that describe the problem itself; the rest (errors, field, ...) travel along.
 _PROBLEM_CORE = {"type", "title", "status", "detail", "instance"}
+
+
+# Who the gateway is acting for, set when a request's caller is authenticated
+# (gateway/identity/auth.py) and carried in each call's service token, so the service's own
+# logs name the operator as the audit log does ("alice", or "api_key:<name>" for a machine).
+acting_for: contextvars.ContextVar[str] = contextvars.ContextVar("acting_for", default=SYSTEM_ACTOR)
+
+
+def service_auth(key: str) -> ServiceTokenAuth:
+    """The authentication of the one shared client: every call to a service carries a fresh
+    service token naming the operator of the request being served."""
+    return ServiceTokenAuth(key, actor=acting_for.get)
 
 
 def segment(value: str) -> str:

@@ -1,11 +1,18 @@
 """Structured JSON logs, one object per line, that never carry a password or a token."""
 
+import contextvars
 import json
 import logging
 import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+# The operator the current request acts for (from the gateway's service token), named in every
+# line logged while serving it.
+current_actor: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "current_actor", default=None
+)
 
 _SECRET_WORDS = r"password|passwd|secret|token|api[_-]?key|authorization"
 _SECRET_PAIRS = re.compile(
@@ -39,6 +46,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": redact(record.getMessage()),
         }
+        actor = current_actor.get()
+        if actor is not None:
+            entry["actor"] = actor
         if record.exc_info:
             entry["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)

@@ -26,6 +26,7 @@ from services.runtime.outbox import Outbox
 from services.runtime.outbox_relay import OutboxRelay
 from services.runtime.problems import install_problem_handlers
 from services.runtime.producer import Producer
+from services.runtime.service_auth import require_service_token
 from services.runtime.settings import ServiceSettings, load_settings
 from services.runtime.topics_admin import ensure_topics
 
@@ -150,6 +151,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         docs_url="/docs",
     )
     app.state.runtime = runtime
+    app.state.service_token_key = settings.service_token_key
     install_problem_handlers(app)
 
     async def database_ready() -> None:
@@ -160,7 +162,8 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         await runtime.producer.kafka.client.fetch_all_metadata()
 
     app.include_router(health_router({"database": database_ready, "kafka": kafka_ready}))
-    app.include_router(spec.router)
+    # Every route of the service answers the gateway only; health, metrics and docs stay open.
+    app.include_router(spec.router, dependencies=[Depends(require_service_token)])
 
     asyncapi = AsyncAPI(runtime.broker, title=f"{spec.name} service", schema_version="3.0.0")
 

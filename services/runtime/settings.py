@@ -1,12 +1,18 @@
 """Settings of one service from the environment (`<SERVICE>_DATABASE_URL`, `<SERVICE>_PORT`)."""
 
 import os
+import secrets
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
+
+from services.runtime.secret_files import is_production, resolve_secret
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = REPO_ROOT / ".run" / "data"
+
+# Where `make run` keeps the generated service token key (services/runtime/service_auth.py).
+SERVICE_TOKEN_SECRET_FILE = "service_token_secret"
 
 DEFAULT_PORTS = {"customers": 8101, "billing": 8102, "tickets": 8103, "activity": 8104}
 
@@ -31,6 +37,15 @@ class ServiceSettings(BaseModel):
     # (each in order); 3 divides the 6 partitions evenly.
     consumer_workers: int = Field(default=3, ge=1, le=32)
     log_level: str = "INFO"
+    # Verifies the gateway's service tokens. A settings object built in code (tests) gets a key
+    # of its own; its callers sign with it (`ServiceTokenAuth(settings.service_token_key)`).
+    service_token_secret: SecretStr = Field(
+        default_factory=lambda: SecretStr(secrets.token_urlsafe(48))
+    )
+
+    @property
+    def service_token_key(self) -> str:
+        return self.service_token_secret.get_secret_value()
 
 
 def sqlite_url(name: str, data_dir: Path = DEFAULT_DATA_DIR) -> str:
@@ -42,7 +57,15 @@ def load_settings(name: str) -> ServiceSettings:
     prefix = name.upper()
     env = os.environ
     data_dir = Path(env.get("DATA_DIR", str(DEFAULT_DATA_DIR)))
+    service_token_secret = resolve_secret(
+        "SERVICE_TOKEN_SECRET",
+        env.get("SERVICE_TOKEN_SECRET") or None,
+        data_dir=data_dir,
+        file_name=SERVICE_TOKEN_SECRET_FILE,
+        production=is_production(env.get("ENVIRONMENT", "development")),
+    )
     return ServiceSettings(
+        service_token_secret=SecretStr(service_token_secret),
         name=name,
         database_url=env.get(f"{prefix}_DATABASE_URL") or sqlite_url(name, data_dir),
         kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092"),

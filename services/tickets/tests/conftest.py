@@ -8,6 +8,7 @@ import pytest
 
 from services.runtime.db import Database
 from services.runtime.service_app import create_app
+from services.runtime.service_auth import ServiceTokenAuth
 from services.runtime.settings import ServiceSettings
 from services.runtime.tests._helpers import service_database_fixture, service_outbox_fixture
 from services.tickets.app import SPEC
@@ -20,10 +21,14 @@ outbox = service_outbox_fixture(SPEC)
 async def api(db: Database) -> AsyncIterator[httpx.AsyncClient]:
     """The service's FastAPI app on `db` (its lifespan, which starts Kafka, is not entered:
     the routes write the outbox, and nothing here relays it)."""
-    app = create_app(SPEC, ServiceSettings(name=SPEC.name, database_url=db.url, port=0))
+    settings = ServiceSettings(name=SPEC.name, database_url=db.url, port=0)
+    app = create_app(SPEC, settings)
     transport = httpx.ASGITransport(app=app)
+    auth = ServiceTokenAuth(settings.service_token_key, actor="tests")
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://tickets.test") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://tickets.test", auth=auth
+        ) as http:
             yield http
     finally:
         await app.state.runtime.db.dispose()
