@@ -7,6 +7,7 @@ import httpx
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.runtime.kafka_security import KafkaSecurity
 from services.runtime.secret_files import is_weak_secret, resolve_secret
 from services.runtime.settings import DEFAULT_DATA_DIR, SERVICE_TOKEN_SECRET_FILE, sqlite_url
 
@@ -72,6 +73,10 @@ class GatewaySettings(BaseSettings):
         "localhost:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
     )
     kafka_topic_prefix: str = Field("", validation_alias="KAFKA_TOPIC_PREFIX")
+    kafka_security_protocol: str = Field("PLAINTEXT", validation_alias="KAFKA_SECURITY_PROTOCOL")
+    kafka_sasl_mechanism: str = Field("SCRAM-SHA-512", validation_alias="KAFKA_SASL_MECHANISM")
+    kafka_sasl_username: str | None = Field(None, validation_alias="KAFKA_SASL_USERNAME")
+    kafka_sasl_password: SecretStr | None = Field(None, validation_alias="KAFKA_SASL_PASSWORD")
     kafka_timeout_seconds: float = Field(
         5.0, gt=0, le=60, validation_alias="STATS_KAFKA_TIMEOUT_SECONDS"
     )
@@ -89,6 +94,18 @@ class GatewaySettings(BaseSettings):
         return self.environment.lower() in ("production", "prod")
 
     @property
+    def kafka_security(self) -> KafkaSecurity:
+        """The stats page's and the dead-letter desk's Kafka credentials (the gateway's user)."""
+        return KafkaSecurity.model_validate(
+            {
+                "protocol": self.kafka_security_protocol,
+                "sasl_mechanism": self.kafka_sasl_mechanism,
+                "sasl_username": self.kafka_sasl_username,
+                "sasl_password": self.kafka_sasl_password,
+            }
+        )
+
+    @property
     def service_urls(self) -> dict[str, str]:
         return {
             "customers": self.customers_url,
@@ -101,6 +118,7 @@ class GatewaySettings(BaseSettings):
     def _resolve_defaults_and_refuse_weak_secrets(self) -> Self:
         if not self.database_url:
             self.database_url = sqlite_url("gateway", self.data_dir)
+        self.kafka_security  # noqa: B018 - refuses SASL without credentials at start
         admin_password = self.admin_password.get_secret_value() if self.admin_password else None
         if admin_password is not None and len(admin_password) < MIN_ADMIN_PASSWORD_LENGTH:
             raise ValueError(

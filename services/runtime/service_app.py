@@ -63,7 +63,9 @@ def build_runtime(spec: ServiceSpec, settings: ServiceSettings) -> Runtime:
     tables = spec.metadata.tables
     outbox_table: Table = tables["outbox"]
     db = Database(settings.database_url)
-    producer = Producer(settings.kafka_bootstrap_servers, client_id=spec.name)
+    producer = Producer(
+        settings.kafka_bootstrap_servers, client_id=spec.name, security=settings.kafka_security
+    )
     relay = OutboxRelay(
         db=db,
         outbox=outbox_table,
@@ -85,6 +87,7 @@ def build_runtime(spec: ServiceSpec, settings: ServiceSettings) -> Runtime:
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=spec.name,
+        security=settings.kafka_security.faststream(),
         logger=logging.getLogger("faststream"),
         log_level=logging.DEBUG,
         description=f"{spec.name} service",
@@ -123,6 +126,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         await ensure_topics(
             settings.kafka_bootstrap_servers,
             replication_factor=settings.kafka_replication_factor,
+            security=settings.kafka_security,
         )
         await runtime.producer.start()
         await runtime.relay.start()

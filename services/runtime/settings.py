@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr
 
+from services.runtime.kafka_security import KafkaSecurity, kafka_security_from
 from services.runtime.secret_files import is_production, resolve_secret
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +26,7 @@ class ServiceSettings(BaseModel):
     # production cluster so a broker can be lost (the broker's min.insync.replicas then guards
     # the idempotent producer's acks=all). Topics that exist already are left as they are.
     kafka_replication_factor: int = Field(default=1, ge=1, le=32)
+    kafka_security: KafkaSecurity = Field(default_factory=KafkaSecurity)
     host: str = "127.0.0.1"
     port: int = Field(ge=0, le=65535)
     relay_interval_seconds: float = Field(default=0.2, gt=0)
@@ -69,6 +71,7 @@ def load_settings(name: str) -> ServiceSettings:
         name=name,
         database_url=env.get(f"{prefix}_DATABASE_URL") or sqlite_url(name, data_dir),
         kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092"),
+        kafka_security=kafka_security_from(env),
         kafka_replication_factor=int(env.get("KAFKA_REPLICATION_FACTOR", "1")),
         host=env.get(f"{prefix}_HOST", "127.0.0.1"),
         port=int(env.get(f"{prefix}_PORT", DEFAULT_PORTS.get(name, 0))),

@@ -6,6 +6,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from services.contracts.topics import ALL_TOPICS, PARTITIONS
+from services.runtime.kafka_security import KafkaSecurity
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +20,13 @@ async def ensure_topics(
     topics: tuple[str, ...] = ALL_TOPICS,
     partitions: int = PARTITIONS,
     replication_factor: int = 1,
+    security: KafkaSecurity | None = None,
 ) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="topic-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers,
+        client_id="topic-admin",
+        **(security or KafkaSecurity()).client_options(),
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
