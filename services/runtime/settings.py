@@ -21,6 +21,8 @@ DEFAULT_PORTS = {"customers": 8101, "billing": 8102, "tickets": 8103, "activity"
 class ServiceSettings(BaseModel):
     name: str
     database_url: str
+    # production: SERVICE_TOKEN_SECRET must be given, and strong.
+    environment: str = "development"
     kafka_bootstrap_servers: str = "localhost:9092"
     # Replicas of each topic the service creates at start: 1 for a single local broker, 3 on a
     # production cluster so a broker can be lost (the broker's min.insync.replicas then guards
@@ -59,16 +61,18 @@ def load_settings(name: str) -> ServiceSettings:
     prefix = name.upper()
     env = os.environ
     data_dir = Path(env.get("DATA_DIR", str(DEFAULT_DATA_DIR)))
+    environment = env.get("ENVIRONMENT", "development")
     service_token_secret = resolve_secret(
         "SERVICE_TOKEN_SECRET",
         env.get("SERVICE_TOKEN_SECRET") or None,
         data_dir=data_dir,
         file_name=SERVICE_TOKEN_SECRET_FILE,
-        production=is_production(env.get("ENVIRONMENT", "development")),
+        production=is_production(environment),
     )
     return ServiceSettings(
         service_token_secret=SecretStr(service_token_secret),
         name=name,
+        environment=environment,
         database_url=env.get(f"{prefix}_DATABASE_URL") or sqlite_url(name, data_dir),
         kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092"),
         kafka_security=kafka_security_from(env),
