@@ -33,6 +33,15 @@ def redact(text: str) -> str:
     return _SECRET_PAIRS.sub(r"\1***", text)
 
 
+class ActorFilter(logging.Filter):
+    """Stamps each record with the request's actor when it is logged (a record may be
+    formatted later, elsewhere, out of the request's context)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.actor = current_actor.get()
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -46,7 +55,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": redact(record.getMessage()),
         }
-        actor = current_actor.get()
+        actor = getattr(record, "actor", None)
         if actor is not None:
             entry["actor"] = actor
         if record.exc_info:
@@ -57,6 +66,7 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
+    handler.addFilter(ActorFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

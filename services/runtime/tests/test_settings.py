@@ -1,9 +1,30 @@
 """The service settings read from the environment: names an operator (and deploy/) relies on."""
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
-from services.runtime.settings import load_settings
+from services.runtime import service_app
+from services.runtime.settings import (
+    DEFAULT_PORTS,
+    SERVICE_TOKEN_SECRET_FILE,
+    ServiceSettings,
+    load_settings,
+)
+
+STRONG = "pW3-nB8_rT5.kM2~xQ7-hJ4_vC9.gL6~sD1"
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The generated service token key goes to DATA_DIR: a temporary one, not the repo's .run.
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    for name in ("ENVIRONMENT", "SERVICE_TOKEN_SECRET", "KAFKA_SECURITY_PROTOCOL"):
+        monkeypatch.delenv(name, raising=False)
+    for service in DEFAULT_PORTS:
+        monkeypatch.delenv(f"{service.upper()}_HOST", raising=False)
 
 
 def test_replication_factor_defaults_to_one_for_a_single_broker(
@@ -22,3 +43,85 @@ def test_replication_factor_below_one_is_refused(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("KAFKA_REPLICATION_FACTOR", "0")
     with pytest.raises(ValidationError, match="kafka_replication_factor"):
         load_settings("billing")
+
+
+@pytest.mark.parametrize("service", sorted(DEFAULT_PORTS))
+def test_services_listen_on_loopback_by_default(service: str) -> None:
+    assert load_settings(service).host == "127.0.0.1"
+
+
+def test_run_serves_on_the_settings_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(service_app, "create_app", lambda spec, settings: "app")
+    monkeypatch.setattr(service_app.uvicorn, "run", lambda app, **options: served.update(options))
+    from services.billing.app import SPEC
+
+    service_app.run(SPEC)
+
+    assert (served["host"], served["port"]) == ("127.0.0.1", 8102)
+
+
+def test_service_token_key_is_generated_once_into_the_data_dir(tmp_path: Path) -> None:
+    first = load_settings("billing").service_token_key
+    second = load_settings("customers").service_token_key
+
+    assert first == second
+    secret_file = tmp_path / SERVICE_TOKEN_SECRET_FILE
+    assert secret_file.read_text() == first
+    assert secret_file.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("secret", [None, "changeme", "short-secret", "a" * 64])
+def test_production_refuses_a_missing_or_weak_service_token_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, secret: str | None
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    if secret is not None:
+        monkeypatch.setenv("SERVICE_TOKEN_SECRET", secret)
+
+    with pytest.raises(ValueError, match="SERVICE_TOKEN_SECRET"):
+        load_settings("billing")
+    assert not (tmp_path / SERVICE_TOKEN_SECRET_FILE).exists()
+
+
+def test_production_takes_a_strong_service_token_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("SERVICE_TOKEN_SECRET", STRONG)
+
+    assert load_settings("billing").service_token_key == STRONG
+
+
+def test_settings_built_in_code_get_a_key_of_their_own() -> None:
+    one = ServiceSettings(name="billing", database_url="sqlite+aiosqlite://", port=0)
+    two = ServiceSettings(name="billing", database_url="sqlite+aiosqlite://", port=0)
+
+    assert len(one.service_token_key) >= 32 and one.service_token_key != two.service_token_key
+
+
+def test_kafka_sasl_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "SCRAM-SHA-256")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "billing")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", STRONG)
+
+    options = load_settings("billing").kafka_security.client_options()
+
+    assert options["security_protocol"] == "SASL_SSL"
+    assert options["sasl_mechanism"] == "SCRAM-SHA-256"
+    assert (options["sasl_plain_username"], options["sasl_plain_password"]) == ("billing", STRONG)
+    assert options["ssl_context"] is not None
+
+
+def test_sasl_without_credentials_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.delenv("KAFKA_SASL_USERNAME", raising=False)
+    monkeypatch.delenv("KAFKA_SASL_PASSWORD", raising=False)
+
+    with pytest.raises(ValidationError, match="KAFKA_SASL_USERNAME"):
+        load_settings("billing")
+
+
+def test_plaintext_by_default() -> None:
+    assert load_settings("billing").kafka_security.client_options() == {
+        "security_protocol": "PLAINTEXT"
+    }
