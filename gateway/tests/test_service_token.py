@@ -5,8 +5,8 @@ import httpx
 
 from gateway.settings import GatewaySettings
 from gateway.tests.conftest import ADMIN_USERNAME, Headers
-from gateway.tests.fakes import FakeServices
-from gateway.tests.test_details import DETAILS, customer_with_all_sections
+from gateway.tests.fakes import FakeServices, customer_with_all_sections
+from gateway.tests.test_details import DETAILS
 from services.runtime.service_auth import InvalidServiceToken, read_service_token
 
 

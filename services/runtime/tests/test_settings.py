@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from pydantic import ValidationError
 
 from services.runtime import service_app
@@ -53,7 +54,7 @@ def test_services_listen_on_loopback_by_default(service: str) -> None:
 def test_run_serves_on_the_settings_host(monkeypatch: pytest.MonkeyPatch) -> None:
     served: dict[str, Any] = {}
     monkeypatch.setattr(service_app, "create_app", lambda spec, settings: "app")
-    monkeypatch.setattr(service_app.uvicorn, "run", lambda app, **options: served.update(options))
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(options))
     from services.billing.app import SPEC
 
     service_app.run(SPEC)
