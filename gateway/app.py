@@ -9,6 +9,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -17,8 +18,10 @@ from fastapi import FastAPI
 
 from gateway.body_limit import BodyLimit
 from gateway.downstream import Downstream, service_auth
+from gateway.idempotent_writes import ReplayedHeader
 from gateway.identity.bootstrap import ensure_first_admin
 from gateway.identity.operator_cache import OperatorCache
+from gateway.models import idempotency_record
 from gateway.operations import operations_router
 from gateway.request_metrics import RequestCounter
 from gateway.routes import ROUTERS
@@ -26,7 +29,9 @@ from gateway.settings import GatewaySettings, load_settings
 from gateway.web_console import mount_console
 from services.runtime import migrations
 from services.runtime.db import Database
+from services.runtime.idempotency import IdempotentWrites
 from services.runtime.logging_setup import configure_logging
+from services.runtime.nul_guard import NulGuard
 from services.runtime.problems import install_problem_handlers
 
 log = logging.getLogger(__name__)
@@ -84,9 +89,17 @@ def build(
     app.state.settings = settings
     app.state.db = db
     app.state.operator_cache = OperatorCache(settings.operator_cache_seconds)
+    app.state.idempotency = IdempotentWrites(
+        db,
+        idempotency_record,
+        ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
+        lease=timedelta(seconds=settings.idempotency_lease_seconds),
+    )
     install_problem_handlers(app)
 
+    app.add_middleware(ReplayedHeader)
     app.add_middleware(RequestCounter)
+    app.add_middleware(NulGuard)
     # Added last, so it runs first: an oversized body is refused before anything reads it.
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
 

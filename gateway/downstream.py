@@ -3,13 +3,17 @@
 Errors come back as Problems the gateway can raise as they are: a service's own 4xx problem
 keeps its status and body, a service that cannot be reached or is too slow becomes 503
 "Service unavailable" naming it, and a service that fails (5xx) becomes 502.
+
+A write route's Downstream (`writing`, see gateway/idempotent_writes.py) carries the client's
+Idempotency-Key unchanged on every call but a GET, and notes when a service answered from a
+stored answer (`Idempotent-Replayed`), for the gateway's answer to say so too.
 """
 
 import asyncio
 import contextvars
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -17,11 +21,15 @@ import httpx
 from pydantic import TypeAdapter, ValidationError
 
 from gateway.metrics import DOWNSTREAM_SECONDS
+from services.runtime.idempotency import HEADER, REPLAYED_HEADER
 from services.runtime.problems import Problem
 from services.runtime.service_auth import SYSTEM_ACTOR, ServiceTokenAuth
 
 T = TypeVar("T")
 QueryParams = Sequence[tuple[str, str | int]]
+
+# Set in the request's ASGI state when a service replayed a stored answer.
+REPLAYED_STATE = "idempotent_replayed"
 
 # Problem members that describe the problem itself; the rest (errors, field, ...) travel along.
 _PROBLEM_CORE = {"type", "title", "status", "detail", "instance"}
@@ -63,11 +71,31 @@ class Downstream:
     """The services' base URLs and the one `httpx.AsyncClient` all calls share."""
 
     def __init__(
-        self, client: httpx.AsyncClient, base_urls: Mapping[str, str], timeout_seconds: float
+        self,
+        client: httpx.AsyncClient,
+        base_urls: Mapping[str, str],
+        timeout_seconds: float,
+        *,
+        idempotency_key: str | None = None,
+        request_state: MutableMapping[str, Any] | None = None,
     ) -> None:
         self.client = client
         self.base_urls = dict(base_urls)
         self.timeout_seconds = timeout_seconds
+        self.idempotency_key = idempotency_key
+        self.request_state = request_state
+
+    def writing(
+        self, idempotency_key: str | None, request_state: MutableMapping[str, Any]
+    ) -> "Downstream":
+        """This client for one write request: its key forwarded, its replays noted."""
+        return Downstream(
+            self.client,
+            self.base_urls,
+            self.timeout_seconds,
+            idempotency_key=idempotency_key,
+            request_state=request_state,
+        )
 
     async def send(
         self,
@@ -82,6 +110,8 @@ class Downstream:
     ) -> httpx.Response:
         """The service's answer whatever its status; raises 503 if there is no answer in time."""
         limit = timeout_seconds or self.timeout_seconds
+        if self.idempotency_key and method != "GET":
+            headers = {**(headers or {}), HEADER: self.idempotency_key}
         started = time.perf_counter()
         outcome = "error"
         try:
@@ -97,6 +127,8 @@ class Downstream:
                     timeout=limit,
                 )
             outcome = str(response.status_code)
+            if self.request_state is not None and response.headers.get(REPLAYED_HEADER):
+                self.request_state[REPLAYED_STATE] = True
             return response
         except (TimeoutError, httpx.TimeoutException):
             outcome = "timeout"
@@ -162,6 +194,8 @@ def problem_from(service: str, response: httpx.Response) -> Problem:
         str(detail) if detail is not None else None,
         type_=str(body.get("type") or "about:blank"),
         extra=extra,
+        # A key still in flight (409) says when to retry; the client needs it as much.
+        headers={"Retry-After": retry} if (retry := response.headers.get("Retry-After")) else None,
     )
 
 

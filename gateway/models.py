@@ -7,6 +7,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, MetaData, Stri
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.runtime.db import UTCDateTime
+from services.runtime.messaging_tables import define_idempotency_table
 
 
 class Base(DeclarativeBase):
@@ -14,6 +15,8 @@ class Base(DeclarativeBase):
 
 
 metadata = Base.metadata
+# Idempotency-Key answers of the gateway's own writes (operators, API keys).
+idempotency_record = define_idempotency_table(metadata)
 
 
 class Operator(Base):

@@ -57,6 +57,9 @@ class GatewaySettings(BaseSettings):
     operator_cache_seconds: float = Field(
         5.0, ge=0, le=60, validation_alias="OPERATOR_CACHE_SECONDS"
     )
+    # As the services': how long an Idempotency-Key's answer is kept, and a claim's lease.
+    idempotency_ttl_seconds: float = Field(86400, gt=0, validation_alias="IDEMPOTENCY_TTL_SECONDS")
+    idempotency_lease_seconds: float = Field(60, gt=0, validation_alias="IDEMPOTENCY_LEASE_SECONDS")
     refresh_token_days: int = Field(14, ge=1, le=365, validation_alias="REFRESH_TOKEN_DAYS")
     login_max_failures: int = Field(5, ge=1, le=1000, validation_alias="LOGIN_MAX_FAILURES")
     login_window_seconds: int = Field(300, ge=1, le=86400, validation_alias="LOGIN_WINDOW_SECONDS")

@@ -3,7 +3,7 @@ customers service queues the job and its worker makes the customers."""
 
 from pydantic import TypeAdapter
 
-from gateway.downstream import Downstream, parse_as, segment, success_body
+from gateway.downstream import Downstream, parse_as, segment
 from gateway.schemas.customer_batches import (
     CustomerBatch,
     CustomerBatchCreate,
@@ -14,24 +14,16 @@ _BATCH = TypeAdapter(CustomerBatch)
 _ITEMS = TypeAdapter(CustomerBatchItemPage)
 
 
-async def create_batch(
-    downstream: Downstream, payload: CustomerBatchCreate, *, idempotency_key: str | None
-) -> tuple[CustomerBatch, bool]:
-    """Returns the job and whether it is new (a repeated Idempotency-Key: the first job)."""
+async def create_batch(downstream: Downstream, payload: CustomerBatchCreate) -> CustomerBatch:
+    """The queued job (a repeated Idempotency-Key: the first job)."""
     sale = payload.model_dump(
         mode="json", include={"webshop_id", "product_id", "plan_id", "extra_product_ids"}
     )
     await downstream.call("billing", "POST", "/orders/check", json_body=sale)
-    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-    response = await downstream.send(
-        "customers",
-        "POST",
-        "/customer-batches",
-        json_body=payload.model_dump(mode="json"),
-        headers=headers,
+    data = await downstream.call(
+        "customers", "POST", "/customer-batches", json_body=payload.model_dump(mode="json")
     )
-    batch = parse_as(_BATCH, success_body("customers", response), "customers")
-    return batch, response.status_code == 202
+    return parse_as(_BATCH, data, "customers")
 
 
 async def get_batch(downstream: Downstream, batch_id: str) -> CustomerBatch:

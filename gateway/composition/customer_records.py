@@ -59,8 +59,6 @@ async def update_customer(
     downstream: Downstream,
     customer_id: str,
     payload: CustomerUpdate,
-    *,
-    idempotency_key: str | None,
 ) -> CustomerPublic:
     if payload.webshop_id is not None:
         await check_webshop_move(downstream, customer_id, payload.webshop_id)
@@ -69,13 +67,8 @@ async def update_customer(
         "PATCH",
         f"/customers/{segment(customer_id)}",
         json_body=payload.model_dump(mode="json", exclude_unset=True),
-        headers=_key(idempotency_key),
     )
     return parse_as(_CUSTOMER, data, "customers")
-
-
-def _key(idempotency_key: str | None) -> dict[str, str] | None:
-    return {"Idempotency-Key": idempotency_key} if idempotency_key else None
 
 
 async def get_account(downstream: Downstream, customer_id: str) -> AccountPublic:
@@ -87,27 +80,21 @@ async def update_account(
     downstream: Downstream,
     customer_id: str,
     payload: AccountUpdate,
-    *,
-    idempotency_key: str | None,
 ) -> AccountPublic:
     data = await downstream.call(
         "customers",
         "PATCH",
         f"/customers/{segment(customer_id)}/account",
         json_body=payload.model_dump(mode="json", exclude_unset=True),
-        headers=_key(idempotency_key),
     )
     return parse_as(_ACCOUNT, data, "customers")
 
 
-async def reset_password(
-    downstream: Downstream, customer_id: str, *, idempotency_key: str | None
-) -> PasswordReset:
+async def reset_password(downstream: Downstream, customer_id: str) -> PasswordReset:
     data = await downstream.call(
         "customers",
         "POST",
         f"/customers/{segment(customer_id)}/account/password",
-        headers=_key(idempotency_key),
     )
     return parse_as(_RESET, data, "customers")
 

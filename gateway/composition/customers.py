@@ -11,7 +11,6 @@ from gateway.downstream import (
     parse_as,
     parse_json_as,
     segment,
-    success_body,
 )
 from gateway.schemas.customers import (
     CustomerCreate,
@@ -30,29 +29,21 @@ _CUSTOMER = TypeAdapter(CustomerPublic)
 _TRANSACTIONS = TypeAdapter(TransactionPage)
 
 
-async def sell(
-    downstream: Downstream, payload: CustomerCreate, *, idempotency_key: str | None
-) -> tuple[CustomerCreated, bool]:
+async def sell(downstream: Downstream, payload: CustomerCreate) -> CustomerCreated:
     """Check the sale against billing's catalog, then create the customer and account.
 
-    Returns the customer (with the password when it was generated) and whether it is new; a
-    repeated Idempotency-Key gets the first customer back, without a password.
+    Returns the customer, with the password when it was generated; a repeated Idempotency-Key
+    gets the first customer back, without a password.
     """
     order = payload.model_dump(
         mode="json", include={"webshop_id", "product_id", "plan_id", "extra_product_ids"}
     )
     # Billing's refusal (422 naming the field) reaches the client as billing wrote it.
     await downstream.call("billing", "POST", "/orders/check", json_body=order)
-    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-    response = await downstream.send(
-        "customers",
-        "POST",
-        "/customers",
-        json_body=payload.model_dump(mode="json"),
-        headers=headers,
+    data = await downstream.call(
+        "customers", "POST", "/customers", json_body=payload.model_dump(mode="json")
     )
-    created = parse_as(_CREATED, success_body("customers", response), "customers")
-    return created, response.status_code == 201
+    return parse_as(_CREATED, data, "customers")
 
 
 def list_params(

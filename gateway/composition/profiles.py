@@ -4,7 +4,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from gateway.downstream import Downstream, parse_as, segment, success_body
+from gateway.downstream import Downstream, parse_as, segment
 from gateway.schemas.profiles import ProfileCreate, ProfileList, ProfilePublic, ProfileUpdate
 from services.runtime.problems import Problem
 
@@ -31,18 +31,12 @@ async def find_profile(downstream: Downstream, customer_id: str, profile_id: str
 
 
 async def create_profile(
-    downstream: Downstream, customer_id: str, payload: ProfileCreate, idempotency_key: str | None
-) -> tuple[ProfilePublic, bool]:
-    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-    response = await downstream.send(
-        "customers",
-        "POST",
-        _path(customer_id),
-        json_body=payload.model_dump(mode="json"),
-        headers=headers,
+    downstream: Downstream, customer_id: str, payload: ProfileCreate
+) -> ProfilePublic:
+    data = await downstream.call(
+        "customers", "POST", _path(customer_id), json_body=payload.model_dump(mode="json")
     )
-    body = success_body("customers", response)
-    return parse_as(_PROFILE, body, "customers"), response.status_code == 201
+    return parse_as(_PROFILE, data, "customers")
 
 
 async def update_profile(

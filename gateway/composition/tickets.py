@@ -7,16 +7,13 @@ from pydantic import BaseModel, TypeAdapter
 from sqlalchemy import select
 
 from gateway.composition.customers import get_customer
-from gateway.downstream import Downstream, QueryParams, parse_as, segment, success_body
+from gateway.downstream import Downstream, QueryParams, parse_as, segment
 from gateway.models import Operator
 from gateway.schemas.tickets import MessagePage, TicketPage
 from services.runtime.db import Database
 from services.runtime.problems import Problem, field_error
 
 M = TypeVar("M", bound=BaseModel)
-
-# The tickets service marks the answer to a retried Idempotency-Key with this header.
-REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 def customer_path(customer_id: str) -> str:
@@ -55,14 +52,10 @@ async def write(
     path: str,
     model: type[M],
     body: dict[str, Any],
-    *,
-    idempotency_key: str | None,
-) -> tuple[M, bool]:
-    """The tickets service's answer to a write, and whether it is a retry's replayed answer."""
-    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-    response = await downstream.send("tickets", method, path, json_body=body, headers=headers)
-    result = parse_as(TypeAdapter(model), success_body("tickets", response), "tickets")
-    return result, response.headers.get(REPLAYED_HEADER) == "true"
+) -> M:
+    """The tickets service's answer to a write."""
+    data = await downstream.call("tickets", method, path, json_body=body)
+    return parse_as(TypeAdapter(model), data, "tickets")
 
 
 def page_params(limit: int, cursor: str | None) -> list[tuple[str, str | int]]:

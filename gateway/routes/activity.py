@@ -9,6 +9,7 @@ from gateway.audit import AuditDep
 from gateway.composition import activity
 from gateway.composition.activity import SavedList
 from gateway.deps import DownstreamDep
+from gateway.idempotent_writes import WriteDownstreamDep
 from gateway.identity.auth import CanReadCustomers, CanSell
 from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
@@ -44,7 +45,7 @@ async def unbind_device(
     customer_id: CustomerId,
     device_id: ItemId,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
 ) -> Response:
     """Unbind a device: it no longer counts against the limit, and the app gets
@@ -116,7 +117,7 @@ async def remove_favorite(
     customer_id: CustomerId,
     item_id: ItemId,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
 ) -> Response:
     """Remove a favorite by the `id` the list shows. 404 if it is not there."""
@@ -128,7 +129,7 @@ async def remove_watchlist_item(
     customer_id: CustomerId,
     item_id: ItemId,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
 ) -> Response:
     """Remove a watchlist entry by the `id` the list shows. 404 if it is not there."""
@@ -155,7 +156,7 @@ async def remove_recording(
     customer_id: CustomerId,
     recording_id: ItemId,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
 ) -> Response:
     """Remove a recording from the customer's list. 404 if it is not there."""

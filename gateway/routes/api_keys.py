@@ -1,8 +1,10 @@
-"""API keys for machines such as dashboards (admin); a key's secret is shown once."""
+"""API keys for machines such as dashboards (admin); a key's secret is shown once. Writes run
+once per `Idempotency-Key` (services/runtime/idempotency.py), on the gateway's database."""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import AuditDep
 from gateway.deps import DatabaseDep
@@ -11,6 +13,7 @@ from gateway.identity.auth import CanManageApiKeys
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.accounts import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 from gateway.schemas.common import AUTH_ERRORS, Page, problem_responses
+from services.runtime.idempotency import Answer, WriteOnceDep
 
 router = APIRouter(prefix=f"{API_PREFIX}/api-keys", tags=["api keys"])
 
@@ -22,13 +25,20 @@ router = APIRouter(prefix=f"{API_PREFIX}/api-keys", tags=["api keys"])
     responses=problem_responses(*AUTH_ERRORS, 422),
 )
 async def create_api_key(
-    payload: ApiKeyCreate, _: CanManageApiKeys, db: DatabaseDep, audit: AuditDep
-) -> ApiKeyCreated:
-    """Create a key with a role; send it as `X-API-Key`. The `key` is in this answer only."""
-    async with audit.record("api_key.create") as entry, db.transaction() as session:
-        created = await accounts.add_api_key(session, payload)
-        entry.after, entry.status_code = created.model_dump(mode="json", exclude={"key"}), 201
-    return created
+    payload: ApiKeyCreate, _: CanManageApiKeys, audit: AuditDep, once: WriteOnceDep
+) -> Response:
+    """Create a key with a role; send it as `X-API-Key`. The `key` is in this answer only (a
+    retry with the same Idempotency-Key gets the same key record with `key` null)."""
+    async with audit.record("api_key.create") as entry:
+
+        async def work(session: AsyncSession) -> Answer:
+            created = await accounts.add_api_key(session, payload)
+            entry.after = created.model_dump(mode="json", exclude={"key"})
+            return Answer(created, 201, stored_body=created.model_copy(update={"key": None}))
+
+        answer = await once(work)
+        entry.status_code = answer.status_code
+    return answer
 
 
 @router.get("", response_model=Page[ApiKeyPublic], responses=problem_responses(*AUTH_ERRORS))
@@ -49,14 +59,20 @@ async def revoke_api_key(
     _: CanManageApiKeys,
     db: DatabaseDep,
     audit: AuditDep,
+    once: WriteOnceDep,
 ) -> Response:
     """Revoke a key: it stops working at once. Revoking twice is harmless."""
     async with db.sessions() as session:
         before = accounts.api_key_public(await accounts.get_api_key(session, key_id))
     async with audit.record("api_key.revoke", before=before.model_dump(mode="json")) as entry:
-        async with db.transaction() as session:
+
+        async def work(session: AsyncSession) -> Answer:
             after = await accounts.revoke_api_key(
                 session, await accounts.get_api_key(session, key_id)
             )
-        entry.after, entry.status_code = after.model_dump(mode="json"), 204
-    return Response(status_code=204)
+            entry.after = after.model_dump(mode="json")
+            return Answer(None, 204)
+
+        answer = await once(work)
+        entry.status_code = answer.status_code
+    return answer

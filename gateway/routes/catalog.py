@@ -8,6 +8,7 @@ from pydantic import BaseModel, TypeAdapter
 from gateway.audit import AuditDep, AuditTrail
 from gateway.deps import DownstreamDep
 from gateway.downstream import Downstream, parse_as, segment
+from gateway.idempotent_writes import WriteDownstreamDep
 from gateway.identity.auth import CanEditCatalog, CanReadCatalog
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.catalog import (
@@ -46,7 +47,7 @@ async def list_webshops(_: CanReadCatalog, downstream: DownstreamDep) -> Page[We
     responses=problem_responses(*AUTH_ERRORS, 409, 422, 503),
 )
 async def create_webshop(
-    payload: WebshopCreate, _: CanEditCatalog, downstream: DownstreamDep, audit: AuditDep
+    payload: WebshopCreate, _: CanEditCatalog, downstream: WriteDownstreamDep, audit: AuditDep
 ) -> Webshop:
     """Add a webshop (admin)."""
     async with audit.record("webshop.create") as entry:
@@ -77,7 +78,7 @@ async def list_products(
     responses=problem_responses(*AUTH_ERRORS, 409, 422, 503),
 )
 async def create_product(
-    payload: ProductCreate, _: CanEditCatalog, downstream: DownstreamDep, audit: AuditDep
+    payload: ProductCreate, _: CanEditCatalog, downstream: WriteDownstreamDep, audit: AuditDep
 ) -> Product:
     """Add a base or extra product with its payment plans (admin)."""
     async with audit.record("product.create") as entry:
@@ -141,7 +142,7 @@ async def update_webshop(
     webshop_id: WebshopId,
     payload: WebshopUpdate,
     _: CanEditCatalog,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
 ) -> Webshop:
     """Rename a webshop, or change its currencies or the products it offers (admin)."""
@@ -150,7 +151,7 @@ async def update_webshop(
 
 @router.delete("/webshops/{webshop_id}", response_model=Webshop, responses=_EDIT_ERRORS)
 async def archive_webshop(
-    webshop_id: WebshopId, _: CanEditCatalog, downstream: DownstreamDep, audit: AuditDep
+    webshop_id: WebshopId, _: CanEditCatalog, downstream: WriteDownstreamDep, audit: AuditDep
 ) -> Webshop:
     """Archive a webshop (admin): never deleted, it sells nothing more."""
     return await _edit_webshop(downstream, audit, "webshop.archive", webshop_id, "DELETE", None)
@@ -174,7 +175,7 @@ async def update_product(
     product_id: ProductId,
     payload: ProductUpdate,
     _: CanEditCatalog,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
 ) -> Product:
     """Edit a product (admin); `kind` and `subscription_type` are fixed once created."""
@@ -184,7 +185,7 @@ async def update_product(
 
 @router.delete("/products/{product_id}", response_model=Product, responses=_EDIT_ERRORS)
 async def archive_product(
-    product_id: ProductId, _: CanEditCatalog, downstream: DownstreamDep, audit: AuditDep
+    product_id: ProductId, _: CanEditCatalog, downstream: WriteDownstreamDep, audit: AuditDep
 ) -> Product:
     """Archive a product (admin): never deleted; it can no longer be sold, running
     subscriptions on it go on."""
@@ -202,7 +203,7 @@ async def add_plan(
     product_id: ProductId,
     payload: PlanCreate,
     _: CanEditCatalog,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
 ) -> Product:
     """Add a payment plan to a product (admin)."""
@@ -218,7 +219,7 @@ async def update_plan(
     plan_id: PlanId,
     payload: PlanUpdate,
     _: CanEditCatalog,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
 ) -> Product:
     """Rename a plan or change its prices (admin); its length and unit are fixed."""
@@ -233,7 +234,7 @@ async def archive_plan(
     product_id: ProductId,
     plan_id: PlanId,
     _: CanEditCatalog,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
 ) -> Product:
     """Archive a plan (admin): never deleted, no longer sold."""

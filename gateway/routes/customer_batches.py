@@ -2,11 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Response
+from fastapi import APIRouter, Path
 
 from gateway.audit import AuditDep
 from gateway.composition import customer_batches
 from gateway.deps import DownstreamDep
+from gateway.idempotent_writes import WriteDownstreamDep
 from gateway.identity.auth import CanReadCustomers, CanSell
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
@@ -26,21 +27,13 @@ BatchId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
     "",
     status_code=202,
     response_model=CustomerBatch,
-    responses={
-        200: {"description": "A repeated Idempotency-Key: the job created the first time"},
-        **problem_responses(*AUTH_ERRORS, 409, 422, 503),
-    },
+    responses=problem_responses(*AUTH_ERRORS, 409, 422, 503),
 )
 async def create_batch(
     payload: CustomerBatchCreate,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
-    response: Response,
-    idempotency_key: Annotated[
-        str | None,
-        Header(max_length=200, description="Retry with the same key: you get the same job."),
-    ] = None,
 ) -> CustomerBatch:
     """Queue a job that adds `count` (1 to 10,000) numbered customers on one sale.
 
@@ -52,12 +45,9 @@ async def create_batch(
     `GET /customer-batches/{id}/items`.
     """
     async with audit.record("customer_batch.create") as entry:
-        batch, is_new = await customer_batches.create_batch(
-            downstream, payload, idempotency_key=idempotency_key
-        )
+        batch = await customer_batches.create_batch(downstream, payload)
         entry.after = batch.model_dump(mode="json")
-        entry.status_code = 202 if is_new else 200
-    response.status_code = entry.status_code
+        entry.status_code = 202
     return batch
 
 

@@ -6,6 +6,7 @@ from gateway import timeline
 from gateway.audit import AuditDep
 from gateway.composition import erasure
 from gateway.deps import DatabaseDep, DownstreamDep
+from gateway.idempotent_writes import WriteDownstreamDep
 from gateway.identity.auth import CanReadCustomers, CanSell
 from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
@@ -22,7 +23,7 @@ router = APIRouter(prefix=f"{API_PREFIX}/customers", tags=["customers"])
 async def erase_customer(
     customer_id: CustomerId,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
     db: DatabaseDep,
 ) -> Response:

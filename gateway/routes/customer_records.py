@@ -4,12 +4,13 @@ password reset), and the list's CSV export."""
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from gateway.audit import AuditDep
 from gateway.composition import customer_records, customers
 from gateway.deps import DownstreamDep
+from gateway.idempotent_writes import WriteDownstreamDep
 from gateway.identity.auth import CanReadCustomers, CanSell
 from gateway.routes.customers import CustomerId
 from gateway.routes.prefix import API_PREFIX
@@ -24,11 +25,6 @@ from gateway.schemas.customer_records import (
 from gateway.schemas.customers import CustomerPublic, CustomerSort, CustomerStatus, StatusGroup
 
 router = APIRouter(prefix=f"{API_PREFIX}/customers", tags=["customers"])
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(max_length=100, description="Retry with the same key: the write is not repeated."),
-]
 
 
 @router.get(
@@ -89,9 +85,8 @@ async def update_customer(
     customer_id: CustomerId,
     payload: CustomerUpdate,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> CustomerPublic:
     """Edit personal data (phones in E.164, country ISO 3166-1 alpha-2) or move the customer to
     another webshop. Only the fields sent change; a refusal is 422 naming the field. The
@@ -103,9 +98,7 @@ async def update_customer(
     async with audit.record(
         "customer.update", customer_id=customer_id, before=before.model_dump(mode="json")
     ) as entry:
-        updated = await customer_records.update_customer(
-            downstream, customer_id, payload, idempotency_key=idempotency_key
-        )
+        updated = await customer_records.update_customer(downstream, customer_id, payload)
         entry.after = updated.model_dump(mode="json")
     return updated
 
@@ -131,9 +124,8 @@ async def update_account(
     customer_id: CustomerId,
     payload: AccountUpdate,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> AccountPublic:
     """Disable (status disabled; the apps log the customer out) or enable the account, or
     change its login (409 if taken, ignoring case)."""
@@ -141,9 +133,7 @@ async def update_account(
     async with audit.record(
         "account.update", customer_id=customer_id, before=before.model_dump(mode="json")
     ) as entry:
-        updated = await customer_records.update_account(
-            downstream, customer_id, payload, idempotency_key=idempotency_key
-        )
+        updated = await customer_records.update_account(downstream, customer_id, payload)
         entry.after = updated.model_dump(mode="json")
     return updated
 
@@ -156,15 +146,12 @@ async def update_account(
 async def reset_password(
     customer_id: CustomerId,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> PasswordReset:
     """Replace the password with a generated one, shown in this answer only."""
     async with audit.record("account.password_reset", customer_id=customer_id) as entry:
-        reset = await customer_records.reset_password(
-            downstream, customer_id, idempotency_key=idempotency_key
-        )
+        reset = await customer_records.reset_password(downstream, customer_id)
         # The password itself is the customer's secret: the audit keeps only that it happened.
         entry.after = reset.model_dump(mode="json", exclude={"password"})
     return reset

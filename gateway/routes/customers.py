@@ -3,12 +3,13 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from gateway.audit import AuditDep
 from gateway.composition import customers
 from gateway.composition.details import compose_details
 from gateway.deps import DownstreamDep
+from gateway.idempotent_writes import WriteDownstreamDep
 from gateway.identity.auth import CanReadCustomers, CanSell
 from gateway.routes.prefix import API_PREFIX
 from gateway.schemas.common import AUTH_ERRORS, problem_responses
@@ -34,24 +35,13 @@ CustomerId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
     "",
     status_code=201,
     response_model=CustomerCreated,
-    responses={
-        200: {"description": "A repeated Idempotency-Key: the customer created the first time"},
-        **problem_responses(*AUTH_ERRORS, 409, 422, 503),
-    },
+    responses=problem_responses(*AUTH_ERRORS, 409, 422, 503),
 )
 async def create_customer(
     payload: CustomerCreate,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
-    response: Response,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            max_length=200,
-            description="Retry with the same key after a timeout: you get the same customer.",
-        ),
-    ] = None,
 ) -> CustomerCreated:
     """Add a customer by hand and sell them a product on a plan, with extras.
 
@@ -61,12 +51,11 @@ async def create_customer(
     only. The subscription opens shortly after, when billing has processed the sale.
     """
     async with audit.record("customer.create") as entry:
-        created, is_new = await customers.sell(downstream, payload, idempotency_key=idempotency_key)
+        created = await customers.sell(downstream, payload)
         entry.customer_id = created.id
         # The one-time password is the customer's secret, not the audit log's.
         entry.after = created.model_dump(mode="json", exclude={"password"})
-        entry.status_code = 201 if is_new else 200
-    response.status_code = entry.status_code
+        entry.status_code = 201
     return created
 
 

@@ -4,13 +4,14 @@ idempotent with `Idempotency-Key`."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, TypeAdapter
 
 from gateway.audit import AuditDep
 from gateway.composition import customer_records
 from gateway.deps import DownstreamDep
 from gateway.downstream import Downstream, parse_as, segment
+from gateway.idempotent_writes import WriteDownstreamDep
 from gateway.identity.auth import CanReadCustomers, CanSell, Principal
 from gateway.identity.permissions import Permission
 from gateway.routes.prefix import API_PREFIX
@@ -34,15 +35,6 @@ router = APIRouter(prefix=f"{API_PREFIX}/customers", tags=["subscriptions"])
 
 CustomerId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
 ProductId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=200,
-        description="Retry with the same key and body: the same answer, no second effect. "
-        "The same key with another body is refused (422).",
-    ),
-]
 
 _RESULT = TypeAdapter(ActionResult)
 _SUBSCRIPTION = TypeAdapter(SubscriptionDetail)
@@ -87,7 +79,6 @@ async def _act(
     method: str,
     path: str,
     body: BaseModel | None,
-    key: str | None,
     extra: dict[str, Any] | None = None,
 ) -> ActionResult:
     before = await _current(downstream, customer_id)
@@ -100,7 +91,6 @@ async def _act(
             method,
             path,
             json_body=json_body,
-            headers={"Idempotency-Key": key} if key else None,
         )
         result = parse_as(_RESULT, data, "billing")
         entry.after = result.model_dump(mode="json")
@@ -125,9 +115,8 @@ async def sell(
     customer_id: CustomerId,
     payload: SellRequest,
     principal: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Sell a subscription to a customer with none running (none yet, or one that expired or
     was cancelled): the same catalog checks as a renewal, through the customer's webshop, a
@@ -144,7 +133,6 @@ async def sell(
         method="POST",
         path=_base(customer_id),
         body=payload,
-        key=idempotency_key,
         extra={"webshop_id": customer["webshop_id"]},
     )
 
@@ -174,9 +162,8 @@ async def renew(
     customer_id: CustomerId,
     payload: RenewRequest,
     principal: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Renew: same product, the plan's length added from the later of now and the expiry
     (an expired customer counts from now); one charge in the ledger. A trial product is sold
@@ -190,7 +177,6 @@ async def renew(
         method="POST",
         path=f"{_base(customer_id)}/renew",
         body=payload,
-        key=idempotency_key,
     )
 
 
@@ -201,9 +187,8 @@ async def change(
     customer_id: CustomerId,
     payload: ChangeRequest,
     principal: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Change product/plan now (the unused time is credited against the new price: one net
     charge, or a credit if it is larger) or at the current expiry (charged now, switched by the
@@ -218,7 +203,6 @@ async def change(
         method="POST",
         path=f"{_base(customer_id)}/change",
         body=payload,
-        key=idempotency_key,
     )
 
 
@@ -229,9 +213,8 @@ async def set_expiry(
     customer_id: CustomerId,
     payload: ExpiryRequest,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Set the expiry to an absolute, future moment with a reason: a zero-amount adjustment."""
     return await _act(
@@ -242,7 +225,6 @@ async def set_expiry(
         method="PUT",
         path=f"{_base(customer_id)}/expiry",
         body=payload,
-        key=idempotency_key,
     )
 
 
@@ -253,9 +235,8 @@ async def add_extra(
     customer_id: CustomerId,
     payload: ExtraRequest,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Add an extra product on its own plan, or synced to the base expiry; one charge."""
     return await _act(
@@ -266,7 +247,6 @@ async def add_extra(
         method="POST",
         path=f"{_base(customer_id)}/extras",
         body=payload,
-        key=idempotency_key,
     )
 
 
@@ -279,9 +259,8 @@ async def remove_extra(
     customer_id: CustomerId,
     product_id: ProductId,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Remove an extra product: a zero-amount adjustment (refunds go through the webshop)."""
     return await _act(
@@ -292,7 +271,6 @@ async def remove_extra(
         method="DELETE",
         path=f"{_base(customer_id)}/extras/{segment(product_id)}",
         body=None,
-        key=idempotency_key,
     )
 
 
@@ -303,9 +281,8 @@ async def cancel(
     customer_id: CustomerId,
     payload: CancelRequest,
     _: CanSell,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Cancel now (the subscription ends at once) or at the period end (it expires then)."""
     return await _act(
@@ -316,7 +293,6 @@ async def cancel(
         method="POST",
         path=f"{_base(customer_id)}/cancel",
         body=payload,
-        key=idempotency_key,
     )
 
 

@@ -4,13 +4,14 @@ Viewers read; support and above write. The acting operator is the signed-in one:
 names them to the tickets service. Writes are audited and accept an `Idempotency-Key`.
 """
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query
 
 from gateway.audit import AuditDep
 from gateway.composition import tickets
 from gateway.deps import DatabaseDep, DownstreamDep
+from gateway.idempotent_writes import WriteDownstreamDep
 from gateway.identity.auth import CanReadCustomers, Principal, require
 from gateway.identity.permissions import Permission
 from gateway.routes.customers import CustomerId
@@ -36,14 +37,6 @@ router = APIRouter(prefix=API_PREFIX, tags=["tickets"])
 
 CanWriteTickets = Annotated[Principal, Depends(require(Permission.TICKETS_WRITE))]
 TicketId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(max_length=200, description="Retry with the same key: the write happens once."),
-]
-
-_CREATED: dict[int | str, dict[str, Any]] = {
-    200: {"description": "A repeated Idempotency-Key: the first answer again"}
-}
 
 
 @router.get(
@@ -104,17 +97,15 @@ async def list_customer_tickets(
     "/customers/{customer_id}/tickets",
     status_code=201,
     response_model=TicketDetails,
-    responses={**_CREATED, **problem_responses(*AUTH_ERRORS, 404, 422, 503)},
+    responses=problem_responses(*AUTH_ERRORS, 404, 422, 503),
 )
 async def open_ticket(
     customer_id: CustomerId,
     payload: TicketCreate,
     principal: CanWriteTickets,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     db: DatabaseDep,
     audit: AuditDep,
-    response: Response,
-    idempotency_key: IdempotencyKey = None,
 ) -> TicketDetails:
     """Open a ticket for the customer, signed by the caller; it starts `open`."""
     async with audit.record("ticket.open", customer_id=customer_id) as entry:
@@ -123,12 +114,9 @@ async def open_ticket(
         await tickets.require_customer(downstream, customer_id)
         body = {**payload.model_dump(mode="json"), "opened_by": principal.name}
         path = f"{tickets.customer_path(customer_id)}/tickets"
-        ticket, replayed = await tickets.write(
-            downstream, "POST", path, TicketDetails, body, idempotency_key=idempotency_key
-        )
+        ticket = await tickets.write(downstream, "POST", path, TicketDetails, body)
         entry.after = ticket.model_dump(mode="json", exclude={"messages"})
-        entry.status_code = 200 if replayed else 201
-    response.status_code = entry.status_code
+        entry.status_code = 201
     return ticket
 
 
@@ -156,10 +144,9 @@ async def update_ticket(
     ticket_id: TicketId,
     payload: TicketUpdate,
     _: CanWriteTickets,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     db: DatabaseDep,
     audit: AuditDep,
-    idempotency_key: IdempotencyKey = None,
 ) -> TicketDetails:
     """Change the status, priority or assignee. A status change the rules do not allow is 409
     (closed tickets only reopen: `{"status": "open"}`)."""
@@ -170,13 +157,12 @@ async def update_ticket(
             await tickets.require_operator(db, payload.assignee, field="assignee")
         before = await tickets.read(downstream, path, TicketDetails, [])
         entry.before = before.model_dump(mode="json", exclude={"messages"})
-        ticket, _replayed = await tickets.write(
+        ticket = await tickets.write(
             downstream,
             "PATCH",
             path,
             TicketDetails,
             changes,
-            idempotency_key=idempotency_key,
         )
         entry.after = ticket.model_dump(mode="json", exclude={"messages"})
     return ticket
@@ -186,17 +172,15 @@ async def update_ticket(
     "/customers/{customer_id}/tickets/{ticket_id}/messages",
     status_code=201,
     response_model=TicketMessage,
-    responses={**_CREATED, **problem_responses(*AUTH_ERRORS, 404, 409, 422, 503)},
+    responses=problem_responses(*AUTH_ERRORS, 404, 409, 422, 503),
 )
 async def add_ticket_message(
     customer_id: CustomerId,
     ticket_id: TicketId,
     payload: TicketMessageCreate,
     principal: CanWriteTickets,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
-    response: Response,
-    idempotency_key: IdempotencyKey = None,
 ) -> TicketMessage:
     """Reply to the customer (shown on their apps, in their message history) or add an
     internal note (`internal: true`, never sent). A closed ticket takes notes only (409)."""
@@ -204,12 +188,9 @@ async def add_ticket_message(
     async with audit.record(action, customer_id=customer_id) as entry:
         body = {**payload.model_dump(mode="json"), "author": principal.name}
         path = f"{tickets.ticket_path(customer_id, ticket_id)}/messages"
-        message, replayed = await tickets.write(
-            downstream, "POST", path, TicketMessage, body, idempotency_key=idempotency_key
-        )
+        message = await tickets.write(downstream, "POST", path, TicketMessage, body)
         entry.after = message.model_dump(mode="json")
-        entry.status_code = 200 if replayed else 201
-    response.status_code = entry.status_code
+        entry.status_code = 201
     return message
 
 
@@ -236,16 +217,14 @@ async def list_messages(
     status_code=201,
     response_model=Message,
     tags=["messages"],
-    responses={**_CREATED, **problem_responses(*AUTH_ERRORS, 404, 422, 503)},
+    responses=problem_responses(*AUTH_ERRORS, 404, 422, 503),
 )
 async def send_message(
     customer_id: CustomerId,
     payload: MessageCreate,
     principal: CanWriteTickets,
-    downstream: DownstreamDep,
+    downstream: WriteDownstreamDep,
     audit: AuditDep,
-    response: Response,
-    idempotency_key: IdempotencyKey = None,
 ) -> Message:
     """Send the customer a message to all their devices or to one (`device_id`); it is shown
     on the apps and turns `read` when an app reports it read."""
@@ -253,10 +232,7 @@ async def send_message(
         await tickets.require_customer(downstream, customer_id)
         body = {**payload.model_dump(mode="json"), "sent_by": principal.name}
         path = f"{tickets.customer_path(customer_id)}/messages"
-        message, replayed = await tickets.write(
-            downstream, "POST", path, Message, body, idempotency_key=idempotency_key
-        )
+        message = await tickets.write(downstream, "POST", path, Message, body)
         entry.after = message.model_dump(mode="json")
-        entry.status_code = 200 if replayed else 201
-    response.status_code = entry.status_code
+        entry.status_code = 201
     return message

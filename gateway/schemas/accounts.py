@@ -114,7 +114,10 @@ class ApiKeyPublic(BaseModel):
 class ApiKeyCreated(ApiKeyPublic):
     model_config = ConfigDict(json_schema_extra={"examples": [examples.API_KEY_CREATED]})
 
-    key: str = Field(description="Send as X-API-Key. Shown in this answer once and never again.")
+    key: str | None = Field(
+        description="Send as X-API-Key. Shown in this answer once and never again (null in the "
+        "answer to a retried Idempotency-Key)."
+    )
 
 
 class OperatorUpdate(BaseModel):

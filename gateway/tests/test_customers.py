@@ -23,13 +23,15 @@ def billing_allows_the_sale(fake: FakeServices) -> None:
 
 
 def customers_creates(fake: FakeServices) -> None:
-    """Like the customers service: 201 with the generated password, 200 for a seen key."""
+    """Like the customers service: 201 with the generated password; for a seen key, 201
+    without it, marked replayed."""
     seen: set[str] = set()
 
     def create(request: httpx.Request) -> httpx.Response:
         key = request.headers.get("idempotency-key")
         if key in seen:
-            return httpx.Response(200, json={**customer(), "password": None})
+            replayed = {"Idempotent-Replayed": "true"}
+            return httpx.Response(201, json={**customer(), "password": None}, headers=replayed)
         if key:
             seen.add(key)
         return httpx.Response(201, json={**customer(), "password": GENERATED_PASSWORD})
@@ -64,7 +66,7 @@ async def test_sale_is_checked_then_created_with_the_idempotency_key_passed_on(
     assert json_body(create)["credentials"] is None
 
 
-async def test_repeated_idempotency_key_answers_200_with_the_same_customer(
+async def test_repeated_idempotency_key_answers_the_same_customer_marked_replayed(
     client: httpx.AsyncClient, fake: FakeServices, admin: Headers
 ) -> None:
     billing_allows_the_sale(fake)
@@ -74,7 +76,9 @@ async def test_repeated_idempotency_key_answers_200_with_the_same_customer(
     first = await client.post("/api/v1/customers", json=SALE, headers=headers)
     again = await client.post("/api/v1/customers", json=SALE, headers=headers)
 
-    assert (first.status_code, again.status_code) == (201, 200)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["id"] == first.json()["id"]
     assert again.json()["password"] is None
 

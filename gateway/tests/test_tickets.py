@@ -98,14 +98,14 @@ async def test_support_opens_a_ticket_signed_with_their_name_and_audited(
 
 
 @pytest.mark.usefixtures("customer_exists")
-async def test_a_replayed_write_answers_200(
+async def test_a_replayed_write_is_marked_replayed(
     client: httpx.AsyncClient, fake: FakeServices, admin: Headers
 ) -> None:
     fake.on(
         "tickets",
         "POST",
         f"{BASE}/messages",
-        lambda _: httpx.Response(200, json=message(), headers={"Idempotent-Replayed": "true"}),
+        lambda _: httpx.Response(201, json=message(), headers={"Idempotent-Replayed": "true"}),
     )
 
     response = await client.post(
@@ -114,7 +114,8 @@ async def test_a_replayed_write_answers_200(
         headers={**admin, "Idempotency-Key": "k-2"},
     )
 
-    assert response.status_code == 200
+    assert response.status_code == 201
+    assert response.headers["Idempotent-Replayed"] == "true"
     assert json_body(fake.calls("tickets", "POST")[0])["sent_by"] == "admin"
 
 

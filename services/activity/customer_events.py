@@ -5,6 +5,7 @@ a customer erased."""
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.activity import access, devices, recordings, saved_items
+from services.activity.models import idempotency_record
 from services.contracts import topics
 from services.contracts.activity import DeviceLimitChangedV1
 from services.contracts.billing import (
@@ -14,6 +15,7 @@ from services.contracts.billing import (
 )
 from services.contracts.customers import AccountUpdatedV1, CustomerErasedV1, ProfileDeletedV1
 from services.runtime.db import utcnow
+from services.runtime.idempotency import forget_customer
 from services.runtime.outbox import Outbox
 
 
@@ -88,6 +90,7 @@ async def erase_customer(session: AsyncSession, outbox: Outbox, event: CustomerE
     await devices.delete_all(session, event.customer_id)
     await saved_items.delete_all(session, event.customer_id)
     await recordings.delete_all(session, event.customer_id)
+    await forget_customer(session, idempotency_record, event.customer_id)
     limit.erased = True
     limit.product_id = None
     limit.max_devices = None

@@ -128,5 +128,5 @@ class Recording(Base):
     __table_args__ = (Index("ix_recording_page", "customer_id", "starts_at", "id"),)
 
 
-outbox, outbox_lease, inbox = define_messaging_tables(Base.metadata)
+outbox, outbox_lease, inbox, idempotency_record = define_messaging_tables(Base.metadata)
 metadata = Base.metadata

@@ -1,13 +1,15 @@
 """Internal HTTP API of the activity service (called by the gateway only).
 
 After a customer's erasure every per-customer list answers empty (200), like for a customer
-that never had any activity.
+that never had any activity. Every write runs once per `Idempotency-Key`
+(services/runtime/idempotency.py).
 """
 
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.activity import devices, recordings, saved_items, timeline
 from services.activity.config import activity_settings
@@ -18,6 +20,7 @@ from services.activity.schemas import (
     SavedItemPage,
 )
 from services.contracts.timeline import ServiceTimeline
+from services.runtime.idempotency import Answer, WriteOnceDep
 from services.runtime.paging import Cursor, Limit
 from services.runtime.service_app import RuntimeDep
 
@@ -39,11 +42,16 @@ async def list_devices(customer_id: str, rt: RuntimeDep) -> DevicePage:
 
 
 @router.delete("/customers/{customer_id}/devices/{device_id}", status_code=204)
-async def unbind_device(customer_id: str, device_id: ItemId, rt: RuntimeDep) -> Response:
+async def unbind_device(
+    customer_id: str, device_id: ItemId, rt: RuntimeDep, once: WriteOnceDep
+) -> Response:
     """Unbind a device: it stops counting against the limit and the app is logged out."""
-    async with rt.db.transaction() as session:
+
+    async def work(session: AsyncSession) -> Answer:
         await devices.unbind(session, rt.outbox, customer_id, device_id)
-    return Response(status_code=204)
+        return Answer(None, 204)
+
+    return await once(work)
 
 
 @router.get("/customers/{customer_id}/favorites", response_model=SavedItemPage)
@@ -75,17 +83,27 @@ async def list_watchlist(
 
 
 @router.delete("/customers/{customer_id}/favorites/{item_id}", status_code=204)
-async def remove_favorite(customer_id: str, item_id: ItemId, rt: RuntimeDep) -> Response:
-    async with rt.db.transaction() as session:
+async def remove_favorite(
+    customer_id: str, item_id: ItemId, rt: RuntimeDep, once: WriteOnceDep
+) -> Response:
+
+    async def work(session: AsyncSession) -> Answer:
         await saved_items.remove_by_id(session, customer_id, "favorites", item_id)
-    return Response(status_code=204)
+        return Answer(None, 204)
+
+    return await once(work)
 
 
 @router.delete("/customers/{customer_id}/watchlist/{item_id}", status_code=204)
-async def remove_watchlist_item(customer_id: str, item_id: ItemId, rt: RuntimeDep) -> Response:
-    async with rt.db.transaction() as session:
+async def remove_watchlist_item(
+    customer_id: str, item_id: ItemId, rt: RuntimeDep, once: WriteOnceDep
+) -> Response:
+
+    async def work(session: AsyncSession) -> Answer:
         await saved_items.remove_by_id(session, customer_id, "watchlist", item_id)
-    return Response(status_code=204)
+        return Answer(None, 204)
+
+    return await once(work)
 
 
 @router.get("/customers/{customer_id}/recordings", response_model=RecordingPage)
@@ -103,10 +121,15 @@ async def list_recordings(
 
 
 @router.delete("/customers/{customer_id}/recordings/{recording_id}", status_code=204)
-async def remove_recording(customer_id: str, recording_id: ItemId, rt: RuntimeDep) -> Response:
-    async with rt.db.transaction() as session:
+async def remove_recording(
+    customer_id: str, recording_id: ItemId, rt: RuntimeDep, once: WriteOnceDep
+) -> Response:
+
+    async def work(session: AsyncSession) -> Answer:
         await recordings.remove_by_id(session, customer_id, recording_id)
-    return Response(status_code=204)
+        return Answer(None, 204)
+
+    return await once(work)
 
 
 @router.get("/customers/{customer_id}/timeline", response_model=ServiceTimeline)

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing import events
 from services.billing.models import (
-    IdempotentRequest,
     LedgerTransaction,
     ParkedRefund,
     Plan,
@@ -19,11 +18,13 @@ from services.billing.models import (
     Subscription,
     SubscriptionExtra,
     SubscriptionHistory,
+    idempotency_record,
 )
 from services.billing.periods import add_period, to_utc
 from services.billing.service import find_subscription, record_entry, running_status
 from services.contracts.webshop import OrderRefundedV1
 from services.runtime.consumer import PoisonMessage
+from services.runtime.idempotency import forget_customer
 from services.runtime.outbox import Outbox
 
 
@@ -266,6 +267,4 @@ async def erase_customer(session: AsyncSession, customer_id: str) -> None:
     await session.execute(
         delete(SubscriptionHistory).where(SubscriptionHistory.customer_id == customer_id)
     )
-    await session.execute(
-        delete(IdempotentRequest).where(IdempotentRequest.customer_id == customer_id)
-    )
+    await forget_customer(session, idempotency_record, customer_id)

@@ -157,20 +157,6 @@ class ParkedRefund(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class IdempotentRequest(Base):
-    """The answer to an HTTP write sent with an Idempotency-Key, replayed on a retry."""
-
-    __tablename__ = "idempotent_request"
-
-    customer_id: Mapped[str] = mapped_column(String(80), primary_key=True)
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    action: Mapped[str] = mapped_column(String(40))
-    request_hash: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int] = mapped_column(Integer)
-    response: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
 class LedgerTransaction(Base):
     """Append-only ledger entry; (webshop_id, order_id, kind) makes an order's entry unique."""
 
@@ -202,5 +188,5 @@ class LedgerTransaction(Base):
     )
 
 
-outbox, outbox_lease, inbox = define_messaging_tables(Base.metadata)
+outbox, outbox_lease, inbox, idempotency_record = define_messaging_tables(Base.metadata)
 metadata = Base.metadata

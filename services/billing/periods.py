@@ -26,17 +26,29 @@ def to_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+# How far ahead an operator may set an expiry: far enough for "lifetime" access, near enough
+# that a renewal on top of it stays a date Python and the databases can hold.
+MAX_YEARS_AHEAD = 100
+
+
+class PeriodOutOfRange(ValueError):
+    """The period would end past the last date that can be stored (year 9999)."""
+
+
 def add_period(moment: datetime, length: int, unit: Unit | str) -> datetime:
     """`moment` (normalised to UTC) plus `length` units; months and years clamp month ends."""
     moment = to_utc(moment)
     if length < 0:
         raise ValueError("a plan's length cannot be negative")
-    if unit == "days":
-        return moment + timedelta(days=length)
-    if unit == "weeks":
-        return moment + timedelta(weeks=length)
-    if unit == "months":
-        return add_months(moment, length)
-    if unit == "years":
-        return add_months(moment, 12 * length)
-    raise ValueError(f"unknown plan unit {unit!r}")
+    if unit not in ("days", "weeks", "months", "years"):
+        raise ValueError(f"unknown plan unit {unit!r}")
+    try:
+        if unit == "days":
+            return moment + timedelta(days=length)
+        if unit == "weeks":
+            return moment + timedelta(weeks=length)
+        return add_months(moment, length if unit == "months" else 12 * length)
+    except (OverflowError, ValueError) as error:
+        raise PeriodOutOfRange(
+            f"{length} {unit} after {moment.date()} would end past the year 9999"
+        ) from error

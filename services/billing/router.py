@@ -1,13 +1,14 @@
-"""Internal HTTP API of billing (called by the gateway only)."""
+"""Internal HTTP API of billing (called by the gateway only). Every write runs once per
+`Idempotency-Key` (services/runtime/idempotency.py)."""
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing import catalog, rebinding, reports, service, subscriptions
-from services.billing.idempotency import run_once
+from services.billing.periods import PeriodOutOfRange
 from services.billing.scheduler import SchedulerSettings, run_tick
 from services.billing.schemas import (
     ActionResult,
@@ -34,14 +35,12 @@ from services.billing.schemas import (
 )
 from services.contracts.timeline import ServiceTimeline
 from services.runtime.db import utcnow
+from services.runtime.idempotency import Answer, WriteOnceDep
 from services.runtime.paging import Cursor, Limit
 from services.runtime.problems import Problem, field_error
 from services.runtime.service_app import RuntimeDep
 
 router = APIRouter(tags=["billing"])
-
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
-
 
 # --- catalog ---------------------------------------------------------------------------------
 
@@ -53,22 +52,31 @@ async def list_webshops(rt: RuntimeDep) -> list[WebshopPublic]:
 
 
 @router.post("/webshops", status_code=201, response_model=WebshopPublic)
-async def create_webshop(payload: WebshopIn, rt: RuntimeDep) -> WebshopPublic:
-    async with rt.db.transaction() as session:
-        return await service.create_webshop(session, payload)
+async def create_webshop(payload: WebshopIn, rt: RuntimeDep, once: WriteOnceDep) -> Response:
+    async def work(session: AsyncSession) -> Answer:
+        return Answer(await service.create_webshop(session, payload), 201)
+
+    return await once(work)
 
 
 @router.patch("/webshops/{webshop_id}", response_model=WebshopPublic)
-async def update_webshop(webshop_id: str, payload: WebshopUpdate, rt: RuntimeDep) -> WebshopPublic:
-    async with rt.db.transaction() as session:
-        return await catalog.update_webshop(session, webshop_id, payload)
+async def update_webshop(
+    webshop_id: str, payload: WebshopUpdate, rt: RuntimeDep, once: WriteOnceDep
+) -> Response:
+    async def work(session: AsyncSession) -> Answer:
+        return Answer(await catalog.update_webshop(session, webshop_id, payload))
+
+    return await once(work)
 
 
 @router.delete("/webshops/{webshop_id}", response_model=WebshopPublic)
-async def archive_webshop(webshop_id: str, rt: RuntimeDep) -> WebshopPublic:
+async def archive_webshop(webshop_id: str, rt: RuntimeDep, once: WriteOnceDep) -> Response:
     """Archive (never delete): it sells nothing more; what it sold stays."""
-    async with rt.db.transaction() as session:
-        return await catalog.archive_webshop(session, webshop_id, utcnow())
+
+    async def work(session: AsyncSession) -> Answer:
+        return Answer(await catalog.archive_webshop(session, webshop_id, utcnow()))
+
+    return await once(work)
 
 
 @router.get("/products", response_model=list[ProductPublic])
@@ -80,9 +88,11 @@ async def list_products(
 
 
 @router.post("/products", status_code=201, response_model=ProductPublic)
-async def create_product(payload: ProductIn, rt: RuntimeDep) -> ProductPublic:
-    async with rt.db.transaction() as session:
-        return await service.create_product(session, payload)
+async def create_product(payload: ProductIn, rt: RuntimeDep, once: WriteOnceDep) -> Response:
+    async def work(session: AsyncSession) -> Answer:
+        return Answer(await service.create_product(session, payload), 201)
+
+    return await once(work)
 
 
 @router.get("/products/{product_id}", response_model=ProductPublic)
@@ -92,36 +102,53 @@ async def get_product(product_id: str, rt: RuntimeDep) -> ProductPublic:
 
 
 @router.patch("/products/{product_id}", response_model=ProductPublic)
-async def update_product(product_id: str, payload: ProductUpdate, rt: RuntimeDep) -> ProductPublic:
-    async with rt.db.transaction() as session:
-        return await catalog.update_product(session, product_id, payload)
+async def update_product(
+    product_id: str, payload: ProductUpdate, rt: RuntimeDep, once: WriteOnceDep
+) -> Response:
+    async def work(session: AsyncSession) -> Answer:
+        return Answer(await catalog.update_product(session, product_id, payload))
+
+    return await once(work)
 
 
 @router.delete("/products/{product_id}", response_model=ProductPublic)
-async def archive_product(product_id: str, rt: RuntimeDep) -> ProductPublic:
+async def archive_product(product_id: str, rt: RuntimeDep, once: WriteOnceDep) -> Response:
     """Archive (never delete): it can no longer be sold; subscriptions on it run on."""
-    async with rt.db.transaction() as session:
-        return await catalog.archive_product(session, product_id, utcnow())
+
+    async def work(session: AsyncSession) -> Answer:
+        return Answer(await catalog.archive_product(session, product_id, utcnow()))
+
+    return await once(work)
 
 
 @router.post("/products/{product_id}/plans", status_code=201, response_model=ProductPublic)
-async def add_plan(product_id: str, payload: PlanIn, rt: RuntimeDep) -> ProductPublic:
-    async with rt.db.transaction() as session:
-        return await catalog.add_plan(session, product_id, payload)
+async def add_plan(
+    product_id: str, payload: PlanIn, rt: RuntimeDep, once: WriteOnceDep
+) -> Response:
+    async def work(session: AsyncSession) -> Answer:
+        return Answer(await catalog.add_plan(session, product_id, payload), 201)
+
+    return await once(work)
 
 
 @router.patch("/products/{product_id}/plans/{plan_id}", response_model=ProductPublic)
 async def update_plan(
-    product_id: str, plan_id: str, payload: PlanUpdate, rt: RuntimeDep
-) -> ProductPublic:
-    async with rt.db.transaction() as session:
-        return await catalog.update_plan(session, product_id, plan_id, payload)
+    product_id: str, plan_id: str, payload: PlanUpdate, rt: RuntimeDep, once: WriteOnceDep
+) -> Response:
+    async def work(session: AsyncSession) -> Answer:
+        return Answer(await catalog.update_plan(session, product_id, plan_id, payload))
+
+    return await once(work)
 
 
 @router.delete("/products/{product_id}/plans/{plan_id}", response_model=ProductPublic)
-async def archive_plan(product_id: str, plan_id: str, rt: RuntimeDep) -> ProductPublic:
-    async with rt.db.transaction() as session:
-        return await catalog.archive_plan(session, product_id, plan_id, utcnow())
+async def archive_plan(
+    product_id: str, plan_id: str, rt: RuntimeDep, once: WriteOnceDep
+) -> Response:
+    async def work(session: AsyncSession) -> Answer:
+        return Answer(await catalog.archive_plan(session, product_id, plan_id, utcnow()))
+
+    return await once(work)
 
 
 @router.post("/orders/check", status_code=204)
@@ -165,90 +192,75 @@ async def check_webshop_move(
 
 
 @router.post("/customers/{customer_id}/subscription", response_model=ActionResult)
-async def sell(
-    customer_id: str, payload: OpenIn, rt: RuntimeDep, key: IdempotencyKey = None
-) -> ActionResult:
+async def sell(customer_id: str, payload: OpenIn, rt: RuntimeDep, once: WriteOnceDep) -> Response:
     """Sell a subscription to a customer with none running (none yet, expired or cancelled)."""
-    return await _action(rt, customer_id, key, "sell", payload, subscriptions.sell)
+    return await _action(rt, once, customer_id, payload, subscriptions.sell)
 
 
 @router.post("/customers/{customer_id}/subscription/renew", response_model=ActionResult)
-async def renew(
-    customer_id: str, payload: RenewIn, rt: RuntimeDep, key: IdempotencyKey = None
-) -> ActionResult:
-    return await _action(rt, customer_id, key, "renew", payload, subscriptions.renew)
+async def renew(customer_id: str, payload: RenewIn, rt: RuntimeDep, once: WriteOnceDep) -> Response:
+    return await _action(rt, once, customer_id, payload, subscriptions.renew)
 
 
 @router.post("/customers/{customer_id}/subscription/change", response_model=ActionResult)
 async def change(
-    customer_id: str, payload: ChangeIn, rt: RuntimeDep, key: IdempotencyKey = None
-) -> ActionResult:
-    return await _action(rt, customer_id, key, "change", payload, subscriptions.change)
+    customer_id: str, payload: ChangeIn, rt: RuntimeDep, once: WriteOnceDep
+) -> Response:
+    return await _action(rt, once, customer_id, payload, subscriptions.change)
 
 
 @router.put("/customers/{customer_id}/subscription/expiry", response_model=ActionResult)
 async def set_expiry(
-    customer_id: str, payload: ExpiryIn, rt: RuntimeDep, key: IdempotencyKey = None
-) -> ActionResult:
-    return await _action(rt, customer_id, key, "expiry", payload, subscriptions.set_expiry)
+    customer_id: str, payload: ExpiryIn, rt: RuntimeDep, once: WriteOnceDep
+) -> Response:
+    return await _action(rt, once, customer_id, payload, subscriptions.set_expiry)
 
 
 @router.post("/customers/{customer_id}/subscription/extras", response_model=ActionResult)
 async def add_extra(
-    customer_id: str, payload: ExtraIn, rt: RuntimeDep, key: IdempotencyKey = None
-) -> ActionResult:
-    return await _action(rt, customer_id, key, "extra_add", payload, subscriptions.add_extra)
+    customer_id: str, payload: ExtraIn, rt: RuntimeDep, once: WriteOnceDep
+) -> Response:
+    return await _action(rt, once, customer_id, payload, subscriptions.add_extra)
 
 
 @router.delete(
     "/customers/{customer_id}/subscription/extras/{product_id}", response_model=ActionResult
 )
 async def remove_extra(
-    customer_id: str, product_id: str, rt: RuntimeDep, key: IdempotencyKey = None
-) -> ActionResult:
-    async def write(session: AsyncSession) -> ActionResult:
-        return await subscriptions.remove_extra(
-            session, rt.outbox, customer_id, product_id, now=utcnow()
+    customer_id: str, product_id: str, rt: RuntimeDep, once: WriteOnceDep
+) -> Response:
+    async def work(session: AsyncSession) -> Answer:
+        return Answer(
+            await subscriptions.remove_extra(
+                session, rt.outbox, customer_id, product_id, now=utcnow()
+            )
         )
 
-    return await run_once(
-        rt.db,
-        customer_id=customer_id,
-        key=key,
-        action="extra_remove",
-        body={"product_id": product_id},
-        model=ActionResult,
-        write=write,
-    )
+    return await once(work)
 
 
 @router.post("/customers/{customer_id}/subscription/cancel", response_model=ActionResult)
 async def cancel(
-    customer_id: str, payload: CancelIn, rt: RuntimeDep, key: IdempotencyKey = None
-) -> ActionResult:
-    return await _action(rt, customer_id, key, "cancel", payload, subscriptions.cancel)
+    customer_id: str, payload: CancelIn, rt: RuntimeDep, once: WriteOnceDep
+) -> Response:
+    return await _action(rt, once, customer_id, payload, subscriptions.cancel)
 
 
 async def _action(
     rt: RuntimeDep,
+    once: WriteOnceDep,
     customer_id: str,
-    key: str | None,
-    action: str,
     payload: BaseModel,
     do: subscriptions.Action,
-) -> ActionResult:
-    async def write(session: AsyncSession) -> ActionResult:
-        return await do(session, rt.outbox, customer_id, payload, now=utcnow())
+) -> Response:
+    async def work(session: AsyncSession) -> Answer:
+        try:
+            return Answer(await do(session, rt.outbox, customer_id, payload, now=utcnow()))
+        except PeriodOutOfRange as error:
+            # An expiry set far ahead (before the cap existed) plus the plan's length.
+            raise subscriptions.refused("plan_id", str(error)) from error
 
-    return await run_once(
-        rt.db,
-        customer_id=customer_id,
-        key=key,
-        action=action,
-        body=payload.model_dump(mode="json"),
-        model=ActionResult,
-        write=write,
-    )
+    return await once(work)
 
 
 # --- ledger, invoices, timeline, stats -------------------------------------------------------

@@ -20,7 +20,7 @@ from services.billing.models import (
     SubscriptionExtra,
     Webshop,
 )
-from services.billing.periods import add_period, to_utc
+from services.billing.periods import MAX_YEARS_AHEAD, add_period, to_utc
 from services.billing.pricing import first_plan, plan_span, price_of, prorate, synced_extras_price
 from services.billing.schemas import (
     ActionResult,
@@ -419,6 +419,8 @@ async def set_expiry(
     expires_at = to_utc(body.expires_at)
     if expires_at <= now:
         raise refused("expires_at", "the new expiry must be in the future")
+    if expires_at > add_period(now, MAX_YEARS_AHEAD, "years"):
+        raise refused("expires_at", f"at most {MAX_YEARS_AHEAD} years ahead")
     subscription = await load_for_update(session, customer_id)
     if subscription.status == "pending":
         raise conflict("the subscription has not started yet (it starts on first login)")

@@ -7,7 +7,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.contracts import topics
 from services.contracts.contact import CustomerInfoPatch
 from services.contracts.customers import CustomerUpdatedV1
-from services.customers.idempotency import seen_before
 from services.customers.models import Account, Customer
 from services.customers.schemas import CustomerPublic, CustomerUpdate
 from services.customers.service import info_of, set_names, to_public
@@ -59,11 +58,8 @@ async def update_customer(
     outbox: Outbox,
     customer_id: str,
     patch: CustomerUpdate,
-    idempotency_key: str | None = None,
 ) -> CustomerPublic:
     customer, account = await load(session, customer_id)
-    if await seen_before(session, "customer", customer_id, idempotency_key):
-        return to_public(customer, account)
     changed: list[str] = []
     if patch.info is not None:
         changed += _apply_info(customer, patch.info)

@@ -21,7 +21,7 @@ from services.customers.schemas import ACTIVE_STATUSES, INACTIVE_STATUSES, Custo
 from services.customers.service import to_public
 from services.customers.status import STATUS_RANK
 from services.runtime.db import Database
-from services.runtime.paging import Keyset
+from services.runtime.paging import Keyset, SortInt
 
 # Up to this many matches `total` is exact; beyond, PostgreSQL answers with the planner's row
 # count for the whole table (unfiltered) or TOTAL_CAP + 1 meaning "more than TOTAL_CAP".
@@ -150,7 +150,7 @@ _KEY_TYPES: dict[str, Any] = {
     "created_at": tuple[datetime, str],
     "name": tuple[str, str],
     "expires_at": tuple[datetime | None, str],
-    "status": tuple[int, str],
+    "status": tuple[SortInt, str],
 }
 # One keyset an order: a cursor of one sort given with another is refused, not misread.
 KEYSETS: dict[str, Keyset[tuple[Any, str]]] = {

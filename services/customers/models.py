@@ -118,15 +118,5 @@ class WebshopOrder(Base):
     __table_args__ = (Index("ix_webshop_order_customer", "customer_id"),)
 
 
-class IdempotentRequest(Base):
-    """Idempotency-Key of a write, so a retried request answers with the first result."""
-
-    __tablename__ = "idempotent_request"
-
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    customer_id: Mapped[str] = mapped_column(String(36))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-outbox, outbox_lease, inbox = define_messaging_tables(Base.metadata)
+outbox, outbox_lease, inbox, idempotency_record = define_messaging_tables(Base.metadata)
 metadata = Base.metadata

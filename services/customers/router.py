@@ -1,10 +1,12 @@
-"""Internal HTTP API of the customers service (called by the gateway only)."""
+"""Internal HTTP API of the customers service (called by the gateway only). Every write runs
+once per `Idempotency-Key` (services/runtime/idempotency.py)."""
 
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.timeline import ServiceTimeline
 from services.customers import editing, listing, service, timeline
@@ -17,6 +19,7 @@ from services.customers.schemas import (
     CustomerUpdate,
     SortKey,
 )
+from services.runtime.idempotency import Answer, WriteOnceDep
 from services.runtime.paging import Cursor, Limit
 from services.runtime.service_app import RuntimeDep
 
@@ -24,20 +27,20 @@ router = APIRouter(prefix="/customers", tags=["customers"])
 
 
 @router.post("", status_code=201, response_model=CustomerCreated)
-async def create_customer(
-    payload: CustomerCreate,
-    rt: RuntimeDep,
-    response: Response,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> CustomerCreated:
-    """Create a customer and their account; emits customer.created with the order."""
-    async with rt.db.transaction() as session:
-        created, is_new = await service.create_customer(
-            session, rt.outbox, payload, idempotency_key
+async def create_customer(payload: CustomerCreate, rt: RuntimeDep, once: WriteOnceDep) -> Response:
+    """Create a customer and their account; emits customer.created with the order. A retry
+    gets the same answer without the generated password (it is shown once)."""
+
+    async def work(session: AsyncSession) -> Answer:
+        created = await service.create_customer(session, rt.outbox, payload)
+        return Answer(
+            created,
+            201,
+            customer_id=created.id,
+            stored_body=created.model_copy(update={"password": None}),
         )
-    if not is_new:
-        response.status_code = 200
-    return created
+
+    return await once(work)
 
 
 async def list_filters(
@@ -105,13 +108,14 @@ async def update_customer(
     customer_id: str,
     payload: CustomerUpdate,
     rt: RuntimeDep,
-    idempotency_key: Annotated[str | None, Header(max_length=120)] = None,
-) -> CustomerPublic:
+    once: WriteOnceDep,
+) -> Response:
     """Edit personal data or rebind the webshop; emits customer.updated when anything changed."""
-    async with rt.db.transaction() as session:
-        return await editing.update_customer(
-            session, rt.outbox, customer_id, payload, idempotency_key
-        )
+
+    async def work(session: AsyncSession) -> Answer:
+        return Answer(await editing.update_customer(session, rt.outbox, customer_id, payload))
+
+    return await once(work)
 
 
 @router.get("/{customer_id}/timeline", response_model=ServiceTimeline)

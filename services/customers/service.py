@@ -22,7 +22,7 @@ from services.contracts.customers import (
 from services.contracts.envelope import CloudEvent
 from services.contracts.webshop import OrderAcceptedV1, OrderId, OrderPaidV1, OrderRejectedV1
 from services.customers import credentials
-from services.customers.models import Account, Customer, IdempotentRequest, WebshopOrder
+from services.customers.models import Account, Customer, WebshopOrder
 from services.customers.name_keys import name_keys
 from services.customers.profiles import service as profiles
 from services.customers.schemas import (
@@ -163,17 +163,9 @@ def _new_customer(
 
 
 async def create_customer(
-    session: AsyncSession, outbox: Outbox, payload: CustomerCreate, idempotency_key: str | None
-) -> tuple[CustomerCreated, bool]:
-    """Create customer + account and emit customer.created carrying the order.
-
-    Returns the customer and whether it was created now (False: a retry of an earlier request).
-    """
-    if idempotency_key:
-        earlier = await session.get(IdempotentRequest, idempotency_key)
-        if earlier is not None:
-            found = await get_customer(session, earlier.customer_id)
-            return CustomerCreated(**found.model_dump()), False
+    session: AsyncSession, outbox: Outbox, payload: CustomerCreate
+) -> CustomerCreated:
+    """Create customer + account and emit customer.created carrying the order."""
     creds = payload.credentials
     account_plan = await prepare_account(
         session, creds.login if creds else None, creds.password if creds else None
@@ -196,12 +188,6 @@ async def create_customer(
     session.add(customer)
     await session.flush()
     session.add(account)
-    if idempotency_key:
-        session.add(
-            IdempotentRequest(
-                key=idempotency_key, customer_id=customer.id, created_at=customer.created_at
-            )
-        )
     await session.flush()
     order = SubscriptionOrder(
         order_id=f"op-{customer.id}",
@@ -230,7 +216,7 @@ async def create_customer(
         session, outbox, customer_id=customer.id, created_at=customer.created_at
     )
     public = to_public(customer, account)
-    return CustomerCreated(**public.model_dump(), password=account_plan.generated_password), True
+    return CustomerCreated(**public.model_dump(), password=account_plan.generated_password)
 
 
 async def get_customer(session: AsyncSession, customer_id: str) -> CustomerPublic:

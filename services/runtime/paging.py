@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.orm import QueryableAttribute
 
@@ -41,6 +41,22 @@ Cursor = Annotated[
         description="The `next_cursor` of the previous page; none for the first.",
     ),
 ]
+
+
+# An integer sort value stored as a 32-bit column or computed as one (a status rank).
+SortInt = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+
+
+def _fits_sql(value: Any) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, tuple | list):
+        return all(_fits_sql(item) for item in value)
+    return True
 
 
 class Page(BaseModel, Generic[T]):
@@ -91,10 +107,16 @@ class Keyset(Generic[K]):
         if not hmac.compare_digest(check, self._check(body)):
             raise bad_cursor()
         try:
-            return self._adapter.validate_json(body, strict=True)
+            values = self._adapter.validate_json(body, strict=True)
         except ValidationError:
             # The checksum matched but the values do not fit: a cursor of an older release.
             raise bad_cursor() from None
+        # The checksum's key is the list's name, not a secret: a hand-made cursor can carry
+        # any value its types allow. None may reach SQL as a 500 (an integer past the column's
+        # range, a NUL that PostgreSQL refuses in text).
+        if not _fits_sql(values):
+            raise bad_cursor()
+        return values
 
     def where(self, cursor: str, columns: Columns, *, descending: bool) -> ColumnElement[bool]:
         """The rows after `cursor` in the order of `columns` (its sort values, in order)."""

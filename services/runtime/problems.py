@@ -41,6 +41,7 @@ class Problem(Exception):
         type_: str = "about:blank",
         errors: Sequence[FieldError] = (),
         extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail or title)
         self.status = status
@@ -50,6 +51,7 @@ class Problem(Exception):
         self.extra = dict(extra or {})
         if errors:
             self.extra["errors"] = list(errors)
+        self.headers = headers
 
 
 def problem_response(
@@ -93,6 +95,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             type_=exc.type,
             extra=exc.extra,
+            headers=exc.headers,
         )
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,7 +22,9 @@ from services.runtime import migrations
 from services.runtime.consumer import EventConsumer
 from services.runtime.db import Database
 from services.runtime.health import health_router
+from services.runtime.idempotency import IdempotentWrites
 from services.runtime.logging_setup import configure_logging
+from services.runtime.nul_guard import NulGuard
 from services.runtime.outbox import Outbox
 from services.runtime.outbox_relay import OutboxRelay
 from services.runtime.problems import install_problem_handlers
@@ -44,6 +47,7 @@ class Runtime:
     relay: OutboxRelay
     consumer: EventConsumer
     broker: KafkaBroker
+    idempotency: IdempotentWrites
 
 
 @dataclass
@@ -92,7 +96,13 @@ def build_runtime(spec: ServiceSpec, settings: ServiceSettings) -> Runtime:
         log_level=logging.DEBUG,
         description=f"{spec.name} service",
     )
-    runtime = Runtime(settings, db, outbox, producer, relay, consumer, broker)
+    idempotency = IdempotentWrites(
+        db,
+        tables["idempotency_record"],
+        ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
+        lease=timedelta(seconds=settings.idempotency_lease_seconds),
+    )
+    runtime = Runtime(settings, db, outbox, producer, relay, consumer, broker, idempotency)
     spec.register_handlers(runtime)
     consumer.subscribe(
         broker, workers=settings.consumer_workers, batch_size=settings.consumer_batch_size
@@ -156,7 +166,9 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.service_token_key = settings.service_token_key
+    app.state.idempotency = runtime.idempotency
     install_problem_handlers(app)
+    app.add_middleware(NulGuard)
 
     async def database_ready() -> None:
         async with runtime.db.sessions() as session:

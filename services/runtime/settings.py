@@ -41,6 +41,10 @@ class ServiceSettings(BaseModel):
     # (each in order); 3 divides the 6 partitions evenly.
     consumer_workers: int = Field(default=3, ge=1, le=32)
     log_level: str = "INFO"
+    # How long an Idempotency-Key's answer is kept (the IETF draft suggests a day), and how
+    # long a claimed key may stay in flight before a retry may take it over (a dead process).
+    idempotency_ttl_seconds: float = Field(default=86400, gt=0)
+    idempotency_lease_seconds: float = Field(default=60, gt=0)
     # Verifies the gateway's service tokens. A settings object built in code (tests) gets a key
     # of its own; its callers sign with it (`ServiceTokenAuth(settings.service_token_key)`).
     service_token_secret: SecretStr = Field(
@@ -82,6 +86,8 @@ def load_settings(name: str) -> ServiceSettings:
         relay_interval_seconds=float(env.get("OUTBOX_RELAY_INTERVAL_SECONDS", "0.2")),
         log_level=env.get("LOG_LEVEL", "INFO"),
         consumer_batch_size=int(env.get("CONSUMER_BATCH_SIZE", "100")),
+        idempotency_ttl_seconds=float(env.get("IDEMPOTENCY_TTL_SECONDS", "86400")),
+        idempotency_lease_seconds=float(env.get("IDEMPOTENCY_LEASE_SECONDS", "60")),
         consumer_workers=int(
             env.get(f"{prefix}_CONSUMER_WORKERS", env.get("CONSUMER_WORKERS", "3"))
         ),

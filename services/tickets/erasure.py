@@ -13,18 +13,20 @@ from datetime import datetime
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.runtime.idempotency import forget_customer
 from services.tickets.models import (
     CustomerContact,
-    IdempotentRequest,
     Message,
     Ticket,
     TicketMessage,
+    idempotency_record,
 )
 
 
 async def erase_customer(session: AsyncSession, customer_id: str, erased_at: datetime) -> None:
-    for model in (TicketMessage, Ticket, Message, IdempotentRequest):
+    for model in (TicketMessage, Ticket, Message):
         await session.execute(delete(model).where(model.customer_id == customer_id))
+    await forget_customer(session, idempotency_record, customer_id)
     contact = await session.get(CustomerContact, customer_id)
     if contact is None:
         contact = CustomerContact(customer_id=customer_id)

@@ -105,19 +105,5 @@ class TicketMessage(Base):
     )
 
 
-class IdempotentRequest(Base):
-    """An HTTP write's Idempotency-Key and its first answer, replayed to a retry."""
-
-    __tablename__ = "idempotent_request"
-
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    # What was asked (method, path, body hashed): the same key for another request is refused.
-    fingerprint: Mapped[str] = mapped_column(String(64))
-    customer_id: Mapped[str | None] = mapped_column(String(36), index=True)
-    status_code: Mapped[int]
-    response: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-outbox, outbox_lease, inbox = define_messaging_tables(Base.metadata)
+outbox, outbox_lease, inbox, idempotency_record = define_messaging_tables(Base.metadata)
 metadata = Base.metadata

@@ -1,21 +1,19 @@
 """Internal HTTP API of the tickets service (called by the gateway only).
 
-Writes take an `Idempotency-Key` header (see services/tickets/idempotency.py); the operator
+Writes run once per `Idempotency-Key` (services/runtime/idempotency.py); the operator
 who acts is named in the body by the gateway, which knows who signed in.
 """
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from fastapi import APIRouter, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.timeline import ServiceTimeline
+from services.runtime.idempotency import Answer, WriteOnceDep
 from services.runtime.paging import Cursor, Limit
-from services.runtime.service_app import Runtime, RuntimeDep
-from services.tickets import conversations, idempotency, reports, service
+from services.runtime.service_app import RuntimeDep
+from services.tickets import conversations, reports, service
 from services.tickets.schemas import (
     MessageCreate,
     MessagePage,
@@ -33,28 +31,6 @@ from services.tickets.schemas import (
 )
 
 router = APIRouter()
-
-IdempotencyKey = Annotated[str | None, Header(max_length=200)]
-
-
-async def _write(
-    rt: Runtime,
-    request: Request,
-    *,
-    key: str | None,
-    customer_id: str,
-    payload: BaseModel,
-    status_code: int,
-    work: Callable[[AsyncSession], Awaitable[BaseModel]],
-) -> JSONResponse:
-    return await idempotency.run_once(
-        rt.db,
-        key=key,
-        request_fingerprint=idempotency.fingerprint(request.method, request.url.path, payload),
-        customer_id=customer_id,
-        status_code=status_code,
-        work=work,
-    )
 
 
 # ---- messages to customers -----------------------------------------------------------------
@@ -79,23 +55,16 @@ async def send_message(
     customer_id: str,
     payload: MessageCreate,
     rt: RuntimeDep,
-    request: Request,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+    once: WriteOnceDep,
+) -> Response:
     """An operator's message, shown on the customer's apps (message.show.v1)."""
 
-    async def work(session: AsyncSession) -> BaseModel:
-        return await service.send_operator_message(session, rt.outbox, customer_id, payload)
+    async def work(session: AsyncSession) -> Answer:
+        return Answer(
+            await service.send_operator_message(session, rt.outbox, customer_id, payload), 201
+        )
 
-    return await _write(
-        rt,
-        request,
-        key=idempotency_key,
-        customer_id=customer_id,
-        payload=payload,
-        status_code=201,
-        work=work,
-    )
+    return await once(work)
 
 
 # ---- tickets -------------------------------------------------------------------------------
@@ -152,21 +121,12 @@ async def open_ticket(
     customer_id: str,
     payload: TicketCreate,
     rt: RuntimeDep,
-    request: Request,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    async def work(session: AsyncSession) -> BaseModel:
-        return await conversations.open_ticket(session, customer_id, payload)
+    once: WriteOnceDep,
+) -> Response:
+    async def work(session: AsyncSession) -> Answer:
+        return Answer(await conversations.open_ticket(session, customer_id, payload), 201)
 
-    return await _write(
-        rt,
-        request,
-        key=idempotency_key,
-        customer_id=customer_id,
-        payload=payload,
-        status_code=201,
-        work=work,
-    )
+    return await once(work)
 
 
 @router.get(
@@ -186,21 +146,14 @@ async def update_ticket(
     ticket_id: str,
     payload: TicketUpdate,
     rt: RuntimeDep,
-    request: Request,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    async def work(session: AsyncSession) -> BaseModel:
-        return await conversations.update_ticket(session, customer_id, ticket_id, payload)
+    once: WriteOnceDep,
+) -> Response:
+    async def work(session: AsyncSession) -> Answer:
+        return Answer(
+            await conversations.update_ticket(session, customer_id, ticket_id, payload), 200
+        )
 
-    return await _write(
-        rt,
-        request,
-        key=idempotency_key,
-        customer_id=customer_id,
-        payload=payload,
-        status_code=200,
-        work=work,
-    )
+    return await once(work)
 
 
 @router.post(
@@ -214,25 +167,19 @@ async def add_ticket_message(
     ticket_id: str,
     payload: TicketMessageCreate,
     rt: RuntimeDep,
-    request: Request,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+    once: WriteOnceDep,
+) -> Response:
     """A reply to the customer (sent to their apps) or an internal note."""
 
-    async def work(session: AsyncSession) -> BaseModel:
-        return await conversations.add_operator_message(
-            session, rt.outbox, customer_id, ticket_id, payload
+    async def work(session: AsyncSession) -> Answer:
+        return Answer(
+            await conversations.add_operator_message(
+                session, rt.outbox, customer_id, ticket_id, payload
+            ),
+            201,
         )
 
-    return await _write(
-        rt,
-        request,
-        key=idempotency_key,
-        customer_id=customer_id,
-        payload=payload,
-        status_code=201,
-        work=work,
-    )
+    return await once(work)
 
 
 # ---- timeline and figures ------------------------------------------------------------------

@@ -135,7 +135,8 @@ async def _run_batch(client: httpx.AsyncClient, **job: Any) -> dict[str, Any]:
     again = await client.post(
         "/api/v1/customer-batches", json=body, headers={"Idempotency-Key": key}
     )
-    assert (again.status_code, again.json()["id"]) == (200, batch["id"])
+    assert (again.status_code, again.json()["id"]) == (202, batch["id"])
+    assert again.headers["Idempotent-Replayed"] == "true"
     result: dict[str, Any] = batch
     return result
 

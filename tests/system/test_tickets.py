@@ -168,7 +168,8 @@ async def test_a_ticket_opened_through_the_gateway_is_answered_and_reopened_by_t
             json={"subject": "No picture", "description": "Black screen", "priority": "high"},
             headers={"Idempotency-Key": f"open-{customer_id}"},
         )
-        assert (again.status_code, again.json()["id"]) == (200, ticket["id"])
+        assert (again.status_code, again.json()["id"]) == (201, ticket["id"])
+        assert again.headers["Idempotent-Replayed"] == "true"
         url = f"{base}/{ticket['id']}"
 
         answered = await client.post(f"{url}/messages", json={"body": "Restart the box, please"})

@@ -53,7 +53,11 @@ async def test_lists_and_removals_over_http(api: httpx.AsyncClient, feed: Feed) 
 
     assert (await api.delete(f"{BASE}/favorites/{item['id']}")).status_code == 204
     assert (await api.delete(f"{BASE}/recordings/r-1")).status_code == 204
-    assert (await api.delete(f"{BASE}/devices/a")).status_code == 204
+    unbound = await api.delete(f"{BASE}/devices/a", headers={"Idempotency-Key": "u-1"})
+    assert unbound.status_code == 204
+    # A retried removal with its key is the first answer again, not a 404.
+    again = await api.delete(f"{BASE}/devices/a", headers={"Idempotency-Key": "u-1"})
+    assert again.status_code == 204 and again.headers["Idempotent-Replayed"] == "true"
     for path in ("favorites/" + item["id"], "recordings/r-1", "devices/a", "watchlist/x"):
         missing = await api.delete(f"{BASE}/{path}")
         assert missing.status_code == 404

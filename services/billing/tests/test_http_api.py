@@ -10,8 +10,10 @@ from typing import Any, cast
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
 
 from services.billing.app import SPEC
+from services.billing.models import Subscription
 from services.billing.tests._setup import ledger
 from services.contracts import topics
 from services.contracts.customers import (
@@ -45,6 +47,7 @@ async def runtime(db: Database) -> AsyncIterator[Runtime]:
 async def http(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     app.state.runtime = runtime
+    app.state.idempotency = runtime.idempotency
     install_problem_handlers(app)
     app.include_router(SPEC.router)
     transport = httpx.ASGITransport(app=app)
@@ -140,3 +143,33 @@ async def test_a_parked_refund_the_order_refuses_is_dead_lettered_and_the_order_
         ("charge", Decimal("9.99")),
         ("payment", Decimal("9.99")),
     ]
+
+
+async def test_an_expiry_at_the_end_of_time_is_refused_and_a_renewal_past_it_is_a_422(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    """9999-12-31 and then a renewal used to end in year 10000: a 500."""
+    customer = "c-far-future"
+    sold = await http.post(
+        f"/customers/{customer}/subscription",
+        json={"webshop_id": "shop-eu", "product_id": "basic", "plan_id": "basic-1m"},
+    )
+    assert sold.status_code in (200, 201), sold.text
+    far = await http.put(
+        f"/customers/{customer}/subscription/expiry",
+        json={"expires_at": "9999-12-31T00:00:00Z", "reason": "lifetime"},
+    )
+    assert _fields(far) == ["expires_at"]
+    # One stored before the cap existed: the renewal on top of it is refused by name.
+    async with db.transaction() as session:
+        await session.execute(
+            update(Subscription)
+            .where(Subscription.customer_id == customer)
+            .values(expires_at=datetime(9999, 12, 31, tzinfo=UTC))
+        )
+    renewed = await http.post(
+        f"/customers/{customer}/subscription/renew",
+        json={"product_id": "basic", "plan_id": "basic-1m"},
+    )
+    assert _fields(renewed) == ["plan_id"]
+    assert "year 9999" in renewed.json()["detail"]

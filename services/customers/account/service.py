@@ -17,7 +17,6 @@ from services.contracts.apps import DeviceConnectedV1
 from services.contracts.customers import AccountUpdatedV1
 from services.customers import credentials
 from services.customers.editing import load
-from services.customers.idempotency import seen_before
 from services.customers.models import Account
 from services.customers.schemas import AccountPublic, AccountUpdate, PasswordReset
 from services.customers.service import login_owner
@@ -50,12 +49,8 @@ async def update_account(
     outbox: Outbox,
     customer_id: str,
     patch: AccountUpdate,
-    idempotency_key: str | None,
 ) -> AccountPublic:
     customer, account = await load(session, customer_id)
-    # A retried request must not undo a later one (disable, enable, then the disable again).
-    if await seen_before(session, "account", customer_id, idempotency_key):
-        return to_account_public(account)
     changed = False
     if patch.login is not None and patch.login != account.login:
         owner = await login_owner(session, patch.login)
@@ -103,17 +98,9 @@ async def update_account(
     return to_account_public(account)
 
 
-async def reset_password(
-    session: AsyncSession, customer_id: str, idempotency_key: str | None
-) -> PasswordReset:
+async def reset_password(session: AsyncSession, customer_id: str) -> PasswordReset:
     """A new generated password, returned this once; only its hash is kept."""
     _, account = await load(session, customer_id)
-    if await seen_before(session, "password", customer_id, idempotency_key):
-        return PasswordReset(
-            customer_id=customer_id,
-            password=None,
-            password_reset_at=account.password_reset_at or account.created_at,
-        )
     password = credentials.generate_password()
     account.password_hash = await asyncio.to_thread(credentials.hash_password, password)
     now = utcnow()

@@ -27,7 +27,6 @@ class CustomerBatch(Base):
     count: Mapped[int] = mapped_column(Integer)
     digits: Mapped[int] = mapped_column(Integer)
     country: Mapped[str | None] = mapped_column(String(2))
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     # A worker owns the job while its lease runs; another replica takes over after a crash.
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

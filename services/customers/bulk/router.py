@@ -1,32 +1,25 @@
-"""Internal HTTP API of bulk-add jobs."""
+"""Internal HTTP API of bulk-add jobs. Queuing one runs once per `Idempotency-Key`
+(services/runtime/idempotency.py)."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.customers.bulk import service as bulk_add
+from services.runtime.idempotency import Answer, WriteOnceDep
 from services.runtime.paging import Cursor, Limit
 from services.runtime.service_app import RuntimeDep
-
-IdempotencyKey = Annotated[str | None, Header(max_length=200)]
-
 
 router = APIRouter(prefix="/customer-batches", tags=["bulk add"])
 
 
 @router.post("", status_code=202, response_model=bulk_add.BatchPublic)
-async def create_batch(
-    payload: bulk_add.BatchCreate,
-    rt: RuntimeDep,
-    response: Response,
-    idempotency_key: IdempotencyKey = None,
-) -> bulk_add.BatchPublic:
+async def create_batch(payload: bulk_add.BatchCreate, once: WriteOnceDep) -> Response:
     """Queue a bulk-add job; the service's worker creates the customers one by one."""
-    async with rt.db.transaction() as session:
-        batch, is_new = await bulk_add.create_batch(session, payload, idempotency_key)
-    if not is_new:
-        response.status_code = 200
-    return batch
+
+    async def work(session: AsyncSession) -> Answer:
+        return Answer(await bulk_add.create_batch(session, payload), 202)
+
+    return await once(work)
 
 
 @router.get("/{batch_id}", response_model=bulk_add.BatchPublic)

@@ -151,17 +151,9 @@ async def _taken_logins(session: AsyncSession, logins: list[str]) -> list[str]:
     return sorted(taken)
 
 
-async def create_batch(
-    session: AsyncSession, payload: BatchCreate, idempotency_key: str | None
-) -> tuple[BatchPublic, bool]:
-    """Queue the job; a repeated Idempotency-Key answers the first job. Patterned logins are
-    checked for collisions now, so a job is refused whole rather than failing item by item."""
-    if idempotency_key:
-        earlier = await session.scalar(
-            select(CustomerBatch).where(CustomerBatch.idempotency_key == idempotency_key)
-        )
-        if earlier is not None:
-            return await get_batch(session, earlier.id), False
+async def create_batch(session: AsyncSession, payload: BatchCreate) -> BatchPublic:
+    """Queue the job. Patterned logins are checked for collisions now, so a job is refused
+    whole rather than failing item by item."""
     digits = payload.digits or len(str(payload.last_number))
     numbers = range(payload.first_number, payload.last_number + 1)
     if payload.login_prefix is not None:
@@ -190,12 +182,11 @@ async def create_batch(
         count=payload.count,
         digits=digits,
         country=payload.country,
-        idempotency_key=idempotency_key,
         created_at=utcnow(),
     )
     session.add(batch)
     await session.flush()
-    return _public(batch, 0, 0), True
+    return _public(batch, 0, 0)
 
 
 async def get_batch(session: AsyncSession, batch_id: str) -> BatchPublic:
@@ -455,7 +446,7 @@ class BatchWorker:
                 item = CustomerBatchItem(batch_id=job.id, number=number, created_at=utcnow())
                 try:
                     # Refusals (a login taken since the job was queued) come before any write.
-                    created, _ = await service.create_customer(session, self.outbox, payload, None)
+                    created = await service.create_customer(session, self.outbox, payload)
                 except Problem as problem:
                     item.status, item.error = "failed", (problem.detail or problem.title)[:300]
                 else:

@@ -10,9 +10,10 @@ from services.contracts import topics
 from services.contracts.customers import CustomerErasedV1
 from services.customers.bulk.models import CustomerBatchItem
 from services.customers.erasure.models import ErasedCustomer
-from services.customers.models import Account, Customer, IdempotentRequest, WebshopOrder
+from services.customers.models import Account, Customer, WebshopOrder, idempotency_record
 from services.customers.profiles.models import Profile
 from services.runtime.db import utcnow
+from services.runtime.idempotency import forget_customer
 from services.runtime.outbox import Outbox
 from services.runtime.problems import Problem
 
@@ -35,9 +36,7 @@ async def erase_customer(session: AsyncSession, outbox: Outbox, customer_id: str
     erased_at = utcnow()
     await session.execute(delete(Profile).where(Profile.customer_id == customer_id))
     await session.execute(delete(Account).where(Account.customer_id == customer_id))
-    await session.execute(
-        delete(IdempotentRequest).where(IdempotentRequest.customer_id == customer_id)
-    )
+    await forget_customer(session, idempotency_record, customer_id)
     # The order rows stay (they make a webshop's resent order idempotent) without a password.
     await session.execute(
         update(WebshopOrder)

@@ -22,13 +22,10 @@ class Profile(Base):
     pin_hash: Mapped[str | None] = mapped_column(String(200))
     avatar: Mapped[str] = mapped_column(String(32))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
-    # The Idempotency-Key of the request that created it, so a retried create finds it.
-    creation_key: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         UniqueConstraint("customer_id", "name", name="uq_profile_customer_name"),
-        UniqueConstraint("customer_id", "creation_key", name="uq_profile_customer_key"),
         Index("ix_profile_customer_created", "customer_id", "created_at"),
     )

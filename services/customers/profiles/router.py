@@ -1,13 +1,12 @@
-"""Internal HTTP API of an account's profiles."""
+"""Internal HTTP API of an account's profiles. Writes run once per `Idempotency-Key`
+(services/runtime/idempotency.py)."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.customers.profiles import service as profiles
+from services.runtime.idempotency import Answer, WriteOnceDep
 from services.runtime.service_app import RuntimeDep
-
-IdempotencyKey = Annotated[str | None, Header(max_length=200)]
 
 profiles_router = APIRouter(prefix="/customers/{customer_id}/profiles", tags=["profiles"])
 
@@ -23,30 +22,38 @@ async def create_profile(
     customer_id: str,
     payload: profiles.ProfileCreate,
     rt: RuntimeDep,
-    response: Response,
-    idempotency_key: IdempotencyKey = None,
-) -> profiles.ProfilePublic:
+    once: WriteOnceDep,
+) -> Response:
     """A new profile (at most ten per account); emits profile.created."""
-    async with rt.db.transaction() as session:
-        created, is_new = await profiles.create_profile(
-            session, rt.outbox, customer_id, payload, idempotency_key
-        )
-    if not is_new:
-        response.status_code = 200
-    return created
+
+    async def work(session: AsyncSession) -> Answer:
+        return Answer(await profiles.create_profile(session, rt.outbox, customer_id, payload), 201)
+
+    return await once(work)
 
 
 @profiles_router.patch("/{profile_id}", response_model=profiles.ProfilePublic)
 async def update_profile(
-    customer_id: str, profile_id: str, payload: profiles.ProfileUpdate, rt: RuntimeDep
-) -> profiles.ProfilePublic:
-    async with rt.db.transaction() as session:
-        return await profiles.update_profile(session, customer_id, profile_id, payload)
+    customer_id: str,
+    profile_id: str,
+    payload: profiles.ProfileUpdate,
+    once: WriteOnceDep,
+) -> Response:
+    async def work(session: AsyncSession) -> Answer:
+        return Answer(await profiles.update_profile(session, customer_id, profile_id, payload))
+
+    return await once(work)
 
 
 @profiles_router.delete("/{profile_id}", status_code=204)
-async def delete_profile(customer_id: str, profile_id: str, rt: RuntimeDep) -> Response:
-    """Delete a profile (never the last); emits profile.deleted. Again: 404."""
-    async with rt.db.transaction() as session:
+async def delete_profile(
+    customer_id: str, profile_id: str, rt: RuntimeDep, once: WriteOnceDep
+) -> Response:
+    """Delete a profile (never the last); emits profile.deleted. Again: 404 (with the same
+    Idempotency-Key: 204 again)."""
+
+    async def work(session: AsyncSession) -> Answer:
         await profiles.delete_profile(session, rt.outbox, customer_id, profile_id)
-    return Response(status_code=204)
+        return Answer(None, 204)
+
+    return await once(work)

@@ -110,7 +110,6 @@ async def create_default_profile(
         pin_hash=None,
         avatar=DEFAULT_AVATAR,
         is_default=True,
-        creation_key=None,
         created_at=created_at,
         updated_at=created_at,
     )
@@ -168,18 +167,9 @@ async def create_profile(
     outbox: Outbox,
     customer_id: str,
     payload: ProfileCreate,
-    idempotency_key: str | None,
-) -> tuple[ProfilePublic, bool]:
-    """A new profile and profile.created; a repeated Idempotency-Key answers the first one."""
+) -> ProfilePublic:
+    """A new profile and profile.created."""
     await _require_customer(session, customer_id, lock=True)
-    if idempotency_key:
-        earlier = await session.scalar(
-            select(Profile).where(
-                Profile.customer_id == customer_id, Profile.creation_key == idempotency_key
-            )
-        )
-        if earlier is not None:
-            return to_public(earlier), False
     count = await session.scalar(
         select(func.count()).select_from(Profile).where(Profile.customer_id == customer_id)
     )
@@ -203,14 +193,13 @@ async def create_profile(
         pin_hash=pin_hash,
         avatar=payload.avatar,
         is_default=False,
-        creation_key=idempotency_key,
         created_at=now,
         updated_at=now,
     )
     session.add(profile)
     await session.flush()
     await _emit_created(session, outbox, profile)
-    return to_public(profile), True
+    return to_public(profile)
 
 
 async def update_profile(

@@ -34,12 +34,9 @@ def job(**changes: object) -> bulk_add.BatchCreate:
     return bulk_add.BatchCreate.model_validate({**values, **changes})
 
 
-async def queue(
-    db: Database, payload: bulk_add.BatchCreate, key: str | None = None
-) -> bulk_add.BatchPublic:
+async def queue(db: Database, payload: bulk_add.BatchCreate) -> bulk_add.BatchPublic:
     async with db.transaction() as session:
-        batch, _ = await bulk_add.create_batch(session, payload, key)
-    return batch
+        return await bulk_add.create_batch(session, payload)
 
 
 async def run_to_completion(db: Database, outbox: Outbox) -> None:
@@ -133,7 +130,7 @@ async def test_a_login_taken_after_queueing_fails_that_item_and_the_job_goes_on(
         credentials=CredentialsIn(login="room002", password="secret-1"),
     )
     async with db.transaction() as session:
-        await service.create_customer(session, outbox, taken, None)
+        await service.create_customer(session, outbox, taken)
 
     await run_to_completion(db, outbox)
 
@@ -158,15 +155,6 @@ def test_bad_jobs_are_refused_naming_the_field(changes: dict[str, object], field
     with pytest.raises(ValidationError) as error:
         job(**changes)
     assert field in str(error.value)
-
-
-async def test_a_repeated_idempotency_key_answers_the_first_job(db: Database) -> None:
-    first = await queue(db, job(), key="bulk-1")
-    async with db.transaction() as session:
-        again, is_new = await bulk_add.create_batch(session, job(), "bulk-1")
-
-    assert not is_new and again.id == first.id
-    assert await count(db, CustomerBatch) == 1
 
 
 async def test_a_worker_killed_mid_job_is_resumed_without_duplicates(

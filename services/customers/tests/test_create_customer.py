@@ -30,11 +30,9 @@ def payload(creds: CredentialsIn | None = None) -> CustomerCreate:
     )
 
 
-async def create(
-    db: Database, outbox: Outbox, body: CustomerCreate, key: str | None = None
-) -> tuple[CustomerCreated, bool]:
+async def create(db: Database, outbox: Outbox, body: CustomerCreate) -> CustomerCreated:
     async with db.transaction() as session:
-        return await service.create_customer(session, outbox, body, key)
+        return await service.create_customer(session, outbox, body)
 
 
 async def account_of(db: Database, customer_id: str) -> Account:
@@ -52,9 +50,8 @@ async def count(db: Database, model: type[Customer] | type[Account]) -> int:
 async def test_create_customer_writes_account_and_customer_created_with_the_order(
     db: Database, outbox: Outbox
 ) -> None:
-    created, is_new = await create(db, outbox, payload())
+    created = await create(db, outbox, payload())
 
-    assert is_new
     assert (created.status, created.source, created.webshop_id) == ("pending", "manual", "shop-eu")
     assert created.info == INFO
     [row] = of_type(await outbox_rows(db, models.outbox), "customer.created.v1")
@@ -91,7 +88,7 @@ async def test_how_the_sale_was_paid_travels_with_the_order_to_billing(
 async def test_generated_password_is_returned_once_and_only_its_hash_is_stored(
     db: Database, outbox: Outbox
 ) -> None:
-    created, _ = await create(db, outbox, payload())
+    created = await create(db, outbox, payload())
 
     assert created.password is not None and created.password.isdecimal()
     assert len(created.login) == 10 and created.login.isdecimal() and created.login[0] != "0"
@@ -118,7 +115,7 @@ async def test_generated_password_is_returned_once_and_only_its_hash_is_stored(
 async def test_custom_credentials_are_kept_and_no_password_is_returned(
     db: Database, outbox: Outbox
 ) -> None:
-    created, _ = await create(
+    created = await create(
         db, outbox, payload(CredentialsIn(login="jane.doe", password="correct-horse"))
     )
 
@@ -142,32 +139,6 @@ async def test_a_taken_custom_login_is_refused_with_409(db: Database, outbox: Ou
     assert await count(db, Customer) == 1
     # customer.created and the default profile's profile.created, of the first only
     assert len(await outbox_rows(db, models.outbox)) == 2
-
-
-async def test_an_idempotency_key_replay_returns_the_same_customer(
-    db: Database, outbox: Outbox
-) -> None:
-    first, first_is_new = await create(db, outbox, payload(), key="req-1")
-    again, again_is_new = await create(db, outbox, payload(), key="req-1")
-
-    assert (first_is_new, again_is_new) == (True, False)
-    assert again.id == first.id
-    assert again.login == first.login
-    assert again.password is None  # shown once, in the first answer
-    assert await count(db, Customer) == 1
-    assert await count(db, Account) == 1
-    # customer.created and the default profile's profile.created, of the first only
-    assert len(await outbox_rows(db, models.outbox)) == 2
-
-
-async def test_another_idempotency_key_creates_another_customer(
-    db: Database, outbox: Outbox
-) -> None:
-    first, _ = await create(db, outbox, payload(), key="req-1")
-    second, is_new = await create(db, outbox, payload(), key="req-2")
-
-    assert is_new and second.id != first.id
-    assert await count(db, Customer) == 2
 
 
 async def test_get_customer_of_an_unknown_id_is_404(db: Database) -> None:

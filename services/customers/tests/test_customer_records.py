@@ -52,7 +52,7 @@ async def new_customer(
         }
     )
     async with db.transaction() as session:
-        created, _ = await service.create_customer(session, outbox, body, None)
+        created = await service.create_customer(session, outbox, body)
     return created.id
 
 
@@ -151,21 +151,6 @@ async def test_null_clears_an_optional_field_and_the_e_mail_search_copy(
     assert customer.search_email is None
     [event] = await events(db, "customer.updated.v1")
     assert event["changed_fields"] == ["info.email"]
-
-
-async def test_a_retried_edit_does_not_undo_a_later_one(db: Database, outbox: Outbox) -> None:
-    customer_id = await new_customer(db, outbox)
-
-    async def edit(city: str, key: str) -> str | None:
-        async with db.transaction() as session:
-            body = CustomerUpdate.model_validate({"info": {"city": city}})
-            shown = await editing.update_customer(session, outbox, customer_id, body, key)
-        return shown.info.city
-
-    assert await edit("Brno", "e-1") == "Brno"
-    assert await edit("Praha", "e-2") == "Praha"
-    assert await edit("Brno", "e-1") == "Praha"
-    assert len(await events(db, "customer.updated.v1")) == 2
 
 
 async def test_editing_an_unknown_customer_is_404(db: Database, outbox: Outbox) -> None:
@@ -344,11 +329,11 @@ async def test_a_disabled_customer_stays_disabled_whatever_billing_says(
 
 
 async def change_account(
-    db: Database, outbox: Outbox, customer_id: str, body: dict[str, Any], key: str | None = None
+    db: Database, outbox: Outbox, customer_id: str, body: dict[str, Any]
 ) -> Any:
     async with db.transaction() as session:
         return await account.update_account(
-            session, outbox, customer_id, AccountUpdate.model_validate(body), key
+            session, outbox, customer_id, AccountUpdate.model_validate(body)
         )
 
 
@@ -369,17 +354,6 @@ async def test_disable_and_enable_set_the_status_and_emit_account_updated(
     ]
     customer, _ = await rows_of(db, customer_id)
     assert customer.status == "pending"
-
-
-async def test_a_retried_request_does_not_undo_a_later_one(db: Database, outbox: Outbox) -> None:
-    customer_id = await new_customer(db, outbox)
-
-    await change_account(db, outbox, customer_id, {"disabled": True}, key="k-1")
-    await change_account(db, outbox, customer_id, {"disabled": False}, key="k-2")
-    retried = await change_account(db, outbox, customer_id, {"disabled": True}, key="k-1")
-
-    assert retried.disabled is False
-    assert len(await events(db, "account.updated.v1")) == 2
 
 
 async def test_login_change_updates_the_search_copy_and_emits_account_updated(
@@ -448,13 +422,9 @@ async def test_password_reset_returns_a_new_password_once_and_stores_its_hash(
     customer_id = await new_customer(db, outbox, login="jane.doe")
 
     async with db.transaction() as session:
-        reset = await account.reset_password(session, customer_id, "r-1")
-    async with db.transaction() as session:
-        repeated = await account.reset_password(session, customer_id, "r-1")
+        reset = await account.reset_password(session, customer_id)
 
     assert reset.password is not None and reset.password.isdigit()
-    assert repeated.password is None
-    assert repeated.password_reset_at == reset.password_reset_at
     _, row = await rows_of(db, customer_id)
     assert reset.password not in row.password_hash
     assert credentials.verify_password(row.password_hash, reset.password)

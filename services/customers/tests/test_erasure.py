@@ -13,7 +13,7 @@ from services.contracts.webshop import Buyer, OrderPaidV1, Payment
 from services.customers import listing, models, service, timeline
 from services.customers.erasure import service as erasure
 from services.customers.erasure.models import ErasedCustomer
-from services.customers.models import Account, Customer, IdempotentRequest, WebshopOrder
+from services.customers.models import Account, Customer, WebshopOrder
 from services.customers.profiles.models import Profile
 from services.customers.schemas import CustomerCreate
 from services.runtime.db import Database
@@ -44,18 +44,18 @@ async def manual_customer(db: Database, outbox: Outbox, key: str | None = None) 
         info=CustomerInfo(first_name="Eve", last_name="Secret", email="eve@example.com"),
     )
     async with db.transaction() as session:
-        created, _ = await service.create_customer(session, outbox, payload, key)
+        created = await service.create_customer(session, outbox, payload)
     return created.id
 
 
 async def test_erasure_removes_personal_data_and_leaves_a_tombstone_and_one_event(
     db: Database, outbox: Outbox
 ) -> None:
-    customer_id = await manual_customer(db, outbox, key="req-erase")
+    customer_id = await manual_customer(db, outbox)
 
     erased_at = await erase(db, outbox, customer_id)
 
-    for model in (Customer, Account, Profile, IdempotentRequest):
+    for model in (Customer, Account, Profile):
         assert await rows_of(db, model, customer_id) == 0, model
     async with db.sessions() as session:
         tombstone = await session.get(ErasedCustomer, customer_id)

@@ -26,6 +26,7 @@ async def http(db: Database) -> AsyncIterator[httpx.AsyncClient]:
     async with service_runtime(SPEC, db) as rt:
         app = FastAPI()
         app.state.runtime = rt
+        app.state.idempotency = rt.idempotency
         install_problem_handlers(app)
         app.include_router(SPEC.router)
         transport = httpx.ASGITransport(app=app)

@@ -23,16 +23,16 @@ async def new_customer(db: Database, outbox: Outbox) -> str:
         info=CustomerInfo(first_name="Kim", last_name="Park"),
     )
     async with db.transaction() as session:
-        created, _ = await service.create_customer(session, outbox, payload, None)
+        created = await service.create_customer(session, outbox, payload)
     return created.id
 
 
 async def create(
-    db: Database, outbox: Outbox, customer_id: str, key: str | None = None, **fields: object
-) -> tuple[profiles.ProfilePublic, bool]:
+    db: Database, outbox: Outbox, customer_id: str, **fields: object
+) -> profiles.ProfilePublic:
     body = profiles.ProfileCreate.model_validate({"name": "Kids", **fields})
     async with db.transaction() as session:
-        return await profiles.create_profile(session, outbox, customer_id, body, key)
+        return await profiles.create_profile(session, outbox, customer_id, body)
 
 
 async def listed(db: Database, customer_id: str) -> list[profiles.ProfilePublic]:
@@ -63,9 +63,9 @@ async def test_a_profile_with_a_pin_keeps_only_its_argon2_hash(
 ) -> None:
     customer_id = await new_customer(db, outbox)
 
-    created, is_new = await create(db, outbox, customer_id, kids=True, pin="4321", avatar="owl")
+    created = await create(db, outbox, customer_id, kids=True, pin="4321", avatar="owl")
 
-    assert is_new and created.has_pin and created.kids and created.avatar == "owl"
+    assert created.has_pin and created.kids and created.avatar == "owl"
     async with db.sessions() as session:
         row = await session.get(Profile, created.id)
     assert row is not None and row.pin_hash is not None
@@ -91,20 +91,6 @@ def test_bad_pins_avatars_and_names_are_refused_naming_the_field(
     with pytest.raises(ValidationError) as error:
         profiles.ProfileCreate.model_validate({"name": "Kids", **fields})
     assert error.value.errors()[0]["loc"] == (field,)
-
-
-async def test_a_repeated_idempotency_key_answers_the_first_profile(
-    db: Database, outbox: Outbox
-) -> None:
-    customer_id = await new_customer(db, outbox)
-
-    first, first_new = await create(db, outbox, customer_id, key="p-1")
-    again, again_new = await create(db, outbox, customer_id, key="p-1")
-
-    assert (first_new, again_new) == (True, False)
-    assert again.id == first.id
-    assert len(await listed(db, customer_id)) == 2
-    assert len(of_type(await outbox_rows(db, models.outbox), "profile.created.v1")) == 2
 
 
 async def test_names_are_unique_per_account_case_insensitively(
@@ -133,7 +119,7 @@ async def test_an_account_has_at_most_ten_profiles(db: Database, outbox: Outbox)
 
 async def test_update_renames_sets_and_clears_the_pin(db: Database, outbox: Outbox) -> None:
     customer_id = await new_customer(db, outbox)
-    created, _ = await create(db, outbox, customer_id)
+    created = await create(db, outbox, customer_id)
 
     async def update(**fields: object) -> profiles.ProfilePublic:
         body = profiles.ProfileUpdate.model_validate(fields)
@@ -155,7 +141,7 @@ async def test_delete_emits_profile_deleted_and_a_second_delete_is_404(
     db: Database, outbox: Outbox
 ) -> None:
     customer_id = await new_customer(db, outbox)
-    created, _ = await create(db, outbox, customer_id)
+    created = await create(db, outbox, customer_id)
 
     async def delete() -> None:
         async with db.transaction() as session:

@@ -33,8 +33,8 @@ async def test_timeline_lists_creation_orders_and_profiles_newest_first(
     async with db.sessions() as session:
         [customer] = (await listing.list_customers(session, listing.ListFilters())).items
     async with db.transaction() as session:
-        kids, _ = await profiles.create_profile(
-            session, outbox, customer.id, profiles.ProfileCreate(name="Kids", kids=True), None
+        kids = await profiles.create_profile(
+            session, outbox, customer.id, profiles.ProfileCreate(name="Kids", kids=True)
         )
         # A profile made an hour later, so the order of the three is certain.
         later = datetime.now(UTC) + timedelta(hours=1)

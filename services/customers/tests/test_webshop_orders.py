@@ -72,7 +72,7 @@ async def existing_customer(
 ) -> str:
     """A customer created by an operator (outbox rows of it are left in the outbox)."""
     async with db.transaction() as session:
-        created, _ = await service.create_customer(
+        created = await service.create_customer(
             session,
             outbox,
             CustomerCreate(
@@ -81,7 +81,6 @@ async def existing_customer(
                 plan_id="basic-1m",
                 info=CustomerInfo(first_name="Old", last_name="Customer", email=email),
             ),
-            None,
         )
         if external_id:
             customer = await session.get(Customer, created.id)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+import httpx
 import pytest
 from aiokafka.structs import ConsumerRecord, RecordMetadata
 from sqlalchemy import MetaData, Table, select
@@ -20,7 +21,8 @@ from services.runtime.db import Database
 from services.runtime.migrations import upgrade
 from services.runtime.outbox import Outbox
 from services.runtime.producer import Producer
-from services.runtime.service_app import Runtime, ServiceSpec, build_runtime
+from services.runtime.service_app import Runtime, ServiceSpec, build_runtime, create_app
+from services.runtime.service_auth import ServiceTokenAuth
 from services.runtime.settings import ServiceSettings
 
 # Every database-backed test runs once per backend; the PostgreSQL case carries its marker so
@@ -310,3 +312,26 @@ def service_outbox_fixture(spec: ServiceSpec) -> Any:
         )
 
     return outbox
+
+
+def service_api_fixture(spec: ServiceSpec) -> Any:
+    """An `api` fixture: the service's internal HTTP API on the `db` fixture's database, as an
+    httpx client. Its lifespan (which starts Kafka) is not entered: the routes write the
+    outbox, and nothing relays it."""
+
+    @pytest.fixture
+    async def api(db: Database) -> AsyncIterator[httpx.AsyncClient]:
+        settings = ServiceSettings(name=spec.name, database_url=db.url, port=0)
+        app = create_app(spec, settings)
+        transport = httpx.ASGITransport(app=app)
+        # Signed as the gateway signs its calls: the service's token check stays on.
+        auth = ServiceTokenAuth(settings.service_token_key, actor="tests")
+        try:
+            async with httpx.AsyncClient(
+                transport=transport, base_url=f"http://{spec.name}.test", auth=auth
+            ) as http:
+                yield http
+        finally:
+            await app.state.runtime.db.dispose()
+
+    return api

@@ -18,12 +18,13 @@ class Tables:
     outbox: Table
     leases: Table
     inbox: Table
+    idempotency: Table
     sample: Table  # one row per value: money and a moment
 
 
 def _tables() -> tuple[MetaData, Tables]:
     metadata = MetaData()
-    outbox, leases, inbox = define_messaging_tables(metadata)
+    outbox, leases, inbox, idempotency = define_messaging_tables(metadata)
     sample = Table(
         "sample",
         metadata,
@@ -31,7 +32,7 @@ def _tables() -> tuple[MetaData, Tables]:
         Column("amount", MoneyType()),
         Column("at", UTCDateTime()),
     )
-    return metadata, Tables(outbox, leases, inbox, sample)
+    return metadata, Tables(outbox, leases, inbox, idempotency, sample)
 
 
 @pytest.fixture

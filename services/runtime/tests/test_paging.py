@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from services.runtime.paging import MAX_CURSOR_LENGTH, Keyset
+from services.runtime.paging import MAX_CURSOR_LENGTH, Keyset, SortInt
 from services.runtime.problems import Problem
 
 INVOICES = Keyset("billing.invoices", tuple[datetime, str])
@@ -83,3 +83,14 @@ def test_cut_keeps_the_page_and_names_its_last_row_only_when_there_is_more() -> 
     assert numbers.cut([1, 2], 2, lambda n: (n,)) == ([1, 2], None)
     page, cursor = numbers.cut([1, 2, 3], 2, lambda n: (n,))
     assert page == [1, 2] and cursor is not None and numbers.decode(cursor) == (2,)
+
+
+@pytest.mark.parametrize("values", [(10**30, "c-1"), (2**31, "c-1"), (1, "c\x00")])
+def test_a_hand_made_cursor_past_what_sql_takes_is_refused(values: tuple[int, str]) -> None:
+    """The checksum's key is public: a cursor can be made by hand with any value its types
+    allow. An integer past the column's range or a NUL would reach the database as a 500."""
+    unbounded = Keyset("customers.customers.status", tuple[int, str])
+    bounded = Keyset("customers.customers.status", tuple[SortInt, str])
+    with pytest.raises(Problem) as refused:
+        bounded.decode(unbounded.encode(values))
+    assert refused.value.status == 422
