@@ -3,6 +3,7 @@ production. One place for every generated key: the gateway's JWT secret, the ser
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 MIN_SECRET_LENGTH = 32
@@ -36,14 +37,18 @@ def read_or_create_secret(path: Path) -> str:
             return stored
     path.parent.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
-    # O_EXCL: if two processes start at once, one writes and the other reads its secret, so
-    # both sign and verify tokens with the same key.
+    # Written whole to a private file, then linked into place: `make run` starts five
+    # processes at once, and the one that loses the race must never read a half-written file.
+    fd, staged = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="utf-8").strip()
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(secret)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secret)
+        try:
+            os.link(staged, path)
+        except FileExistsError:
+            return path.read_text(encoding="utf-8").strip()
+    finally:
+        os.unlink(staged)
     return secret
 
 

@@ -1,5 +1,6 @@
 """The service settings read from the environment: names an operator (and deploy/) relies on."""
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -8,6 +9,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from services.runtime import service_app
+from services.runtime.secret_files import read_or_create_secret
 from services.runtime.settings import (
     DEFAULT_PORTS,
     SERVICE_TOKEN_SECRET_FILE,
@@ -126,3 +128,12 @@ def test_plaintext_by_default() -> None:
     assert load_settings("billing").kafka_security.client_options() == {
         "security_protocol": "PLAINTEXT"
     }
+
+
+def test_processes_starting_together_share_one_complete_key(tmp_path: Path) -> None:
+    path = tmp_path / "many" / SERVICE_TOKEN_SECRET_FILE
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: read_or_create_secret(path), range(32)))
+
+    assert keys == {path.read_text()} and len(path.read_text()) >= 32
+    assert [p.name for p in path.parent.iterdir()] == [SERVICE_TOKEN_SECRET_FILE]
