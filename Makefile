@@ -2,7 +2,7 @@
 PYTHON ?= python
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: help install run test test-unit lint typecheck bench simulate dlq clean
+.PHONY: help install run cluster test test-unit lint typecheck bench simulate dlq clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -17,6 +17,9 @@ install: .run/.installed ## install the project and its dev tools
 
 run: install ## start Kafka, the four services and the gateway (SQLite); Ctrl-C stops all
 	$(PYTHON) -m deploy.local.run_system
+
+cluster: install ## three Kafka brokers, PostgreSQL, two replicas of each service and gateway; Ctrl-C stops all
+	$(PYTHON) -m deploy.local.run_cluster
 
 test: install lint ## lint, then all tests: unit, and system tests on real Kafka, PostgreSQL, SQLite
 	$(PYTHON) -m pytest -q -ra

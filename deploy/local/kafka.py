@@ -1,4 +1,5 @@
-"""A single-node Kafka broker (KRaft, broker + controller in one JVM) run without Docker.
+"""Kafka brokers (KRaft, broker + controller in one JVM each) run without Docker: one node, or
+a quorum of several (`LocalKafkaCluster`, `make cluster`).
 
 Used by the tests (root conftest.py) and by local runs on machines without a Docker engine.
 The broker jars are listed in deploy/kafka/pom.xml; `ensure_jars` copies them once with Maven
@@ -23,7 +24,8 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Final
@@ -160,20 +162,23 @@ def _tail(path: Path, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-async def _probe(bootstrap_servers: str) -> bool:
-    """True once the broker answers metadata requests, lists itself and knows its controller."""
+async def _probe(bootstrap_servers: str, brokers: int) -> bool:
+    """True once the broker answers metadata requests, lists `brokers` brokers (itself at
+    least) and knows its controller."""
     client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
     try:
         await client.bootstrap()
-        return bool(client.cluster.brokers()) and client.cluster.controller is not None
+        listed = len(client.cluster.brokers())
+        return listed >= brokers and client.cluster.controller is not None
     except Exception:
         return False
     finally:
         await client.close()
 
 
-def broker_answers(bootstrap_servers: str, host: str, port: int) -> bool:
-    """One readiness check: a TCP connect first (cheap, quiet), then a metadata request."""
+def broker_answers(bootstrap_servers: str, host: str, port: int, *, brokers: int = 1) -> bool:
+    """One readiness check: a TCP connect first (cheap, quiet), then a metadata request that
+    must list at least `brokers` brokers (a quorum member waits for its peers)."""
     try:
         with socket.create_connection((host, port), timeout=1):
             pass
@@ -181,7 +186,9 @@ def broker_answers(bootstrap_servers: str, host: str, port: int) -> bool:
         return False
     result: list[bool] = []
     # A thread of its own, so this works even when the caller runs inside an event loop.
-    thread = threading.Thread(target=lambda: result.append(asyncio.run(_probe(bootstrap_servers))))
+    thread = threading.Thread(
+        target=lambda: result.append(asyncio.run(_probe(bootstrap_servers, brokers)))
+    )
     thread.start()
     thread.join()
     return bool(result and result[0])
@@ -192,6 +199,8 @@ class LocalKafka:
 
     `data_dir` holds `server.properties` and the log directory `kraft-logs/`; the storage is
     formatted on the first start only, so a stopped broker can be started again with its data.
+    Alone by default; as a member of a quorum (`LocalKafkaCluster`) it is given its node id,
+    the voters, the cluster id formatted on every member and the replication of the cluster.
     """
 
     def __init__(
@@ -203,6 +212,10 @@ class LocalKafka:
         log_file: Path,
         jars_dir: Path | None = None,
         heap: str = "512m",
+        node_id: int = 1,
+        quorum_voters: str | None = None,
+        cluster_id: str | None = None,
+        replication_factor: int = 1,
     ) -> None:
         self.port = port
         self.controller_port = controller_port
@@ -210,6 +223,10 @@ class LocalKafka:
         self.log_file = Path(log_file)
         self.jars_dir = jars_dir
         self.heap = heap
+        self.node_id = node_id
+        self.quorum_voters = quorum_voters or f"{node_id}@127.0.0.1:{controller_port}"
+        self.cluster_id = cluster_id
+        self.replication_factor = replication_factor
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -233,11 +250,24 @@ class LocalKafka:
         """How the broker's JVM ended (negative: killed by that signal); None while it runs."""
         return None if self._process is None else self._process.poll()
 
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    @property
+    def brokers_expected(self) -> int:
+        """How many brokers must be listed before this one counts as ready: the voters."""
+        return len(self.quorum_voters.split(","))
+
     def _server_properties(self) -> str:
+        replicas = self.replication_factor
+        # With three replicas a write is acknowledged once two hold it, so one broker may be
+        # lost without losing an acknowledged write or refusing new ones.
+        min_insync = 2 if replicas >= 3 else 1
         settings = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": self.quorum_voters,
             "listeners": (
                 f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
             ),
@@ -248,9 +278,12 @@ class LocalKafka:
             "log.dirs": str(self.logs_dir),
             "num.partitions": "6",
             "auto.create.topics.enable": "false",
-            "offsets.topic.replication.factor": "1",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
+            "default.replication.factor": str(replicas),
+            "min.insync.replicas": str(min_insync),
+            "offsets.topic.replication.factor": str(replicas),
+            "transaction.state.log.replication.factor": str(replicas),
+            "transaction.state.log.min.isr": str(min_insync),
+            "unclean.leader.election.enable": "false",
             "group.initial.rebalance.delay.ms": "0",
         }
         return "".join(f"{key}={value}\n" for key, value in settings.items())
@@ -274,7 +307,7 @@ class LocalKafka:
             "kafka.tools.StorageTool",
             "format",
             "-t",
-            random_cluster_id(),
+            self.cluster_id or random_cluster_id(),
             "-c",
             str(self.config_file),
         )
@@ -293,10 +326,24 @@ class LocalKafka:
         """Format the storage if needed, launch the broker and wait until it answers."""
         if self.running:
             return
+        self.launch()
+        try:
+            self.wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def launch(self) -> None:
+        """Format the storage if needed and start the JVM, without waiting for it: members of a
+        quorum are launched together, since none is ready before a majority runs."""
+        if self.running:
+            return
         jars = ensure_jars(self.jars_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(self._server_properties())
+        if self._log is not None:  # left open by a JVM that was killed
+            self._log.close()
         self._log = self.log_file.open("ab")
         try:
             self._format_storage(jars, self._log)
@@ -310,12 +357,11 @@ class LocalKafka:
                 start_new_session=True,
             )
             atexit.register(self.stop)
-            self._wait_ready(timeout)
         except BaseException:
             self.stop()
             raise
 
-    def _wait_ready(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while True:
             process = self._process
@@ -325,7 +371,9 @@ class LocalKafka:
                     f"the Kafka broker exited (code {code}) while starting; "
                     f"log {self.log_file}:\n{_tail(self.log_file)}"
                 )
-            if broker_answers(self.bootstrap_servers, "127.0.0.1", self.port):
+            if broker_answers(
+                self.bootstrap_servers, "127.0.0.1", self.port, brokers=self.brokers_expected
+            ):
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(
@@ -333,6 +381,14 @@ class LocalKafka:
                     f"{timeout:.0f} s; log {self.log_file}:\n{_tail(self.log_file)}"
                 )
             time.sleep(0.25)
+
+    def kill(self) -> None:
+        """SIGKILL: the JVM ends without its shutdown, as when a machine dies."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
     def stop(self, grace: float = 20) -> None:
         """SIGTERM to the broker's process group, then SIGKILL after `grace` seconds."""
@@ -352,6 +408,96 @@ class LocalKafka:
             self._log = None
 
     def __enter__(self) -> LocalKafka:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class LocalKafkaCluster:
+    """`size` brokers in KRaft mode, each broker and controller (node ids 1..size), every one a
+    voter of the controller quorum, one cluster id formatted on all; replication `size` (at most
+    3) for the internal topics and as the default, `min.insync.replicas` 2 from 3 replicas on.
+
+    Node `n` keeps its data in `data_dir/kafka-n` and logs to `log_dir/kafka-n.log`.
+    """
+
+    def __init__(
+        self,
+        *,
+        ports: Sequence[int],
+        controller_ports: Sequence[int],
+        data_dir: Path,
+        log_dir: Path,
+        heap: str = "384m",
+        jars_dir: Path | None = None,
+    ) -> None:
+        if len(ports) != len(controller_ports) or not ports:
+            raise ValueError("one client port and one controller port per node")
+        voters = ",".join(
+            f"{node_id}@127.0.0.1:{port}" for node_id, port in enumerate(controller_ports, 1)
+        )
+        cluster_id = random_cluster_id()
+        self.nodes = [
+            LocalKafka(
+                port=port,
+                controller_port=controller_port,
+                data_dir=Path(data_dir) / f"kafka-{node_id}",
+                log_file=Path(log_dir) / f"kafka-{node_id}.log",
+                jars_dir=jars_dir,
+                heap=heap,
+                node_id=node_id,
+                quorum_voters=voters,
+                cluster_id=cluster_id,
+                replication_factor=min(3, len(ports)),
+            )
+            for node_id, (port, controller_port) in enumerate(
+                zip(ports, controller_ports, strict=True), 1
+            )
+        ]
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Every node, so a client still finds the cluster while any one of them is down."""
+        return ",".join(node.bootstrap_servers for node in self.nodes)
+
+    @property
+    def replication_factor(self) -> int:
+        return self.nodes[0].replication_factor
+
+    def node(self, node_id: int) -> LocalKafka:
+        return self.nodes[node_id - 1]
+
+    def node_on_port(self, port: int) -> LocalKafka:
+        return next(node for node in self.nodes if node.port == port)
+
+    def start(self, timeout: float = 120) -> None:
+        """Launch every node at once (none is ready before a majority of voters runs), then
+        wait until each lists all of them."""
+        ensure_jars(self.nodes[0].jars_dir)
+        try:
+            # Side by side: formatting the storage is a JVM start of its own per node.
+            with ThreadPoolExecutor(len(self.nodes)) as pool:
+                for launched in [pool.submit(node.launch) for node in self.nodes]:
+                    launched.result()
+            deadline = time.monotonic() + timeout
+            for node in self.nodes:
+                node.wait_ready(max(1.0, deadline - time.monotonic()))
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def __enter__(self) -> LocalKafkaCluster:
         self.start()
         return self
 

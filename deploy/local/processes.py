@@ -107,9 +107,13 @@ def service_processes(
     database_urls: Mapping[str, str] | None = None,
     extra_env: Mapping[str, str] | None = None,
     with_gateway: bool = True,
+    replica: str = "",
 ) -> list[ServiceProcess]:
     """The processes of the system, configured through the same env vars an operator uses
-    (`<NAME>_PORT` in the environment moves a process; `ports` given here win)."""
+    (`<NAME>_PORT` in the environment moves a process; `ports` given here win).
+
+    A `replica` name ("a") goes into each process's name and log file (`billing-a`), so two
+    sets of the system can run side by side on their own ports (the local cluster)."""
     from_env = {
         name: int(os.environ[f"{name.upper()}_PORT"])
         for name in DEFAULT_PORTS
@@ -126,13 +130,26 @@ def service_processes(
         **{f"{name.upper()}_DATABASE_URL": url for name, url in (database_urls or {}).items()},
         **(extra_env or {}),
     }
+    suffix = f"-{replica}" if replica else ""
     processes = [
-        ServiceProcess(name, f"services.{name}.app", ports[name], env, log_dir / f"{name}.log")
+        ServiceProcess(
+            f"{name}{suffix}",
+            f"services.{name}.app",
+            ports[name],
+            env,
+            log_dir / f"{name}{suffix}.log",
+        )
         for name in SERVICES
     ]
     if with_gateway:
         processes.append(
-            ServiceProcess("gateway", "gateway.app", ports["gateway"], env, log_dir / "gateway.log")
+            ServiceProcess(
+                f"gateway{suffix}",
+                "gateway.app",
+                ports["gateway"],
+                env,
+                log_dir / f"gateway{suffix}.log",
+            )
         )
     return processes
 

@@ -17,12 +17,11 @@ from deploy.local.supervisor import Supervised, Supervisor
 
 
 class SupervisedKafka:
-    """The local broker as the supervisor sees it."""
+    """A local broker as the supervisor sees it."""
 
-    name = "kafka"
-
-    def __init__(self, kafka: LocalKafka) -> None:
+    def __init__(self, kafka: LocalKafka, name: str = "kafka") -> None:
         self.kafka = kafka
+        self.name = name
 
     def alive(self) -> bool:
         return self.kafka.running

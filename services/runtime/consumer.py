@@ -171,6 +171,9 @@ class EventConsumer:
             # Commit only after the handler returned: FastStream's default commits first.
             "ack_policy": AckPolicy.NACK_ON_ERROR,
             "auto_offset_reset": "earliest",
+            # Outside producers (webshops, apps) may write in Kafka transactions: what they
+            # aborted must never be handled.
+            "isolation_level": "read_committed",
             # The raw bytes reach us untouched: parsing is ours, so that a record that does
             # not parse goes to the dead-letter topic instead of failing forever.
             "decoder": _raw_body,

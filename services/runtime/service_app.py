@@ -89,7 +89,7 @@ def build_runtime(spec: ServiceSpec, settings: ServiceSettings) -> Runtime:
         max_attempts=settings.consumer_max_attempts,
     )
     broker = KafkaBroker(
-        settings.kafka_bootstrap_servers,
+        settings.kafka_servers,
         client_id=spec.name,
         security=settings.kafka_security.faststream(),
         logger=logging.getLogger("faststream"),

@@ -55,6 +55,12 @@ class ServiceSettings(BaseModel):
     def service_token_key(self) -> str:
         return self.service_token_secret.get_secret_value()
 
+    @property
+    def kafka_servers(self) -> list[str]:
+        """KAFKA_BOOTSTRAP_SERVERS as a list: FastStream takes a comma-separated string for
+        one host, so a cluster's "h1:9092,h2:9092" must be split before it gets there."""
+        return [server.strip() for server in self.kafka_bootstrap_servers.split(",") if server]
+
 
 def sqlite_url(name: str, data_dir: Path = DEFAULT_DATA_DIR) -> str:
     return f"sqlite+aiosqlite:///{data_dir / f'{name}.db'}"

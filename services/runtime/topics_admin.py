@@ -11,6 +11,13 @@ from services.runtime.kafka_security import KafkaSecurity
 log = logging.getLogger(__name__)
 
 
+def topic_configs(replication_factor: int) -> dict[str, str]:
+    """Settings of a new topic: from three replicas on, a write counts once two hold it
+    (with the producers' acks=all), so one broker may go without losing an acknowledged write
+    or refusing new ones; set on the topic so it holds whatever the brokers' default is."""
+    return {"min.insync.replicas": "2"} if replication_factor >= 3 else {}
+
+
 class TopicCreationError(RuntimeError):
     """The broker refused to create some topics (e.g. more replicas asked than it has brokers)."""
 
@@ -35,7 +42,12 @@ async def ensure_topics(
             return
         response = await admin.create_topics(
             [
-                NewTopic(t, num_partitions=partitions, replication_factor=replication_factor)
+                NewTopic(
+                    t,
+                    num_partitions=partitions,
+                    replication_factor=replication_factor,
+                    topic_configs=topic_configs(replication_factor),
+                )
                 for t in missing
             ]
         )

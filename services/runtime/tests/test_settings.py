@@ -10,12 +10,14 @@ from pydantic import ValidationError
 
 from services.runtime import service_app
 from services.runtime.secret_files import read_or_create_secret
+from services.runtime.service_app import build_runtime
 from services.runtime.settings import (
     DEFAULT_PORTS,
     SERVICE_TOKEN_SECRET_FILE,
     ServiceSettings,
     load_settings,
 )
+from services.tickets.app import SPEC
 
 STRONG = "pW3-nB8_rT5.kM2~xQ7-hJ4_vC9.gL6~sD1"
 
@@ -57,9 +59,9 @@ def test_run_serves_on_the_settings_host(monkeypatch: pytest.MonkeyPatch) -> Non
     served: dict[str, Any] = {}
     monkeypatch.setattr(service_app, "create_app", lambda spec, settings: "app")
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(options))
-    from services.billing.app import SPEC
+    from services.billing.app import SPEC as BILLING
 
-    service_app.run(SPEC)
+    service_app.run(BILLING)
 
     assert (served["host"], served["port"]) == ("127.0.0.1", 8102)
 
@@ -137,3 +139,15 @@ def test_processes_starting_together_share_one_complete_key(tmp_path: Path) -> N
 
     assert keys == {path.read_text()} and len(path.read_text()) >= 32
     assert [p.name for p in path.parent.iterdir()] == [SERVICE_TOKEN_SECRET_FILE]
+
+
+def test_the_kafka_consumers_are_given_every_broker_of_a_cluster(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092,127.0.0.1:9192, 127.0.0.1:9292")
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    settings = load_settings("tickets")
+    assert settings.kafka_servers == ["127.0.0.1:9092", "127.0.0.1:9192", "127.0.0.1:9292"]
+    # FastStream's broker would take the whole string for one host it cannot resolve.
+    broker = build_runtime(SPEC, settings).broker
+    assert broker._connection_kwargs["bootstrap_servers"] == settings.kafka_servers

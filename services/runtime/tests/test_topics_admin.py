@@ -6,7 +6,7 @@ import uuid
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from services.runtime.topics_admin import TopicCreationError, ensure_topics
+from services.runtime.topics_admin import TopicCreationError, ensure_topics, topic_configs
 
 pytestmark = pytest.mark.kafka
 
@@ -65,3 +65,13 @@ async def test_more_replicas_than_brokers_stops_the_start(kafka_bootstrap_server
         assert await _describe(kafka_bootstrap_servers, [topic]) == {}
     finally:
         await _delete(kafka_bootstrap_servers, [topic])
+
+
+@pytest.mark.parametrize(
+    ("replicas", "configs"),
+    [(1, {}), (2, {}), (3, {"min.insync.replicas": "2"}), (5, {"min.insync.replicas": "2"})],
+)
+def test_replicated_topics_acknowledge_a_write_once_two_replicas_hold_it(
+    replicas: int, configs: dict[str, str]
+) -> None:
+    assert topic_configs(replicas) == configs
