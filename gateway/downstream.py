@@ -181,6 +181,10 @@ def problem_from(service: str, response: httpx.Response) -> Problem:
     status = response.status_code
     if status >= 500 and status != 503:
         return bad_answer(service, f"failed ({status})")
+    if status == 401:
+        # The service refused the gateway itself, not the operator: a deployment whose
+        # SERVICE_TOKEN_SECRET differs between the two. Not the client's fault, nor its 401.
+        return bad_answer(service, "refused the gateway's service token (SERVICE_TOKEN_SECRET)")
     body = _json_object(response)
     title = str(body.get("title") or response.reason_phrase or "Error")
     detail = body.get("detail")

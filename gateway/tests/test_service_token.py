@@ -59,3 +59,20 @@ async def test_the_token_is_signed_with_the_service_key_not_the_jwt_key(
         pass
     else:
         raise AssertionError("a service token verified with the operators' JWT key")
+
+
+async def test_a_service_refusing_the_gateway_s_token_is_a_502_not_the_operator_s_401(
+    client: httpx.AsyncClient, fake: FakeServices, admin: Headers
+) -> None:
+    fake.on(
+        "customers",
+        "GET",
+        "/customers",
+        lambda _: httpx.Response(401, json={"title": "Unauthorized", "status": 401}),
+    )
+
+    response = await client.get("/api/v1/customers", headers=admin)
+
+    assert response.status_code == 502, response.text
+    assert "SERVICE_TOKEN_SECRET" in response.json()["detail"]
+    assert response.json()["service"] == "customers"
