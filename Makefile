@@ -1,19 +1,41 @@
-# One Makefile; CI (.ci/run) uses the same targets.
-PYTHON ?= python
+# One Makefile; CI (.ci/run) uses the same targets. Everything runs in the project's own
+# virtual environment (.venv, created by the first target that needs it) with the exact versions
+# of requirements.lock, never in the machine's Python.
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+# The interpreter that creates the environment (3.11 or later).
+BASE_PYTHON ?= python3
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: help install run cluster test test-unit lint typecheck bench simulate dlq clean
+.PHONY: help install lock run cluster test test-unit lint typecheck bench simulate dlq clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-.run/.installed: pyproject.toml deploy/local/install-prerequisites.sh
+# The system packages first: on Debian the venv module is one of them (python3-venv).
+$(PYTHON):
 	bash deploy/local/install-prerequisites.sh
-	$(PYTHON) -m pip install -q -e '.[dev]'
-	@mkdir -p .run && touch $@
+	$(BASE_PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 
-install: .run/.installed ## install the project and its dev tools
+# The lock first (every dependency, dev tools included, at its pinned version and hash), then
+# the project itself on top without resolving anything again. The stamp lives in .venv, so a
+# removed .venv is made again.
+$(VENV)/.installed: pyproject.toml requirements.lock deploy/local/install-prerequisites.sh | $(PYTHON)
+	bash deploy/local/install-prerequisites.sh
+	$(PYTHON) -m pip install -q -r requirements.lock
+	$(PYTHON) -m pip install -q --no-deps -e .
+	@touch $@
+
+install: $(VENV)/.installed ## make .venv: the locked dependencies, the project, the Kafka jars
 	$(PYTHON) -m deploy.local fetch-kafka
+
+# pip-tools is pinned in the dev extras (so in the lock); installed here too for a first lock.
+# Versions already in requirements.lock are kept while pyproject.toml allows them.
+lock: | $(PYTHON) ## pin every dependency of pyproject.toml, with hashes, into requirements.lock
+	$(PYTHON) -m pip install -q pip-tools==7.6.2
+	CUSTOM_COMPILE_COMMAND="make lock" $(PYTHON) -m piptools compile -q --extra dev \
+		--generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links -o requirements.lock pyproject.toml
 
 run: install ## start Kafka, the four services and the gateway (SQLite); Ctrl-C stops all
 	$(PYTHON) -m deploy.local.run_system
@@ -24,10 +46,10 @@ cluster: install ## three Kafka brokers, PostgreSQL, two replicas of each servic
 test: install lint ## lint, then all tests: unit, and system tests on real Kafka, PostgreSQL, SQLite
 	$(PYTHON) -m pytest -q -ra
 
-test-unit: .run/.installed ## only the tests that need no server
+test-unit: $(VENV)/.installed ## only the tests that need no server
 	$(PYTHON) -m pytest -q -m "not kafka and not postgres and not system"
 
-lint: .run/.installed ## ruff and mypy
+lint: $(VENV)/.installed ## ruff and mypy
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -m mypy services gateway deploy tests conftest.py
@@ -39,11 +61,11 @@ BENCH ?= orders
 bench: install ## a benchmark (BENCH=orders|customers_list|apps); writes bench-results/
 	$(PYTHON) -m tests.bench.$(BENCH)
 
-simulate: .run/.installed ## play TV-app activity for active customers of a running system (ARGS=...)
+simulate: $(VENV)/.installed ## play TV-app activity for active customers of a running system (ARGS=...)
 	$(PYTHON) -m deploy.simulator --from-gateway http://127.0.0.1:8000 $(ARGS)
 
-dlq: .run/.installed ## the dead-letter topics of a running system (ARGS="topics|show T|replay T")
+dlq: $(VENV)/.installed ## the dead-letter topics of a running system (ARGS="topics|show T|replay T")
 	$(PYTHON) -m deploy.dlq $(ARGS)
 
-clean: ## remove local data, logs and caches (not the Kafka jar cache)
+clean: ## remove local data, logs and caches (not the Kafka jar cache, not .venv)
 	rm -rf .run test-artifacts bench-results .pytest_cache .mypy_cache .ruff_cache

@@ -21,14 +21,13 @@ from services.runtime.paging import MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
 from services.runtime.problems import Problem
 from services.runtime.service_app import ServiceSpec, create_app
 from services.runtime.service_auth import ServiceTokenAuth
-from services.runtime.settings import ServiceSettings
 from services.tickets.app import SPEC as TICKETS
 
 SPECS = {spec.name: spec for spec in (CUSTOMERS, BILLING, TICKETS, ACTIVITY)}
 
 
 def _app(spec: ServiceSpec, url: str) -> FastAPI:
-    return create_app(spec, ServiceSettings(name=spec.name, database_url=url, port=0))
+    return create_app(spec, spec.settings(database_url=url, port=0))
 
 
 def _openapi(spec: ServiceSpec) -> dict[str, Any]:

@@ -22,13 +22,21 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from gateway.app import build
 from gateway.idempotent_writes import get_write_downstream
 from gateway.models import ApiKey, Operator
 from gateway.routes.prefix import API_PREFIX
-from gateway.tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, Headers, make_settings, sign_in
+from gateway.tests.conftest import (
+    ADMIN_PASSWORD,
+    ADMIN_USERNAME,
+    SERVICE_TOKEN_SECRET,
+    Headers,
+    make_settings,
+    sign_in,
+)
 from gateway.tests.fakes import SERVICE_URLS
 from services.activity.app import SPEC as ACTIVITY
 from services.activity.tests import events as apps_events
@@ -40,7 +48,6 @@ from services.customers.app import SPEC as CUSTOMERS
 from services.runtime.db import Database
 from services.runtime.idempotency import write_once
 from services.runtime.service_app import ServiceSpec, create_app
-from services.runtime.settings import ServiceSettings
 from services.runtime.tests._helpers import (
     BACKENDS,
     RecordingProducer,
@@ -187,7 +194,11 @@ async def system(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
 
 def service_app(spec: ServiceSpec, db: Database) -> FastAPI:
-    app = create_app(spec, ServiceSettings(name=spec.name, database_url=db.url, port=0))
+    # The key the gateway of `make_settings` signs its calls with, so the services answer it.
+    settings = spec.settings(
+        database_url=db.url, port=0, service_token_secret=SecretStr(SERVICE_TOKEN_SECRET)
+    )
+    app = create_app(spec, settings)
     # Its lifespan (Kafka) is not entered; a dead letter would go to this recorder.
     app.state.runtime.consumer.producer = RecordingProducer().as_producer()
     return app

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from services.activity import handlers
-from services.activity.config import activity_settings
+from services.activity.config import ActivitySettings
 from services.activity.models import metadata
 from services.activity.router import router
 from services.contracts import topics
@@ -22,6 +22,7 @@ SPEC = ServiceSpec(
     migrations_dir=Path(__file__).parent / "migrations",
     router=router,
     register_handlers=handlers.register,
+    settings=ActivitySettings,
     publishes=[
         (topics.ACTIVITY_EVENTS, DeviceLimitChangedV1),
         (topics.ACTIVITY_EVENTS, DeviceRegisteredV1),
@@ -33,5 +34,4 @@ SPEC = ServiceSpec(
 
 
 if __name__ == "__main__":
-    activity_settings()  # a bad ACTIVITY_* setting stops the start, before anything runs
     run(SPEC)

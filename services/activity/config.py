@@ -1,29 +1,26 @@
-"""Settings of the activity service beyond the runtime's: the device policy and when a silent
-device counts as offline."""
+"""Settings of the activity service: the runtime's under activity's variable names, the device
+policy and when a silent device counts as offline."""
 
-import functools
-import os
+from typing import ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, Field
 
 from services.contracts.billing import DevicePolicy
+from services.runtime.settings import ConsumerWorkers, Port, ServiceSettings
 
 
-class ActivitySettings(BaseModel):
-    # What a connection beyond the limit does when the product names no policy.
-    default_device_policy: DevicePolicy = "reject"
-    # A connected device that sent nothing (connect, heartbeat) for this long counts offline.
-    device_offline_after_seconds: float = Field(default=90.0, gt=0)
+class ActivitySettings(ServiceSettings):
+    service_name: ClassVar[str] = "activity"
 
-
-@functools.cache
-def activity_settings() -> ActivitySettings:
-    """From ACTIVITY_DEFAULT_DEVICE_POLICY and DEVICE_OFFLINE_AFTER (seconds); a bad value stops
-    the service at start instead of surprising it later."""
-    env = os.environ
-    return ActivitySettings.model_validate(
-        {
-            "default_device_policy": env.get("ACTIVITY_DEFAULT_DEVICE_POLICY", "reject"),
-            "device_offline_after_seconds": env.get("DEVICE_OFFLINE_AFTER", "90"),
-        }
+    database_url: str = Field("", validation_alias="ACTIVITY_DATABASE_URL")
+    host: str = Field("127.0.0.1", validation_alias="ACTIVITY_HOST")
+    port: Port = Field(8104, validation_alias="ACTIVITY_PORT")
+    consumer_workers: ConsumerWorkers = Field(
+        3, validation_alias=AliasChoices("ACTIVITY_CONSUMER_WORKERS", "CONSUMER_WORKERS")
     )
+    # What a connection beyond the limit does when the product names no policy.
+    default_device_policy: DevicePolicy = Field(
+        "reject", validation_alias="ACTIVITY_DEFAULT_DEVICE_POLICY"
+    )
+    # A connected device that sent nothing (connect, heartbeat) for this long counts offline.
+    device_offline_after_seconds: float = Field(90.0, gt=0, validation_alias="DEVICE_OFFLINE_AFTER")

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.activity import app_reports, customer_events
-from services.activity.config import activity_settings
+from services.activity.config import ActivitySettings
 from services.contracts import topics
 from services.contracts.billing import (
     SubscriptionActivatedV1,
@@ -19,7 +19,7 @@ from services.runtime.service_app import Runtime
 
 def register(rt: Runtime) -> None:
     on = rt.consumer.on
-    settings = activity_settings()
+    settings = rt.settings_as(ActivitySettings)
 
     @on(topics.BILLING_EVENTS, SubscriptionActivatedV1)
     async def subscription_activated(d: Delivery, data: SubscriptionActivatedV1) -> None:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.activity import devices, recordings, saved_items, timeline
-from services.activity.config import activity_settings
+from services.activity.config import ActivitySettings
 from services.activity.schemas import (
     DevicePage,
     DeviceStats,
@@ -22,7 +22,7 @@ from services.activity.schemas import (
 from services.contracts.timeline import ServiceTimeline
 from services.runtime.idempotency import Answer, WriteOnceDep
 from services.runtime.paging import Cursor, Limit
-from services.runtime.service_app import RuntimeDep
+from services.runtime.service_app import Runtime, RuntimeDep
 
 router = APIRouter(tags=["activity"])
 
@@ -30,15 +30,15 @@ ProfileFilter = Annotated[str | None, Query(min_length=1, max_length=100)]
 ItemId = Annotated[str, Path(min_length=1, max_length=100)]
 
 
-def _offline_after() -> timedelta:
-    return timedelta(seconds=activity_settings().device_offline_after_seconds)
+def _offline_after(rt: Runtime) -> timedelta:
+    return timedelta(seconds=rt.settings_as(ActivitySettings).device_offline_after_seconds)
 
 
 @router.get("/customers/{customer_id}/devices", response_model=DevicePage)
 async def list_devices(customer_id: str, rt: RuntimeDep) -> DevicePage:
     """The customer's bound devices, how many may be bound and the policy beyond that."""
     async with rt.db.sessions() as session:
-        return await devices.list_devices(session, customer_id, offline_after=_offline_after())
+        return await devices.list_devices(session, customer_id, offline_after=_offline_after(rt))
 
 
 @router.delete("/customers/{customer_id}/devices/{device_id}", status_code=204)
@@ -144,4 +144,4 @@ async def customer_timeline(
 @router.get("/stats", response_model=DeviceStats)
 async def stats(rt: RuntimeDep) -> DeviceStats:
     async with rt.db.sessions() as session:
-        return await devices.stats(session, offline_after=_offline_after())
+        return await devices.stats(session, offline_after=_offline_after(rt))

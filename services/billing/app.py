@@ -1,14 +1,14 @@
 """The billing service process: `python -m services.billing.app`."""
 
 import logging
-import os
 from pathlib import Path
 
 from services.billing import handlers
+from services.billing.config import BillingSettings
 from services.billing.demo_catalog import seed_if_empty
 from services.billing.models import metadata
 from services.billing.router import router
-from services.billing.scheduler import ExpiryScheduler, SchedulerSettings
+from services.billing.scheduler import ExpiryScheduler
 from services.contracts import topics
 from services.contracts.billing import (
     SubscriptionActivatedV1,
@@ -28,11 +28,12 @@ _schedulers: dict[int, ExpiryScheduler] = {}
 
 
 async def on_started(rt: Runtime) -> None:
-    if os.environ.get("SEED_DEMO_CATALOG", "").lower() in ("1", "true", "yes"):
+    settings = rt.settings_as(BillingSettings)
+    if settings.seed_demo_catalog:
         async with rt.db.transaction() as session:
             if await seed_if_empty(session):
                 log.info("seeded the demo catalog")
-    scheduler = ExpiryScheduler(rt.db, rt.outbox, SchedulerSettings.from_env())
+    scheduler = ExpiryScheduler(rt.db, rt.outbox, settings.scheduler)
     _schedulers[id(rt)] = scheduler
     scheduler.start()
 
@@ -49,6 +50,7 @@ SPEC = ServiceSpec(
     migrations_dir=Path(__file__).parent / "migrations",
     router=router,
     register_handlers=handlers.register,
+    settings=BillingSettings,
     publishes=[
         (topics.BILLING_EVENTS, SubscriptionActivatedV1),
         (topics.BILLING_EVENTS, SubscriptionRejectedV1),

@@ -8,8 +8,9 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing import catalog, rebinding, reports, service, subscriptions
+from services.billing.config import BillingSettings
 from services.billing.periods import PeriodOutOfRange
-from services.billing.scheduler import SchedulerSettings, run_tick
+from services.billing.scheduler import run_tick
 from services.billing.schemas import (
     ActionResult,
     BillingStats,
@@ -310,8 +311,8 @@ class TickCounts(BaseModel):
 @router.post("/scheduler/tick", response_model=TickCounts, tags=["operations"])
 async def scheduler_tick(rt: RuntimeDep) -> TickCounts:
     """Run one pass of the expiry scheduler now (it also runs on its own every interval)."""
-    settings = SchedulerSettings.from_env()
-    result = await run_tick(rt.db, rt.outbox, expiring_days=settings.expiring_days)
+    expiring_days = rt.settings_as(BillingSettings).expiring_days
+    result = await run_tick(rt.db, rt.outbox, expiring_days=expiring_days)
     return TickCounts(
         expired=len(result.expired),
         changed=len(result.changed),

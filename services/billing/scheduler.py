@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,13 +35,6 @@ class SchedulerSettings:
     interval_seconds: float = 60.0
     expiring_days: int = 7
     batch_size: int = 100
-
-    @classmethod
-    def from_env(cls) -> "SchedulerSettings":
-        return cls(
-            interval_seconds=float(os.environ.get("BILLING_SCHEDULER_INTERVAL_SECONDS", "60")),
-            expiring_days=int(os.environ.get("BILLING_EXPIRING_DAYS", "7")),
-        )
 
 
 @dataclass

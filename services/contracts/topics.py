@@ -1,25 +1,24 @@
 """Every Kafka topic of the system and its partition count, declared once.
 
 Keys are customer ids (order ids on webshop.replies), so one customer's events stay in order.
+The names here are the system's own; on the broker each carries the deployment's
+`KAFKA_TOPIC_PREFIX` (a service setting), which the runtime adds where it meets Kafka (the
+consumer, the outbox relay, the dead letters, the topic admin). Outbox rows and handlers use
+these names, so several systems can share one broker without the code knowing.
 """
 
-import os
 from typing import Final
 
 PARTITIONS: Final = 6
 
-# Lets several systems share one broker (test runs, staging beside production): every topic
-# and consumer group name starts with it. Empty by default.
-PREFIX: Final = os.environ.get("KAFKA_TOPIC_PREFIX", "")
-
-CUSTOMERS_EVENTS: Final = f"{PREFIX}customers.events"
-BILLING_EVENTS: Final = f"{PREFIX}billing.events"
-TICKETS_EVENTS: Final = f"{PREFIX}tickets.events"
-ACTIVITY_EVENTS: Final = f"{PREFIX}activity.events"
-WEBSHOP_ORDERS: Final = f"{PREFIX}webshop.orders"
-WEBSHOP_REPLIES: Final = f"{PREFIX}webshop.replies"
-APPS_EVENTS: Final = f"{PREFIX}apps.events"
-APPS_COMMANDS: Final = f"{PREFIX}apps.commands"
+CUSTOMERS_EVENTS: Final = "customers.events"
+BILLING_EVENTS: Final = "billing.events"
+TICKETS_EVENTS: Final = "tickets.events"
+ACTIVITY_EVENTS: Final = "activity.events"
+WEBSHOP_ORDERS: Final = "webshop.orders"
+WEBSHOP_REPLIES: Final = "webshop.replies"
+APPS_EVENTS: Final = "apps.events"
+APPS_COMMANDS: Final = "apps.commands"
 
 MAIN_TOPICS: Final = (
     CUSTOMERS_EVENTS,

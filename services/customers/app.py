@@ -19,6 +19,7 @@ from services.customers import handlers
 from services.customers.account import router as account_router
 from services.customers.bulk import router as bulk_router
 from services.customers.bulk.service import BatchWorkers
+from services.customers.config import CustomersSettings
 from services.customers.erasure import router as erasure_router
 from services.customers.models import metadata
 from services.customers.profiles import router as profiles_router
@@ -53,6 +54,7 @@ SPEC = ServiceSpec(
     migrations_dir=Path(__file__).parent / "migrations",
     router=api,
     register_handlers=handlers.register,
+    settings=CustomersSettings,
     publishes=[
         (topics.CUSTOMERS_EVENTS, CustomerCreatedV1),
         (topics.CUSTOMERS_EVENTS, CustomerOrderPlacedV1),

@@ -26,7 +26,6 @@ from sqlalchemy import Table, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.contracts import topics
 from services.contracts.envelope import CloudEvent, EventData
 from services.contracts.registry import EVENT_MODELS
 from services.contracts.topics import dlq
@@ -111,6 +110,7 @@ class EventConsumer:
         after_commit: Callable[[], None] = lambda: None,
         max_attempts: int = 5,
         max_backoff_seconds: float = 10.0,
+        topic_prefix: str = "",
     ) -> None:
         self.service = service
         self.db = db
@@ -119,6 +119,9 @@ class EventConsumer:
         self.after_commit = after_commit
         self.max_attempts = max_attempts
         self.max_backoff = max_backoff_seconds
+        # Handlers are registered under the system's topic names; on the broker every topic,
+        # dead-letter topic and the group carry the deployment's prefix.
+        self.topic_prefix = topic_prefix
         self.handlers: dict[str, dict[str, tuple[type[EventData], Handler | BatchHandler]]] = {}
         self._batched: set[BatchHandler] = set()
         self.invalid_handlers: dict[tuple[str, str], InvalidHandler] = {}
@@ -167,7 +170,7 @@ class EventConsumer:
         if not self.handlers:
             return
         common: dict[str, Any] = {
-            "group_id": f"{topics.PREFIX}{self.service}",
+            "group_id": f"{self.topic_prefix}{self.service}",
             # Commit only after the handler returned: FastStream's default commits first.
             "ack_policy": AckPolicy.NACK_ON_ERROR,
             "auto_offset_reset": "earliest",
@@ -181,7 +184,7 @@ class EventConsumer:
         if batch_size > 1:
             all_topics = tuple(self.handlers)
             subscriber = broker.subscriber(
-                *all_topics,
+                *self._on_broker(all_topics),
                 batch=True,
                 max_records=batch_size,
                 title=f"{self.service}:{'+'.join(all_topics)}",
@@ -198,7 +201,7 @@ class EventConsumer:
         groups = [tuple(self.handlers)] if workers <= 1 else [(t,) for t in self.handlers]
         for group in groups:
             subscriber = broker.subscriber(
-                *group,
+                *self._on_broker(group),
                 max_workers=max(workers, 1),
                 title=f"{self.service}:{'+'.join(group)}",
                 description=self._describe(group),
@@ -207,9 +210,13 @@ class EventConsumer:
 
             async def consume(msg: KafkaMessage) -> None:
                 record: ConsumerRecord[bytes, bytes] = msg.raw_message
-                await self._redelivered_on_failure(self.process(record.topic, record))
+                topic = record.topic.removeprefix(self.topic_prefix)
+                await self._redelivered_on_failure(self.process(topic, record))
 
             subscriber(consume)
+
+    def _on_broker(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(f"{self.topic_prefix}{name}" for name in names)
 
     def _describe(self, group: tuple[str, ...]) -> str:
         return "Handles: " + ", ".join(f"{t}: {', '.join(self.handlers[t])}" for t in group)
@@ -238,16 +245,20 @@ class EventConsumer:
         record, which gets the retries and dead-lettering of `process`."""
         partitions: dict[tuple[str, int], list[ConsumerRecord[bytes, bytes]]] = {}
         for record in records:
-            partitions.setdefault((record.topic, record.partition), []).append(record)
+            topic = record.topic.removeprefix(self.topic_prefix)
+            partitions.setdefault((topic, record.partition), []).append(record)
         if self.db.dialect == "sqlite":
             # One writer at a time: concurrent transactions would only queue on the lock.
-            for batch in partitions.values():
-                await self._process_partition(batch)
+            for (topic, _), batch in partitions.items():
+                await self._process_partition(topic, batch)
         else:
-            await asyncio.gather(*(self._process_partition(b) for b in partitions.values()))
+            await asyncio.gather(
+                *(self._process_partition(t, b) for (t, _), b in partitions.items())
+            )
 
-    async def _process_partition(self, records: "list[ConsumerRecord[bytes, bytes]]") -> None:
-        topic = records[0].topic
+    async def _process_partition(
+        self, topic: str, records: "list[ConsumerRecord[bytes, bytes]]"
+    ) -> None:
         started = time.perf_counter()
         routed: list[Routed] = []
         for record in records:
@@ -435,7 +446,8 @@ class EventConsumer:
     async def dead_letter(
         self, topic: str, record: "ConsumerRecord[bytes, bytes]", reason: str
     ) -> None:
-        """Copy the record as it was to `<topic>.dlq`, with where it came from and why."""
+        """Copy the record as it was to `<topic>.dlq`, with where it came from and why (the
+        source topic as named on the broker: the dead-letter desk sends replays there)."""
         log.warning("dead-lettering %s[%d]@%d: %s", topic, record.partition, record.offset, reason)
         await self.dead_letter_value(
             topic,
@@ -461,13 +473,13 @@ class EventConsumer:
         """Put `value` on `<topic>.dlq` with the reason: also for what a handler kept aside and
         later finds it cannot apply (billing's parked refunds), which is no record of its own."""
         await self.producer.send_and_wait(
-            dlq(topic),
+            f"{self.topic_prefix}{dlq(topic)}",
             value=value,
             key=key,
             headers=[
                 *headers,
                 ("x-dlq-reason", reason.encode()),
-                ("x-dlq-source-topic", topic.encode()),
+                ("x-dlq-source-topic", f"{self.topic_prefix}{topic}".encode()),
                 (DLQ_CONSUMER_HEADER, self.service.encode()),
             ],
         )

@@ -42,6 +42,7 @@ class OutboxRelay:
         service: str,
         interval_seconds: float = 0.2,
         batch_size: int = 500,
+        topic_prefix: str = "",
     ) -> None:
         self.db = db
         self.outbox = outbox
@@ -50,6 +51,8 @@ class OutboxRelay:
         self.service = service
         self.interval = interval_seconds
         self.batch_size = batch_size
+        # Rows name the system's topics; the deployment's prefix is added on the way out.
+        self.topic_prefix = topic_prefix
         self.owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._held: list[int] = []
@@ -190,7 +193,7 @@ class OutboxRelay:
         # order; the deliveries are then awaited together.
         deliveries = [
             await self.producer.send(
-                row.topic,
+                f"{self.topic_prefix}{row.topic}",
                 value=row.payload.encode(),
                 key=row.key.encode(),
                 headers=[("content-type", b"application/cloudevents+json")],

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -18,6 +18,7 @@ from faststream.specification import AsyncAPI
 from sqlalchemy import MetaData, Table, text
 
 from services.contracts.envelope import EventData
+from services.contracts.topics import ALL_TOPICS
 from services.runtime import migrations
 from services.runtime.consumer import EventConsumer
 from services.runtime.db import Database
@@ -30,10 +31,12 @@ from services.runtime.outbox_relay import OutboxRelay
 from services.runtime.problems import install_problem_handlers
 from services.runtime.producer import Producer
 from services.runtime.service_auth import require_service_token
-from services.runtime.settings import ServiceSettings, load_settings
+from services.runtime.settings import ServiceSettings
 from services.runtime.topics_admin import ensure_topics
 
 log = logging.getLogger(__name__)
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
 
 @dataclass
@@ -49,6 +52,12 @@ class Runtime:
     broker: KafkaBroker
     idempotency: IdempotentWrites
 
+    def settings_as(self, kind: type[SettingsT]) -> SettingsT:
+        """The settings as the service's own class, with what it adds to the runtime's."""
+        if not isinstance(self.settings, kind):
+            raise TypeError(f"{kind.__name__} expected, got {type(self.settings).__name__}")
+        return self.settings
+
 
 @dataclass
 class ServiceSpec:
@@ -57,6 +66,8 @@ class ServiceSpec:
     migrations_dir: Path
     router: APIRouter
     register_handlers: Callable[[Runtime], None]
+    # The service's settings class: `run` loads it from the environment once, at start.
+    settings: type[ServiceSettings]
     publishes: list[tuple[str, type[EventData]]] = field(default_factory=list)
     on_started: Callable[[Runtime], Any] | None = None
     # Called first at shutdown, before the consumers stop (e.g. to stop a background task).
@@ -70,6 +81,7 @@ def build_runtime(spec: ServiceSpec, settings: ServiceSettings) -> Runtime:
     producer = Producer(
         settings.kafka_bootstrap_servers, client_id=spec.name, security=settings.kafka_security
     )
+    prefix = settings.kafka_topic_prefix
     relay = OutboxRelay(
         db=db,
         outbox=outbox_table,
@@ -78,6 +90,7 @@ def build_runtime(spec: ServiceSpec, settings: ServiceSettings) -> Runtime:
         service=spec.name,
         interval_seconds=settings.relay_interval_seconds,
         batch_size=settings.relay_batch_size,
+        topic_prefix=prefix,
     )
     outbox = Outbox(outbox_table, source=f"/services/{spec.name}", on_commit=relay.wake)
     consumer = EventConsumer(
@@ -87,6 +100,7 @@ def build_runtime(spec: ServiceSpec, settings: ServiceSettings) -> Runtime:
         producer=producer,
         after_commit=relay.wake,
         max_attempts=settings.consumer_max_attempts,
+        topic_prefix=prefix,
     )
     broker = KafkaBroker(
         settings.kafka_servers,
@@ -109,7 +123,7 @@ def build_runtime(spec: ServiceSpec, settings: ServiceSettings) -> Runtime:
     )
     for topic, model in spec.publishes:
         # Declared for the AsyncAPI document; the outbox relay does the publishing.
-        broker.publisher(topic, schema=model, title=f"{topic}:{model.event_type}")
+        broker.publisher(f"{prefix}{topic}", schema=model, title=f"{topic}:{model.event_type}")
     return runtime
 
 
@@ -135,6 +149,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         await asyncio.to_thread(migrations.upgrade, spec.migrations_dir, settings.database_url)
         await ensure_topics(
             settings.kafka_bootstrap_servers,
+            tuple(f"{settings.kafka_topic_prefix}{topic}" for topic in ALL_TOPICS),
             replication_factor=settings.kafka_replication_factor,
             security=settings.kafka_security,
         )
@@ -191,8 +206,9 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
 
 
 def run(spec: ServiceSpec) -> None:
-    """Run the service until SIGINT/SIGTERM; uvicorn's shutdown runs the lifespan's cleanup."""
-    settings = load_settings(spec.name)
+    """Run the service until SIGINT/SIGTERM; uvicorn's shutdown runs the lifespan's cleanup.
+    The settings are read from the environment here, once: a bad value stops the start."""
+    settings = spec.settings()
     uvicorn.run(
         create_app(spec, settings),
         host=settings.host,

@@ -1,11 +1,13 @@
-"""Creates the declared topics (services/contracts/topics.py) if they do not exist yet."""
+"""Creates the declared topics (services/contracts/topics.py, under the deployment's prefix) if
+they do not exist yet."""
 
+import asyncio
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
-from services.contracts.topics import ALL_TOPICS, PARTITIONS
+from services.contracts.topics import PARTITIONS
 from services.runtime.kafka_security import KafkaSecurity
 
 log = logging.getLogger(__name__)
@@ -24,10 +26,11 @@ class TopicCreationError(RuntimeError):
 
 async def ensure_topics(
     bootstrap_servers: str,
-    topics: tuple[str, ...] = ALL_TOPICS,
+    topics: tuple[str, ...],
     partitions: int = PARTITIONS,
     replication_factor: int = 1,
     security: KafkaSecurity | None = None,
+    visible_within_seconds: float = 120.0,
 ) -> None:
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap_servers,
@@ -66,5 +69,26 @@ async def ensure_topics(
                 f"could not create topics with replication factor {replication_factor}: {details}"
             )
         log.info("created topics %s", ", ".join(missing))
+        await _until_visible(admin, missing, visible_within_seconds)
     finally:
         await admin.close()
+
+
+async def _until_visible(admin: AIOKafkaAdminClient, topics: list[str], timeout: float) -> None:
+    """Wait until the broker's metadata shows the new topics with their partitions. Creation
+    answers before that: a consumer started in between finds no such topic and fails the start
+    (seen after 10 s and more on a broker holding thousands of topics)."""
+    pending = list(topics)
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                described = await admin.describe_topics(pending)
+                pending = [d["topic"] for d in described if d["error_code"] or not d["partitions"]]
+                if not pending:
+                    return
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        raise TopicCreationError(
+            f"topics created but not in the broker's metadata after {timeout:.0f} s: "
+            + ", ".join(pending)
+        ) from None

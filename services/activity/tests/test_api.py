@@ -8,19 +8,18 @@ import pytest
 from pydantic import ValidationError
 
 from services.activity.app import SPEC
-from services.activity.config import activity_settings
+from services.activity.config import ActivitySettings
 from services.activity.tests.conftest import Feed
 from services.activity.tests.events import CUSTOMER, activated, connected, favorite, scheduled
 from services.runtime.db import Database
 from services.runtime.service_app import create_app
 from services.runtime.service_auth import ServiceTokenAuth
-from services.runtime.settings import ServiceSettings
 
 
 @pytest.fixture
 async def api(db: Database) -> AsyncIterator[httpx.AsyncClient]:
     # No lifespan: the database is migrated by the fixture, and no broker is needed to read.
-    settings = ServiceSettings(name="activity", database_url=db.url, port=0)
+    settings = ActivitySettings(database_url=db.url, port=0)
     app = create_app(SPEC, settings)
     transport = httpx.ASGITransport(app=app)
     auth = ServiceTokenAuth(settings.service_token_key, actor="tests")
@@ -84,18 +83,13 @@ async def test_timeline_and_stats_have_the_agreed_shape(api: httpx.AsyncClient, 
 def test_settings_come_from_the_environment_and_refuse_nonsense(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    activity_settings.cache_clear()
     monkeypatch.setenv("ACTIVITY_DEFAULT_DEVICE_POLICY", "evict_oldest")
     monkeypatch.setenv("DEVICE_OFFLINE_AFTER", "30")
-    try:
-        settings = activity_settings()
-        assert (settings.default_device_policy, settings.device_offline_after_seconds) == (
-            "evict_oldest",
-            30.0,
-        )
-        activity_settings.cache_clear()
-        monkeypatch.setenv("ACTIVITY_DEFAULT_DEVICE_POLICY", "kick_everyone")
-        with pytest.raises(ValidationError):
-            activity_settings()
-    finally:
-        activity_settings.cache_clear()
+    settings = ActivitySettings()
+    assert (settings.default_device_policy, settings.device_offline_after_seconds) == (
+        "evict_oldest",
+        30.0,
+    )
+    monkeypatch.setenv("ACTIVITY_DEFAULT_DEVICE_POLICY", "kick_everyone")
+    with pytest.raises(ValidationError):
+        ActivitySettings()

@@ -23,7 +23,6 @@ from services.runtime.outbox import Outbox
 from services.runtime.producer import Producer
 from services.runtime.service_app import Runtime, ServiceSpec, build_runtime, create_app
 from services.runtime.service_auth import ServiceTokenAuth
-from services.runtime.settings import ServiceSettings
 
 # Every database-backed test runs once per backend; the PostgreSQL case carries its marker so
 # `-m "not postgres"` keeps a run free of servers.
@@ -269,7 +268,7 @@ async def service_runtime(
     """The service wired as it runs (handlers, consumer, outbox) on `db`'s database, with no
     broker connection: feed records to `runtime.consumer.process`. Dead letters are recorded
     by a RecordingProducer in `runtime.consumer.producer`."""
-    settings = ServiceSettings(name=spec.name, database_url=db.url, port=0, **settings_overrides)
+    settings = spec.settings(database_url=db.url, port=0, **settings_overrides)
     runtime = build_runtime(spec, settings)
     runtime.consumer.producer = RecordingProducer().as_producer()
     try:
@@ -321,7 +320,7 @@ def service_api_fixture(spec: ServiceSpec) -> Any:
 
     @pytest.fixture
     async def api(db: Database) -> AsyncIterator[httpx.AsyncClient]:
-        settings = ServiceSettings(name=spec.name, database_url=db.url, port=0)
+        settings = spec.settings(database_url=db.url, port=0)
         app = create_app(spec, settings)
         transport = httpx.ASGITransport(app=app)
         # Signed as the gateway signs its calls: the service's token check stays on.

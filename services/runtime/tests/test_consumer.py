@@ -40,7 +40,9 @@ class Harness:
     """A consumer with one handler for customer.created on TOPIC; the handler records the event
     id in the `sample` table (inside the delivery's transaction) and then runs `behaviour`."""
 
-    def __init__(self, db: Database, tables: Tables, *, max_attempts: int = 3) -> None:
+    def __init__(
+        self, db: Database, tables: Tables, *, max_attempts: int = 3, topic_prefix: str = ""
+    ) -> None:
         self.db = db
         self.tables = tables
         self.producer = RecordingProducer()
@@ -53,6 +55,7 @@ class Harness:
             producer=self.producer.as_producer(),
             max_attempts=max_attempts,
             max_backoff_seconds=0.001,
+            topic_prefix=topic_prefix,
         )
 
         @self.consumer.on(TOPIC, CustomerCreatedV1)
@@ -124,6 +127,21 @@ async def test_invalid_json_goes_to_the_dlq_as_it_was(harness: Harness) -> None:
     assert sent.header("trace") == "abc"  # the original headers travel along
     assert harness.calls == 0
     assert await harness.inbox_ids() == []
+
+
+async def test_under_a_topic_prefix_the_dlq_and_the_source_header_carry_it(
+    db: Database, tables: Tables
+) -> None:
+    # The dead-letter desk replays to the source header as it is, so it names the topic as it
+    # is on the broker; handlers and the inbox keep the system's name.
+    harness = Harness(db, tables, topic_prefix="t1.")
+    record = consumer_record(f"t1.{TOPIC}", b"not json")
+
+    assert await harness.consumer.process(TOPIC, record) == "dead_lettered"
+
+    [sent] = harness.producer.sent
+    assert sent.topic == f"t1.{TOPIC}.dlq"
+    assert sent.header("x-dlq-source-topic") == f"t1.{TOPIC}"
 
 
 async def test_an_envelope_without_data_goes_to_the_dlq_naming_the_field(

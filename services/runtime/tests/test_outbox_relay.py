@@ -57,7 +57,9 @@ async def _outbox_count(db: Database, tables: Tables) -> int:
         return int(await session.scalar(select(func.count()).select_from(tables.outbox)) or 0)
 
 
-def _relay(db: Database, tables: Tables, producer: Producer, **options: float) -> OutboxRelay:
+def _relay(
+    db: Database, tables: Tables, producer: Producer, *, topic_prefix: str = "", **options: float
+) -> OutboxRelay:
     return OutboxRelay(
         db=db,
         outbox=tables.outbox,
@@ -66,6 +68,7 @@ def _relay(db: Database, tables: Tables, producer: Producer, **options: float) -
         service="test",
         interval_seconds=options.get("interval_seconds", 0.05),
         batch_size=int(options.get("batch_size", 500)),
+        topic_prefix=topic_prefix,
     )
 
 
@@ -93,6 +96,19 @@ async def test_publish_once_sends_rows_in_commit_order_then_deletes_them(
     assert all(s.header("content-type") == "application/cloudevents+json" for s in producer.sent)
     assert await _outbox_count(db, tables) == 0
     assert await relay.publish_once() == 0
+
+
+async def test_rows_go_out_under_the_deployment_s_topic_prefix(
+    db: Database, tables: Tables
+) -> None:
+    # Rows name the system's topic; the prefix (KAFKA_TOPIC_PREFIX) is the deployment's.
+    await _write(db, tables, KEYS[:3])
+    producer = RecordingProducer()
+    relay = _relay(db, tables, producer.as_producer(), topic_prefix="staging.")
+    await relay._ensure_lease_rows()
+
+    assert await relay.publish_once() == 3
+    assert {s.topic for s in producer.sent} == {f"staging.{TOPIC}"}
 
 
 async def test_publish_once_sends_at_most_one_batch(db: Database, tables: Tables) -> None:

@@ -1,14 +1,22 @@
 """ensure_topics on a real broker: creates what is missing, and refuses to start quietly
-without topics when the broker cannot hold the replicas asked for."""
+without topics when the broker cannot hold the replicas asked for; and it returns only once the
+broker's metadata shows the new topics (against a fake admin client: a real broker's delay
+cannot be ordered)."""
 
 import uuid
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from services.runtime.topics_admin import TopicCreationError, ensure_topics, topic_configs
-
-pytestmark = pytest.mark.kafka
+from services.runtime import topics_admin
+from services.runtime.topics_admin import (
+    TopicCreationError,
+    _until_visible,
+    ensure_topics,
+    topic_configs,
+)
 
 
 async def _describe(bootstrap_servers: str, topics: list[str]) -> dict[str, tuple[int, int]]:
@@ -41,6 +49,7 @@ async def _delete(bootstrap_servers: str, topics: list[str]) -> None:
         await admin.close()
 
 
+@pytest.mark.kafka
 async def test_creates_missing_topics_and_accepts_existing_ones(
     kafka_bootstrap_servers: str,
 ) -> None:
@@ -55,6 +64,7 @@ async def test_creates_missing_topics_and_accepts_existing_ones(
         await _delete(kafka_bootstrap_servers, topics)
 
 
+@pytest.mark.kafka
 async def test_more_replicas_than_brokers_stops_the_start(kafka_bootstrap_servers: str) -> None:
     # The test broker is a single node: a replication factor of 2 cannot be met.
     topic = f"test.topics-admin.{uuid.uuid4().hex[:8]}.replicated"
@@ -65,6 +75,51 @@ async def test_more_replicas_than_brokers_stops_the_start(kafka_bootstrap_server
         assert await _describe(kafka_bootstrap_servers, [topic]) == {}
     finally:
         await _delete(kafka_bootstrap_servers, [topic])
+
+
+class _SlowMetadata:
+    """An admin client whose metadata shows a new topic only from the `visible_from`-th look."""
+
+    def __init__(self, visible_from: int | None) -> None:
+        self.visible_from = visible_from
+        self.looks = 0
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def list_topics(self) -> list[str]:
+        return []
+
+    async def create_topics(self, new_topics: list[NewTopic]) -> Any:
+        return SimpleNamespace(topic_errors=[(t.name, 0, None) for t in new_topics])
+
+    async def describe_topics(self, topics: list[str]) -> list[dict[str, Any]]:
+        self.looks += 1
+        seen = self.visible_from is not None and self.looks >= self.visible_from
+        return [
+            {"topic": t, "error_code": 0 if seen else 3, "partitions": [{}] if seen else []}
+            for t in topics
+        ]
+
+
+async def test_waits_until_the_metadata_shows_the_new_topics(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Creation is answered before the metadata shows the topic; a consumer started in that gap
+    # fails the service's start with UnknownTopicOrPartition (seen on a busy broker).
+    admin = _SlowMetadata(visible_from=3)
+    monkeypatch.setattr(topics_admin, "AIOKafkaAdminClient", lambda **_: admin)
+    await ensure_topics("broker:9092", ("a", "b"))
+    assert admin.looks == 3
+
+
+async def test_topics_that_never_show_stop_the_start() -> None:
+    admin = _SlowMetadata(visible_from=None)
+    with pytest.raises(TopicCreationError, match="not in the broker's metadata"):
+        await _until_visible(cast(AIOKafkaAdminClient, admin), ["a"], timeout=0.5)
 
 
 @pytest.mark.parametrize(
