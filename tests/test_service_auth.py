@@ -32,9 +32,8 @@ NAMED = [
 
 
 def service_app(spec: ServiceSpec, tmp_path: Path) -> tuple[FastAPI, ServiceSettings]:
-    settings = ServiceSettings(
-        name=spec.name, database_url=f"sqlite+aiosqlite:///{tmp_path / spec.name}.db", port=0
-    )
+    # DATA_DIR in tmp_path: the service's generated key goes there, as under `make run`.
+    settings = spec.settings(data_dir=tmp_path, port=0)
     return create_app(spec, settings), settings
 
 
