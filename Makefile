@@ -56,9 +56,11 @@ lint: $(VENV)/.installed ## ruff and mypy
 
 # make bench BENCH=customers_list: list pages at 10k/100k/1M customers (docs/customers-list.md)
 # make bench BENCH=apps: a fleet's app events into activity vs a raw pipeline (docs/performance.md)
+# make bench BENCH=expiry: 10,000 subscriptions due at once until the list shows them expired
+# make bench BENCH=orders: webshop orders, new buyers and renewals, vs an honest raw pipeline
 BENCH ?= orders
 
-bench: install ## a benchmark (BENCH=orders|customers_list|apps); writes bench-results/
+bench: install ## a benchmark (BENCH=orders|customers_list|apps|expiry); writes bench-results/
 	$(PYTHON) -m tests.bench.$(BENCH)
 
 simulate: $(VENV)/.installed ## play TV-app activity for active customers of a running system (ARGS=...)

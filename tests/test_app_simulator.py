@@ -1,25 +1,46 @@
 """The app simulator: a bounded, reproducible stream of valid app events that the activity
 service takes without a dead letter."""
 
+import asyncio
 import subprocess
 import sys
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from sqlalchemy import func, select
 
-from deploy.simulator.__main__ import customers_from_gateway, parse_args
-from deploy.simulator.apps import AppSimulator, SimulatedCustomer, default_profiles
+from deploy.simulator.__main__ import customers_from_gateway, parse_args, play
+from deploy.simulator.apps import AppSimulator, default_profiles, made_up
 from services.activity import models
 from services.activity.app import SPEC
 from services.activity.customer_events import follow_subscription
 from services.contracts import topics
+from services.contracts.apps import (
+    AppProfileCreatedV1,
+    AppProfileDeletedV1,
+    DeviceLogoutV1,
+    FavoriteAddedV1,
+    FavoriteRemoveV1,
+    MessageShowV1,
+    ProfileDeleteV1,
+    RecordingDeleteV1,
+    RecordingScheduledV1,
+)
 from services.contracts.billing import SubscriptionActivatedV1
-from services.contracts.envelope import CloudEvent
-from services.contracts.registry import EVENT_MODELS
+from services.contracts.customers import ProfileCreatedV1, ProfileDeletedV1
+from services.contracts.envelope import CloudEvent, EventData
+from services.contracts.registry import TOPIC_EVENT_MODELS
 from services.runtime.db import Database
 from services.runtime.tests._helpers import (
+    RecordingProducer,
     consumer_record,
+    event_bytes,
     of_type,
     outbox_rows,
     service_database_fixture,
@@ -36,17 +57,11 @@ CUSTOMERS = [
 
 
 def simulator(seed: int = 7, *, messages: bool = False) -> AppSimulator:
-    return AppSimulator(
-        [
-            SimulatedCustomer(
-                c, default_profiles(c), message_ids=[f"msg-{c[-2:]}-{n}" for n in range(3)]
-            )
-            if messages
-            else SimulatedCustomer(c, default_profiles(c))
-            for c in CUSTOMERS
-        ],
-        seed=seed,
-    )
+    customers = [made_up(c) for c in CUSTOMERS]
+    if messages:
+        for customer in customers:
+            customer.message_ids = [f"msg-{customer.customer_id[-2:]}-{n}" for n in range(3)]
+    return AppSimulator(customers, seed=seed)
 
 
 def test_the_stream_is_bounded_valid_and_reproducible() -> None:
@@ -59,10 +74,17 @@ def test_the_stream_is_bounded_valid_and_reproducible() -> None:
     assert [e.id for _, e in first] != [e.id for _, e in other]
     for key, envelope in first:
         parsed = CloudEvent.model_validate_json(envelope.to_bytes())
-        data = EVENT_MODELS[parsed.type].model_validate(parsed.data)
+        data = TOPIC_EVENT_MODELS["apps.events"][parsed.type].model_validate(parsed.data)
         assert getattr(data, "customer_id") == key == parsed.subject  # noqa: B009
     kinds = Counter(e.type for _, e in first)
+    # Each customer's made-up profiles are created before anything uses them.
+    for customer_id in CUSTOMERS:
+        own = [e for k, e in first if k == customer_id]
+        assert [e.type for e in own[:2]] == ["profile.created.v1"] * 2
+        assert {e.data["profile_id"] for e in own[:2]} == set(default_profiles(customer_id))
     assert {
+        "profile.created.v1",
+        "profile.updated.v1",
         "device.connected.v1",
         "device.heartbeat.v1",
         "device.disconnected.v1",
@@ -101,10 +123,93 @@ async def test_the_activity_service_accepts_every_event(db: Database) -> None:
         for key, envelope in simulator().envelopes(200):
             record = consumer_record(topics.APPS_EVENTS, envelope.to_bytes(), key=key.encode())
             outcomes[await rt.consumer.process(topics.APPS_EVENTS, record)] += 1
-    assert outcomes == {"handled": 200}
+            # What the customers service announces of the apps' profile changes it accepts.
+            data = TOPIC_EVENT_MODELS["apps.events"][envelope.type].model_validate(envelope.data)
+            announced = as_customers_service(data)
+            if announced is not None:
+                news = consumer_record(topics.CUSTOMERS_EVENTS, event_bytes(announced))
+                assert await rt.consumer.process(topics.CUSTOMERS_EVENTS, news) == "handled"
+        async with db.sessions() as session:
+            held = await session.scalar(select(func.count()).select_from(models.HeldAppReport))
+    # The profile events are the customers service's to handle; the rest are applied.
+    assert set(outcomes) == {"handled", "ignored"} and held == 0
+    assert cast(RecordingProducer, rt.consumer.producer).sent == []
     rows = await outbox_rows(db, models.outbox)
     assert of_type(rows, "device.registered.v1")
     assert of_type(rows, "device.rejected.v1") == []
+
+
+def as_customers_service(data: EventData) -> EventData | None:
+    if isinstance(data, AppProfileCreatedV1):
+        return ProfileCreatedV1(
+            customer_id=data.customer_id,
+            profile_id=data.profile_id,
+            name=data.name,
+            kids=data.kids,
+            created_at=data.at,
+        )
+    if isinstance(data, AppProfileDeletedV1):
+        return ProfileDeletedV1(
+            customer_id=data.customer_id, profile_id=data.profile_id, deleted_at=data.at
+        )
+    return None
+
+
+def command(data: EventData) -> CloudEvent:
+    subject = getattr(data, "customer_id")  # noqa: B009
+    return CloudEvent.wrap(data, source="/services/activity", subject=subject)
+
+
+def test_the_simulated_apps_follow_the_commands() -> None:
+    sim = simulator(seed=3)
+    events = list(sim.events(300))
+    customer = sim.customers[0]
+    cid = customer.customer_id
+    assert customer.favorites and customer.online
+    profile_id, item_type, item_id = sorted(customer.favorites)[0]
+    device_id = sorted(customer.online)[0]
+    scheduled = [e for k, e in events if k == cid and isinstance(e, RecordingScheduledV1)]
+    recording = next(e for e in scheduled if e.recording_id in customer.recordings)
+
+    assert sim.apply_command(
+        command(
+            FavoriteRemoveV1(
+                customer_id=cid, profile_id=profile_id, item_type=item_type, item_id=item_id
+            )
+        )
+    )
+    assert sim.apply_command(
+        command(DeviceLogoutV1(customer_id=cid, device_id=device_id, reason="unbound_by_operator"))
+    )
+    assert sim.apply_command(
+        command(MessageShowV1(customer_id=cid, message_id="m-new", title="Hi", body="Hello"))
+    )
+    assert sim.apply_command(
+        command(
+            RecordingDeleteV1(
+                customer_id=cid,
+                profile_id=recording.profile_id,
+                recording_id=recording.recording_id,
+            )
+        )
+    )
+    assert recording.recording_id not in customer.recordings
+    main, kids = default_profiles(cid)
+    assert sim.apply_command(command(ProfileDeleteV1(customer_id=cid, profile_id=kids)))
+    unknown = FavoriteRemoveV1(
+        customer_id="someone-else", profile_id=main, item_type="movie", item_id="x"
+    )
+
+    assert (profile_id, item_type, item_id) not in customer.favorites
+    assert device_id not in customer.online
+    assert "m-new" in customer.message_ids
+    assert kids not in customer.profile_ids
+    assert all(f[0] != kids for f in customer.favorites | customer.watchlist)
+    assert not sim.apply_command(command(unknown))
+    # What follows uses only what the apps still have.
+    for key, data in sim.events(300):
+        if key == cid and isinstance(data, FavoriteAddedV1):
+            assert data.profile_id != kids
 
 
 def test_the_command_explains_itself() -> None:
@@ -150,3 +255,53 @@ def test_customers_from_the_gateway_bring_profiles_and_unread_messages() -> None
         (first, ["kids", "main"], ["m-1"]),
         (second, default_profiles(second), []),
     ]
+
+
+@pytest.mark.kafka
+async def test_the_simulator_takes_the_commands_sent_while_it_plays(
+    kafka_bootstrap_servers: str,
+) -> None:
+    prefix = f"test.simulator.{uuid.uuid4().hex[:8]}."
+    events_topic, commands_topic = f"{prefix}apps.events", f"{prefix}apps.commands"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [
+                NewTopic(t, num_partitions=3, replication_factor=1)
+                for t in (events_topic, commands_topic)
+            ]
+        )
+        sim = simulator(seed=5)
+        customer = sim.customers[0]
+        _, kids = default_profiles(customer.customer_id)
+        # Sent while the simulator plays 40 events at 20 a second.
+        playing = asyncio.create_task(
+            play(
+                sim,
+                events=40,
+                rate=20,
+                bootstrap_servers=kafka_bootstrap_servers,
+                topic=events_topic,
+                commands_topic=commands_topic,
+                listen_seconds=3,
+            )
+        )
+        await asyncio.sleep(1.0)
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers)
+        await producer.start()
+        try:
+            delete = command(ProfileDeleteV1(customer_id=customer.customer_id, profile_id=kids))
+            await producer.send_and_wait(
+                commands_topic, delete.to_bytes(), key=customer.customer_id.encode()
+            )
+        finally:
+            await producer.stop()
+        counts = await playing
+    finally:
+        await admin.delete_topics([events_topic, commands_topic])
+        await admin.close()
+
+    assert counts["command profile.delete.v1"] == 1
+    assert kids not in customer.profile_ids
+    assert sum(n for t, n in counts.items() if not t.startswith("command ")) == 40

@@ -4,13 +4,17 @@
     python -m deploy.simulator --from-gateway http://127.0.0.1:8000 --username admin \\
         --password ... --max-customers 20 --events 2000 --rate 0
 
-Customers come from `--customers` or from the gateway (active customers, with their profiles
-and unread messages where the gateway serves them). The stream is bounded (`--events`), seeded
-(`--seed`) and paced (`--rate` events per second, 0 = as fast as Kafka takes them).
+Customers come from `--customers` (the simulator creates two profiles for each first, as an
+app would) or from the gateway (active customers, with their profiles and unread messages where
+the gateway serves them). The stream is bounded (`--events`), seeded (`--seed`) and paced
+(`--rate` events per second, 0 = as fast as Kafka takes them). Meanwhile, and `--listen`
+seconds after, the simulated apps take the commands of `apps.commands` (an operator's removals,
+logouts, messages) into their state.
 """
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -20,9 +24,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from deploy.simulator.apps import AppSimulator, SimulatedCustomer, default_profiles
+from deploy.simulator.apps import AppSimulator, SimulatedCustomer, made_up
+from services.contracts.envelope import CloudEvent
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -41,6 +46,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=20.0, help="events per second; 0 = max")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--listen",
+        type=float,
+        default=2.0,
+        help="seconds to keep taking apps.commands after the last event",
+    )
+    parser.add_argument(
         "--bootstrap-servers",
         default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092"),
     )
@@ -50,8 +61,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="as KAFKA_TOPIC_PREFIX of the system",
     )
     args = parser.parse_args(argv)
-    if args.events < 0 or args.rate < 0 or args.max_customers < 1:
-        parser.error("--events and --rate must be >= 0, --max-customers >= 1")
+    if args.events < 0 or args.rate < 0 or args.max_customers < 1 or args.listen < 0:
+        parser.error("--events, --rate and --listen must be >= 0, --max-customers >= 1")
     if args.from_gateway and not (args.password or args.api_key):
         parser.error("--from-gateway needs --password (or ADMIN_PASSWORD) or --api-key")
     return args
@@ -92,26 +103,73 @@ def customers_from_gateway(
             customer_id = record["id"]
             profiles = _optional_items(client, f"/api/v1/customers/{customer_id}/profiles")
             messages = _optional_items(client, f"/api/v1/customers/{customer_id}/messages")
-            customers.append(
-                SimulatedCustomer(
-                    customer_id=customer_id,
-                    profile_ids=[p["id"] for p in profiles] or default_profiles(customer_id),
-                    message_ids=[m["id"] for m in messages if m.get("status") == "sent"],
-                )
-            )
+            # Without the gateway's profiles, the simulator creates its own first.
+            customer = made_up(customer_id)
+            if profiles:
+                customer = SimulatedCustomer(customer_id, [p["id"] for p in profiles])
+            customer.message_ids = [m["id"] for m in messages if m.get("status") == "sent"]
+            customers.append(customer)
     return customers
 
 
+async def _commands_from_now(
+    producer: AIOKafkaProducer, bootstrap_servers: str, topic: str
+) -> AIOKafkaConsumer:
+    """A consumer of every partition of `topic`, positioned at its end (no group: each
+    simulator run hears the commands sent while it runs)."""
+    partitions = [TopicPartition(topic, p) for p in sorted(await producer.partitions_for(topic))]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+        for partition in partitions:
+            await consumer.position(partition)  # resolved now, not at the first fetch
+    except BaseException:
+        await consumer.stop()
+        raise
+    return consumer
+
+
+async def take_commands(
+    simulator: AppSimulator, consumer: AIOKafkaConsumer, counts: Counter[str]
+) -> None:
+    """Until cancelled: each command for a simulated customer changes what its apps hold."""
+    while True:
+        batches = await consumer.getmany(timeout_ms=200)
+        for records in batches.values():
+            for record in records:
+                try:
+                    command = CloudEvent.model_validate_json(record.value or b"")
+                except ValueError:
+                    continue  # not ours to judge: the apps skip what they cannot read
+                if simulator.apply_command(command):
+                    counts[f"command {command.type}"] += 1
+
+
 async def play(
-    simulator: AppSimulator, *, events: int, rate: float, bootstrap_servers: str, topic: str
+    simulator: AppSimulator,
+    *,
+    events: int,
+    rate: float,
+    bootstrap_servers: str,
+    topic: str,
+    commands_topic: str | None = None,
+    listen_seconds: float = 0.0,
 ) -> Counter[str]:
+    """Send the stream; with `commands_topic`, take the commands meanwhile and for
+    `listen_seconds` after. Counts events sent by type, and commands taken."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers, enable_idempotence=True, acks="all", linger_ms=5
     )
     await producer.start()
     counts: Counter[str] = Counter()
+    listener = None
     started = time.monotonic()
     try:
+        if commands_topic is not None:
+            consumer = await _commands_from_now(producer, bootstrap_servers, commands_topic)
+            listener = asyncio.create_task(take_commands(simulator, consumer, counts))
         pending = []
         for number, (customer_id, envelope) in enumerate(simulator.envelopes(events)):
             if rate > 0:
@@ -124,8 +182,15 @@ async def play(
             )
             counts[envelope.type] += 1
         await asyncio.gather(*pending)
+        if listener is not None:
+            await asyncio.sleep(listen_seconds)
     finally:
         await producer.stop()
+        if listener is not None:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+            await consumer.stop()
     return counts
 
 
@@ -133,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.customers:
         ids = [c.strip() for c in args.customers.split(",") if c.strip()]
-        customers = [SimulatedCustomer(c, default_profiles(c)) for c in ids]
+        customers = [made_up(c) for c in ids]
     else:
         customers = customers_from_gateway(args)
     if not customers:
@@ -148,12 +213,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             rate=args.rate,
             bootstrap_servers=args.bootstrap_servers,
             topic=f"{args.topic_prefix}apps.events",
+            commands_topic=f"{args.topic_prefix}apps.commands",
+            listen_seconds=args.listen,
         )
     )
     elapsed = time.monotonic() - started
     summary = {
         "customers": len(customers),
-        "events": sum(counts.values()),
+        "events": sum(n for t, n in counts.items() if not t.startswith("command ")),
         "seconds": round(elapsed, 2),
         "by_type": dict(sorted(counts.items())),
     }

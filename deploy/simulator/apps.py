@@ -1,5 +1,8 @@
 """A seeded-random stream of what TV apps report on `apps.events`: devices connecting, beating
-and leaving, favorites and watchlist edits, recordings scheduled and finished, messages read.
+and leaving, profiles created, renamed and deleted, favorites and watchlist edits, recordings
+scheduled and finished, messages read. The apps also react to the commands of `apps.commands`
+(`apply_command`): what an operator removed leaves the simulated state, a logged-out device goes
+offline, a shown message is read later.
 
 The same seed and customers give the same stream (event ids included); only the timestamps
 follow the clock, so that the services see current activity.
@@ -12,21 +15,31 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from services.contracts.apps import (
+    AppProfileCreatedV1,
+    AppProfileDeletedV1,
+    AppProfileUpdatedV1,
     DeviceConnectedV1,
     DeviceDisconnectedV1,
     DeviceHeartbeatV1,
     DeviceKind,
+    DeviceLogoutV1,
     FavoriteAddedV1,
     FavoriteRemovedV1,
+    FavoriteRemoveV1,
     ItemType,
     MessageReadV1,
+    MessageShowV1,
+    ProfileDeleteV1,
     RecordingCompletedV1,
+    RecordingDeleteV1,
     RecordingFailedV1,
     RecordingScheduledV1,
     WatchlistAddedV1,
     WatchlistRemovedV1,
+    WatchlistRemoveV1,
 )
 from services.contracts.envelope import CloudEvent, EventData
+from services.contracts.registry import TOPIC_EVENT_MODELS
 
 SOURCE = "/apps/simulator"
 
@@ -48,6 +61,10 @@ class SimulatedCustomer:
 
     customer_id: str
     profile_ids: list[str]
+    # Profiles this simulator made up and must create (profile.created.v1) before using them.
+    unannounced: list[str] = field(default_factory=list)
+    # Profiles the simulator created on its own during the run: the ones it renames and deletes.
+    own_profiles: list[str] = field(default_factory=list)
     message_ids: list[str] = field(default_factory=list)
     device_ids: list[str] = field(default_factory=list)
     device_kinds: dict[str, DeviceKind] = field(default_factory=dict)
@@ -56,11 +73,34 @@ class SimulatedCustomer:
     watchlist: set[tuple[str, ItemType, str]] = field(default_factory=set)
     # recording id -> its start, for those not finished yet
     recordings: dict[str, datetime] = field(default_factory=dict)
+    recording_profiles: dict[str, str] = field(default_factory=dict)
+
+    def drop_profile(self, profile_id: str) -> None:
+        """The profile is gone with everything saved to it."""
+        for ids in (self.profile_ids, self.own_profiles, self.unannounced):
+            if profile_id in ids:
+                ids.remove(profile_id)
+        self.favorites = {f for f in self.favorites if f[0] != profile_id}
+        self.watchlist = {w for w in self.watchlist if w[0] != profile_id}
+        for recording_id, owner in list(self.recording_profiles.items()):
+            if owner == profile_id:
+                del self.recording_profiles[recording_id]
+                self.recordings.pop(recording_id, None)
+
+
+_PROFILE_IDS = uuid.UUID("6f1d8f0e-5b7a-4f7e-9d0a-2b1c3d4e5f60")
 
 
 def default_profiles(customer_id: str) -> list[str]:
-    short = customer_id.replace("-", "")[:8]
-    return [f"p-{short}-main", f"p-{short}-kids"]
+    """Two profiles made up for a customer given by id (UUIDs, as an app makes them): the
+    simulator creates them first, as an app would, so the services know them."""
+    return [str(uuid.uuid5(_PROFILE_IDS, f"{customer_id}/{name}")) for name in ("main", "kids")]
+
+
+def made_up(customer_id: str) -> "SimulatedCustomer":
+    """A customer given by id: its made-up profiles are created before anything else."""
+    profiles = default_profiles(customer_id)
+    return SimulatedCustomer(customer_id, list(profiles), unannounced=list(profiles))
 
 
 class AppSimulator:
@@ -103,7 +143,34 @@ class AppSimulator:
                 CloudEvent.wrap(data, source=SOURCE, subject=customer_id, event_id=self.event_id()),
             )
 
+    def apply_command(self, command: CloudEvent) -> bool:
+        """What an app does on a command of `apps.commands`; False if it is not for one of the
+        simulated customers (or of a type the apps do not know)."""
+        customer = next((c for c in self.customers if c.customer_id == command.subject), None)
+        model = TOPIC_EVENT_MODELS["apps.commands"].get(command.type)
+        if customer is None or model is None:
+            return False
+        data = model.model_validate(command.data)
+        if isinstance(data, FavoriteRemoveV1):
+            customer.favorites.discard((data.profile_id, data.item_type, data.item_id))
+        elif isinstance(data, WatchlistRemoveV1):
+            customer.watchlist.discard((data.profile_id, data.item_type, data.item_id))
+        elif isinstance(data, RecordingDeleteV1):
+            customer.recordings.pop(data.recording_id, None)
+            customer.recording_profiles.pop(data.recording_id, None)
+        elif isinstance(data, ProfileDeleteV1):
+            customer.drop_profile(data.profile_id)
+        elif isinstance(data, DeviceLogoutV1):
+            customer.online.discard(data.device_id)
+        elif isinstance(data, MessageShowV1) and data.message_id not in customer.message_ids:
+            customer.message_ids.append(data.message_id)
+        return True
+
     def _next(self, customer: SimulatedCustomer) -> EventData:
+        if customer.unannounced:
+            return self._profile_announced(customer)
+        if not customer.profile_ids:
+            return self._profile_created(customer)
         if not customer.online:
             return self._connect(customer)
         choices: list[tuple[int, Callable[[SimulatedCustomer], EventData]]] = [
@@ -113,6 +180,11 @@ class AppSimulator:
             (8, self._watchlist_added),
             (7, self._recording_scheduled),
         ]
+        if len(customer.own_profiles) < 2:
+            choices.append((1, self._profile_created))
+        if customer.own_profiles:
+            choices.append((1, self._profile_renamed))
+            choices.append((1, self._profile_deleted))
         if len(customer.online) < len(customer.device_ids):
             choices.append((6, self._connect))
         if customer.favorites:
@@ -126,6 +198,46 @@ class AppSimulator:
         weights = [w for w, _ in choices]
         action = self.rng.choices([a for _, a in choices], weights=weights)[0]
         return action(customer)
+
+    def _profile_announced(self, customer: SimulatedCustomer) -> EventData:
+        profile_id = customer.unannounced.pop(0)
+        return AppProfileCreatedV1(
+            customer_id=customer.customer_id,
+            profile_id=profile_id,
+            name=f"Sim {profile_id[:8]}",
+            at=self.clock(),
+        )
+
+    def _profile_created(self, customer: SimulatedCustomer) -> EventData:
+        profile_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        customer.profile_ids.append(profile_id)
+        customer.own_profiles.append(profile_id)
+        kids = self.rng.random() < 0.3
+        return AppProfileCreatedV1(
+            customer_id=customer.customer_id,
+            profile_id=profile_id,
+            name=f"{'Kids' if kids else 'Guest'} {profile_id[:6]}",
+            kids=kids,
+            pin=f"{self.rng.randint(0, 9999):04d}" if self.rng.random() < 0.3 else None,
+            avatar=self.rng.choice(["default", "bear", "fox", "owl", "robot"]),
+            at=self.clock(),
+        )
+
+    def _profile_renamed(self, customer: SimulatedCustomer) -> EventData:
+        profile_id = self.rng.choice(customer.own_profiles)
+        return AppProfileUpdatedV1(
+            customer_id=customer.customer_id,
+            profile_id=profile_id,
+            name=f"Renamed {profile_id[:6]} {self.rng.randint(1, 999)}",
+            at=self.clock(),
+        )
+
+    def _profile_deleted(self, customer: SimulatedCustomer) -> EventData:
+        profile_id = self.rng.choice(customer.own_profiles)
+        customer.drop_profile(profile_id)
+        return AppProfileDeletedV1(
+            customer_id=customer.customer_id, profile_id=profile_id, at=self.clock()
+        )
 
     def _connect(self, customer: SimulatedCustomer) -> EventData:
         offline = [d for d in customer.device_ids if d not in customer.online]
@@ -218,10 +330,12 @@ class AppSimulator:
         offset = self.rng.choice([-1, 1]) * self.rng.randint(1, 240)
         starts_at = (now + timedelta(minutes=offset)).replace(second=0, microsecond=0)
         recording_id = f"rec-{self.event_id()[:13]}"
+        profile_id = self.rng.choice(customer.profile_ids)
         customer.recordings[recording_id] = starts_at
+        customer.recording_profiles[recording_id] = profile_id
         return RecordingScheduledV1(
             customer_id=customer.customer_id,
-            profile_id=self.rng.choice(customer.profile_ids),
+            profile_id=profile_id,
             recording_id=recording_id,
             channel_id=self.rng.choice(_CHANNELS),
             programme_id=f"prog-{self.rng.randint(1, 99999)}",
@@ -236,6 +350,7 @@ class AppSimulator:
         started = sorted(r for r, start in customer.recordings.items() if start <= now)
         recording_id = self.rng.choice(started)
         del customer.recordings[recording_id]
+        customer.recording_profiles.pop(recording_id, None)
         if self.rng.random() < 0.15:
             reason = self.rng.choice(["no signal", "disk full", "programme cancelled"])
             return RecordingFailedV1(

@@ -8,14 +8,14 @@ from pydantic import TypeAdapter
 from gateway.downstream import (
     Downstream,
     QueryParams,
+    bad_answer,
     parse_as,
-    parse_json_as,
+    problem_from,
     segment,
 )
 from gateway.schemas.customers import (
     CustomerCreate,
     CustomerCreated,
-    CustomerPage,
     CustomerPublic,
     CustomerSort,
     CustomerStatus,
@@ -24,7 +24,6 @@ from gateway.schemas.customers import (
 )
 
 _CREATED = TypeAdapter(CustomerCreated)
-_PAGE = TypeAdapter(CustomerPage)
 _CUSTOMER = TypeAdapter(CustomerPublic)
 _TRANSACTIONS = TypeAdapter(TransactionPage)
 
@@ -77,16 +76,20 @@ def list_params(
     return params
 
 
-async def list_customers(downstream: Downstream, params: QueryParams) -> CustomerPage:
+async def list_customers(downstream: Downstream, params: QueryParams) -> bytes:
+    """The customers service's page, as its bytes.
+
+    The gateway adds nothing to a page, so it relays the answer instead of parsing and
+    re-serializing 50 rows (the largest part of the gateway's cost per page). The shape is held
+    by the contract between the two (gateway.schemas.customers.CustomerPage mirrors the
+    service's), not re-checked per request; an answer that is not JSON is still a 502.
+    """
     response = await downstream.send("customers", "GET", "/customers", params=params)
-    return parse_json_as(_PAGE, response, "customers")
-
-
-def page_json(page: CustomerPage) -> bytes:
-    """The page as the gateway's JSON answer. The route sends these bytes itself: returning the
-    model made FastAPI dump it, validate it again and serialize it (a second and third pass over
-    every row, ~2 ms of a 50-row page here) although it was just checked."""
-    return _PAGE.dump_json(page)
+    if not response.is_success:
+        raise problem_from("customers", response)
+    if response.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise bad_answer("customers", "answered with something that is not JSON")
+    return response.content
 
 
 async def get_customer(downstream: Downstream, customer_id: str) -> CustomerPublic:

@@ -120,7 +120,8 @@ async def remove_favorite(
     downstream: WriteDownstreamDep,
     audit: AuditDep,
 ) -> Response:
-    """Remove a favorite by the `id` the list shows. 404 if it is not there."""
+    """Remove a favorite by the `id` the list shows; the customer's apps get
+    `favorite.remove.v1` on `apps.commands`. 404 if it is not there."""
     return await _remove_saved(downstream, audit, customer_id, "favorites", item_id)
 
 
@@ -132,7 +133,8 @@ async def remove_watchlist_item(
     downstream: WriteDownstreamDep,
     audit: AuditDep,
 ) -> Response:
-    """Remove a watchlist entry by the `id` the list shows. 404 if it is not there."""
+    """Remove a watchlist entry by the `id` the list shows; the customer's apps get
+    `watchlist.remove.v1` on `apps.commands`. 404 if it is not there."""
     return await _remove_saved(downstream, audit, customer_id, "watchlist", item_id)
 
 
@@ -159,7 +161,8 @@ async def remove_recording(
     downstream: WriteDownstreamDep,
     audit: AuditDep,
 ) -> Response:
-    """Remove a recording from the customer's list. 404 if it is not there."""
+    """Remove a recording from the customer's list; the customer's apps get
+    `recording.delete.v1` on `apps.commands`. 404 if it is not there."""
     async with audit.record(
         "recording.remove", customer_id=customer_id, before={"recording_id": recording_id}
     ) as entry:

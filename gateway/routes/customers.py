@@ -109,7 +109,7 @@ async def list_customers(
         cursor=cursor,
     )
     page = await customers.list_customers(downstream, params)
-    return Response(customers.page_json(page), media_type="application/json")
+    return Response(page, media_type="application/json")
 
 
 @router.get(

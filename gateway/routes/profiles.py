@@ -86,8 +86,8 @@ async def delete_profile(
     audit: AuditDep,
 ) -> Response:
     """Delete a profile; its favorites, watchlist and recordings go with it (activity acts on
-    profile.deleted). The last profile of an account cannot be deleted (409); deleting a
-    deleted profile is 404."""
+    profile.deleted), and the customer's apps get `profile.delete.v1` on `apps.commands`. The
+    last profile of an account cannot be deleted (409); deleting a deleted profile is 404."""
     try:
         found = await profiles.find_profile(downstream, customer_id, profile_id)
         before: Any = found.model_dump(mode="json")

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.activity import access, devices, recordings, saved_items
+from services.activity import access, app_items, devices, recordings, saved_items
 from services.contracts.apps import (
     DeviceConnectedV1,
     DeviceDisconnectedV1,
@@ -47,7 +47,9 @@ async def apply(
     default_policy: DevicePolicy,
 ) -> None:
     """Devices, saved items and recordings are separate tables, so each kind is applied on its
-    own; within a kind, each customer's events keep their order."""
+    own; within a kind, each customer's events keep their order. Saved items and recordings
+    for a profile not known yet are held first (app_items.hold_unknown)."""
+    batch = await app_items.hold_unknown(session, batch)
     by_customer: dict[str, list[DeviceEvent]] = {}
     changes: list[saved_items.Change] = []
     reported: list[RecordingEvent] = []

@@ -24,3 +24,8 @@ class ActivitySettings(ServiceSettings):
     )
     # A connected device that sent nothing (connect, heartbeat) for this long counts offline.
     device_offline_after_seconds: float = Field(90.0, gt=0, validation_alias="DEVICE_OFFLINE_AFTER")
+    # How long an app's report for a profile not known yet waits for the customers service to
+    # announce the profile before it is dead-lettered (profiles.py).
+    unknown_profile_grace_seconds: float = Field(
+        600.0, gt=0, validation_alias="ACTIVITY_UNKNOWN_PROFILE_GRACE_SECONDS"
+    )

@@ -4,7 +4,7 @@ a customer erased."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.activity import access, devices, recordings, saved_items
+from services.activity import access, devices, profiles, recordings, saved_items
 from services.activity.models import idempotency_record
 from services.contracts import topics
 from services.contracts.activity import DeviceLimitChangedV1
@@ -75,6 +75,7 @@ async def follow_account(session: AsyncSession, outbox: Outbox, event: AccountUp
 
 
 async def delete_profile(session: AsyncSession, event: ProfileDeletedV1) -> None:
+    await profiles.forget(session, event.customer_id, event.profile_id)
     await saved_items.delete_of_profile(session, event.customer_id, event.profile_id)
     await recordings.delete_of_profile(session, event.customer_id, event.profile_id)
 
@@ -90,6 +91,7 @@ async def erase_customer(session: AsyncSession, outbox: Outbox, event: CustomerE
     await devices.delete_all(session, event.customer_id)
     await saved_items.delete_all(session, event.customer_id)
     await recordings.delete_all(session, event.customer_id)
+    await profiles.forget_customer(session, event.customer_id)
     await forget_customer(session, idempotency_record, event.customer_id)
     limit.erased = True
     limit.product_id = None

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.activity import app_reports, customer_events
+from services.activity import app_items, app_reports, customer_events, profiles
 from services.activity.config import ActivitySettings
 from services.contracts import topics
 from services.contracts.billing import (
@@ -12,7 +12,12 @@ from services.contracts.billing import (
     SubscriptionCancelledV1,
     SubscriptionExpiredV1,
 )
-from services.contracts.customers import AccountUpdatedV1, CustomerErasedV1, ProfileDeletedV1
+from services.contracts.customers import (
+    AccountUpdatedV1,
+    CustomerErasedV1,
+    ProfileCreatedV1,
+    ProfileDeletedV1,
+)
 from services.runtime.consumer import Delivery, Incoming
 from services.runtime.service_app import Runtime
 
@@ -36,6 +41,10 @@ def register(rt: Runtime) -> None:
     @on(topics.CUSTOMERS_EVENTS, AccountUpdatedV1)
     async def account_updated(d: Delivery, data: AccountUpdatedV1) -> None:
         await customer_events.follow_account(d.session, rt.outbox, data)
+
+    @on(topics.CUSTOMERS_EVENTS, ProfileCreatedV1)
+    async def profile_created(d: Delivery, data: ProfileCreatedV1) -> None:
+        await profiles.learn(d.session, rt.consumer, data, app_items.apply)
 
     @on(topics.CUSTOMERS_EVENTS, ProfileDeletedV1)
     async def profile_deleted(d: Delivery, data: ProfileDeletedV1) -> None:

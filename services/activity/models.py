@@ -9,6 +9,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
     false,
 )
@@ -126,6 +127,43 @@ class Recording(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_recording_page", "customer_id", "starts_at", "id"),)
+
+
+class KnownProfile(Base):
+    """A profile the customers service announced (profile.created.v1, until profile.deleted.v1):
+    the apps' favorites, watchlist entries and recordings are accepted for these only."""
+
+    __tablename__ = "known_profile"
+
+    customer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    profile_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    known_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class HeldAppReport(Base):
+    """An app's report about a profile not known (yet), held until the customers service
+    announces the profile (then applied, in arrival order) or the grace period ends (then
+    dead-lettered). An app may save a favorite right after creating the profile, and its
+    profile.created reaches us through the customers service, later."""
+
+    __tablename__ = "held_app_report"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    customer_id: Mapped[str] = mapped_column(String(36))
+    profile_id: Mapped[str] = mapped_column(String(100))
+    # Set for recording reports, so that a completion of a held recording is held behind it.
+    recording_id: Mapped[str | None] = mapped_column(String(100))
+    # The CloudEvent as it arrived: applied from it, or dead-lettered as it was.
+    envelope: Mapped[str] = mapped_column(Text)
+    held_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_held_app_report_profile", "customer_id", "profile_id", "id"),
+        Index("ix_held_app_report_recording", "customer_id", "recording_id"),
+        Index("ix_held_app_report_held_at", "held_at"),
+    )
 
 
 outbox, outbox_lease, inbox, idempotency_record = define_messaging_tables(Base.metadata)

@@ -8,26 +8,34 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.activity.models import Recording
 from services.activity.schemas import RecordingPage, RecordingPublic, RecordingState
+from services.contracts import topics
 from services.contracts.apps import (
     RecordingCompletedV1,
     RecordingDeletedV1,
+    RecordingDeleteV1,
     RecordingFailedV1,
     RecordingScheduledV1,
 )
 from services.runtime.consumer import PoisonMessage
 from services.runtime.db import utcnow
+from services.runtime.outbox import Outbox
 from services.runtime.paging import Keyset
 from services.runtime.problems import Problem
 
 log = logging.getLogger(__name__)
 
 
-async def schedule(session: AsyncSession, event: RecordingScheduledV1) -> None:
+def check_slot(event: RecordingScheduledV1) -> None:
+    """A recording that ends before it starts is refused (PoisonMessage)."""
     if event.ends_at <= event.starts_at:
         raise PoisonMessage(
             f"recording {event.recording_id} ends ({event.ends_at.isoformat()}) "
             f"before it starts ({event.starts_at.isoformat()})"
         )
+
+
+async def schedule(session: AsyncSession, event: RecordingScheduledV1) -> None:
+    check_slot(event)
     if await session.get(Recording, (event.customer_id, event.recording_id)) is not None:
         return  # the app repeated itself under a new event id
     session.add(
@@ -96,14 +104,27 @@ async def delete_reported(session: AsyncSession, event: RecordingDeletedV1) -> N
     )
 
 
-async def remove_by_id(session: AsyncSession, customer_id: str, recording_id: str) -> None:
-    result = await session.execute(
-        delete(Recording).where(Recording.customer_id == customer_id, Recording.id == recording_id)
-    )
-    if getattr(result, "rowcount", 0) == 0:
+async def remove_by_id(
+    session: AsyncSession, outbox: Outbox, customer_id: str, recording_id: str
+) -> None:
+    """The operator deletes a recording, and the apps are told (recording.delete on
+    apps.commands); 404 if the customer has no such recording."""
+    recording = await session.get(Recording, (customer_id, recording_id))
+    if recording is None:
         raise Problem(
             404, "Recording not found", f"customer {customer_id} has no recording {recording_id}"
         )
+    await outbox.add(
+        session,
+        RecordingDeleteV1(
+            customer_id=customer_id, profile_id=recording.profile_id, recording_id=recording_id
+        ),
+        topic=topics.APPS_COMMANDS,
+        key=customer_id,
+        subject=customer_id,
+    )
+    await session.delete(recording)
+    await session.flush()
 
 
 async def delete_of_profile(session: AsyncSession, customer_id: str, profile_id: str) -> None:

@@ -88,7 +88,7 @@ async def remove_favorite(
 ) -> Response:
 
     async def work(session: AsyncSession) -> Answer:
-        await saved_items.remove_by_id(session, customer_id, "favorites", item_id)
+        await saved_items.remove_by_id(session, rt.outbox, customer_id, "favorites", item_id)
         return Answer(None, 204)
 
     return await once(work)
@@ -100,7 +100,7 @@ async def remove_watchlist_item(
 ) -> Response:
 
     async def work(session: AsyncSession) -> Answer:
-        await saved_items.remove_by_id(session, customer_id, "watchlist", item_id)
+        await saved_items.remove_by_id(session, rt.outbox, customer_id, "watchlist", item_id)
         return Answer(None, 204)
 
     return await once(work)
@@ -126,7 +126,7 @@ async def remove_recording(
 ) -> Response:
 
     async def work(session: AsyncSession) -> Answer:
-        await recordings.remove_by_id(session, customer_id, recording_id)
+        await recordings.remove_by_id(session, rt.outbox, customer_id, recording_id)
         return Answer(None, 204)
 
     return await once(work)

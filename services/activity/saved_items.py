@@ -10,13 +10,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.activity.models import SavedItem
 from services.activity.schemas import SavedItemPage, SavedItemPublic
+from services.contracts import topics
 from services.contracts.apps import (
     FavoriteAddedV1,
     FavoriteRemovedV1,
+    FavoriteRemoveV1,
     WatchlistAddedV1,
     WatchlistRemovedV1,
+    WatchlistRemoveV1,
 )
 from services.runtime.db import dialect_insert
+from services.runtime.outbox import Outbox
 from services.runtime.paging import Keyset
 from services.runtime.problems import Problem
 
@@ -84,18 +88,38 @@ async def apply_changes(session: AsyncSession, changes: Sequence[Change]) -> Non
 
 
 async def remove_by_id(
-    session: AsyncSession, customer_id: str, list_name: ListName, saved_item_id: str
+    session: AsyncSession,
+    outbox: Outbox,
+    customer_id: str,
+    list_name: ListName,
+    saved_item_id: str,
 ) -> None:
-    """The operator removes one item; 404 if the customer's list has no such item."""
-    result = await session.execute(
-        delete(SavedItem).where(
+    """The operator removes one item, and the apps are told to remove it too (favorite.remove
+    or watchlist.remove on apps.commands); 404 if the customer's list has no such item."""
+    item = await session.scalar(
+        select(SavedItem).where(
             SavedItem.id == saved_item_id,
             SavedItem.customer_id == customer_id,
             SavedItem.list_name == list_name,
         )
     )
-    if getattr(result, "rowcount", 0) == 0:
+    if item is None:
         raise Problem(404, "Item not found", f"no item {saved_item_id} in the {list_name}")
+    command = FavoriteRemoveV1 if list_name == "favorites" else WatchlistRemoveV1
+    await outbox.add(
+        session,
+        command(
+            customer_id=customer_id,
+            profile_id=item.profile_id,
+            item_type=item.item_type,
+            item_id=item.item_id,
+        ),
+        topic=topics.APPS_COMMANDS,
+        key=customer_id,
+        subject=customer_id,
+    )
+    await session.delete(item)
+    await session.flush()
 
 
 async def delete_of_profile(session: AsyncSession, customer_id: str, profile_id: str) -> None:

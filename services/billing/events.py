@@ -3,7 +3,9 @@
 
 import uuid
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing.models import LedgerTransaction, Product, Subscription, SubscriptionHistory
@@ -17,12 +19,12 @@ from services.contracts.billing import (
     TransactionRecordedV1,
 )
 from services.contracts.envelope import EventData
-from services.runtime.outbox import Outbox
+from services.runtime.outbox import EventSink
 
 
 async def _publish(
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: EventSink,
     data: EventData,
     customer_id: str,
     *,
@@ -48,7 +50,7 @@ async def _publish(
 
 async def activated(
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: EventSink,
     subscription: Subscription,
     product: Product,
     action: SubscriptionAction,
@@ -88,7 +90,7 @@ async def activated(
 
 async def cancelled(
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: EventSink,
     subscription: Subscription,
     *,
     at: datetime,
@@ -117,8 +119,14 @@ async def cancelled(
 
 
 async def expired(
-    session: AsyncSession, outbox: Outbox, subscription: Subscription, *, at: datetime
+    session: AsyncSession,
+    outbox: EventSink,
+    subscription: Subscription | Row[Any],
+    *,
+    at: datetime,
 ) -> None:
+    """subscription.expired.v1; `subscription` may be the scheduler's claimed row (the same
+    attribute names)."""
     assert subscription.expires_at is not None
     data = SubscriptionExpiredV1(
         customer_id=subscription.customer_id,
@@ -140,8 +148,8 @@ async def expired(
 
 async def expiring(
     session: AsyncSession,
-    outbox: Outbox,
-    subscription: Subscription,
+    outbox: EventSink,
+    subscription: Subscription | Row[Any],
     *,
     at: datetime,
     days_left: int,
@@ -167,7 +175,7 @@ async def expiring(
 
 
 async def transaction_recorded(
-    session: AsyncSession, outbox: Outbox, entry: LedgerTransaction
+    session: AsyncSession, outbox: EventSink, entry: LedgerTransaction
 ) -> None:
     """The ledger entry itself is the timeline's record of it; only the event is added."""
     await outbox.add(

@@ -311,8 +311,10 @@ class TickCounts(BaseModel):
 @router.post("/scheduler/tick", response_model=TickCounts, tags=["operations"])
 async def scheduler_tick(rt: RuntimeDep) -> TickCounts:
     """Run one pass of the expiry scheduler now (it also runs on its own every interval)."""
-    expiring_days = rt.settings_as(BillingSettings).expiring_days
-    result = await run_tick(rt.db, rt.outbox, expiring_days=expiring_days)
+    scheduler = rt.settings_as(BillingSettings).scheduler
+    result = await run_tick(
+        rt.db, rt.outbox, expiring_days=scheduler.expiring_days, batch_size=scheduler.batch_size
+    )
     return TickCounts(
         expired=len(result.expired),
         changed=len(result.changed),

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field
 
 from services.contracts.envelope import EventData
+from services.contracts.profiles import Avatar, ProfileName, ProfilePin
 
 DeviceKind = Literal["stb", "smart_tv", "mobile", "web"]
 ItemType = Literal["channel", "movie", "series"]
@@ -135,6 +136,56 @@ class TicketRepliedV1(EventData):
     replied_at: datetime
 
 
+# An app creates, renames and deletes profiles on the TV and reports it here; the customers
+# service owns profiles, applies the operator's rules (at most 10 per account, names unique
+# ignoring case and accents, a PIN of 4 to 8 digits, never the last one deleted) and
+# dead-letters what breaks them. What it accepts it announces on customers.events.
+#
+# The app chooses the profile's id (a UUID) so that it can save favorites to it at once. These
+# share their types with the customers service's profile events; the topic tells them apart.
+_PROFILE_ID = Field(
+    pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+    description="A UUID the app chose, lower case.",
+)
+
+
+class AppProfileCreatedV1(EventData):
+    event_type = "profile.created.v1"
+
+    customer_id: str = _ID
+    profile_id: str = _PROFILE_ID
+    name: ProfileName
+    kids: bool = False
+    # The PIN travels once, from the app to the customers service, which keeps only its hash.
+    pin: ProfilePin | None = None
+    avatar: Avatar = "default"
+    at: datetime
+
+
+class AppProfileUpdatedV1(EventData):
+    """A field that is null or absent stays as it is; `remove_pin` removes the PIN. (Null is
+    not "remove" here, unlike the operator's PATCH: serializers write absent fields as null.)"""
+
+    event_type = "profile.updated.v1"
+
+    customer_id: str = _ID
+    profile_id: str = _PROFILE_ID
+    name: ProfileName | None = None
+    kids: bool | None = None
+    pin: ProfilePin | None = None
+    remove_pin: bool = False
+    avatar: Avatar | None = None
+    at: datetime
+
+
+class AppProfileDeletedV1(EventData):
+    event_type = "profile.deleted.v1"
+
+    customer_id: str = _ID
+    profile_id: str = _PROFILE_ID
+    at: datetime
+
+
 # ---- apps.commands -----------------------------------------------------------------------------
 
 
@@ -171,3 +222,44 @@ class DeviceLogoutV1(EventData):
     customer_id: str
     device_id: str
     reason: DeviceLogoutReason
+
+
+# What an operator removed on the server, for the apps to remove too: one command per kind of
+# thing, named as the app's own report of it in the imperative, so an app handles each by the
+# code that already removes it locally. Removing what the app no longer has is a no-op for it.
+
+
+class FavoriteRemoveV1(EventData):
+    event_type = "favorite.remove.v1"
+
+    customer_id: str
+    profile_id: str
+    item_type: ItemType
+    item_id: str
+
+
+class WatchlistRemoveV1(EventData):
+    event_type = "watchlist.remove.v1"
+
+    customer_id: str
+    profile_id: str
+    item_type: ItemType
+    item_id: str
+
+
+class RecordingDeleteV1(EventData):
+    event_type = "recording.delete.v1"
+
+    customer_id: str
+    profile_id: str
+    recording_id: str
+
+
+class ProfileDeleteV1(EventData):
+    """The operator deleted the profile: the app drops it with its favorites, watchlist and
+    recordings, and switches to another profile if it was the one in use."""
+
+    event_type = "profile.delete.v1"
+
+    customer_id: str
+    profile_id: str

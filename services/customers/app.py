@@ -5,6 +5,7 @@ from pathlib import Path
 from fastapi import APIRouter
 
 from services.contracts import topics
+from services.contracts.apps import ProfileDeleteV1
 from services.contracts.customers import (
     AccountUpdatedV1,
     CustomerCreatedV1,
@@ -65,6 +66,7 @@ SPEC = ServiceSpec(
         (topics.CUSTOMERS_EVENTS, CustomerErasedV1),
         (topics.WEBSHOP_REPLIES, OrderAcceptedV1),
         (topics.WEBSHOP_REPLIES, OrderRejectedV1),
+        (topics.APPS_COMMANDS, ProfileDeleteV1),
     ],
     on_started=start_batch_worker,
     on_stopping=stop_batch_worker,

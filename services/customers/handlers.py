@@ -1,7 +1,17 @@
 """Kafka entrypoints of the customers service: parse, then call the service layer."""
 
+from collections.abc import Sequence
+from typing import cast
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from services.contracts import topics
-from services.contracts.apps import DeviceConnectedV1
+from services.contracts.apps import (
+    AppProfileCreatedV1,
+    AppProfileDeletedV1,
+    AppProfileUpdatedV1,
+    DeviceConnectedV1,
+)
 from services.contracts.billing import (
     SubscriptionActivatedV1,
     SubscriptionCancelledV1,
@@ -11,7 +21,8 @@ from services.contracts.billing import (
 from services.contracts.webshop import OrderPaidV1
 from services.customers import service, status
 from services.customers.account import service as account
-from services.runtime.consumer import Delivery
+from services.customers.profiles import app_events as app_profiles
+from services.runtime.consumer import Delivery, Incoming
 from services.runtime.service_app import Runtime
 
 
@@ -37,11 +48,26 @@ def register(rt: Runtime) -> None:
     async def subscription_cancelled(d: Delivery, data: SubscriptionCancelledV1) -> None:
         await status.handle_cancelled(d.session, data)
 
-    @on(topics.BILLING_EVENTS, SubscriptionExpiredV1)
-    async def subscription_expired(d: Delivery, data: SubscriptionExpiredV1) -> None:
-        await status.handle_expired(d.session, data)
+    # A month end expires thousands at once: a partition's run of them in one statement.
+    @rt.consumer.on_batch(topics.BILLING_EVENTS, SubscriptionExpiredV1)
+    async def subscriptions_expired(session: AsyncSession, batch: Sequence[Incoming]) -> None:
+        await status.handle_expired_batch(
+            session, [cast(SubscriptionExpiredV1, item.data) for item in batch]
+        )
 
     # The closest thing to a login the apps report: see account.py.
     @on(topics.APPS_EVENTS, DeviceConnectedV1)
     async def device_connected(d: Delivery, data: DeviceConnectedV1) -> None:
         await account.handle_device_connected(d.session, data)
+
+    @on(topics.APPS_EVENTS, AppProfileCreatedV1)
+    async def app_profile_created(d: Delivery, data: AppProfileCreatedV1) -> None:
+        await app_profiles.created(d.session, rt.outbox, data)
+
+    @on(topics.APPS_EVENTS, AppProfileUpdatedV1)
+    async def app_profile_updated(d: Delivery, data: AppProfileUpdatedV1) -> None:
+        await app_profiles.updated(d.session, data)
+
+    @on(topics.APPS_EVENTS, AppProfileDeletedV1)
+    async def app_profile_deleted(d: Delivery, data: AppProfileDeletedV1) -> None:
+        await app_profiles.deleted(d.session, rt.outbox, data)

@@ -12,7 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast, get_args
 
-from sqlalchemy import ColumnElement, Select, String, func, literal, or_, select, text, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    String,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.customers.models import Account, Customer
@@ -27,6 +38,12 @@ from services.runtime.paging import Keyset, SortInt
 # count for the whole table (unfiltered) or TOTAL_CAP + 1 meaning "more than TOTAL_CAP".
 TOTAL_CAP = 1000
 CSV_BATCH = 1000
+
+# A page is read as plain rows of these columns, never as ORM entities: loading 50 customers and
+# their accounts into the session (identity map, change tracking) cost more than the SQL did.
+# A row answers to the same attribute names as the entities, so `to_public` reads either.
+LIST_COLUMNS = (*Customer.__table__.columns, Account.login)
+ListRow = Row[Any]
 
 
 @dataclass(frozen=True)
@@ -123,7 +140,7 @@ _SORT_COLUMNS: dict[str, Any] = {
 }
 
 
-def sort_value(customer: Customer, field: str) -> Any:
+def sort_value(customer: Customer | ListRow, field: str) -> Any:
     return {
         "created_at": customer.created_at,
         "name": customer.search_name,
@@ -164,14 +181,14 @@ def encode_cursor(sort: SortKey, value: Any, last_id: str) -> str:
 
 
 def _segment_query(
-    base: Select[Customer, Account],
+    base: Select[Any],
     clauses: list[ColumnElement[bool]],
     *,
     field: str,
     descending: bool,
     segment: Segment,
     after: tuple[Any, str] | None,
-) -> Select[Customer, Account]:
+) -> Select[Any]:
     column = _SORT_COLUMNS[field]
     conditions = list(clauses)
     if segment == "nulls":
@@ -214,8 +231,8 @@ async def page_rows(
     after: tuple[Any, str] | None,
     statuses: list[str] | None = None,
     alternatives: list[ColumnElement[bool]] | None = None,
-) -> list[tuple[Customer, Account]]:
-    """Up to `limit` (customer, account) rows after `after` in `sort` order.
+) -> list[ListRow]:
+    """Up to `limit` rows of LIST_COLUMNS after `after` in `sort` order.
 
     With several `statuses` (a status group, or repeated `status`), each status is read on its
     own (status, column, id) index range and the pages are merged: a database reads an ordered
@@ -224,7 +241,7 @@ async def page_rows(
     `alternatives` (see search_alternatives); a customer found by two appears once.
     """
     if alternatives:
-        found: dict[str, tuple[Customer, Account]] = {}
+        found: dict[str, ListRow] = {}
         for alternative in alternatives:
             for row in await page_rows(
                 session,
@@ -234,10 +251,10 @@ async def page_rows(
                 after=after,
                 statuses=statuses,
             ):
-                found[row[0].id] = row
+                found[row.id] = row
         return _merged(list(found.values()), sort, limit)
     if statuses and sort.lstrip("-") != "status":
-        merged: list[tuple[Customer, Account]] = []
+        merged: list[ListRow] = []
         for one in statuses:
             merged += await page_rows(
                 session, [*clauses, Customer.status == one], sort=sort, limit=limit, after=after
@@ -248,8 +265,8 @@ async def page_rows(
     start = 0
     if after is not None and len(segments) > 1:
         start = segments.index("nulls" if after[0] is None else "values")
-    base = select(Customer, Account).join(Account, Account.customer_id == Customer.id)
-    rows: list[tuple[Customer, Account]] = []
+    base = select(*LIST_COLUMNS).join(Account, Account.customer_id == Customer.id)
+    rows: list[ListRow] = []
     for position, segment in enumerate(segments[start:]):
         query = _segment_query(
             base,
@@ -260,20 +277,18 @@ async def page_rows(
             after=after if position == 0 else None,
         )
         result = await session.execute(query.limit(limit - len(rows)))
-        rows += [(row[0], row[1]) for row in result.all()]
+        rows += result.all()
         if len(rows) >= limit:
             break
     return rows
 
 
-def _merged(
-    rows: list[tuple[Customer, Account]], sort: SortKey, limit: int
-) -> list[tuple[Customer, Account]]:
-    ordered = sorted(rows, key=lambda row: _merge_key(row[0], sort), reverse=sort[0] == "-")
+def _merged(rows: list[ListRow], sort: SortKey, limit: int) -> list[ListRow]:
+    ordered = sorted(rows, key=lambda row: _merge_key(row, sort), reverse=sort[0] == "-")
     return ordered[:limit]
 
 
-def _merge_key(customer: Customer, sort: SortKey) -> tuple[int, Any, str]:
+def _merge_key(customer: ListRow, sort: SortKey) -> tuple[int, Any, str]:
     """The list order in Python: the first element puts customers without an expiry after
     every date ascending (before them descending), as the segments do."""
     value = sort_value(customer, sort.lstrip("-"))
@@ -330,10 +345,10 @@ async def list_customers(
         statuses=split_statuses(filters),
         alternatives=search_alternatives(filters),
     )
-    items = [to_public(customer, account) for customer, account in rows[:limit]]
+    items = [to_public(row, row) for row in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
-        last = rows[limit - 1][0]
+        last = rows[limit - 1]
         next_cursor = encode_cursor(sort, sort_value(last, sort.lstrip("-")), last.id)
     if not with_total:
         return CustomerPage(items=items, next_cursor=next_cursor)
@@ -390,14 +405,10 @@ def csv_cell(value: object) -> str:
     return cell
 
 
-def _csv_row(customer: Customer, account: Account) -> list[str]:
-    values: dict[str, object] = {
-        "login": account.login,
-        "extra_product_ids": " ".join(customer.extra_product_ids or []),
-    }
+def _csv_row(row: ListRow) -> list[str]:
+    values: dict[str, object] = {"extra_product_ids": " ".join(row.extra_product_ids or [])}
     return [
-        csv_cell(values[name] if name in values else getattr(customer, name))
-        for name in CSV_COLUMNS
+        csv_cell(values[name] if name in values else getattr(row, name)) for name in CSV_COLUMNS
     ]
 
 
@@ -427,10 +438,10 @@ async def stream_csv(
                 statuses=split_statuses(filters),
                 alternatives=search_alternatives(filters),
             )
-            lines = _csv_lines([_csv_row(customer, account) for customer, account in rows])
+            lines = _csv_lines([_csv_row(row) for row in rows])
         if lines:
             yield lines
         if len(rows) < batch:
             return
-        last = rows[-1][0]
+        last = rows[-1]
         after = (sort_value(last, field), last.id)

@@ -5,9 +5,10 @@ account in account.py.)"""
 import asyncio
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts import topics
@@ -44,7 +45,7 @@ def set_names(customer: Customer, first_name: str, last_name: str) -> None:
     customer.search_name, customer.search_full_name = name_keys(first_name, last_name)
 
 
-def info_of(customer: Customer) -> CustomerInfo:
+def info_of(customer: Customer | Row[Any]) -> CustomerInfo:
     return CustomerInfo(
         title=customer.title,
         first_name=customer.first_name,
@@ -62,7 +63,9 @@ def info_of(customer: Customer) -> CustomerInfo:
     )
 
 
-def to_public(customer: Customer, account: Account) -> CustomerPublic:
+def to_public(customer: Customer | Row[Any], account: Account | Row[Any]) -> CustomerPublic:
+    """The public shape of a customer and its account, or of one list row (listing.LIST_COLUMNS)
+    that has the attributes of both."""
     return CustomerPublic(
         id=customer.id,
         status=customer.status,

@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.envelope import CloudEvent, EventData
-from services.contracts.registry import EVENT_MODELS
+from services.contracts.registry import EVENT_TYPES
 from services.contracts.topics import dlq
 from services.runtime.db import Database, dialect_insert, utcnow
 from services.runtime.dead_letters import DLQ_CONSUMER_HEADER, REPLAY_FOR_HEADER, header
@@ -368,7 +368,7 @@ class EventConsumer:
             return "dead_lettered", None
         route = self.handlers.get(topic, {}).get(event.type)
         if route is None:
-            if event.type not in EVENT_MODELS:
+            if event.type not in EVENT_TYPES:
                 await self.dead_letter(topic, record, f"unknown event type {event.type!r}")
                 return "dead_lettered", None
             return "ignored", None

@@ -66,11 +66,25 @@ def _customers(count: int, seed: str) -> list[str]:
     return [str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench-{seed}-{n}")) for n in range(count)]
 
 
-def setup_events(customers: list[str]) -> tuple[list[tuple[str, bytes]], list[tuple[str, bytes]]]:
-    """A usable subscription for every customer (billing.events) and its devices connected."""
+Events = list[tuple[str, bytes]]
+
+
+def setup_events(customers: list[str]) -> tuple[Events, Events, Events]:
+    """A usable subscription for every customer (billing.events), its profile announced
+    (customers.events: activity keeps saved items for known profiles only) and its devices
+    connected."""
     now = datetime.now(UTC)
-    subscriptions, connects = [], []
+    subscriptions, profiles, connects = [], [], []
     for customer in customers:
+        profile = {
+            "customer_id": customer,
+            "profile_id": "p-main",
+            "name": "Main",
+            "kids": False,
+            "created_at": now.isoformat(),
+        }
+        body = _envelope("profile.created.v1", profile, customer)
+        profiles.append((customer, json.dumps(body).encode()))
         data: dict[str, Any] = {
             "customer_id": customer,
             "subscription_id": f"sub-{customer}",
@@ -100,7 +114,7 @@ def setup_events(customers: list[str]) -> tuple[list[tuple[str, bytes]], list[tu
             }
             body = _envelope("device.connected.v1", device, customer)
             connects.append((customer, json.dumps(body).encode()))
-    return subscriptions, connects
+    return subscriptions, profiles, connects
 
 
 def fleet_events(customers: list[str], count: int, rng: random.Random) -> list[tuple[str, bytes]]:
@@ -371,7 +385,7 @@ class BackendResult:
 
 
 async def wait_setup(bootstrap: str, prefix: str) -> None:
-    for name in ("billing.events", "apps.events"):
+    for name in ("billing.events", "customers.events", "apps.events"):
         target = await end_offsets(bootstrap, f"{prefix}{name}")
         await wait_committed(bootstrap, f"{prefix}activity", target, timeout=600)
 
@@ -414,10 +428,15 @@ def run_backend(
     raw_topic = f"{prefix}raw.apps.events"
     try:
         customers = _customers(args.customers, prefix)
-        subscriptions, connects = setup_events(customers)
+        subscriptions, profiles, connects = setup_events(customers)
         write_events(work / "subscriptions.jsonl", subscriptions)
+        write_events(work / "profiles.jsonl", profiles)
         write_events(work / "connects.jsonl", connects)
-        for topic, name in (("billing.events", "subscriptions"), ("apps.events", "connects")):
+        for topic, name in (
+            ("billing.events", "subscriptions"),
+            ("customers.events", "profiles"),
+            ("apps.events", "connects"),
+        ):
             start_producer(bootstrap, f"{prefix}{topic}", work / f"{name}.jsonl").wait()
             asyncio.run(wait_setup(bootstrap, prefix))
         asyncio.run(create_topic(bootstrap, raw_topic))

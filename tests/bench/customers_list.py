@@ -171,6 +171,7 @@ class Row:
     size: int
     scenario: str
     gateway: list[float] = field(default_factory=list)
+    service: list[float] = field(default_factory=list)
     direct: list[float] = field(default_factory=list)
     rows: int = 0
     total: str = ""
@@ -184,32 +185,42 @@ def pct(values: list[float], p: float) -> float:
 async def measure(
     size: int,
     gateway_url: str,
+    service_url: str,
     token: str,
     db: Database,
     raw: asyncpg.Connection,
     requests: int,
     plans: list[str] | None,
 ) -> list[Row]:
+    """Per request, in turn (A/B/C alternated, so a burst of load on the shared machine falls
+    on all three alike): the page through the gateway, the same page from the customers
+    service directly (the gateway's hop is the difference), the same SQL on a raw connection."""
     results = []
-    async with httpx.AsyncClient(
+    gateway = httpx.AsyncClient(
         base_url=gateway_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
-    ) as http:
+    )
+    service = httpx.AsyncClient(base_url=service_url, timeout=60)
+    async with gateway, service:
         for scenario in scenarios():
             row = Row(size, scenario.name)
             captured = [await captured_statements(db, v) for v in scenario.variants]
             # Warm-up: one pass over the variants, as a running service would be.
             for variant in scenario.variants:
-                (await http.get("/api/v1/customers", params=variant)).raise_for_status()
+                (await gateway.get("/api/v1/customers", params=variant)).raise_for_status()
+                (await service.get("/customers", params=variant)).raise_for_status()
             for i in range(requests):
                 variant = scenario.variants[i % len(scenario.variants)]
                 started = time.perf_counter()
-                response = await http.get("/api/v1/customers", params=variant)
+                response = await gateway.get("/api/v1/customers", params=variant)
                 row.gateway.append(time.perf_counter() - started)
                 response.raise_for_status()
                 body = response.json()
                 row.rows = max(row.rows, len(body["items"]))
                 row.total = f"{body['total']}{'' if body['total_exact'] else '~'}"
-            for i in range(requests):
+                started = time.perf_counter()
+                direct = await service.get("/customers", params=variant)
+                row.service.append(time.perf_counter() - started)
+                direct.raise_for_status()
                 statements, _ = captured[i % len(captured)]
                 started = time.perf_counter()
                 for sql, args in statements:
@@ -224,8 +235,7 @@ async def measure(
             results.append(row)
             print(
                 f"  {size:>8} {scenario.name:<48} gateway p50 {pct(row.gateway, 0.5):6.1f} ms"
-                f" p99 {pct(row.gateway, 0.99):6.1f} | SQL p50 {pct(row.direct, 0.5):6.1f} ms"
-                f" p99 {pct(row.direct, 0.99):6.1f}",
+                f" | service {pct(row.service, 0.5):6.1f} | SQL {pct(row.direct, 0.5):6.1f}",
                 flush=True,
             )
     return results
@@ -233,14 +243,19 @@ async def measure(
 
 def table(rows: list[Row]) -> str:
     lines = [
-        "| customers | page | gateway p50 (ms) | gateway p99 (ms) | SQL p50 (ms) | SQL p99 (ms)"
-        " | rows (max) | total (last) |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| customers | page | gateway p50 (ms) | gateway p99 (ms) | service p50 (ms)"
+        " | hop p50 (ms) | SQL p50 (ms) | SQL p99 (ms) | gateway / SQL p50 | rows (max)"
+        " | total (last) |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
+        # The hop per request pair (gateway minus service, the same page one after the other).
+        hops = [g - s for g, s in zip(r.gateway, r.service, strict=True)]
         lines.append(
             f"| {r.size:,} | {r.scenario} | {pct(r.gateway, 0.5):.1f} | {pct(r.gateway, 0.99):.1f}"
-            f" | {pct(r.direct, 0.5):.1f} | {pct(r.direct, 0.99):.1f} | {r.rows} | {r.total} |"
+            f" | {pct(r.service, 0.5):.1f} | {pct(hops, 0.5):.1f}"
+            f" | {pct(r.direct, 0.5):.1f} | {pct(r.direct, 0.99):.1f}"
+            f" | {pct(r.gateway, 0.5) / pct(r.direct, 0.5):.1f}x | {r.rows} | {r.total} |"
         )
     return "\n".join(lines)
 
@@ -329,6 +344,7 @@ def main() -> None:
         start_all(processes)
         stack.callback(stop_all, processes)
         gateway_url = f"http://127.0.0.1:{ports['gateway']}"
+        service_url = f"http://127.0.0.1:{ports['customers']}"
         token = httpx.post(
             f"{gateway_url}/api/v1/auth/token", data={"username": "admin", "password": password}
         ).json()["access_token"]
@@ -346,7 +362,9 @@ def main() -> None:
                 raw = await asyncpg.connect(url.render_as_string(hide_password=False))
                 try:
                     keep = plans if size == sizes[-1] else None
-                    return await measure(size, gateway_url, token, db, raw, args.requests, keep)
+                    return await measure(
+                        size, gateway_url, service_url, token, db, raw, args.requests, keep
+                    )
                 finally:
                     await raw.close()
                     await db.dispose()
@@ -357,6 +375,8 @@ def main() -> None:
         f"{os.cpu_count()} cores, {args.requests} requests per page kind)\n\n{table(rows)}\n\n"
         "Gateway: GET /api/v1/customers?limit=50 with a bearer token, one request at a time "
         "(gateway -> customers service -> PostgreSQL, page and total).\n"
+        "Service: the same page from the customers service directly (GET /customers); hop: "
+        "gateway minus service, per pair of requests.\n"
         "SQL: the same statements (page query, then the total's capped count), captured from "
         "the service code and replayed on one raw asyncpg connection.\n"
         "`~` after a total: beyond 1,000 matches the total is an estimate (no filter) or "

@@ -92,6 +92,9 @@ def system(
             "OUTBOX_RELAY_INTERVAL_SECONDS": "0.1",
             # The real expiry scheduler, ticking fast enough for an expiry a few seconds ahead.
             "BILLING_SCHEDULER_INTERVAL_SECONDS": "1",
+            # An app's report for a profile never announced is dead-lettered after this long
+            # (600 s by default); long enough for a loaded machine's customers service.
+            "ACTIVITY_UNKNOWN_PROFILE_GRACE_SECONDS": "10",
         },
     )
     # Created before the processes start; they find it in DATA_DIR.

@@ -28,7 +28,6 @@ from services.contracts.apps import (
     RecordingCompletedV1,
     RecordingScheduledV1,
 )
-from services.contracts.customers import ProfileDeletedV1
 from services.contracts.envelope import CloudEvent, EventData
 from tests.system.conftest import System, eventually
 
@@ -357,8 +356,16 @@ async def test_favorites_and_recordings_appear_and_go_with_their_profile(
 ) -> None:
     async with system.client() as client:
         customer_id = await _customer_with_limit(client)
+        base = f"/api/v1/customers/{customer_id}"
+        # The customer's default profile, and one the operator adds: both announced by the
+        # customers service, so activity takes what the apps save to them.
+        [main] = (await _get(client, f"{base}/profiles"))["items"]
+        added = await client.post(f"{base}/profiles", json={"name": "Kids", "kids": True})
+        assert added.status_code == 201, added.text
+        kids_id: str = added.json()["id"]
+        main_id: str = main["id"]
         now = datetime.now(UTC)
-        for profile_id, item_id in (("p-kids", "ch-cartoons"), ("p-main", "ch-news")):
+        for profile_id, item_id in ((kids_id, "ch-cartoons"), (main_id, "ch-news")):
             favorite = FavoriteAddedV1(
                 customer_id=customer_id,
                 profile_id=profile_id,
@@ -373,7 +380,7 @@ async def test_favorites_and_recordings_appear_and_go_with_their_profile(
             "apps.events",
             RecordingScheduledV1(
                 customer_id=customer_id,
-                profile_id="p-kids",
+                profile_id=kids_id,
                 recording_id="rec-1",
                 channel_id="ch-cartoons",
                 programme_id="prog-1",
@@ -391,7 +398,6 @@ async def test_favorites_and_recordings_appear_and_go_with_their_profile(
             ),
             customer_id,
         )
-        base = f"/api/v1/customers/{customer_id}"
 
         async def recorded() -> dict[str, Any] | None:
             page = await _get(client, f"{base}/recordings")
@@ -400,9 +406,17 @@ async def test_favorites_and_recordings_appear_and_go_with_their_profile(
 
         recording = await eventually(recorded, what="the completed recording")
         assert recording["size_bytes"] == 734003200
-        favorites = await _get(client, f"{base}/favorites")
-        assert sorted(i["item_id"] for i in favorites["items"]) == ["ch-cartoons", "ch-news"]
-        kids = await _get(client, f"{base}/favorites", profile_id="p-kids")
+
+        async def both_favorites() -> list[str] | None:
+            items = (await _get(client, f"{base}/favorites"))["items"]
+            ids = sorted(i["item_id"] for i in items)
+            return ids if len(ids) == 2 else None
+
+        assert await eventually(both_favorites, what="both favorites") == [
+            "ch-cartoons",
+            "ch-news",
+        ]
+        kids = await _get(client, f"{base}/favorites", profile_id=kids_id)
         assert [i["item_id"] for i in kids["items"]] == ["ch-cartoons"]
         async with system.service_client("activity") as activity:
             timeline = await _get(activity, f"/customers/{customer_id}/timeline")
@@ -413,11 +427,9 @@ async def test_favorites_and_recordings_appear_and_go_with_their_profile(
             "recording.scheduled",
         ]
 
-        await apps.send(
-            "customers.events",
-            ProfileDeletedV1(customer_id=customer_id, profile_id="p-kids", deleted_at=now),
-            customer_id,
-        )
+        # The operator deletes the profile: its recordings and favorites go with it.
+        deleted = await client.delete(f"{base}/profiles/{kids_id}")
+        assert deleted.status_code == 204, deleted.text
 
         async def kids_gone() -> bool:
             page = await _get(client, f"{base}/recordings")
@@ -524,6 +536,9 @@ async def test_a_flood_of_app_events_keeps_every_guarantee(system: System, apps:
     async with system.client() as client:
         crowded = await _customer_with_limit(client)  # basic: 2 devices
         quiet = await _customer_with_limit(client)
+        # The customer's default profile, which activity knows from the customers service.
+        [main] = (await _get(client, f"/api/v1/customers/{crowded}/profiles"))["items"]
+        main_id: str = main["id"]
         start = datetime.now(UTC) - timedelta(hours=1)
         await apps.send("apps.events", _connected(quiet, "stb-q", at=start), quiet)
         await apps.wait_for("activity.events", "device.registered.v1", quiet)
@@ -538,7 +553,7 @@ async def test_a_flood_of_app_events_keeps_every_guarantee(system: System, apps:
         def item(kind: type[FavoriteAddedV1 | FavoriteRemovedV1], item_id: str, at: int) -> bytes:
             data = kind(
                 customer_id=crowded,
-                profile_id="p-main",
+                profile_id=main_id,
                 item_type="channel",
                 item_id=item_id,
                 title=f"{item_id} at {at}",
@@ -553,7 +568,7 @@ async def test_a_flood_of_app_events_keeps_every_guarantee(system: System, apps:
         poison = wrapped(
             RecordingScheduledV1(
                 customer_id=crowded,
-                profile_id="p-main",
+                profile_id=main_id,
                 recording_id="rec-backwards",
                 channel_id="ch-1",
                 programme_id="prog-1",

@@ -143,7 +143,7 @@ async function collectCredentials(batch) {
   const items = [];
   let cursor = null;
   do {
-    const page = await api("GET", `/customer-batches/${encodeURIComponent(batch.id)}/items`, { query: { limit: 1000, cursor } });
+    const page = await api("GET", `/customer-batches/${encodeURIComponent(batch.id)}/items`, { query: { limit: 500, cursor } });
     items.push(...page.items);
     cursor = page.next_cursor;
   } while (cursor);

@@ -9,6 +9,7 @@ from services.contracts.apps import (
     RecordingScheduledV1,
 )
 from services.contracts.billing import DevicePolicy, SubscriptionActivatedV1, SubscriptionStatus
+from services.contracts.customers import ProfileCreatedV1
 
 CUSTOMER = "c0ffee00-0000-4000-8000-000000000004"
 
@@ -92,4 +93,15 @@ def scheduled(
         starts_at=start,
         ends_at=start + timedelta(minutes=minutes),
         at=now(),
+    )
+
+
+def profile_created(profile_id: str, *, customer_id: str = CUSTOMER) -> ProfileCreatedV1:
+    """The customers service's announcement of a profile it accepted."""
+    return ProfileCreatedV1(
+        customer_id=customer_id,
+        profile_id=profile_id,
+        name=profile_id,
+        kids=False,
+        created_at=now(),
     )

@@ -77,7 +77,9 @@ async def test_favorites_are_listed_per_profile_newest_first_in_keyset_pages(
     assert bad.value.extra["errors"][0]["field"] == "cursor"
 
 
-async def test_the_operator_removes_one_item_by_its_id(db: Database, feed: Feed) -> None:
+async def test_the_operator_removes_one_item_by_its_id(
+    db: Database, feed: Feed, runtime: Runtime
+) -> None:
     await feed(favorite("ch-1"))
     await feed(
         WatchlistAddedV1(
@@ -93,10 +95,10 @@ async def test_the_operator_removes_one_item_by_its_id(db: Database, feed: Feed)
     async with db.transaction() as session:
         with pytest.raises(Problem) as elsewhere:
             # The favorite's id is not on the watchlist.
-            await saved_items.remove_by_id(session, CUSTOMER, "watchlist", item.id)
+            await saved_items.remove_by_id(session, runtime.outbox, CUSTOMER, "watchlist", item.id)
     assert elsewhere.value.status == 404
     async with db.transaction() as session:
-        await saved_items.remove_by_id(session, CUSTOMER, "favorites", item.id)
+        await saved_items.remove_by_id(session, runtime.outbox, CUSTOMER, "favorites", item.id)
     assert (await favorites(db)).items == []
     async with db.sessions() as session:
         watchlist = await saved_items.list_items(

@@ -4,7 +4,7 @@ two schedulers racing on one database never double an effect."""
 import asyncio
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from services.billing import subscriptions
 from services.billing.models import Subscription
@@ -84,3 +84,31 @@ async def test_two_schedulers_racing_on_one_database_expire_each_once(
     rows = await sent(db)
     assert sorted(r.key for r in rows if r.type == EXPIRED) == customers[:15]
     assert sorted(r.key for r in rows if r.type == EXPIRING) == customers[15:]
+
+
+async def test_a_month_end_is_expired_a_batch_per_statement(db: Database, outbox: Outbox) -> None:
+    customers = [f"month-end-{i:03d}" for i in range(25)]
+    for customer_id in customers:
+        await open_subscription(
+            db, outbox, customer_id=customer_id, expires_at=NOW - timedelta(minutes=1)
+        )
+    statements: list[str] = []
+
+    def record(_c: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(" ".join(statement.split()[:3]).upper())
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        result = await run_tick(db, outbox, now=NOW, expiring_days=7, batch_size=10)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+
+    assert sorted(result.expired) == customers
+    # Batches of 10, 10 and 5: each one claim that is the effect, one outbox insert, one insert
+    # of history lines; no subscription loaded row by row.
+    assert statements.count("INSERT INTO OUTBOX") == 3
+    assert statements.count("INSERT INTO SUBSCRIPTION_HISTORY") == 3
+    assert not [s for s in statements if s.startswith("SELECT SUBSCRIPTION.")]
+    expired = [r for r in await sent(db) if r.type == EXPIRED]
+    assert sorted(r.key for r in expired) == customers
+    assert {(await subscription(db, c)).status for c in customers} == {"expired"}

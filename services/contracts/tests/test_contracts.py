@@ -12,7 +12,7 @@ import pytest
 
 from services.contracts.billing import TransactionRecordedV1
 from services.contracts.envelope import CloudEvent
-from services.contracts.registry import EVENT_MODELS, json_schemas
+from services.contracts.registry import EVENT_MODELS, TOPIC_EVENT_MODELS, json_schemas
 
 HERE = Path(__file__).resolve()
 SNAPSHOT = HERE.with_name("schemas.snapshot.json")
@@ -60,9 +60,12 @@ def test_the_snapshot_file_is_rendered_canonically() -> None:
 VERSIONED = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)+\.v([1-9][0-9]*)$")
 
 
-@pytest.mark.parametrize("event_type", sorted(EVENT_MODELS))
-def test_every_event_type_is_versioned(event_type: str) -> None:
-    model = EVENT_MODELS[event_type]
+ALL_TYPES = sorted((topic, t) for topic, models in TOPIC_EVENT_MODELS.items() for t in models)
+
+
+@pytest.mark.parametrize(("topic", "event_type"), ALL_TYPES)
+def test_every_event_type_is_versioned(topic: str, event_type: str) -> None:
+    model = TOPIC_EVENT_MODELS[topic][event_type]
     match = VERSIONED.match(event_type)
     assert match, f"{event_type!r} must look like 'thing.happened.vN'"
     assert model.event_type == event_type
@@ -71,8 +74,18 @@ def test_every_event_type_is_versioned(event_type: str) -> None:
 
 
 def test_every_registered_model_is_registered_once() -> None:
-    models = list(EVENT_MODELS.values())
+    models = [m for models in TOPIC_EVENT_MODELS.values() for m in models.values()]
     assert len(models) == len(set(models))
+
+
+def test_a_type_on_two_topics_is_not_taken_for_either_payload() -> None:
+    """The apps' profile.created.v1 (with a PIN) is not the customers service's (without)."""
+    assert "profile.created.v1" not in EVENT_MODELS
+    apps_created = TOPIC_EVENT_MODELS["apps.events"]["profile.created.v1"]
+    customers_created = TOPIC_EVENT_MODELS["customers.events"]["profile.created.v1"]
+    assert apps_created is not customers_created
+    assert "pin" in apps_created.model_fields
+    assert "pin" not in customers_created.model_fields
 
 
 def test_a_payload_survives_the_envelope_with_money_as_a_decimal_string() -> None:

@@ -1,19 +1,22 @@
 """Profiles of an account: who is watching. Every customer gets a default one when created;
-an account has 1 to MAX_PROFILES profiles; PINs are kept as argon2 hashes only."""
+an account has 1 to MAX_PROFILES profiles with names unique ignoring case and accents; PINs are
+kept as argon2 hashes only. The operator's API and the apps' events share these rules."""
 
 import asyncio
 import uuid
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts import topics
+from services.contracts.apps import ProfileDeleteV1
 from services.contracts.customers import ProfileCreatedV1, ProfileDeletedV1
+from services.contracts.profiles import PIN_PATTERN, Avatar
 from services.customers import credentials
 from services.customers.models import Customer
+from services.customers.name_keys import fold
 from services.customers.profiles.models import Profile
 from services.runtime.db import utcnow
 from services.runtime.outbox import Outbox
@@ -22,14 +25,7 @@ from services.runtime.problems import Problem, field_error
 
 MAX_PROFILES = 10
 DEFAULT_PROFILE_NAME = "Main"
-
-# Avatars are identifiers of pictures the apps ship, not URLs: a URL would let anyone who edits
-# a profile make every device of the household fetch an arbitrary address.
-Avatar = Literal[
-    "default", "bear", "cat", "dog", "fox", "owl", "panda", "penguin", "robot", "rocket", "star"
-]
 DEFAULT_AVATAR: Avatar = "default"
-PIN_PATTERN = r"^[0-9]{4,8}$"
 
 
 class ProfileCreate(BaseModel):
@@ -138,12 +134,15 @@ async def _profile(session: AsyncSession, customer_id: str, profile_id: str) -> 
 async def _name_taken(
     session: AsyncSession, customer_id: str, name: str, *, other_than: str | None = None
 ) -> None:
-    query = select(Profile.id).where(
-        Profile.customer_id == customer_id, func.lower(Profile.name) == name.lower()
+    # "Zoë" and "zoe" are one name to a family choosing a profile on a TV. An account has at
+    # most ten profiles and its row is locked, so the names are folded here (name_keys.fold,
+    # the customers list's folding) rather than in SQL, where SQLite's lower() knows only ASCII.
+    names = await session.scalars(
+        select(Profile.name).where(Profile.customer_id == customer_id, Profile.id != other_than)
+        if other_than is not None
+        else select(Profile.name).where(Profile.customer_id == customer_id)
     )
-    if other_than is not None:
-        query = query.where(Profile.id != other_than)
-    if await session.scalar(query) is not None:
+    if fold(name) in {fold(n) for n in names}:
         raise Problem(
             409,
             "Profile name taken",
@@ -167,8 +166,11 @@ async def create_profile(
     outbox: Outbox,
     customer_id: str,
     payload: ProfileCreate,
+    *,
+    profile_id: str | None = None,
 ) -> ProfilePublic:
-    """A new profile and profile.created."""
+    """A new profile and profile.created. An app chooses the id (`profile_id`); the
+    operator's profiles get a new UUID."""
     await _require_customer(session, customer_id, lock=True)
     count = await session.scalar(
         select(func.count()).select_from(Profile).where(Profile.customer_id == customer_id)
@@ -186,7 +188,7 @@ async def create_profile(
     )
     now = utcnow()
     profile = Profile(
-        id=str(uuid.uuid4()),
+        id=profile_id or str(uuid.uuid4()),
         customer_id=customer_id,
         name=payload.name,
         kids=payload.kids,
@@ -227,10 +229,18 @@ async def update_profile(
 
 
 async def delete_profile(
-    session: AsyncSession, outbox: Outbox, customer_id: str, profile_id: str
+    session: AsyncSession,
+    outbox: Outbox,
+    customer_id: str,
+    profile_id: str,
+    *,
+    tell_apps: bool = True,
 ) -> None:
     """Delete the profile and emit profile.deleted (activity drops its favorites, watchlist and
-    recordings). The last profile stays: the apps need one to show anything."""
+    recordings). The last profile stays: the apps need one to show anything.
+
+    `tell_apps`: the operator's deletion is also sent to the apps as profile.delete.v1 on
+    apps.commands; an app's own deletion is not echoed back to it."""
     await _require_customer(session, customer_id, lock=True)
     profile = await _profile(session, customer_id, profile_id)
     count = await session.scalar(
@@ -249,3 +259,11 @@ async def delete_profile(
         key=customer_id,
         subject=customer_id,
     )
+    if tell_apps:
+        await outbox.add(
+            session,
+            ProfileDeleteV1(customer_id=customer_id, profile_id=profile_id),
+            topic=topics.APPS_COMMANDS,
+            key=customer_id,
+            subject=customer_id,
+        )

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
 from services.contracts.apps import DeviceConnectedV1
@@ -309,6 +310,44 @@ async def test_the_end_of_a_subscription_the_customer_left_changes_nothing(
     )
 
     assert (customer.status, customer.subscription_id) == ("active", "sub-2")
+
+
+async def test_a_month_end_batch_of_expiries_is_one_statement_with_each_rule_kept(
+    db: Database, outbox: Outbox
+) -> None:
+    ended, moved_on, disabled = [await new_customer(db, outbox) for _ in range(3)]
+    for customer_id in (ended, disabled):
+        await follow(db, outbox, activated(customer_id))
+    await follow(db, outbox, activated(moved_on, subscription_id="sub-2"))
+    await change_account(db, outbox, disabled, {"disabled": True})
+    batch = [
+        SubscriptionExpiredV1(
+            customer_id=c, subscription_id="sub-1", product_id="basic", expired_at=T0
+        )
+        for c in (ended, moved_on, disabled)
+    ]
+    updates: list[str] = []
+
+    def record(_c: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE"):
+            updates.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with db.transaction() as session:
+            await status.handle_expired_batch(session, batch)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+
+    assert len(updates) == 1  # an executemany: one statement for the batch
+    states = {c: (await rows_of(db, c))[0] for c in (ended, moved_on, disabled)}
+    assert (states[ended].status, states[ended].expires_at) == ("expired", T0)
+    assert (states[moved_on].status, states[moved_on].subscription_id) == ("active", "sub-2")
+    assert (states[disabled].status, states[disabled].subscription_status) == (
+        "disabled",
+        "expired",
+    )
+    assert states[ended].status_rank == status.STATUS_RANK["expired"]
 
 
 async def test_a_disabled_customer_stays_disabled_whatever_billing_says(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from services.customers import listing as customers_list
 from services.customers.app import SPEC
@@ -255,6 +256,30 @@ async def test_pages_of_a_filtered_list_count_the_filtered_total(listing: Listin
                 break
     # search_name order: "adams zoe", "brown bob", "smith john", "smithers anna"
     assert seen == ["zoe_a", "bobby", "jsmith2", "anna"]
+
+
+async def test_a_page_is_read_as_rows_without_loading_entities(listing: Listing) -> None:
+    # An entity load means the ORM built and tracked an object per row: the cost the list avoids.
+    loaded: list[object] = []
+
+    def count(target: object, _context: object) -> None:
+        loaded.append(target)
+
+    for entity in (Customer, Account):
+        event.listen(entity, "load", count)
+    try:
+        async with listing.db.sessions() as session:
+            cases: list[tuple[ListFilters, SortKey]] = [
+                (ListFilters(), "name"),
+                (ListFilters(q="smi"), "status"),
+            ]
+            for filters, sort in cases:
+                page = await customers_list.list_customers(session, filters, sort=sort)
+                assert page.items
+    finally:
+        for entity in (Customer, Account):
+            event.remove(entity, "load", count)
+    assert loaded == []
 
 
 def _encode(value: object) -> str:
