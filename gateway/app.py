@@ -23,16 +23,16 @@ from gateway.identity.bootstrap import ensure_first_admin
 from gateway.identity.operator_cache import OperatorCache
 from gateway.models import idempotency_record
 from gateway.operations import operations_router
-from gateway.request_metrics import RequestCounter
 from gateway.routes import ROUTERS
 from gateway.settings import GatewaySettings, load_settings
 from gateway.web_console import mount_console
-from services.runtime import migrations
+from services.runtime import migrations, tracing
 from services.runtime.db import Database
 from services.runtime.idempotency import IdempotentWrites
 from services.runtime.logging_setup import configure_logging
 from services.runtime.nul_guard import NulGuard
 from services.runtime.problems import install_problem_handlers
+from services.runtime.request_metrics import RequestCounter
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,8 @@ def build(
                 trust_env=False,
                 auth=service_auth(settings.service_token_key),
             ) as client:
+                # Its calls carry the request's `traceparent` on to the services.
+                tracing.instrument_httpx_client(client)
                 app.state.downstream = Downstream(
                     client, settings.service_urls, settings.service_timeout_seconds
                 )
@@ -96,9 +98,11 @@ def build(
         lease=timedelta(seconds=settings.idempotency_lease_seconds),
     )
     install_problem_handlers(app)
+    tracing.instrument_app(app)
+    tracing.instrument_engine(db.engine.sync_engine)
 
     app.add_middleware(ReplayedHeader)
-    app.add_middleware(RequestCounter)
+    app.add_middleware(RequestCounter, service="gateway")
     app.add_middleware(NulGuard)
     # Added last, so it runs first: an oversized body is refused before anything reads it.
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
@@ -113,6 +117,11 @@ def build(
 def main() -> None:
     settings = load_settings()
     configure_logging("gateway", settings.log_level)
+    tracing.configure_tracing(
+        "gateway",
+        otlp_endpoint=settings.otel_exporter_otlp_endpoint,
+        traces_dir=settings.traces_dir,
+    )
     uvicorn.Server(server_config(settings, build(settings))).run()
 
 

@@ -52,6 +52,12 @@ class GatewaySettings(BaseSettings):
         2.0, gt=0, le=60, validation_alias="SERVICE_TIMEOUT_SECONDS"
     )
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+    # Tracing export, off by default (services/runtime/tracing.py): an OTLP/HTTP collector's
+    # base URL, and/or a directory for one JSON line per span.
+    otel_exporter_otlp_endpoint: str | None = Field(
+        None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    traces_dir: Path | None = Field(None, validation_alias="TRACES_DIR")
     # How long the bearer check trusts an operator row it read
     # (see gateway/identity/operator_cache.py).
     operator_cache_seconds: float = Field(

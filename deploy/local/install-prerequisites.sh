@@ -2,7 +2,8 @@
 # Installs the Debian packages that `make run` and `make test` need and that are missing:
 # a JDK (runs the Kafka broker), Maven (fetches its jars), the PostgreSQL server (tests) and
 # Chromium (the console's browser tests drive it headless through Playwright), and Python's
-# venv module where Debian ships it apart (`make` creates the project's .venv with it).
+# venv module where Debian ships it apart (`make` creates the project's .venv with it), and
+# Prometheus (its promtool checks the alert rules).
 # Does nothing on a machine that has them; needs root (or sudo) only when it installs.
 set -euo pipefail
 
@@ -14,6 +15,8 @@ missing=()
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+# promtool checks the alert rules (deploy/prometheus); prometheus itself is in the same package.
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 "${BASE_PYTHON:-python3}" -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)

@@ -25,6 +25,10 @@ class CloudEvent(BaseModel):
     subject: str | None = None
     datacontenttype: str = "application/json"
     data: dict[str, Any]
+    # The CloudEvents distributed-tracing extension: the W3C trace context of the span that
+    # wrote the event, so its consumers' spans join the same trace.
+    traceparent: str | None = None
+    tracestate: str | None = None
 
     @classmethod
     def wrap(
@@ -35,6 +39,7 @@ class CloudEvent(BaseModel):
         subject: str | None,
         event_id: str | None = None,
         time: datetime | None = None,
+        traceparent: str | None = None,
     ) -> Self:
         return cls(
             id=event_id or str(uuid4()),
@@ -43,6 +48,7 @@ class CloudEvent(BaseModel):
             time=time or datetime.now(UTC),
             subject=subject,
             data=data.model_dump(mode="json"),
+            traceparent=traceparent,
         )
 
     def to_bytes(self) -> bytes:

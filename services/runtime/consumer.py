@@ -31,8 +31,13 @@ from services.contracts.registry import EVENT_TYPES
 from services.contracts.topics import dlq
 from services.runtime.db import Database, dialect_insert, utcnow
 from services.runtime.dead_letters import DLQ_CONSUMER_HEADER, REPLAY_FOR_HEADER, header
-from services.runtime.metrics import EVENT_HANDLING_SECONDS, EVENTS_CONSUMED
+from services.runtime.metrics import (
+    EVENT_HANDLING_SECONDS,
+    EVENTS_CONSUMED,
+    EVENTS_DEAD_LETTERED,
+)
 from services.runtime.producer import Producer
+from services.runtime.tracing import consuming, consuming_batch
 
 log = logging.getLogger(__name__)
 
@@ -313,9 +318,11 @@ class EventConsumer:
                     run.append(item)
                 else:
                     assert item.handler is not None
-                    await item.handler(
-                        Delivery(session=session, event=item.event, topic=item.topic), item.data
-                    )
+                    event = item.event
+                    with consuming(item.topic, event.type, event.id, event.traceparent):
+                        await item.handler(
+                            Delivery(session=session, event=event, topic=item.topic), item.data
+                        )
             if run:
                 await self._run_batch(session, run)
         # Nothing new was written when all were duplicates.
@@ -349,7 +356,8 @@ class EventConsumer:
             # Parsed, always: a schema-invalid record is answered by a per-event `invalid` one.
             assert item.data is not None
             events.append(Incoming(item.event, item.data))
-        await handler(session, events)
+        with consuming_batch(run[0].topic, [item.event.traceparent for item in run]):
+            await handler(session, events)
 
     async def _route(
         self, topic: str, record: "ConsumerRecord[bytes, bytes]"
@@ -483,6 +491,7 @@ class EventConsumer:
                 (DLQ_CONSUMER_HEADER, self.service.encode()),
             ],
         )
+        EVENTS_DEAD_LETTERED.labels(self.service, topic).inc()
 
 
 async def _raw_body(message: StreamMessage[Any]) -> bytes:

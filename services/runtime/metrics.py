@@ -1,6 +1,6 @@
 """Prometheus metrics shared by the services (exposed on /metrics)."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 OUTBOX_PUBLISHED = Counter("outbox_published_total", "Outbox rows published to Kafka", ["service"])
 EVENTS_CONSUMED = Counter(
@@ -11,4 +11,15 @@ EVENT_HANDLING_SECONDS = Histogram(
 )
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"]
+)
+EVENTS_DEAD_LETTERED = Counter(
+    "events_dead_lettered_total",
+    "Records a consumer put on a dead-letter topic, by the topic they came from",
+    ["service", "topic"],
+)
+OUTBOX_BACKLOG = Gauge("outbox_backlog", "Outbox rows not yet published", ["service"])
+OUTBOX_OLDEST_AGE = Gauge(
+    "outbox_oldest_age_seconds",
+    "Age of the oldest outbox row not yet published (0 when none)",
+    ["service"],
 )

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from services.contracts.envelope import CloudEvent, EventData
 from services.runtime.db import utcnow
 from services.runtime.messaging_tables import OUTBOX_BUCKETS
+from services.runtime.tracing import current_traceparent
 
 
 def bucket_of(key: str) -> int:
@@ -71,7 +72,13 @@ class Outbox:
         subject: str | None = None,
         event_id: str | None = None,
     ) -> CloudEvent:
-        cloud_event = CloudEvent.wrap(data, source=self.source, subject=subject, event_id=event_id)
+        cloud_event = CloudEvent.wrap(
+            data,
+            source=self.source,
+            subject=subject,
+            event_id=event_id,
+            traceparent=current_traceparent(),
+        )
         await self.write(session, [_row(cloud_event, topic, key)])
         return cloud_event
 
@@ -117,7 +124,13 @@ class Pending:
         event_id: str | None = None,
     ) -> CloudEvent:
         source = self.outbox.source
-        cloud_event = CloudEvent.wrap(data, source=source, subject=subject, event_id=event_id)
+        cloud_event = CloudEvent.wrap(
+            data,
+            source=source,
+            subject=subject,
+            event_id=event_id,
+            traceparent=current_traceparent(),
+        )
         self.rows.append(_row(cloud_event, topic, key))
         return cloud_event
 

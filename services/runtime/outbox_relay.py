@@ -13,13 +13,13 @@ import uuid
 from datetime import timedelta
 
 import asyncpg
-from sqlalchemy import Table, delete, insert, or_, select, update
+from sqlalchemy import Table, delete, func, insert, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from services.runtime.db import Database, utcnow
 from services.runtime.messaging_tables import OUTBOX_BUCKETS
-from services.runtime.metrics import OUTBOX_PUBLISHED
+from services.runtime.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
 from services.runtime.outbox import CHANNEL
 from services.runtime.producer import Producer
 
@@ -29,6 +29,8 @@ LEASE_SECONDS = 15.0
 # Leases are renewed a few times per lease period, not on every round: a round per committed
 # event would otherwise cost an UPDATE and a SELECT more than the publishing itself.
 LEASE_RENEW_SECONDS = 3.0
+# The backlog gauges cost one aggregate query; a scrape every 15 s needs no fresher figure.
+MEASURE_SECONDS = 5.0
 
 
 class OutboxRelay:
@@ -57,6 +59,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._held: list[int] = []
         self._claimed_at = float("-inf")
+        self._measured_at = float("-inf")
         self._task: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
 
@@ -118,6 +121,7 @@ class OutboxRelay:
         while True:
             try:
                 published = await self.publish_once()
+                await self._measure_backlog()
                 backoff = self.interval
                 if published >= self.batch_size:
                     continue
@@ -133,6 +137,25 @@ class OutboxRelay:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
+
+    async def _measure_backlog(self) -> None:
+        """Set the backlog gauges: every row of the table, whichever relay holds its bucket, so
+        a replica whose relay is stuck shows in every replica's figures."""
+        loop_time = asyncio.get_running_loop().time()
+        if loop_time - self._measured_at < MEASURE_SECONDS:
+            return
+        self._measured_at = loop_time
+        async with self.db.transaction() as session:
+            count, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(self.outbox.c.created_at)).select_from(
+                        self.outbox
+                    )
+                )
+            ).one()
+        OUTBOX_BACKLOG.labels(self.service).set(count)
+        age = 0.0 if oldest is None else (utcnow() - oldest).total_seconds()
+        OUTBOX_OLDEST_AGE.labels(self.service).set(max(age, 0.0))
 
     async def _claim_buckets(self) -> list[int]:
         now = utcnow()

@@ -19,7 +19,7 @@ from sqlalchemy import MetaData, Table, text
 
 from services.contracts.envelope import EventData
 from services.contracts.topics import ALL_TOPICS
-from services.runtime import migrations
+from services.runtime import migrations, tracing
 from services.runtime.consumer import EventConsumer
 from services.runtime.db import Database
 from services.runtime.health import health_router
@@ -30,6 +30,7 @@ from services.runtime.outbox import Outbox
 from services.runtime.outbox_relay import OutboxRelay
 from services.runtime.problems import install_problem_handlers
 from services.runtime.producer import Producer
+from services.runtime.request_metrics import RequestCounter
 from services.runtime.service_auth import require_service_token
 from services.runtime.settings import ServiceSettings
 from services.runtime.topics_admin import ensure_topics
@@ -183,7 +184,10 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     app.state.service_token_key = settings.service_token_key
     app.state.idempotency = runtime.idempotency
     install_problem_handlers(app)
+    tracing.instrument_app(app)
+    tracing.instrument_engine(runtime.db.engine.sync_engine)
     app.add_middleware(NulGuard)
+    app.add_middleware(RequestCounter, service=spec.name)
 
     async def database_ready() -> None:
         async with runtime.db.sessions() as session:
@@ -209,6 +213,11 @@ def run(spec: ServiceSpec) -> None:
     """Run the service until SIGINT/SIGTERM; uvicorn's shutdown runs the lifespan's cleanup.
     The settings are read from the environment here, once: a bad value stops the start."""
     settings = spec.settings()
+    tracing.configure_tracing(
+        spec.name,
+        otlp_endpoint=settings.otel_exporter_otlp_endpoint,
+        traces_dir=settings.traces_dir,
+    )
     uvicorn.run(
         create_app(spec, settings),
         host=settings.host,

@@ -71,6 +71,12 @@ class ServiceSettings(BaseSettings):
     consumer_batch_size: int = Field(100, ge=1, le=1000, validation_alias="CONSUMER_BATCH_SIZE")
     consumer_workers: ConsumerWorkers = 3
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+    # Tracing export, off by default (services/runtime/tracing.py): an OTLP/HTTP collector's
+    # base URL, and/or a directory for one JSON line per span.
+    otel_exporter_otlp_endpoint: str | None = Field(
+        None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    traces_dir: Path | None = Field(None, validation_alias="TRACES_DIR")
     # How long an Idempotency-Key's answer is kept (the IETF draft suggests a day), and how
     # long a claimed key may stay in flight before a retry may take it over (a dead process).
     idempotency_ttl_seconds: float = Field(86400, gt=0, validation_alias="IDEMPOTENCY_TTL_SECONDS")

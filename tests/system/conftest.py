@@ -35,6 +35,8 @@ class System:
     # run` does); tests that call a service's internal API sign with it like the gateway.
     service_token_key: str = ""
     token: str = ""
+    # Where the processes' logs (and, for a TRACED module, their spans) go; None: not kept.
+    log_dir: Path | None = None
 
     def topic(self, name: str) -> str:
         return f"{self.prefix}{name}"
@@ -95,6 +97,12 @@ def system(
             # An app's report for a profile never announced is dead-lettered after this long
             # (600 s by default); long enough for a loaded machine's customers service.
             "ACTIVITY_UNKNOWN_PROFILE_GRACE_SECONDS": "10",
+            # A module that sets TRACED reads every process's spans back from these files.
+            **(
+                {"TRACES_DIR": str(log_dir / "traces")}
+                if getattr(request.module, "TRACED", False)
+                else {}
+            ),
         },
     )
     # Created before the processes start; they find it in DATA_DIR.
@@ -105,6 +113,7 @@ def system(
         prefix,
         kafka_bootstrap_servers,
         {p.name: p for p in processes},
+        log_dir=log_dir,
         service_token_key=service_token_key,
     )
     response = httpx.post(

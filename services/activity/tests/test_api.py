@@ -93,3 +93,14 @@ def test_settings_come_from_the_environment_and_refuse_nonsense(
     monkeypatch.setenv("ACTIVITY_DEFAULT_DEVICE_POLICY", "kick_everyone")
     with pytest.raises(ValidationError):
         ActivitySettings()
+
+
+async def test_requests_are_counted_by_route_template_and_status(api: httpx.AsyncClient) -> None:
+    from services.runtime.metrics import HTTP_REQUESTS
+
+    counted = HTTP_REQUESTS.labels("activity", "GET", "/customers/{customer_id}/devices", "200")
+    before = counted._value.get()
+    assert (await api.get(f"{BASE}/devices")).status_code == 200
+    assert counted._value.get() == before + 1
+    metrics = (await api.get("/metrics")).text
+    assert 'http_requests_total{method="GET",route="/customers/{customer_id}/devices"' in metrics

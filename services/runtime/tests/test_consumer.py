@@ -16,6 +16,7 @@ from services.contracts.webshop import OrderRefundedV1
 from services.runtime.consumer import Delivery, EventConsumer, PoisonMessage
 from services.runtime.db import Database
 from services.runtime.logging_setup import JsonFormatter
+from services.runtime.metrics import EVENTS_DEAD_LETTERED
 from services.runtime.tests._helpers import (
     RecordingProducer,
     consumer_record,
@@ -114,8 +115,12 @@ async def test_invalid_json_goes_to_the_dlq_as_it_was(harness: Harness) -> None:
         TOPIC, raw, key=b"customer-9", partition=4, offset=17, headers=[("trace", b"abc")]
     )
 
+    dead_lettered = EVENTS_DEAD_LETTERED.labels("test", TOPIC)
+    before = dead_lettered._value.get()
+
     assert await harness.consumer.process(TOPIC, record) == "dead_lettered"
 
+    assert dead_lettered._value.get() == before + 1
     [sent] = harness.producer.sent
     assert sent.topic == "customers.events.dlq"
     assert (sent.value, sent.key) == (raw, b"customer-9")

@@ -351,6 +351,32 @@ async def test_two_relays_on_one_database_publish_each_row_in_key_order(
     _assert_each_once_in_key_order(received, written)
 
 
+async def test_the_backlog_gauges_count_unpublished_rows_and_the_oldest_ones_age(
+    sqlite_db: Database, tables: Tables
+) -> None:
+    from services.runtime.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
+
+    relay = _relay(sqlite_db, tables, RecordingProducer().as_producer())
+    relay.service = f"gauges-{uuid.uuid4().hex[:6]}"
+    await _write(sqlite_db, tables, ["a", "b", "c"])
+    async with sqlite_db.transaction() as session:
+        await session.execute(
+            update(tables.outbox)
+            .where(tables.outbox.c.key == "a")
+            .values(created_at=datetime.now(UTC) - timedelta(minutes=10))
+        )
+    await relay._measure_backlog()
+    assert OUTBOX_BACKLOG.labels(relay.service)._value.get() == 3
+    assert 600 <= OUTBOX_OLDEST_AGE.labels(relay.service)._value.get() < 660
+
+    await relay._ensure_lease_rows()
+    await relay.publish_once()
+    relay._measured_at = float("-inf")
+    await relay._measure_backlog()
+    assert OUTBOX_BACKLOG.labels(relay.service)._value.get() == 0
+    assert OUTBOX_OLDEST_AGE.labels(relay.service)._value.get() == 0
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("db", ["postgres"], indirect=True)
 async def test_a_commit_in_another_process_wakes_the_relay_on_postgresql(

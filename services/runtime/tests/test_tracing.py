@@ -1,0 +1,119 @@
+"""The trace context rides the outbox and the consumer: an event carries the `traceparent` of
+the span that wrote it, and its handling is a child span of that one (in-memory exporter)."""
+
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from services.contracts.envelope import CloudEvent
+from services.runtime.consumer import Delivery
+from services.runtime.db import Database
+from services.runtime.outbox import Outbox
+from services.runtime.tests._helpers import consumer_record, outbox_rows
+from services.runtime.tests.conftest import Tables
+from services.runtime.tests.test_consumer import CREATED, TOPIC, Harness
+from services.runtime.tracing import consuming_batch, current_traceparent
+
+_EXPORTER = InMemorySpanExporter()
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        # The global provider can be set once per process; the first test to need it sets it.
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    if not getattr(provider, "_tvcm_test_exporter", False):
+        provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
+        provider._tvcm_test_exporter = True  # type: ignore[attr-defined]
+    _EXPORTER.clear()
+    yield _EXPORTER
+    _EXPORTER.clear()
+
+
+async def test_an_outbox_event_carries_the_traceparent_of_its_writer(
+    sqlite_db: Database, tables: Tables, spans: InMemorySpanExporter
+) -> None:
+    outbox = Outbox(tables.outbox, source="/services/test", on_commit=lambda: None)
+    with trace.get_tracer("test").start_as_current_span("write") as span:
+        async with sqlite_db.transaction() as session:
+            await outbox.add(session, CREATED, topic=TOPIC, key="customer-1")
+    [row] = await outbox_rows(sqlite_db, tables.outbox)
+    context = span.get_span_context()
+    assert (row.event.traceparent or "").startswith(
+        f"00-{context.trace_id:032x}-{context.span_id:016x}-"
+    )
+
+
+async def test_outside_any_span_an_event_has_no_traceparent(
+    sqlite_db: Database, tables: Tables, spans: InMemorySpanExporter
+) -> None:
+    assert current_traceparent() is None
+    outbox = Outbox(tables.outbox, source="/services/test", on_commit=lambda: None)
+    async with sqlite_db.transaction() as session:
+        await outbox.add(session, CREATED, topic=TOPIC, key="customer-1")
+    [row] = await outbox_rows(sqlite_db, tables.outbox)
+    assert row.event.traceparent is None
+    assert "traceparent" not in row.event.to_bytes().decode()
+
+
+async def test_handling_is_a_child_of_the_writer_and_what_it_writes_stays_in_the_trace(
+    db: Database, tables: Tables, spans: InMemorySpanExporter
+) -> None:
+    harness = Harness(db, tables)
+    outbox = Outbox(tables.outbox, source="/services/test", on_commit=lambda: None)
+    written: list[CloudEvent] = []
+
+    async def handle(delivery: Delivery, data: object) -> None:
+        written.append(
+            await outbox.add(delivery.session, CREATED, topic="billing.events", key="customer-1")
+        )
+
+    harness.consumer.handlers[TOPIC][CREATED.event_type] = (type(CREATED), handle)
+    trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    event = CloudEvent.wrap(
+        CREATED, source="/tests", subject=None, traceparent=f"00-{trace_id}-{parent_id}-01"
+    )
+    record = consumer_record(TOPIC, event.to_bytes())
+
+    assert await harness.consumer.process(TOPIC, record) == "handled"
+
+    [span] = [s for s in spans.get_finished_spans() if s.kind is SpanKind.CONSUMER]
+    assert span.name == "customers.events process customer.created.v1"
+    assert f"{span.context.trace_id:032x}" == trace_id
+    assert span.parent is not None and f"{span.parent.span_id:016x}" == parent_id
+    assert span.attributes is not None
+    assert span.attributes["messaging.message.id"] == event.id
+    [out] = written
+    assert (out.traceparent or "").startswith(f"00-{trace_id}-{span.context.span_id:016x}-")
+
+
+async def test_an_event_without_traceparent_starts_a_trace_of_its_own(
+    sqlite_db: Database, tables: Tables, spans: InMemorySpanExporter
+) -> None:
+    harness = Harness(sqlite_db, tables)
+    record = consumer_record(TOPIC, CloudEvent.wrap(CREATED, source="/t", subject=None).to_bytes())
+    with trace.get_tracer("test").start_as_current_span("unrelated"):
+        assert await harness.consumer.process(TOPIC, record) == "handled"
+    [span] = [s for s in spans.get_finished_spans() if s.kind is SpanKind.CONSUMER]
+    assert span.parent is None
+
+
+def test_a_batch_run_is_one_span_linked_to_each_events_writer(
+    spans: InMemorySpanExporter,
+) -> None:
+    writers = [("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"), ("a" * 32, "b" * 16)]
+    with consuming_batch("apps.events", [f"00-{t}-{s}-01" for t, s in writers] + [None]):
+        pass
+    [span] = spans.get_finished_spans()
+    assert span.name == "apps.events process batch"
+    assert span.parent is None
+    assert [
+        (f"{link.context.trace_id:032x}", f"{link.context.span_id:016x}") for link in span.links
+    ] == writers
