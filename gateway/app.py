@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from gateway.body_limit import BodyLimit
 from gateway.clients import ServiceClients
-from gateway.downstream import Downstream
+from gateway.downstream import Downstream, service_auth
 from gateway.idempotent_writes import ReplayedHeader
 from gateway.identity.bootstrap import ensure_first_admin
 from gateway.identity.operator_cache import OperatorCache
@@ -65,8 +65,12 @@ def build(
             await ensure_first_admin(db, settings)
             # One client for every call to every service: its connection pool is shared.
             # trust_env=False: calls between our own services never go through a proxy.
+            # auth: every call, whoever makes it, carries the service token the services check.
             async with httpx.AsyncClient(
-                transport=transport, timeout=settings.service_timeout_seconds, trust_env=False
+                transport=transport,
+                timeout=settings.service_timeout_seconds,
+                trust_env=False,
+                auth=service_auth(settings.service_token_key),
             ) as client:
                 # Its calls carry the request's `traceparent` on to the services.
                 tracing.instrument_httpx_client(client)

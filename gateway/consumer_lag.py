@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from gateway.schemas.stats import PartitionLag, ServiceLag
+from services.runtime.kafka_security import KafkaSecurity
 
 
 def group_id(prefix: str, service: str) -> str:
@@ -19,15 +20,22 @@ def group_id(prefix: str, service: str) -> str:
 
 
 async def consumer_lag(
-    bootstrap_servers: str, prefix: str, services: Sequence[str], *, timeout_seconds: float
+    bootstrap_servers: str,
+    prefix: str,
+    services: Sequence[str],
+    *,
+    timeout_seconds: float,
+    security: KafkaSecurity | None = None,
 ) -> list[ServiceLag]:
     """Lag per service and partition, read from the broker with one admin client and one
     group-less consumer (which only asks for end offsets and never joins a group)."""
     request_timeout_ms = int(timeout_seconds * 1000)
+    options = (security or KafkaSecurity()).client_options()
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap_servers,
         client_id="gateway-stats",
         request_timeout_ms=request_timeout_ms,
+        **options,
     )
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
@@ -35,6 +43,7 @@ async def consumer_lag(
         group_id=None,
         enable_auto_commit=False,
         request_timeout_ms=request_timeout_ms,
+        **options,
     )
     await admin.start()
     try:

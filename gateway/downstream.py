@@ -10,6 +10,7 @@ stored answer (`Idempotent-Replayed`), for the gateway's answer to say so too.
 """
 
 import asyncio
+import contextvars
 import json
 import time
 from collections.abc import Mapping, MutableMapping, Sequence
@@ -22,6 +23,7 @@ from pydantic import TypeAdapter, ValidationError
 from gateway.metrics import DOWNSTREAM_SECONDS
 from services.runtime.idempotency import HEADER, REPLAYED_HEADER
 from services.runtime.problems import Problem
+from services.runtime.service_auth import SYSTEM_ACTOR, ServiceTokenAuth
 
 T = TypeVar("T")
 QueryParams = Sequence[tuple[str, str | int]]
@@ -31,6 +33,18 @@ REPLAYED_STATE = "idempotent_replayed"
 
 # Problem members that describe the problem itself; the rest (errors, field, ...) travel along.
 _PROBLEM_CORE = {"type", "title", "status", "detail", "instance"}
+
+
+# Who the gateway is acting for, set when a request's caller is authenticated
+# (gateway/identity/auth.py) and carried in each call's service token, so the service's own
+# logs name the operator as the audit log does ("alice", or "api_key:<name>" for a machine).
+acting_for: contextvars.ContextVar[str] = contextvars.ContextVar("acting_for", default=SYSTEM_ACTOR)
+
+
+def service_auth(key: str) -> ServiceTokenAuth:
+    """The authentication of the one shared client: every call to a service carries a fresh
+    service token naming the operator of the request being served."""
+    return ServiceTokenAuth(key, actor=acting_for.get)
 
 
 def segment(value: str) -> str:
@@ -167,6 +181,10 @@ def problem_from(service: str, response: httpx.Response) -> Problem:
     status = response.status_code
     if status >= 500 and status != 503:
         return bad_answer(service, f"failed ({status})")
+    if status == 401:
+        # The service refused the gateway itself, not the operator: a deployment whose
+        # SERVICE_TOKEN_SECRET differs between the two. Not the client's fault, nor its 401.
+        return bad_answer(service, "refused the gateway's service token (SERVICE_TOKEN_SECRET)")
     body = _json_object(response)
     title = str(body.get("title") or response.reason_phrase or "Error")
     detail = body.get("detail")

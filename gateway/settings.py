@@ -1,7 +1,5 @@
 """Settings of the gateway, read from the environment (see the field aliases for the names)."""
 
-import os
-import secrets
 from pathlib import Path
 from typing import Self
 
@@ -9,51 +7,15 @@ import httpx
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.runtime.settings import DEFAULT_DATA_DIR, sqlite_url
+from services.runtime.kafka_security import KafkaSecurity
+from services.runtime.secret_files import is_weak_secret, resolve_secret
+from services.runtime.settings import DEFAULT_DATA_DIR, SERVICE_TOKEN_SECRET_FILE, sqlite_url
+
+__all__ = ["JWT_SECRET_FILE", "GatewaySettings", "is_weak_secret", "load_settings"]
 
 SERVICE_NAMES = ("customers", "billing", "tickets", "activity")
 JWT_SECRET_FILE = "gateway_jwt_secret"
-MIN_SECRET_LENGTH = 32
 MIN_ADMIN_PASSWORD_LENGTH = 8
-# Values people paste from examples; refused in production whatever their length.
-_KNOWN_WEAK_SECRETS = {
-    "changeme",
-    "change-me",
-    "changethis",
-    "secret",
-    "jwt_secret",
-    "jwt-secret",
-    "password",
-    "development",
-    "dev",
-    "test",
-}
-
-
-def is_weak_secret(secret: str) -> bool:
-    """Too short, a known placeholder, or built from a handful of characters ("aaaa...")."""
-    if secret.lower() in _KNOWN_WEAK_SECRETS or len(secret) < MIN_SECRET_LENGTH:
-        return True
-    return len(set(secret)) < 10
-
-
-def _read_or_create_secret(path: Path) -> str:
-    """The secret stored at `path`, created (readable by the owner only) on first use."""
-    if path.exists():
-        stored = path.read_text(encoding="utf-8").strip()
-        if stored:
-            return stored
-    path.parent.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48)
-    # O_EXCL: if two processes start at once, one writes and the other reads its secret, so
-    # both sign and verify tokens with the same key.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="utf-8").strip()
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(secret)
-    return secret
 
 
 class GatewaySettings(BaseSettings):
@@ -72,6 +34,10 @@ class GatewaySettings(BaseSettings):
     )
     jwt_secret: SecretStr | None = Field(
         None, validation_alias="JWT_SECRET", description="unset: generated into DATA_DIR"
+    )
+    # Signs the short-lived token the gateway adds to every call to a service (shared with them).
+    service_token_secret: SecretStr | None = Field(
+        None, validation_alias="SERVICE_TOKEN_SECRET", description="unset: generated into DATA_DIR"
     )
     access_token_minutes: int = Field(30, ge=1, le=24 * 60, validation_alias="ACCESS_TOKEN_MINUTES")
     admin_username: str = Field(
@@ -116,6 +82,10 @@ class GatewaySettings(BaseSettings):
         "localhost:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
     )
     kafka_topic_prefix: str = Field("", validation_alias="KAFKA_TOPIC_PREFIX")
+    kafka_security_protocol: str = Field("PLAINTEXT", validation_alias="KAFKA_SECURITY_PROTOCOL")
+    kafka_sasl_mechanism: str = Field("SCRAM-SHA-512", validation_alias="KAFKA_SASL_MECHANISM")
+    kafka_sasl_username: str | None = Field(None, validation_alias="KAFKA_SASL_USERNAME")
+    kafka_sasl_password: SecretStr | None = Field(None, validation_alias="KAFKA_SASL_PASSWORD")
     kafka_timeout_seconds: float = Field(
         5.0, gt=0, le=60, validation_alias="STATS_KAFKA_TIMEOUT_SECONDS"
     )
@@ -133,6 +103,18 @@ class GatewaySettings(BaseSettings):
         return self.environment.lower() in ("production", "prod")
 
     @property
+    def kafka_security(self) -> KafkaSecurity:
+        """The stats page's and the dead-letter desk's Kafka credentials (the gateway's user)."""
+        return KafkaSecurity.model_validate(
+            {
+                "protocol": self.kafka_security_protocol,
+                "sasl_mechanism": self.kafka_sasl_mechanism,
+                "sasl_username": self.kafka_sasl_username,
+                "sasl_password": self.kafka_sasl_password,
+            }
+        )
+
+    @property
     def service_urls(self) -> dict[str, str]:
         return {
             "customers": self.customers_url,
@@ -145,23 +127,24 @@ class GatewaySettings(BaseSettings):
     def _resolve_defaults_and_refuse_weak_secrets(self) -> Self:
         if not self.database_url:
             self.database_url = sqlite_url("gateway", self.data_dir)
+        self.kafka_security  # noqa: B018 - refuses SASL without credentials at start
         admin_password = self.admin_password.get_secret_value() if self.admin_password else None
         if admin_password is not None and len(admin_password) < MIN_ADMIN_PASSWORD_LENGTH:
             raise ValueError(
                 f"ADMIN_PASSWORD needs at least {MIN_ADMIN_PASSWORD_LENGTH} characters"
             )
-        if self.is_production:
-            # Replicas of a stateless gateway must share the key, so a per-host generated file
-            # would sign tokens the other replicas refuse: production names its secret.
-            if self.jwt_secret is None:
-                raise ValueError("JWT_SECRET must be set when ENVIRONMENT=production")
-            if is_weak_secret(self.jwt_secret.get_secret_value()):
-                raise ValueError(
-                    f"JWT_SECRET is weak: use at least {MIN_SECRET_LENGTH} random characters"
-                )
-        elif self.jwt_secret is None:
-            # Development: a secret that survives restarts, so tokens stay valid across them.
-            self.jwt_secret = SecretStr(_read_or_create_secret(self.data_dir / JWT_SECRET_FILE))
+        secrets = {"JWT_SECRET": JWT_SECRET_FILE, "SERVICE_TOKEN_SECRET": SERVICE_TOKEN_SECRET_FILE}
+        for name, file_name in secrets.items():
+            field = name.lower()
+            given: SecretStr | None = getattr(self, field)
+            resolved = resolve_secret(
+                name,
+                given.get_secret_value() if given else None,
+                data_dir=self.data_dir,
+                file_name=file_name,
+                production=self.is_production,
+            )
+            setattr(self, field, SecretStr(resolved))
         return self
 
     @property
@@ -169,6 +152,12 @@ class GatewaySettings(BaseSettings):
         """The signing key (always resolved by validation)."""
         assert self.jwt_secret is not None
         return self.jwt_secret.get_secret_value()
+
+    @property
+    def service_token_key(self) -> str:
+        """The key of the service tokens (always resolved by validation)."""
+        assert self.service_token_secret is not None
+        return self.service_token_secret.get_secret_value()
 
 
 def load_settings() -> GatewaySettings:

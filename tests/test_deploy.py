@@ -26,7 +26,9 @@ from pydantic import BaseModel, ValidationError
 from gateway.settings import GatewaySettings
 from services.activity.config import ActivitySettings
 from services.billing.config import BillingSettings
+from services.contracts.topics import ALL_TOPICS, dlq
 from services.customers.config import CustomersSettings
+from services.runtime.service_app import build_runtime
 from services.runtime.settings import ServiceSettings
 from services.tickets.config import TicketsSettings
 
@@ -75,14 +77,20 @@ def settings_of(process: str, env: Mapping[str, str]) -> tuple[BaseModel, ...]:
 
 
 # Values from a fixed set: another member of the set.
-_ALTERNATIVES = {"production": "staging", "INFO": "DEBUG", "reject": "evict_oldest"}
+_ALTERNATIVES = {
+    "production": "staging",
+    "INFO": "DEBUG",
+    "reject": "evict_oldest",
+    "SASL_PLAINTEXT": "SASL_SSL",
+    "SCRAM-SHA-512": "SCRAM-SHA-256",
+}
 
 
 def _mutated(name: str, value: str) -> str:
     """A different value of the same kind, which a process reading `name` must notice."""
     if value in _ALTERNATIVES:
         return _ALTERNATIVES[value]
-    if name == "JWT_SECRET":
+    if name in ("JWT_SECRET", "SERVICE_TOKEN_SECRET"):
         return _strong_secret()
     if value.isdigit():
         return str(int(value) + 1)
@@ -195,7 +203,12 @@ def _secret_template_name() -> str:
 
 def _filled_secret() -> dict[str, str]:
     """The template with the values an operator would put in."""
-    return {**_secret_template(), "JWT_SECRET": _strong_secret(), "ADMIN_PASSWORD": "a-long-pw"}
+    return {
+        **_secret_template(),
+        "JWT_SECRET": _strong_secret(),
+        "SERVICE_TOKEN_SECRET": _strong_secret(),
+        "ADMIN_PASSWORD": "a-long-pw",
+    }
 
 
 @pytest.mark.parametrize("path", _manifest_files(), ids=lambda p: p.name)
@@ -306,6 +319,153 @@ def test_k8s_sets_only_names_the_code_reads() -> None:
 def test_secret_template_placeholders_are_refused_in_production() -> None:
     with pytest.raises(ValidationError, match="JWT_SECRET"):
         settings_of("gateway", _pod_env("gateway", _secret_template()))
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_secret_template_service_token_placeholder_is_refused_in_production(service: str) -> None:
+    secret = {
+        **_filled_secret(),
+        "SERVICE_TOKEN_SECRET": _secret_template()["SERVICE_TOKEN_SECRET"],
+    }
+    with pytest.raises(ValueError, match="SERVICE_TOKEN_SECRET"):
+        settings_of(service, _pod_env(service, secret))
+    with pytest.raises(ValidationError, match="SERVICE_TOKEN_SECRET"):
+        settings_of("gateway", _pod_env("gateway", secret))
+
+
+def test_k8s_gateway_and_services_share_the_service_token_secret() -> None:
+    secret = _filled_secret()
+    gateway = gateway_settings(_pod_env("gateway", secret))
+    for service in SERVICES:
+        settings = service_settings(service, _pod_env(service, secret))
+        assert settings.service_token_key == gateway.service_token_key
+    assert gateway.service_token_key != gateway.jwt_key
+
+
+@pytest.mark.parametrize("process", PROCESSES)
+def test_k8s_every_kafka_client_authenticates_with_its_own_scram_user(process: str) -> None:
+    secret = _filled_secret()
+    env = _pod_env(process, secret)
+    if process == "gateway":
+        security = gateway_settings(env).kafka_security
+    else:
+        security = service_settings(process, env).kafka_security
+    assert security.protocol == "SASL_PLAINTEXT"
+    assert security.sasl_mechanism == "SCRAM-SHA-512"
+    assert security.sasl_username == process
+    assert security.sasl_password is not None
+    assert security.sasl_password.get_secret_value() == secret[f"{process.upper()}_KAFKA_PASSWORD"]
+    options = security.client_options()
+    assert options["sasl_plain_username"] == process
+    assert options["security_protocol"] == "SASL_PLAINTEXT"
+    # The same user reaches Strimzi with the same password Secret key.
+    user = _kafka_user(process)
+    password_ref = user["spec"]["authentication"]["password"]["valueFrom"]["secretKeyRef"]
+    assert user["spec"]["authentication"]["type"] == "scram-sha-512"
+    assert password_ref == {"name": "tvcm-kafka-passwords", "key": process}
+
+
+def _kafka_documents() -> list[dict[str, Any]]:
+    applied = yaml.safe_load((K8S / "kafka" / "kustomization.yaml").read_text(encoding="utf-8"))
+    return [doc for name in applied["resources"] for doc in _k8s_documents(K8S / "kafka" / name)]
+
+
+def _kafka_user(name: str) -> dict[str, Any]:
+    found = [
+        d for d in _kafka_documents() if d["kind"] == "KafkaUser" and d["metadata"]["name"] == name
+    ]
+    assert len(found) == 1, name
+    return found[0]
+
+
+def _acl_grants(name: str) -> set[tuple[str, str, str]]:
+    return {
+        (acl["resource"]["type"], acl["resource"]["name"], operation)
+        for acl in _kafka_user(name)["spec"]["authorization"]["acls"]
+        for operation in acl["operations"]
+        if acl["resource"].get("patternType", "literal") == "literal"
+    }
+
+
+def test_kafka_cluster_listener_wants_scram_and_authorizes_with_acls() -> None:
+    [kafka] = [d for d in _kafka_documents() if d["kind"] == "Kafka"]
+    listeners = kafka["spec"]["kafka"]["listeners"]
+    assert [listener["authentication"]["type"] for listener in listeners] == ["scram-sha-512"]
+    assert kafka["spec"]["kafka"]["authorization"]["type"] == "simple"
+    bootstrap = _one("ConfigMap", "tvcm-config")["data"]["KAFKA_BOOTSTRAP_SERVERS"]
+    assert (
+        bootstrap == f"{kafka['metadata']['name']}-kafka-bootstrap.kafka.svc:{listeners[0]['port']}"
+    )
+    users = [d for d in _kafka_documents() if d["kind"] == "KafkaUser"]
+    assert sorted(u["metadata"]["name"] for u in users) == sorted(PROCESSES)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_kafka_acls_are_what_the_service_s_code_consumes_and_publishes(service: str) -> None:
+    spec = importlib.import_module(f"services.{service}.app").SPEC
+    runtime = build_runtime(spec, spec.settings(database_url="sqlite+aiosqlite:///x.db", port=0))
+    consumed = set(runtime.consumer.handlers)
+    published = {topic for topic, _ in spec.publishes}
+    grants = _acl_grants(service)
+
+    assert {name for kind, name, op in grants if op == "Read" and kind == "topic"} == consumed
+    written = {name for kind, name, op in grants if op == "Write" and kind == "topic"}
+    assert written == published | {dlq(topic) for topic in consumed}
+    assert {name for kind, name, _ in grants if kind == "group"} == {service}
+    # Start-up creates missing topics, nothing more.
+    assert {name for kind, name, op in grants if op == "Create"} == set(ALL_TOPICS)
+    assert {op for kind, _, op in grants} <= {"Read", "Write", "Describe", "Create"}
+
+
+def test_kafka_gateway_reads_only_dead_letters_and_describes_the_services_groups() -> None:
+    grants = _acl_grants("gateway")
+    consumed = _consumed_anywhere()
+    reads = {name for kind, name, op in grants if kind == "topic" and op == "Read"}
+    assert reads == {dlq(topic) for topic in consumed}
+    # A replay sends a dead letter back to the topic it came from.
+    assert {name for kind, name, op in grants if kind == "topic" and op == "Write"} == consumed
+    groups = {(name, op) for kind, name, op in grants if kind == "group"}
+    replay = {("dlq-replay", "Read"), ("dlq-replay", "Describe")}
+    assert groups == {(service, "Describe") for service in SERVICES} | replay
+
+
+def _consumed_anywhere() -> set[str]:
+    topics: set[str] = set()
+    for service in SERVICES:
+        topics |= {
+            name for kind, name, op in _acl_grants(service) if kind == "topic" and op == "Read"
+        }
+    return topics
+
+
+def test_network_policies_deny_by_default_and_let_only_the_gateway_and_prometheus_in() -> None:
+    policies = {p["metadata"]["name"]: p["spec"] for p in _of_kind("NetworkPolicy")}
+    default = policies["default-deny"]
+    assert default["podSelector"] == {}
+    assert set(default["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in default and "egress" not in default
+    for service in SERVICES:
+        labels = _one("Deployment", service)["spec"]["template"]["metadata"]["labels"]
+        [policy] = [
+            p
+            for p in policies.values()
+            if p["podSelector"].get("matchLabels", {}).items() <= labels.items()
+            and p["podSelector"] != {}
+        ]
+        [rule] = policy["ingress"]
+        assert rule["ports"] == [{"protocol": "TCP", "port": "http"}]
+        sources = [
+            (
+                peer.get("namespaceSelector"),
+                peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
+            )
+            for peer in rule["from"]
+        ]
+        gateway_labels = _one("Deployment", "gateway")["spec"]["template"]["metadata"]["labels"]
+        assert (None, gateway_labels["app.kubernetes.io/name"]) in sources
+        assert sorted(name for _, name in sources) == ["gateway", "prometheus"]
+        # Prometheus from its own namespace only.
+        assert all(ns is not None for ns, name in sources if name == "prometheus")
 
 
 # --- compose -----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from services.runtime.migrations import upgrade
 from services.runtime.paging import MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
 from services.runtime.problems import Problem
 from services.runtime.service_app import ServiceSpec, create_app
+from services.runtime.service_auth import ServiceTokenAuth
 from services.tickets.app import SPEC as TICKETS
 
 SPECS = {spec.name: spec for spec in (CUSTOMERS, BILLING, TICKETS, ACTIVITY)}
@@ -67,7 +68,11 @@ def database_urls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 async def clients(database_urls: dict[str, str]) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
     apps = {name: _app(spec, database_urls[name]) for name, spec in SPECS.items()}
     clients = {
-        name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
+        name: httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url=f"http://{name}",
+            auth=ServiceTokenAuth(app.state.service_token_key, actor="tests"),
+        )
         for name, app in apps.items()
     }
     try:

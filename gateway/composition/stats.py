@@ -45,6 +45,7 @@ async def gather_stats(services: ServiceClients, settings: GatewaySettings) -> S
                 settings.kafka_topic_prefix,
                 SERVICE_NAMES,
                 timeout_seconds=settings.kafka_timeout_seconds,
+                security=settings.kafka_security,
             )
         return [row.model_dump() for row in rows]
 

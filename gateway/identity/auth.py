@@ -16,6 +16,7 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from starlette.exceptions import HTTPException
 
 from gateway.deps import DatabaseDep, OperatorCacheDep, SettingsDep
+from gateway.downstream import acting_for
 from gateway.identity import accounts, security
 from gateway.identity.permissions import Permission, Role, allows
 from services.runtime.problems import Problem
@@ -74,6 +75,7 @@ async def get_principal(
             key = await accounts.active_api_key(session, api_key)
         if key is None:
             raise unauthorized("the API key is unknown or revoked")
+        acting_for.set(f"api_key:{key.name}")
         return Principal(kind="api_key", id=key.id, name=key.name, role=Role(key.role))
     if token:
         try:
@@ -91,6 +93,7 @@ async def get_principal(
                 "sign in again",
                 error="invalid_token",
             )
+        acting_for.set(operator.username)
         # The role comes from the database, not the token: a demotion or a disabling takes
         # effect within the operator cache's few seconds instead of when the token expires.
         return Principal(

@@ -43,6 +43,7 @@ def _desk(settings: GatewaySettings) -> DeadLetterDesk:
         settings.kafka_bootstrap_servers,
         prefix=settings.kafka_topic_prefix,
         timeout_seconds=settings.kafka_timeout_seconds,
+        security=settings.kafka_security,
     )
 
 

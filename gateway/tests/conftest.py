@@ -11,11 +11,18 @@ from pydantic import SecretStr
 
 from gateway.app import build
 from gateway.settings import GatewaySettings
-from gateway.tests.services import SERVICE_URLS, InProcessServices, in_process_services
+from gateway.tests.services import (
+    SERVICE_TOKEN_SECRET,
+    SERVICE_URLS,
+    InProcessServices,
+    in_process_services,
+)
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin-password-1"
 JWT_SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+# The gateway under test signs its calls to services with it; real services in a test check
+# it (give them `service_token_secret=SecretStr(SERVICE_TOKEN_SECRET)`).
 
 Headers = dict[str, str]
 
@@ -26,6 +33,7 @@ def make_settings(tmp_path: Path, **changes: object) -> GatewaySettings:
         "data_dir": tmp_path,
         "database_url": f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}",
         "jwt_secret": SecretStr(JWT_SECRET),
+        "service_token_secret": SecretStr(SERVICE_TOKEN_SECRET),
         "admin_username": ADMIN_USERNAME,
         "admin_password": SecretStr(ADMIN_PASSWORD),
         "customers_url": SERVICE_URLS["customers"],

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import delete, select
 
 from services.activity.app import SPEC as ACTIVITY
@@ -26,6 +27,7 @@ from services.contracts.envelope import CloudEvent, EventData
 from services.customers.app import SPEC as CUSTOMERS
 from services.customers.app import batch_workers
 from services.runtime.service_app import Runtime, ServiceSpec, create_app
+from services.runtime.service_auth import ServiceTokenAuth
 from services.runtime.tests._helpers import (
     RecordingProducer,
     consumer_record,
@@ -34,6 +36,8 @@ from services.runtime.tests._helpers import (
 from services.tickets.app import SPEC as TICKETS
 
 SPECS: tuple[ServiceSpec, ...] = (CUSTOMERS, BILLING, TICKETS, ACTIVITY)
+# The gateway under test signs its calls to the services with it; they check it.
+SERVICE_TOKEN_SECRET = "service-token-test-key-0123456789-abcdefghijklmn"
 SERVICE_URLS = {spec.name: f"http://{spec.name}.test" for spec in SPECS}
 _SERVICE_BY_HOST = {httpx.URL(url).host: name for name, url in SERVICE_URLS.items()}
 
@@ -84,7 +88,9 @@ class InProcessServices:
     def client(self, name: str) -> httpx.AsyncClient:
         """A client straight to one service (to seed or read it as the service itself)."""
         return httpx.AsyncClient(
-            transport=self.services[name].transport, base_url=SERVICE_URLS[name]
+            transport=self.services[name].transport,
+            base_url=SERVICE_URLS[name],
+            auth=ServiceTokenAuth(SERVICE_TOKEN_SECRET, actor="tests"),
         )
 
     def calls(self, name: str, method: str | None = None) -> list[httpx.Request]:
@@ -170,7 +176,11 @@ async def in_process_services(
     running: dict[str, RunningService] = {}
     for spec in SPECS:
         url = await migrated_sqlite_url(request, tmp_path, spec)
-        app = create_app(spec, spec.settings(database_url=url, port=0))
+        # The key the gateway under test signs its calls with (conftest.make_settings).
+        settings = spec.settings(
+            database_url=url, port=0, service_token_secret=SecretStr(SERVICE_TOKEN_SECRET)
+        )
+        app = create_app(spec, settings)
         runtime: Runtime = app.state.runtime
         # Nothing reaches Kafka: a dead letter is recorded instead of sent.
         runtime.consumer.producer = RecordingProducer().as_producer()

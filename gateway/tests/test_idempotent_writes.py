@@ -22,6 +22,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from gateway.app import build
@@ -29,7 +30,7 @@ from gateway.idempotent_writes import get_write_services
 from gateway.models import ApiKey, Operator
 from gateway.routes.prefix import API_PREFIX
 from gateway.tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, Headers, make_settings, sign_in
-from gateway.tests.services import SERVICE_URLS
+from gateway.tests.services import SERVICE_TOKEN_SECRET, SERVICE_URLS
 from services.activity.app import SPEC as ACTIVITY
 from services.activity.tests import events as apps_events
 from services.billing.app import SPEC as BILLING
@@ -186,7 +187,11 @@ async def system(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
 
 def service_app(spec: ServiceSpec, db: Database) -> FastAPI:
-    app = create_app(spec, spec.settings(database_url=db.url, port=0))
+    # The key the gateway of `make_settings` signs its calls with, so the services answer it.
+    settings = spec.settings(
+        database_url=db.url, port=0, service_token_secret=SecretStr(SERVICE_TOKEN_SECRET)
+    )
+    app = create_app(spec, settings)
     # Its lifespan (Kafka) is not entered; a dead letter would go to this recorder.
     app.state.runtime.consumer.producer = RecordingProducer().as_producer()
     return app

@@ -1,4 +1,5 @@
-"""Settings: the JWT secret is generated in development and must be strong in production."""
+"""Settings: the JWT and service token secrets are generated in development and must be strong
+in production."""
 
 from pathlib import Path
 
@@ -6,8 +7,10 @@ import pytest
 from pydantic import ValidationError
 
 from gateway.settings import JWT_SECRET_FILE, GatewaySettings, is_weak_secret
+from services.runtime.settings import SERVICE_TOKEN_SECRET_FILE
 
 STRONG = "Zq8!vR2#kL9@xP4$mN7^bT1&cW6*yH3(dF5)"
+OTHER_STRONG = "pW3-nB8_rT5.kM2~xQ7-hJ4_vC9.gL6~sD1"
 
 
 def test_unset_secret_is_generated_once_and_kept_in_the_data_dir(tmp_path: Path) -> None:
@@ -19,23 +22,54 @@ def test_unset_secret_is_generated_once_and_kept_in_the_data_dir(tmp_path: Path)
     secret_file = tmp_path / JWT_SECRET_FILE
     assert secret_file.read_text() == first.jwt_key
     assert secret_file.stat().st_mode & 0o077 == 0
+    assert first.service_token_key == second.service_token_key != first.jwt_key
+    service_file = tmp_path / SERVICE_TOKEN_SECRET_FILE
+    assert service_file.read_text() == first.service_token_key
+    assert service_file.stat().st_mode & 0o077 == 0
 
 
 @pytest.mark.parametrize("secret", [None, "changeme", "short-secret", "a" * 64])
 def test_production_refuses_a_missing_or_weak_secret(tmp_path: Path, secret: str | None) -> None:
-    values = {"environment": "production", "data_dir": tmp_path, "jwt_secret": secret}
+    values = {
+        "environment": "production",
+        "data_dir": tmp_path,
+        "jwt_secret": secret,
+        "service_token_secret": OTHER_STRONG,
+    }
 
     with pytest.raises(ValidationError, match="JWT_SECRET"):
         GatewaySettings.model_validate(values)
     assert not (tmp_path / JWT_SECRET_FILE).exists()
 
 
-def test_production_accepts_a_strong_secret(tmp_path: Path) -> None:
+@pytest.mark.parametrize("secret", [None, "changeme", "short-secret", "a" * 64])
+def test_production_refuses_a_missing_or_weak_service_token_secret(
+    tmp_path: Path, secret: str | None
+) -> None:
+    values = {
+        "environment": "production",
+        "data_dir": tmp_path,
+        "jwt_secret": STRONG,
+        "service_token_secret": secret,
+    }
+
+    with pytest.raises(ValidationError, match="SERVICE_TOKEN_SECRET"):
+        GatewaySettings.model_validate(values)
+    assert not (tmp_path / SERVICE_TOKEN_SECRET_FILE).exists()
+
+
+def test_production_accepts_strong_secrets(tmp_path: Path) -> None:
     settings = GatewaySettings.model_validate(
-        {"environment": "production", "data_dir": tmp_path, "jwt_secret": STRONG}
+        {
+            "environment": "production",
+            "data_dir": tmp_path,
+            "jwt_secret": STRONG,
+            "service_token_secret": OTHER_STRONG,
+        }
     )
 
     assert settings.jwt_key == STRONG
+    assert settings.service_token_key == OTHER_STRONG
 
 
 def test_settings_come_from_the_environment(

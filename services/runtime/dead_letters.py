@@ -22,6 +22,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.runtime.kafka_security import KafkaSecurity
+
 REPLAY_GROUP = "dlq-replay"
 SOURCE_TOPIC_HEADER = "x-dlq-source-topic"
 DLQ_CONSUMER_HEADER = "x-dlq-consumer"
@@ -158,9 +160,15 @@ class DeadLetterDesk:
     """The dead-letter topics of one system (one topic prefix) on one broker."""
 
     def __init__(
-        self, bootstrap_servers: str, *, prefix: str = "", timeout_seconds: float = 10.0
+        self,
+        bootstrap_servers: str,
+        *,
+        prefix: str = "",
+        timeout_seconds: float = 10.0,
+        security: KafkaSecurity | None = None,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.security = security or KafkaSecurity()
         self.prefix = prefix
         self.request_timeout_ms = int(timeout_seconds * 1000)
 
@@ -173,6 +181,7 @@ class DeadLetterDesk:
         # so it cannot take partitions from anyone.
         return AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers,
+            **self.security.client_options(),
             group_id=self.replay_group,
             client_id="dlq-desk",
             enable_auto_commit=False,
@@ -184,6 +193,7 @@ class DeadLetterDesk:
         """The topic's partitions; none if it does not exist (nothing was ever dead-lettered)."""
         admin = AIOKafkaAdminClient(
             bootstrap_servers=self.bootstrap_servers,
+            **self.security.client_options(),
             client_id="dlq-desk",
             request_timeout_ms=self.request_timeout_ms,
         )
@@ -275,6 +285,7 @@ class DeadLetterDesk:
         consumer = self._consumer()
         producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap_servers,
+            **self.security.client_options(),
             client_id="dlq-desk",
             enable_idempotence=True,
             acks="all",

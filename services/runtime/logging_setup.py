@@ -1,11 +1,18 @@
 """Structured JSON logs, one object per line, that never carry a password or a token."""
 
+import contextvars
 import json
 import logging
 import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+# The operator the current request acts for (from the gateway's service token), named in every
+# line logged while serving it.
+current_actor: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "current_actor", default=None
+)
 
 _SECRET_WORDS = r"password|passwd|secret|token|api[_-]?key|authorization"
 _SECRET_PAIRS = re.compile(
@@ -26,6 +33,15 @@ def redact(text: str) -> str:
     return _SECRET_PAIRS.sub(r"\1***", text)
 
 
+class ActorFilter(logging.Filter):
+    """Stamps each record with the request's actor when it is logged (a record may be
+    formatted later, elsewhere, out of the request's context)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.actor = current_actor.get()
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -39,6 +55,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": redact(record.getMessage()),
         }
+        actor = getattr(record, "actor", None)
+        if actor is not None:
+            entry["actor"] = actor
         if record.exc_info:
             entry["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
@@ -47,6 +66,7 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
+    handler.addFilter(ActorFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -6,14 +6,23 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
 
+from services.runtime.kafka_security import KafkaSecurity
+
 Headers = Sequence[tuple[str, bytes]]
 
 
 class Producer:
     """Created before the event loop runs; the aiokafka producer itself is made in `start()`."""
 
-    def __init__(self, bootstrap_servers: str, *, client_id: str) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        client_id: str,
+        security: KafkaSecurity | None = None,
+    ) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.security = security or KafkaSecurity()
         self.client_id = client_id
         self._producer: AIOKafkaProducer | None = None
 
@@ -33,6 +42,7 @@ class Producer:
             acks="all",
             linger_ms=5,
             request_timeout_ms=30000,
+            **self.security.client_options(),
         )
         await self._producer.start()
 

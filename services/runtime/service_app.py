@@ -31,6 +31,7 @@ from services.runtime.outbox_relay import OutboxRelay
 from services.runtime.problems import install_problem_handlers
 from services.runtime.producer import Producer
 from services.runtime.request_metrics import RequestCounter
+from services.runtime.service_auth import require_service_token
 from services.runtime.settings import ServiceSettings
 from services.runtime.topics_admin import ensure_topics
 
@@ -78,7 +79,9 @@ def build_runtime(spec: ServiceSpec, settings: ServiceSettings) -> Runtime:
     tables = spec.metadata.tables
     outbox_table: Table = tables["outbox"]
     db = Database(settings.database_url)
-    producer = Producer(settings.kafka_bootstrap_servers, client_id=spec.name)
+    producer = Producer(
+        settings.kafka_bootstrap_servers, client_id=spec.name, security=settings.kafka_security
+    )
     prefix = settings.kafka_topic_prefix
     relay = OutboxRelay(
         db=db,
@@ -103,6 +106,7 @@ def build_runtime(spec: ServiceSpec, settings: ServiceSettings) -> Runtime:
     broker = KafkaBroker(
         settings.kafka_servers,
         client_id=spec.name,
+        security=settings.kafka_security.faststream(),
         logger=logging.getLogger("faststream"),
         log_level=logging.DEBUG,
         description=f"{spec.name} service",
@@ -148,6 +152,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
             settings.kafka_bootstrap_servers,
             tuple(f"{settings.kafka_topic_prefix}{topic}" for topic in ALL_TOPICS),
             replication_factor=settings.kafka_replication_factor,
+            security=settings.kafka_security,
         )
         await runtime.producer.start()
         await runtime.relay.start()
@@ -176,6 +181,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         docs_url="/docs",
     )
     app.state.runtime = runtime
+    app.state.service_token_key = settings.service_token_key
     app.state.idempotency = runtime.idempotency
     install_problem_handlers(app)
     tracing.instrument_app(app)
@@ -191,7 +197,8 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         await runtime.producer.kafka.client.fetch_all_metadata()
 
     app.include_router(health_router({"database": database_ready, "kafka": kafka_ready}))
-    app.include_router(spec.router)
+    # Every route of the service answers the gateway only; health, metrics and docs stay open.
+    app.include_router(spec.router, dependencies=[Depends(require_service_token)])
 
     asyncapi = AsyncAPI(runtime.broker, title=f"{spec.name} service", schema_version="3.0.0")
 

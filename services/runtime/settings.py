@@ -6,14 +6,21 @@ A service loads its settings once, when it starts (`service_app.run`), and passe
 nothing reads the environment at import time. Tests build settings with field names.
 """
 
+import secrets
 from pathlib import Path
 from typing import Annotated, ClassVar, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.runtime.kafka_security import KafkaSecurity
+from services.runtime.secret_files import is_production, resolve_secret
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = REPO_ROOT / ".run" / "data"
+
+# Where `make run` keeps the generated service token key (services/runtime/service_auth.py).
+SERVICE_TOKEN_SECRET_FILE = "service_token_secret"
 
 Port = Annotated[int, Field(ge=0, le=65535)]
 # With batches off: consumers per topic in the group, partitions processed in parallel (each in
@@ -74,6 +81,16 @@ class ServiceSettings(BaseSettings):
     # long a claimed key may stay in flight before a retry may take it over (a dead process).
     idempotency_ttl_seconds: float = Field(86400, gt=0, validation_alias="IDEMPOTENCY_TTL_SECONDS")
     idempotency_lease_seconds: float = Field(60, gt=0, validation_alias="IDEMPOTENCY_LEASE_SECONDS")
+    # production: SERVICE_TOKEN_SECRET must be given, and strong.
+    environment: str = Field("development", validation_alias="ENVIRONMENT")
+    # Verifies the gateway's service tokens; unset: generated into DATA_DIR (a service's
+    # class), or a key of its own for settings built in code from the base class (tests),
+    # whose callers sign with it (`ServiceTokenAuth(settings.service_token_key)`).
+    service_token_secret: SecretStr | None = Field(None, validation_alias="SERVICE_TOKEN_SECRET")
+    kafka_security_protocol: str = Field("PLAINTEXT", validation_alias="KAFKA_SECURITY_PROTOCOL")
+    kafka_sasl_mechanism: str = Field("SCRAM-SHA-512", validation_alias="KAFKA_SASL_MECHANISM")
+    kafka_sasl_username: str | None = Field(None, validation_alias="KAFKA_SASL_USERNAME")
+    kafka_sasl_password: SecretStr | None = Field(None, validation_alias="KAFKA_SASL_PASSWORD")
 
     @model_validator(mode="after")
     def _database_in_data_dir_by_default(self) -> Self:
@@ -82,6 +99,44 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("database_url is required without a service's settings class")
             self.database_url = sqlite_url(self.service_name, self.data_dir)
         return self
+
+    @model_validator(mode="after")
+    def _resolve_service_token_secret(self) -> Self:
+        given = self.service_token_secret.get_secret_value() if self.service_token_secret else None
+        if given is None and not self.service_name and not is_production(self.environment):
+            self.service_token_secret = SecretStr(secrets.token_urlsafe(48))
+            return self
+        resolved = resolve_secret(
+            "SERVICE_TOKEN_SECRET",
+            given,
+            data_dir=self.data_dir,
+            file_name=SERVICE_TOKEN_SECRET_FILE,
+            production=is_production(self.environment),
+        )
+        self.service_token_secret = SecretStr(resolved)
+        return self
+
+    @model_validator(mode="after")
+    def _kafka_security_is_complete(self) -> Self:
+        self.kafka_security  # noqa: B018 - refuses SASL without credentials at start
+        return self
+
+    @property
+    def service_token_key(self) -> str:
+        assert self.service_token_secret is not None
+        return self.service_token_secret.get_secret_value()
+
+    @property
+    def kafka_security(self) -> KafkaSecurity:
+        """The Kafka credentials of every producer, consumer and admin client of the service."""
+        return KafkaSecurity.model_validate(
+            {
+                "protocol": self.kafka_security_protocol,
+                "sasl_mechanism": self.kafka_sasl_mechanism,
+                "sasl_username": self.kafka_sasl_username,
+                "sasl_password": self.kafka_sasl_password,
+            }
+        )
 
     @property
     def kafka_servers(self) -> list[str]:

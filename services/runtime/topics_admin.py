@@ -8,6 +8,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from services.contracts.topics import PARTITIONS
+from services.runtime.kafka_security import KafkaSecurity
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,14 @@ async def ensure_topics(
     topics: tuple[str, ...],
     partitions: int = PARTITIONS,
     replication_factor: int = 1,
+    security: KafkaSecurity | None = None,
     visible_within_seconds: float = 120.0,
 ) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="topic-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers,
+        client_id="topic-admin",
+        **(security or KafkaSecurity()).client_options(),
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -37,6 +37,7 @@ from deploy.local.processes import service_processes, start_all, stop_all
 from services.customers import listing, seed
 from services.customers.schemas import SortKey
 from services.runtime.db import Database
+from services.runtime.service_auth import ServiceTokenAuth, service_token_secret_in
 
 # Values are str; Any keeps httpx's wider parameter type happy.
 Params = list[tuple[str, Any]]
@@ -186,6 +187,7 @@ async def measure(
     size: int,
     gateway_url: str,
     service_url: str,
+    service_key: str,
     token: str,
     db: Database,
     raw: asyncpg.Connection,
@@ -199,7 +201,10 @@ async def measure(
     gateway = httpx.AsyncClient(
         base_url=gateway_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
     )
-    service = httpx.AsyncClient(base_url=service_url, timeout=60)
+    # Signed as the gateway signs its calls: the service answers nobody else.
+    service = httpx.AsyncClient(
+        base_url=service_url, timeout=60, auth=ServiceTokenAuth(service_key, actor="bench")
+    )
     async with gateway, service:
         for scenario in scenarios():
             row = Row(size, scenario.name)
@@ -341,6 +346,8 @@ def main() -> None:
             )
             if p.name in ("customers", "gateway")
         ]
+        # The key the processes find in DATA_DIR, made before they start.
+        service_key = service_token_secret_in(work)
         start_all(processes)
         stack.callback(stop_all, processes)
         gateway_url = f"http://127.0.0.1:{ports['gateway']}"
@@ -363,7 +370,15 @@ def main() -> None:
                 try:
                     keep = plans if size == sizes[-1] else None
                     return await measure(
-                        size, gateway_url, service_url, token, db, raw, args.requests, keep
+                        size,
+                        gateway_url,
+                        service_url,
+                        service_key,
+                        token,
+                        db,
+                        raw,
+                        args.requests,
+                        keep,
                     )
                 finally:
                     await raw.close()

@@ -39,6 +39,7 @@ from services.customers import seed
 from services.customers.models import Customer
 from services.customers.status import STATUS_RANK
 from services.runtime.db import create_engine
+from services.runtime.service_auth import ServiceTokenAuth, service_token_secret_in
 from services.runtime.topics_admin import ensure_topics
 from tests.bench.apps import _median_spread, cpu_seconds, create_topic
 from tests.bench.customers_list import postgres_server
@@ -134,7 +135,9 @@ async def service_leg(
         else []
     )
     cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    async with httpx.AsyncClient(timeout=timeout) as http:
+    # Signed as the gateway signs its calls, with the key the processes keep in DATA_DIR.
+    auth = ServiceTokenAuth(service_token_secret_in(Path(billing.env["DATA_DIR"])), actor="bench")
+    async with httpx.AsyncClient(timeout=timeout, auth=auth) as http:
         started = time.perf_counter()
         tick = await http.post(f"{billing.url}/scheduler/tick")
         tick.raise_for_status()

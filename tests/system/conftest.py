@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from deploy.local.kafka import REPO_ROOT, free_port
 from deploy.local.processes import SERVICES, ServiceProcess, service_processes, start_all, stop_all
+from services.runtime.service_auth import ServiceTokenAuth, service_token_secret_in
 
 T = TypeVar("T")
 
@@ -30,6 +31,9 @@ class System:
     prefix: str
     kafka: str
     processes: dict[str, ServiceProcess]
+    # The key the services check the gateway's tokens with (generated into DATA_DIR as `make
+    # run` does); tests that call a service's internal API sign with it like the gateway.
+    service_token_key: str = ""
     token: str = ""
     # Where the processes' logs (and, for a TRACED module, their spans) go; None: not kept.
     log_dir: Path | None = None
@@ -46,6 +50,14 @@ class System:
             base_url=self.gateway,
             timeout=10.0,
             headers={"Authorization": f"Bearer {self.token}"} if self.token else {},
+        )
+
+    def service_client(self, name: str) -> httpx.AsyncClient:
+        """A client of service `name`'s internal API, signed as the gateway signs its calls."""
+        return httpx.AsyncClient(
+            base_url=self.processes[name].url,
+            timeout=10.0,
+            auth=ServiceTokenAuth(self.service_token_key, actor="system-tests"),
         )
 
 
@@ -93,9 +105,16 @@ def system(
             ),
         },
     )
+    # Created before the processes start; they find it in DATA_DIR.
+    service_token_key = service_token_secret_in(data_dir)
     start_all(processes)
     system = System(
-        backend, prefix, kafka_bootstrap_servers, {p.name: p for p in processes}, log_dir=log_dir
+        backend,
+        prefix,
+        kafka_bootstrap_servers,
+        {p.name: p for p in processes},
+        log_dir=log_dir,
+        service_token_key=service_token_key,
     )
     response = httpx.post(
         f"{system.gateway}/api/v1/auth/token",

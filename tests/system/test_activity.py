@@ -418,7 +418,7 @@ async def test_favorites_and_recordings_appear_and_go_with_their_profile(
         ]
         kids = await _get(client, f"{base}/favorites", profile_id=kids_id)
         assert [i["item_id"] for i in kids["items"]] == ["ch-cartoons"]
-        async with httpx.AsyncClient(base_url=system.processes["activity"].url) as activity:
+        async with system.service_client("activity") as activity:
             timeline = await _get(activity, f"/customers/{customer_id}/timeline")
         assert [i["kind"] for i in timeline["items"]] == [
             "favorite.added",
@@ -522,7 +522,7 @@ async def test_the_app_simulator_feeds_the_system(system: System) -> None:
             return bool(devices["items"]) and bool(favorites["items"])
 
         await eventually(activity_seen, what="the simulated activity")
-        async with httpx.AsyncClient(base_url=system.processes["activity"].url) as activity:
+        async with system.service_client("activity") as activity:
             stats = await _get(activity, "/stats")
         assert 0 <= stats["devices_online"] <= stats["devices_total"]
         assert stats["devices_total"] >= 1

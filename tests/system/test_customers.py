@@ -20,7 +20,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from services.contracts.apps import DeviceConnectedV1
 from services.contracts.envelope import CloudEvent, EventData
 from services.runtime.paging import Keyset
-from tests.system.conftest import System, eventually
+from services.runtime.service_auth import ServiceTokenAuth
+from tests.system.conftest import ADMIN_USERNAME, System, eventually
 
 
 class Bus:
@@ -226,6 +227,39 @@ async def test_login_change_password_reset_and_last_login(system: System, bus: B
     [event] = await bus.emitted(customer_id, "account.updated.v1")
     assert event["data"]["login"] == f"Mine.{tag}"
     assert "password" not in json.dumps(event)
+
+
+async def test_services_answer_the_gateway_only_and_log_its_operator(system: System) -> None:
+    """The reset works through the gateway, whose token names the operator in the customers
+    service's log; straight to the service it is refused without a token or with a forged one."""
+    tag = uid()
+    async with system.client() as client:
+        customer_id = (await add_customer(client, "Token", f"Check{tag}"))["id"]
+        through_gateway = await client.post(f"/api/v1/customers/{customer_id}/account/password")
+    reset_path = f"/customers/{customer_id}/account/password"
+    forged = ServiceTokenAuth("a-key-the-gateway-does-not-have-0123456789", actor="admin")
+    async with httpx.AsyncClient(base_url=system.processes["customers"].url) as direct:
+        without_token = await direct.post(reset_path)
+        with_forged = await direct.post(reset_path, auth=forged)
+        export = await direct.get("/customers/export.csv")
+        erase = await direct.delete(f"/customers/{customer_id}")
+    async with httpx.AsyncClient(base_url=system.processes["billing"].url) as direct:
+        webshop = await direct.post("/webshops", json={"id": f"w{tag}", "name": "Rogue"})
+        tick = await direct.post("/scheduler/tick")
+
+    assert through_gateway.status_code == 200, through_gateway.text
+    assert through_gateway.json()["password"].isdigit()
+    for refused in (without_token, with_forged, export, erase, webshop, tick):
+        assert refused.status_code == 401, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+    async with system.client() as client:
+        still_there = await client.get(f"/api/v1/customers/{customer_id}")
+    assert still_there.status_code == 200
+    log_lines = system.processes["customers"].log_file.read_text().splitlines()
+    entries = [json.loads(line) for line in log_lines if line.startswith("{")]
+    assert any(
+        entry.get("actor") == ADMIN_USERNAME and reset_path in entry["message"] for entry in entries
+    )
 
 
 async def test_list_filters_search_sort_pages_and_csv(system: System) -> None:

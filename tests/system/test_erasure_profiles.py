@@ -120,7 +120,7 @@ async def _items_at(client: httpx.AsyncClient, path: str) -> list[Any]:
 
 async def _billing_revenue(system: System) -> list[Any]:
     """Billing's revenue per day and currency, straight from the service."""
-    async with httpx.AsyncClient(base_url=system.processes["billing"].url) as billing:
+    async with system.service_client("billing") as billing:
         revenue: list[Any] = (await _json(await billing.get("/stats")))["revenue_per_day"]
     return revenue
 

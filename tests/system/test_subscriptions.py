@@ -143,7 +143,7 @@ async def device_limit(client: httpx.AsyncClient, customer_id: str, limit: int) 
 
 async def tick(system: System) -> Json:
     """One pass of billing's expiry scheduler, on the service's internal API."""
-    async with httpx.AsyncClient(base_url=system.processes["billing"].url) as billing:
+    async with system.service_client("billing") as billing:
         response = await billing.post("/scheduler/tick")
     assert response.status_code == 200, response.text
     body: Json = response.json()

@@ -13,15 +13,20 @@ from services.activity.tests.conftest import Feed
 from services.activity.tests.events import CUSTOMER, activated, connected, favorite, scheduled
 from services.runtime.db import Database
 from services.runtime.service_app import create_app
+from services.runtime.service_auth import ServiceTokenAuth
 
 
 @pytest.fixture
 async def api(db: Database) -> AsyncIterator[httpx.AsyncClient]:
     # No lifespan: the database is migrated by the fixture, and no broker is needed to read.
-    app = create_app(SPEC, ActivitySettings(database_url=db.url, port=0))
+    settings = ActivitySettings(database_url=db.url, port=0)
+    app = create_app(SPEC, settings)
     transport = httpx.ASGITransport(app=app)
+    auth = ServiceTokenAuth(settings.service_token_key, actor="tests")
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://activity") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://activity", auth=auth
+        ) as client:
             yield client
     finally:
         await app.state.runtime.db.dispose()

@@ -28,6 +28,7 @@ from services.contracts.envelope import CloudEvent
 from services.runtime.consumer import Incoming
 from services.runtime.db import Database, utcnow
 from services.runtime.service_app import Runtime, create_app
+from services.runtime.service_auth import ServiceTokenAuth
 from services.runtime.tests._helpers import consumer_record, event_bytes, outbox_rows
 
 NEW = "p-new"
@@ -132,10 +133,12 @@ async def test_erasure_drops_the_held_reports(db: Database, feed: Feed, runtime:
 
 @pytest.fixture
 async def api(db: Database) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(SPEC, SPEC.settings(database_url=db.url, port=0))
+    settings = SPEC.settings(database_url=db.url, port=0)
+    app = create_app(SPEC, settings)
+    auth = ServiceTokenAuth(settings.service_token_key, actor="tests")
     try:
         transport = httpx.ASGITransport(app=app)
-        yield httpx.AsyncClient(transport=transport, base_url="http://activity")
+        yield httpx.AsyncClient(transport=transport, base_url="http://activity", auth=auth)
     finally:
         await app.state.runtime.db.dispose()
 

@@ -22,6 +22,7 @@ from services.runtime.migrations import upgrade
 from services.runtime.outbox import Outbox
 from services.runtime.producer import Producer
 from services.runtime.service_app import Runtime, ServiceSpec, build_runtime, create_app
+from services.runtime.service_auth import ServiceTokenAuth
 
 # Every database-backed test runs once per backend; the PostgreSQL case carries its marker so
 # `-m "not postgres"` keeps a run free of servers.
@@ -327,11 +328,14 @@ def service_api_fixture(spec: ServiceSpec) -> Any:
 
     @pytest.fixture
     async def api(db: Database) -> AsyncIterator[httpx.AsyncClient]:
-        app = create_app(spec, spec.settings(database_url=db.url, port=0))
+        settings = spec.settings(database_url=db.url, port=0)
+        app = create_app(spec, settings)
         transport = httpx.ASGITransport(app=app)
+        # Signed as the gateway signs its calls: the service's token check stays on.
+        auth = ServiceTokenAuth(settings.service_token_key, actor="tests")
         try:
             async with httpx.AsyncClient(
-                transport=transport, base_url=f"http://{spec.name}.test"
+                transport=transport, base_url=f"http://{spec.name}.test", auth=auth
             ) as http:
                 yield http
         finally:

@@ -1,0 +1,132 @@
+"""The gateway's proof to a service that it is the caller: a short-lived HS256 token signed with
+SERVICE_TOKEN_SECRET, sent as `Authorization: Bearer`, naming the operator it acts for.
+
+Services check it in one place (`require_service_token`, mounted by the app factory on every
+route but health, metrics and docs). Whoever calls a service directly (tests, benchmarks, the
+simulator) signs the same way through `ServiceTokenAuth`, never by turning the check off.
+"""
+
+import logging
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import jwt
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.runtime.logging_setup import current_actor
+from services.runtime.secret_files import read_or_create_secret
+from services.runtime.settings import SERVICE_TOKEN_SECRET_FILE
+
+ISSUER = "gateway"
+AUDIENCE = "services"
+# Long enough for one call and its retries, short enough that a token copied out of a log or a
+# trace is worthless a minute later.
+TOKEN_SECONDS = 60
+# Clocks of the gateway's and a service's hosts may differ a little.
+LEEWAY_SECONDS = 10
+ALGORITHM = "HS256"
+# Who a call acts for when no operator is behind it (the gateway's own background work).
+SYSTEM_ACTOR = "gateway"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceCaller:
+    """A verified service token: the operator (or machine) the gateway acts for."""
+
+    actor: str
+
+
+class InvalidServiceToken(Exception):
+    pass
+
+
+def mint_service_token(key: str, *, actor: str, now: float | None = None) -> str:
+    issued = int(time.time() if now is None else now)
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": actor,
+        "iat": issued,
+        "exp": issued + TOKEN_SECONDS,
+    }
+    return jwt.encode(claims, key, algorithm=ALGORITHM)
+
+
+def read_service_token(key: str, token: str) -> ServiceCaller:
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["iss", "aud", "sub", "iat", "exp"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise InvalidServiceToken("the service token has expired") from None
+    except jwt.PyJWTError as error:
+        raise InvalidServiceToken(f"the service token is not valid ({error})") from None
+    actor = claims["sub"]
+    if not isinstance(actor, str) or not actor:
+        raise InvalidServiceToken("the service token names no actor")
+    return ServiceCaller(actor=actor)
+
+
+class ServiceTokenAuth(httpx.Auth):
+    """httpx authentication that signs a fresh service token for every request.
+
+    `actor` is called per request (the gateway reads the operator of the request it serves)."""
+
+    def __init__(self, key: str, actor: str | Callable[[], str] = SYSTEM_ACTOR) -> None:
+        self._key = key
+        self._actor = actor
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        actor = self._actor() if callable(self._actor) else self._actor
+        request.headers["Authorization"] = f"Bearer {mint_service_token(self._key, actor=actor)}"
+        yield request
+
+
+def service_token_secret_in(data_dir: Path) -> str:
+    """The development secret `make run` keeps in DATA_DIR (for harnesses that call services
+    started with a DATA_DIR and no SERVICE_TOKEN_SECRET)."""
+    return read_or_create_secret(data_dir / SERVICE_TOKEN_SECRET_FILE)
+
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ServiceToken",
+    description="A service token signed by the gateway (see services/runtime/service_auth.py).",
+)
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    # An HTTPException: the shared problem handler keeps its WWW-Authenticate header (RFC 9110).
+    return HTTPException(401, detail, headers={"WWW-Authenticate": 'Bearer realm="services"'})
+
+
+async def require_service_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ServiceCaller:
+    """The caller's verified service token, or 401 problem+json."""
+    if credentials is None:
+        raise _unauthorized("a service token is required: services answer the gateway only")
+    key: str = request.app.state.service_token_key
+    try:
+        caller = read_service_token(key, credentials.credentials)
+    except InvalidServiceToken as invalid:
+        raise _unauthorized(str(invalid)) from None
+    current_actor.set(caller.actor)
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        # Every write names who asked for it in the service's own log, not only the gateway's.
+        log.info("%s %s by %s", request.method, request.url.path, caller.actor)
+    return caller

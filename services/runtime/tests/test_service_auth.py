@@ -1,0 +1,74 @@
+"""The service token: what it carries, what a service refuses, and the actor in the logs."""
+
+import json
+import logging
+
+import httpx
+import pytest
+from fastapi import APIRouter, Depends, FastAPI
+
+from services.runtime.logging_setup import ActorFilter, JsonFormatter
+from services.runtime.problems import install_problem_handlers
+from services.runtime.service_auth import (
+    TOKEN_SECONDS,
+    InvalidServiceToken,
+    ServiceTokenAuth,
+    mint_service_token,
+    read_service_token,
+    require_service_token,
+)
+
+KEY = "k" * 16 + "0123456789abcdefghij"
+
+
+def test_a_token_names_its_actor_and_expires() -> None:
+    token = mint_service_token(KEY, actor="alice")
+
+    assert read_service_token(KEY, token).actor == "alice"
+    with pytest.raises(InvalidServiceToken, match="expired"):
+        read_service_token(KEY, mint_service_token(KEY, actor="alice", now=0))
+
+
+def test_a_token_of_another_key_or_none_at_all_is_refused() -> None:
+    with pytest.raises(InvalidServiceToken, match="not valid"):
+        read_service_token(KEY, mint_service_token("another" + KEY, actor="alice"))
+    with pytest.raises(InvalidServiceToken, match="not valid"):
+        read_service_token(KEY, "not-a-token")
+
+
+def test_a_token_lives_one_minute() -> None:
+    assert TOKEN_SECONDS == 60
+
+
+async def test_a_route_behind_the_check_answers_a_signed_call_and_logs_its_actor(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    router = APIRouter()
+    written: list[str] = []
+
+    @router.post("/things")
+    async def create_thing() -> dict[str, str]:
+        logging.getLogger("tests.things").info("thing created")
+        written.append("thing")
+        return {"ok": "yes"}
+
+    app = FastAPI()
+    app.state.service_token_key = KEY
+    install_problem_handlers(app)
+    app.include_router(router, dependencies=[Depends(require_service_token)])
+    transport = httpx.ASGITransport(app=app)
+    formatter = JsonFormatter("tests")
+    caplog.handler.addFilter(ActorFilter())
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        refused = await client.post("/things")
+        with caplog.at_level(logging.INFO):
+            answered = await client.post("/things", auth=ServiceTokenAuth(KEY, actor="alice"))
+
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert answered.status_code == 200
+    assert written == ["thing"]
+    lines = [json.loads(formatter.format(record)) for record in caplog.records]
+    assert {"message": "POST /things by alice", "actor": "alice"}.items() <= lines[0].items()
+    assert {"message": "thing created", "actor": "alice"}.items() <= lines[1].items()
+    assert "actor" not in json.loads(formatter.format(logging.makeLogRecord({"msg": "idle"})))
