@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from gateway.body_limit import BodyLimit
 from gateway.clients import ServiceClients
+from gateway.docs_page import mount_docs
 from gateway.downstream import Downstream, service_auth
 from gateway.idempotent_writes import ReplayedHeader
 from gateway.identity.bootstrap import ensure_first_admin
@@ -87,7 +88,8 @@ def build(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # gateway/docs_page.py serves /docs, without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = db
@@ -109,6 +111,7 @@ def build(
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
 
     mount_console(app)
+    mount_docs(app)
     app.include_router(operations_router(app))
     for router in ROUTERS:
         app.include_router(router)

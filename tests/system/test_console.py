@@ -388,3 +388,23 @@ async def test_an_expired_access_token_is_refreshed_without_signing_in_again(
         page.get_by_role("alert").filter(has_text="wrong username or password")
     ).to_be_visible()
     await assert_accessible(page, "a refused sign-in")
+
+
+async def test_the_api_docs_render_from_the_gateway_alone_under_the_consoles_csp(
+    system: System, page: Page
+) -> None:
+    """Swagger UI at /docs: every file from the gateway (the page fixture fails on any other
+    request), no inline script, and no Content-Security-Policy violation while it renders."""
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    answer = await page.goto("/docs")
+    assert answer is not None and answer.ok
+    assert answer.headers["content-security-policy"].startswith("default-src 'self'")
+    await expect(page.locator(".opblock").first).to_be_visible(timeout=20_000)
+    await expect(page.get_by_text("/api/v1/customers").first).to_be_visible()
+    assert violations == []
