@@ -3,9 +3,7 @@ where the cluster has it) on a cluster, where each service has its own user and 
 its topics and consumer group (deploy/k8s/kafka-users.yaml). Every producer, consumer and admin
 client of the runtime and the gateway takes its options from here."""
 
-import os
 import ssl
-from collections.abc import Mapping
 from typing import Any, Literal
 
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
@@ -67,13 +65,3 @@ class KafkaSecurity(BaseModel):
             ssl_context=context,
             use_ssl=self.uses_tls,
         )
-
-
-def kafka_security_from(env: Mapping[str, str] = os.environ) -> KafkaSecurity:
-    values = {
-        "protocol": env.get("KAFKA_SECURITY_PROTOCOL") or None,
-        "sasl_mechanism": env.get("KAFKA_SASL_MECHANISM") or None,
-        "sasl_username": env.get("KAFKA_SASL_USERNAME") or None,
-        "sasl_password": env.get("KAFKA_SASL_PASSWORD") or None,
-    }
-    return KafkaSecurity.model_validate({k: v for k, v in values.items() if v is not None})
