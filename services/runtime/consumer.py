@@ -146,10 +146,11 @@ class EventConsumer:
         return register
 
     def on_batch(
-        self, topic: str, *models: type[EventData]
+        self, topic: str, *models: type[EventData], invalid: InvalidHandler | None = None
     ) -> Callable[[BatchHandler], BatchHandler]:
         """Register one handler for all of `models` on `topic` that takes them together: each
-        run of consecutive records of these types in a partition's poll, in arrival order.
+        run of consecutive records of these types in a partition's poll, in arrival order;
+        optionally `invalid` (per event) for those whose payload violates the schema.
 
         Where the set-based apply fails, the run is redone in halves, down to a batch of one,
         so a poison record goes to the dead-letter topic alone and its neighbours stay batched.
@@ -159,6 +160,8 @@ class EventConsumer:
             self._batched.add(handler)
             for model in models:
                 self.handlers.setdefault(topic, {})[model.event_type] = (model, handler)
+                if invalid is not None:
+                    self.invalid_handlers[(topic, model.event_type)] = invalid
             return handler
 
         return register
