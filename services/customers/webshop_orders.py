@@ -15,6 +15,7 @@ from typing import Any, cast
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Table, bindparam, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
 
 from services.contracts import topics
 from services.contracts.customers import (
@@ -81,7 +82,7 @@ class _Buyers:
 async def _known_buyers(session: AsyncSession, orders: Sequence[OrderPaidV1]) -> _Buyers:
     pairs = {(o.webshop_id, o.buyer.external_id) for o in orders if o.buyer.external_id}
     emails = {o.buyer.email.lower() for o in orders}
-    match = CUSTOMER.c.search_email.in_(emails)
+    match: ColumnElement[bool] = CUSTOMER.c.search_email.in_(emails)
     if pairs:
         match = or_(tuple_(CUSTOMER.c.webshop_id, CUSTOMER.c.external_id).in_(pairs), match)
     rows = await session.execute(
