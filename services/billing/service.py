@@ -456,6 +456,21 @@ async def apply_orders(
         )
     )
     recorded = {(webshop_id, order_id, kind) for webshop_id, order_id, kind in rows}
+    # Read once and held here for the batch: `resolve_sale` then finds the catalog in the
+    # session's identity map (which holds only what something references) without a query.
+    catalog = [
+        *await session.scalars(
+            select(Webshop).where(Webshop.id.in_({p.order.webshop_id for p in placed}))
+        ),
+        *await session.scalars(
+            select(Product).where(
+                Product.id.in_(
+                    {p.order.product_id for p in placed}
+                    | {e for p in placed for e in p.order.extra_product_ids}
+                )
+            )
+        ),
+    ]
     subscriptions = {
         s.customer_id: s
         for s in await session.scalars(
@@ -473,6 +488,7 @@ async def apply_orders(
         if subscription is not None:
             recorded.add((item.order.webshop_id, item.order.order_id, kind))
     await session.flush()
+    del catalog
     if extras:
         await session.execute(
             delete(SubscriptionExtra).where(SubscriptionExtra.subscription_id.in_(list(extras)))
