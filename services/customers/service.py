@@ -5,9 +5,9 @@ account in account.py.)"""
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, func, select, tuple_
+from sqlalchemy import Row, Table, bindparam, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts import topics
@@ -28,10 +28,12 @@ from services.customers.schemas import (
     CustomerPublic,
     SubscriptionSummary,
 )
-from services.customers.status import STATUS_RANK, follow_activated
+from services.customers.status import STATUS_RANK, follow_activated_batch
 from services.runtime.db import utcnow
 from services.runtime.outbox import EventSink, Outbox
 from services.runtime.problems import Problem, field_error
+
+WEBSHOP_ORDER = cast(Table, WebshopOrder.__table__)
 
 
 def set_names(customer: Customer, first_name: str, last_name: str) -> None:
@@ -264,53 +266,56 @@ async def handle_subscriptions_activated(
 ) -> None:
     """Copy each subscription summary onto its customer; the first one of a webshop order
     answers the webshop (order.accepted, with the generated password, which is then
-    forgotten). A batch's customers, accounts and orders are read with one select each."""
-    ids = {e.customer_id for e in events}
-    customers = {
-        c.id: c for c in (await session.scalars(select(Customer).where(Customer.id.in_(ids))))
+    forgotten). A batch's customers and orders are read with one select each and written
+    with one UPDATE run each, without ORM objects."""
+    found = await follow_activated_batch(session, events)
+    keys = {(e.webshop_id, e.order_id) for e in events if e.order_id}
+    if not keys:
+        return
+    orders = {
+        (row.webshop_id, row.order_id): row
+        for row in await session.execute(
+            select(
+                WEBSHOP_ORDER.c.webshop_id,
+                WEBSHOP_ORDER.c.order_id,
+                WEBSHOP_ORDER.c.reply,
+                WEBSHOP_ORDER.c.generated_password,
+            ).where(tuple_(WEBSHOP_ORDER.c.webshop_id, WEBSHOP_ORDER.c.order_id).in_(keys))
+        )
     }
-    accounts = {
-        a.customer_id: a
-        for a in (await session.scalars(select(Account).where(Account.customer_id.in_(ids))))
-    }
-    order_keys = {(e.webshop_id, e.order_id) for e in events if e.order_id}
-    pending_orders = (
-        {
-            (o.webshop_id, o.order_id): o
-            for o in await session.scalars(
-                select(WebshopOrder).where(
-                    tuple_(WebshopOrder.webshop_id, WebshopOrder.order_id).in_(order_keys)
-                )
-            )
-        }
-        if order_keys
-        else {}
-    )
+    answered: list[dict[str, Any]] = []
     for event in events:
-        customer = customers.get(event.customer_id)
-        if customer is None:
-            continue  # erased meanwhile; nothing to follow
-        account = accounts.get(event.customer_id)
-        follow_activated(customer, event, disabled=account.disabled if account else False)
-        if not event.order_id or account is None:
+        login = found.get(event.customer_id)
+        if not event.order_id or login is None:
             continue
-        pending = pending_orders.get((event.webshop_id, event.order_id))
-        if pending is not None and pending.reply == "pending":
-            await outbox.add(
-                session,
-                OrderAcceptedV1(
-                    order_id=event.order_id,
-                    customer_id=customer.id,
-                    login=account.login,
-                    password=pending.generated_password,
-                    expires_at=event.expires_at,
-                ),
-                topic=topics.WEBSHOP_REPLIES,
-                key=event.order_id,
-                subject=customer.id,
+        key = (event.webshop_id, event.order_id)
+        pending = orders.pop(key, None)  # popped: a second summary of it finds none
+        if pending is None or pending.reply != "pending":
+            continue
+        await outbox.add(
+            session,
+            OrderAcceptedV1(
+                order_id=event.order_id,
+                customer_id=event.customer_id,
+                login=login,
+                password=pending.generated_password,
+                expires_at=event.expires_at,
+            ),
+            topic=topics.WEBSHOP_REPLIES,
+            key=event.order_id,
+            subject=event.customer_id,
+        )
+        answered.append({"b_webshop": key[0], "b_order": key[1]})
+    if answered:
+        await session.execute(
+            update(WEBSHOP_ORDER)
+            .where(
+                WEBSHOP_ORDER.c.webshop_id == bindparam("b_webshop"),
+                WEBSHOP_ORDER.c.order_id == bindparam("b_order"),
             )
-            pending.reply = "accepted"
-            pending.generated_password = None
+            .values(reply="accepted", generated_password=None),
+            answered,
+        )
 
 
 async def handle_subscription_rejected(
