@@ -19,7 +19,7 @@ DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 RULES_DIR = DEPLOY / "prometheus"
 DASHBOARD = DEPLOY / "grafana" / "tvcm.json"
 # Names that end like the metrics we define; PromQL functions and labels never do.
-METRIC_NAME = re.compile(r"\b[a-z_]+(?:_total|_seconds|_seconds_bucket|_backlog)\b")
+METRIC_NAME = re.compile(r"\b[a-z_]+(?:_total|_seconds|_seconds_bucket|_backlog|_lag)\b")
 
 
 def _promtool() -> str:

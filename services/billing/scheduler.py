@@ -325,6 +325,8 @@ class ExpiryScheduler:
         )
 
     def start(self) -> None:
+        # Counted from the start: a scheduler whose every pass fails is behind from then on.
+        SCHEDULER_LAST_TICK.labels("billing").set_to_current_time()
         self._task = asyncio.create_task(self._run(), name="billing-expiry-scheduler")
 
     async def stop(self) -> None:

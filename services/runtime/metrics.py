@@ -31,6 +31,6 @@ CONSUMER_LAG = Gauge(
 )
 SCHEDULER_LAST_TICK = Gauge(
     "scheduler_last_tick_timestamp_seconds",
-    "When the service's scheduler last completed a pass over what is due (Unix time; 0: never)",
+    "When the service's scheduler last completed a pass over what is due, or started (Unix time)",
     ["service"],
 )
