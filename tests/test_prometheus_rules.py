@@ -14,6 +14,8 @@ from prometheus_client import REGISTRY
 
 import gateway.metrics
 import services.runtime.metrics
+from deploy.local.processes import DEFAULT_PORTS
+from deploy.local.prometheus import MAKE_RUN_CONFIG, rules_with_durations, scrape_config
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 RULES_DIR = DEPLOY / "prometheus"
@@ -79,3 +81,25 @@ def test_the_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
     checked = tmp_path / "dashboard-queries.yml"
     checked.write_text(yaml.safe_dump(rules))
     _run("check", "rules", str(checked))
+
+
+def test_make_runs_prometheus_config_scrapes_every_process_with_the_rules() -> None:
+    assert "SUCCESS" in _run("check", "config", "prometheus.yml")
+    config = yaml.safe_load(MAKE_RUN_CONFIG.read_text())
+    assert config == scrape_config(DEFAULT_PORTS, rule_files=["alerts.yml"])
+
+
+def test_a_tests_copy_of_the_rules_changes_only_their_durations() -> None:
+    rules = yaml.safe_load((RULES_DIR / "alerts.yml").read_text())
+    short = rules_with_durations(rules, hold="5s", window="20s")
+    [lag] = [r for g in short["groups"] for r in g["rules"] if r["alert"] == "ConsumerLagGrowing"]
+    assert lag["for"] == "5s"
+    assert "deriv(consumer_lag[20s])" in lag["expr"] and "> 1000" in lag["expr"]
+    unchanged = [
+        {key: value for key, value in rule.items() if key not in ("for", "expr")}
+        for group in (rules, short)
+        for g in group["groups"]
+        for rule in g["rules"]
+    ]
+    half = len(unchanged) // 2
+    assert unchanged[:half] == unchanged[half:]
