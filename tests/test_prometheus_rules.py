@@ -51,14 +51,14 @@ def _rule_expressions() -> list[str]:
     return [r["expr"] for group in rules["groups"] for r in group["rules"]]
 
 
-def _dashboard_expressions() -> list[str]:
+def dashboard_expressions() -> list[str]:
     dashboard = json.loads(DASHBOARD.read_text())
     return [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
 
 
 def test_every_metric_the_rules_and_the_dashboard_query_is_exposed() -> None:
     assert services.runtime.metrics and gateway.metrics  # their metrics are registered
-    expressions = _rule_expressions() + _dashboard_expressions()
+    expressions = _rule_expressions() + dashboard_expressions()
     queried = {name for expr in expressions for name in METRIC_NAME.findall(expr)}
     exposed = set(REGISTRY._names_to_collectors)
     assert queried, "no metric found in the rules"
@@ -73,7 +73,7 @@ def test_the_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
                 "name": "dashboard",
                 "rules": [
                     {"record": f"dashboard:panel{i}", "expr": expr}
-                    for i, expr in enumerate(_dashboard_expressions())
+                    for i, expr in enumerate(dashboard_expressions())
                 ],
             }
         ]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import signal
 import subprocess
 import time
@@ -25,7 +24,7 @@ import pytest
 import yaml
 from aiokafka import AIOKafkaProducer
 
-from deploy.local.kafka import REPO_ROOT, free_port
+from deploy.local.kafka import free_port
 from deploy.local.prometheus import (
     RULES,
     LocalPrometheus,
@@ -37,14 +36,12 @@ from deploy.local.prometheus import (
 from services.contracts.apps import DeviceHeartbeatV1
 from services.contracts.envelope import CloudEvent
 from tests.system.conftest import System, Webshop, eventually, order_paid
+from tests.test_prometheus_rules import METRIC_NAME, dashboard_expressions
 
 PROCESS_ENV = {"CONSUMER_LAG_INTERVAL_SECONDS": "1"}
 # One backend is enough to show Prometheus what every process exposes.
 pytestmark = pytest.mark.parametrize("system", ["sqlite"], indirect=True, scope="module")
 
-DASHBOARD = REPO_ROOT / "deploy" / "grafana" / "tvcm.json"
-# Metric names in a PromQL query: words before `(`-less positions that end like ours do.
-METRIC_NAME = re.compile(r"\b[a-z_]+(?:_total|_seconds|_seconds_bucket|_backlog|_lag)\b")
 STOPPED = "activity"
 LAG_ALERT = "ConsumerLagGrowing"
 
@@ -117,10 +114,7 @@ async def test_every_metric_the_dashboard_queries_is_in_prometheus(
     await webshop.send(poison)
     await webshop.dead_letter(poison)
 
-    panels = json.loads(DASHBOARD.read_text())["panels"]
-    queried = {
-        name for p in panels for t in p["targets"] for name in METRIC_NAME.findall(t["expr"])
-    }
+    queried = {name for expr in dashboard_expressions() for name in METRIC_NAME.findall(expr)}
     assert len(queried) >= 10
 
     def missing() -> set[str]:
