@@ -151,6 +151,11 @@ def main() -> None:
         MAKE_RUN_CONFIG, run_dir / "prometheus", DEFAULT_PORT, run_dir / "logs" / "prometheus.log"
     )
     prometheus.start()
+
+    def stop_on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops it as Ctrl-C does, Prometheus with it
+
+    signal.signal(signal.SIGTERM, stop_on_term)
     print(
         f"prometheus on {prometheus.url} scraping {', '.join(DEFAULT_PORTS)}"
         f" (alerts: {prometheus.url}/alerts); log {prometheus.log_file}; Ctrl-C stops it",
