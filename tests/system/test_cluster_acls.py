@@ -22,6 +22,8 @@ from deploy.kafka_acls import PROCESSES, all_acls
 from deploy.local.cluster import unused_port
 from deploy.local.kafka import REPO_ROOT, LocalKafkaCluster
 from deploy.local.kafka_auth import ADMIN, ClusterAuth
+from deploy.simulator.__main__ import play
+from deploy.simulator.apps import AppSimulator, made_up
 from services.contracts.topics import ALL_TOPICS, APPS_EVENTS, BILLING_EVENTS
 from services.runtime.kafka_security import KafkaSecurity
 from services.runtime.topics_admin import ensure_topics
@@ -131,3 +133,19 @@ async def test_a_client_without_valid_credentials_is_refused(
     )
     with pytest.raises(KafkaConnectionError):
         await topics_seen(**wrong.client_options())
+
+
+async def test_the_app_simulator_plays_onto_the_cluster_as_its_admin(
+    secured: tuple[LocalKafkaCluster, ClusterAuth],
+) -> None:
+    kafka, auth = secured
+    simulator = AppSimulator([made_up("c0ffee00-0000-4000-8000-0000000000b1")], seed=3)
+    counts = await play(
+        simulator,
+        events=5,
+        rate=0,
+        bootstrap_servers=kafka.bootstrap_servers,
+        topic=APPS_EVENTS,
+        kafka_options=auth.security(ADMIN).client_options(),
+    )
+    assert sum(counts.values()) == 5
