@@ -141,7 +141,7 @@ class LocalCluster:
             env |= self.kafka_auth.client_env(ADMIN)
         return env
 
-    def _kafka_env(self) -> dict[str, dict[str, str]]:
+    def process_kafka_env(self) -> dict[str, dict[str, str]]:
         """Each process's own Kafka user, for its environment alone."""
         if self.kafka_auth is None:
             return {}
@@ -193,7 +193,7 @@ class LocalCluster:
                     database_urls=databases,
                     extra_env=env,
                     replica=replica,
-                    process_env=self._kafka_env(),
+                    process_env=self.process_kafka_env(),
                 )
             start_all(self.processes, timeout=timeout)
         except BaseException:
