@@ -19,10 +19,10 @@ from typing import Final
 
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import for_code
-from aiokafka.protocol.admin import CreateAclsRequest_v1
+from aiokafka.protocol.admin import CreateAclsRequest_v1, DescribeAclsRequest
 from aiokafka.protocol.api import Request
 
-from deploy.kafka_acls import Acl
+from deploy.kafka_acls import Acl, Operation, Resource
 from services.runtime.kafka_security import KafkaSecurity
 
 MECHANISM: Final = "SCRAM-SHA-512"
@@ -36,8 +36,9 @@ SUPER_USERS: Final = (ADMIN, BROKER)
 SCRAM_ITERATIONS: Final = 4096
 
 # The Kafka protocol's codes (org.apache.kafka.common.acl / resource).
-_RESOURCE_TYPES: Final = {"topic": 2, "group": 3}
-_OPERATIONS: Final = {"Read": 3, "Write": 4, "Create": 5, "Describe": 8}
+_RESOURCE_TYPES: Final[dict[Resource, int]] = {"topic": 2, "group": 3}
+_OPERATIONS: Final[dict[Operation, int]] = {"Read": 3, "Write": 4, "Create": 5, "Describe": 8}
+_ANY: Final = 1
 _LITERAL: Final = 3
 _ALLOW: Final = 3
 
@@ -169,3 +170,41 @@ async def create_acls(bootstrap_servers: str, security: KafkaSecurity, acls: Ite
     ]
     if refused:
         raise RuntimeError("the brokers refused ACLs: " + "; ".join(refused))
+
+
+async def describe_acls(bootstrap_servers: str, security: KafkaSecurity) -> frozenset[Acl]:
+    """Every ACL the cluster holds (with the admin user's `security`), as `Acl`s; an ACL of a
+    kind `Acl` cannot say (a deny, a prefix, a host, another resource) is an error."""
+    request = DescribeAclsRequest(_ANY, None, _ANY, None, None, _ANY, _ANY)
+    client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, **security.client_options())
+    await client.bootstrap()
+    try:
+        response = await client.send(client.get_random_node(), request)
+    finally:
+        await client.close()
+    if response.error_code != 0:
+        raise RuntimeError(f"DescribeAcls: {for_code(response.error_code).__name__}")
+    resources = {code: name for name, code in _RESOURCE_TYPES.items()}
+    operations = {code: name for name, code in _OPERATIONS.items()}
+    found = set()
+    for resource_type, name, pattern, acls in response.resources:
+        for principal, host, operation, permission in acls:
+            if (
+                resource_type not in resources
+                or operation not in operations
+                or (pattern, host, permission) != (_LITERAL, "*", _ALLOW)
+                or not principal.startswith("User:")
+            ):
+                raise RuntimeError(
+                    f"an ACL this cluster does not make: {resource_type} {name} {pattern} "
+                    f"{principal} {host} {operation} {permission}"
+                )
+            found.add(
+                Acl(
+                    principal.removeprefix("User:"),
+                    resources[resource_type],
+                    name,
+                    operations[operation],
+                )
+            )
+    return frozenset(found)

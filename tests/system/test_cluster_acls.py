@@ -21,7 +21,7 @@ from aiokafka.errors import (
 from deploy.kafka_acls import PROCESSES, all_acls
 from deploy.local.cluster import unused_port
 from deploy.local.kafka import REPO_ROOT, LocalKafkaCluster
-from deploy.local.kafka_auth import ADMIN, ClusterAuth
+from deploy.local.kafka_auth import ADMIN, ClusterAuth, describe_acls
 from deploy.simulator.__main__ import play
 from deploy.simulator.apps import AppSimulator, made_up
 from services.contracts.topics import ALL_TOPICS, APPS_EVENTS, BILLING_EVENTS
@@ -59,6 +59,13 @@ def producer(kafka: LocalKafkaCluster, security: KafkaSecurity) -> AIOKafkaProdu
         request_timeout_ms=10000,
         **security.client_options(),
     )
+
+
+async def test_the_brokers_hold_exactly_the_acls_derived_from_the_code(
+    secured: tuple[LocalKafkaCluster, ClusterAuth],
+) -> None:
+    kafka, auth = secured
+    assert await describe_acls(kafka.bootstrap_servers, auth.security(ADMIN)) == all_acls()
 
 
 async def test_a_service_s_user_may_not_write_another_service_s_topic(
