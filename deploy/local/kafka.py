@@ -28,13 +28,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, Final
+from typing import IO, Any, Final
 
 from aiokafka.client import AIOKafkaClient
 
-if TYPE_CHECKING:
-    from deploy.kafka_acls import Acl
-    from deploy.local.kafka_auth import ClusterAuth
+from deploy.kafka_acls import Acl
+from deploy.local.kafka_auth import ADMIN, ClusterAuth, create_acls
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 KAFKA_VERSION: Final = "4.1.1"
@@ -281,8 +280,6 @@ class LocalKafka:
         """aiokafka keywords for the admin user (empty without auth): what setup and probes use."""
         if self.auth is None:
             return {}
-        from deploy.local.kafka_auth import ADMIN
-
         return self.auth.security(ADMIN).client_options()
 
     @property
@@ -552,8 +549,6 @@ class LocalKafkaCluster:
         return self.nodes[0].client_options
 
     def _create_acls(self) -> None:
-        from deploy.local.kafka_auth import ADMIN, create_acls
-
         assert self.auth is not None
         security = self.auth.security(ADMIN)
         # A thread of its own, so this works even when the caller runs inside an event loop.
