@@ -9,6 +9,7 @@ line; a process is given its own password in its environment (`client_env`), not
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import os
@@ -153,35 +154,55 @@ class _CreateAcls(Request[CreateAclsRequest_v1]):  # type: ignore[misc]  # untyp
         )
 
 
-async def create_acls(bootstrap_servers: str, security: KafkaSecurity, acls: Iterable[Acl]) -> None:
-    """Create `acls` (allow, any host) with the admin user's `security`; creating one that
+async def create_acls(
+    bootstrap_servers: str,
+    security: KafkaSecurity,
+    acls: Iterable[Acl],
+    *,
+    timeout: float = 60.0,
+) -> None:
+    """Create `acls` (allow, any host) with the admin user's `security`, and return once every
+    broker applies them: each learns of them from the metadata log a moment later, and a
+    service starting in between would be refused what it is allowed. Creating an ACL that
     exists already changes nothing, so this may run again on a cluster that has them."""
     request = _CreateAcls(acls)
+    wanted = frozenset(request.acls)
     client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, **security.client_options())
-    await client.bootstrap()
     try:
+        await client.bootstrap()
         response = await client.send(client.get_random_node(), request)
+        refused = [
+            f"{acl}: {for_code(code).__name__} {message or ''}".strip()
+            for acl, (code, message) in zip(request.acls, response.creation_responses, strict=True)
+            if code != 0
+        ]
+        if refused:
+            raise RuntimeError("the brokers refused ACLs: " + "; ".join(refused))
+        async with asyncio.timeout(timeout):
+            for broker in client.cluster.brokers():
+                while True:
+                    if wanted <= await _acls_of(client, broker.nodeId):
+                        break
+                    await asyncio.sleep(0.1)
     finally:
         await client.close()
-    refused = [
-        f"{acl}: {for_code(code).__name__} {message or ''}".strip()
-        for acl, (code, message) in zip(request.acls, response.creation_responses, strict=True)
-        if code != 0
-    ]
-    if refused:
-        raise RuntimeError("the brokers refused ACLs: " + "; ".join(refused))
 
 
 async def describe_acls(bootstrap_servers: str, security: KafkaSecurity) -> frozenset[Acl]:
     """Every ACL the cluster holds (with the admin user's `security`), as `Acl`s; an ACL of a
     kind `Acl` cannot say (a deny, a prefix, a host, another resource) is an error."""
-    request = DescribeAclsRequest(_ANY, None, _ANY, None, None, _ANY, _ANY)
     client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, **security.client_options())
-    await client.bootstrap()
     try:
-        response = await client.send(client.get_random_node(), request)
+        await client.bootstrap()
+        return await _acls_of(client, client.get_random_node())
     finally:
         await client.close()
+
+
+async def _acls_of(client: AIOKafkaClient, node_id: int) -> frozenset[Acl]:
+    """The ACLs broker `node_id` holds: each answers from the metadata it has applied."""
+    request = DescribeAclsRequest(_ANY, None, _ANY, None, None, _ANY, _ANY)
+    response = await client.send(node_id, request)
     if response.error_code != 0:
         raise RuntimeError(f"DescribeAcls: {for_code(response.error_code).__name__}")
     resources = {code: name for name, code in _RESOURCE_TYPES.items()}
