@@ -16,7 +16,7 @@ from services.contracts.customers import (
 )
 from services.contracts.envelope import CloudEvent
 from services.contracts.webshop import OrderRefundedV1
-from services.runtime.consumer import Delivery, Incoming
+from services.runtime.consumer import Delivery, Incoming, Traced
 from services.runtime.db import utcnow
 from services.runtime.outbox import EventSink
 from services.runtime.service_app import Runtime
@@ -54,12 +54,19 @@ def register(rt: Runtime) -> None:
     @rt.consumer.on_batch(topics.CUSTOMERS_EVENTS, CustomerCreatedV1, CustomerOrderPlacedV1)
     async def orders(session: AsyncSession, batch: Sequence[Incoming]) -> None:
         placed = []
+        sources: list[Incoming] = []  # the event each order came in, for its trace
         for item in batch:
             data = item.data
             if isinstance(data, CustomerOrderPlacedV1):
                 placed.append(service.PlacedOrder(data.customer_id, data.order, data.payment))
+                sources.append(item)
             elif isinstance(data, CustomerCreatedV1) and data.order is not None:
                 placed.append(service.PlacedOrder(data.customer_id, data.order))
+                sources.append(item)
+
+        def traced_from(first: int) -> Traced:
+            return lambda i: sources[first + i].traced()
+
         pending = rt.outbox.pending()
         parked = await lifecycle.parked_refunds(
             session, [(p.order.webshop_id, p.order.order_id) for p in placed]
@@ -70,7 +77,12 @@ def register(rt: Runtime) -> None:
         for end, order in enumerate(placed, start=1):
             waiting = (order.order.webshop_id, order.order.order_id) in parked
             if waiting or end == len(placed):
-                await service.apply_orders(session, pending, placed[start:end])
+                await service.apply_orders(
+                    session,
+                    pending,
+                    placed[start:end],
+                    traced=traced_from(start),
+                )
                 start = end
             if waiting:
                 await release_parked_refund(session, pending, order.order)

@@ -39,6 +39,7 @@ from services.contracts import topics
 from services.contracts.billing import SubscriptionRejectedV1
 from services.contracts.customers import OperatorPayment, OrderPayment, SubscriptionOrder
 from services.contracts.webshop import RejectionCode
+from services.runtime.consumer import Traced, untraced
 from services.runtime.db import utcnow
 from services.runtime.outbox import EventSink
 from services.runtime.paging import Keyset
@@ -438,7 +439,10 @@ async def apply_order(
 
 
 async def apply_orders(
-    session: AsyncSession, outbox: EventSink, placed: Sequence[PlacedOrder]
+    session: AsyncSession,
+    outbox: EventSink,
+    placed: Sequence[PlacedOrder],
+    traced: Traced = untraced,
 ) -> None:
     """`apply_order` for a run of orders, in their order: the orders recorded before and the
     customers' subscriptions read with one select each, the catalog from the session's identity
@@ -480,11 +484,13 @@ async def apply_orders(
         )
     }
     extras: dict[str, tuple[Subscription, list[Product]]] = {}
-    for item in placed:
+    for index, item in enumerate(placed):
         kind: LedgerKind = "payment" if item.payment else "charge"
         if (item.order.webshop_id, item.order.order_id, kind) in recorded:
             continue  # the same order under another event id: recorded once already
-        subscription = await _apply_one(session, outbox, item, subscriptions, extras)
+        # Its own span, so that the events it publishes continue the order's trace.
+        with traced(index):
+            subscription = await _apply_one(session, outbox, item, subscriptions, extras)
         if subscription is not None:
             recorded.add((item.order.webshop_id, item.order.order_id, kind))
     await session.flush()

@@ -38,7 +38,10 @@ def register(rt: Runtime) -> None:
     async def orders_paid(session: AsyncSession, batch: Sequence[Incoming]) -> None:
         pending = rt.outbox.pending()
         await webshop_orders.handle_orders_paid(
-            session, pending, [cast(OrderPaidV1, item.data) for item in batch]
+            session,
+            pending,
+            [cast(OrderPaidV1, item.data) for item in batch],
+            traced=lambda i: batch[i].traced(),
         )
         await pending.flush(session)
 
@@ -46,7 +49,10 @@ def register(rt: Runtime) -> None:
     async def subscriptions_activated(session: AsyncSession, batch: Sequence[Incoming]) -> None:
         pending = rt.outbox.pending()
         await service.handle_subscriptions_activated(
-            session, pending, [cast(SubscriptionActivatedV1, item.data) for item in batch]
+            session,
+            pending,
+            [cast(SubscriptionActivatedV1, item.data) for item in batch],
+            traced=lambda i: batch[i].traced(),
         )
         await pending.flush(session)
 

@@ -29,6 +29,7 @@ from services.customers.schemas import (
     SubscriptionSummary,
 )
 from services.customers.status import STATUS_RANK, follow_activated_batch
+from services.runtime.consumer import Traced, untraced
 from services.runtime.db import utcnow
 from services.runtime.outbox import EventSink, Outbox
 from services.runtime.problems import Problem, field_error
@@ -262,7 +263,10 @@ async def handle_subscription_activated(
 
 
 async def handle_subscriptions_activated(
-    session: AsyncSession, outbox: EventSink, events: Sequence[SubscriptionActivatedV1]
+    session: AsyncSession,
+    outbox: EventSink,
+    events: Sequence[SubscriptionActivatedV1],
+    traced: Traced = untraced,
 ) -> None:
     """Copy each subscription summary onto its customer; the first one of a webshop order
     answers the webshop (order.accepted, with the generated password, which is then
@@ -284,28 +288,29 @@ async def handle_subscriptions_activated(
         )
     }
     answered: list[dict[str, Any]] = []
-    for event in events:
-        login = found.get(event.customer_id)
-        if not event.order_id or login is None:
-            continue
-        key = (event.webshop_id, event.order_id)
-        pending = orders.pop(key, None)  # popped: a second summary of it finds none
-        if pending is None or pending.reply != "pending":
-            continue
-        await outbox.add(
-            session,
-            OrderAcceptedV1(
-                order_id=event.order_id,
-                customer_id=event.customer_id,
-                login=login,
-                password=pending.generated_password,
-                expires_at=event.expires_at,
-            ),
-            topic=topics.WEBSHOP_REPLIES,
-            key=event.order_id,
-            subject=event.customer_id,
-        )
-        answered.append({"b_webshop": key[0], "b_order": key[1]})
+    for index, event in enumerate(events):
+        with traced(index):
+            login = found.get(event.customer_id)
+            if not event.order_id or login is None:
+                continue
+            key = (event.webshop_id, event.order_id)
+            pending = orders.pop(key, None)  # popped: a second summary of it finds none
+            if pending is None or pending.reply != "pending":
+                continue
+            await outbox.add(
+                session,
+                OrderAcceptedV1(
+                    order_id=event.order_id,
+                    customer_id=event.customer_id,
+                    login=login,
+                    password=pending.generated_password,
+                    expires_at=event.expires_at,
+                ),
+                topic=topics.WEBSHOP_REPLIES,
+                key=event.order_id,
+                subject=event.customer_id,
+            )
+            answered.append({"b_webshop": key[0], "b_order": key[1]})
     if answered:
         await session.execute(
             update(WEBSHOP_ORDER)

@@ -32,6 +32,7 @@ from services.customers.models import Account, Customer, WebshopOrder
 from services.customers.profiles import service as profiles
 from services.customers.profiles.models import Profile
 from services.customers.service import new_customer_row
+from services.runtime.consumer import Traced, untraced
 from services.runtime.db import utcnow
 from services.runtime.outbox import EventSink
 from services.runtime.problems import Problem
@@ -156,10 +157,14 @@ class _NewAccount:
 
 
 async def handle_orders_paid(
-    session: AsyncSession, outbox: EventSink, orders: Sequence[OrderPaidV1]
+    session: AsyncSession,
+    outbox: EventSink,
+    orders: Sequence[OrderPaidV1],
+    traced: Traced = untraced,
 ) -> None:
     """Resolve or create each order's buyer, then hand the order to billing
-    (customer.order_placed); an order seen before is answered again, or waits for billing."""
+    (customer.order_placed); an order seen before is answered again, or waits for billing.
+    Each order's work runs in `traced(i)` (its own span: its events continue its trace)."""
     if not orders:
         return
     keys = {(o.webshop_id, o.order_id) for o in orders}
@@ -180,76 +185,79 @@ async def handle_orders_paid(
     order_rows: list[dict[str, Any]] = []
     adopted: list[dict[str, Any]] = []
     placed: set[tuple[str, str]] = set()
-    for order in orders:
-        key = (order.webshop_id, order.order_id)
-        if key in seen:
-            await _answer_repeated_order(session, outbox, seen[key])
-            continue
-        if key in placed:
-            continue  # the same order twice in one batch: its reply goes when billing answers
-        placed.add(key)
-        customer_id = buyers.resolve(order)
-        generated_password: str | None = None
-        if customer_id is None:
-            info = CustomerInfo(
-                first_name=order.buyer.first_name,
-                last_name=order.buyer.last_name,
-                email=order.buyer.email,
-                phone=order.buyer.phone,
-                city=order.buyer.city,
-                country=order.buyer.country,
-            )
-            creds = order.credentials
-            if creds is not None and logins.usable(creds.login):
-                login, password = logins.take(creds.login), creds.password
-            else:
-                # An unusable or taken login falls back to generated credentials.
-                creds = None
-                login = await logins.generated(session)
-                password = generated_password = credentials.generate_password()
-            row = new_customer_row(
-                info=info,
-                login=login,
-                source="webshop",
-                webshop_id=order.webshop_id,
-                external_id=order.buyer.external_id,
-            )
-            customer_id = row["id"]
-            buyers.know(customer_id, order.webshop_id, order.buyer.external_id, row["search_email"])
-            new_accounts.append(_NewAccount(row, login, password, creds is None))
-            await outbox.add(
-                session,
-                CustomerCreatedV1(
-                    customer_id=customer_id,
+    for index, order in enumerate(orders):
+        with traced(index):
+            key = (order.webshop_id, order.order_id)
+            if key in seen:
+                await _answer_repeated_order(session, outbox, seen[key])
+                continue
+            if key in placed:
+                continue  # the same order twice in one batch: its reply goes when billing answers
+            placed.add(key)
+            customer_id = buyers.resolve(order)
+            generated_password: str | None = None
+            if customer_id is None:
+                info = CustomerInfo(
+                    first_name=order.buyer.first_name,
+                    last_name=order.buyer.last_name,
+                    email=order.buyer.email,
+                    phone=order.buyer.phone,
+                    city=order.buyer.city,
+                    country=order.buyer.country,
+                )
+                creds = order.credentials
+                if creds is not None and logins.usable(creds.login):
+                    login, password = logins.take(creds.login), creds.password
+                else:
+                    # An unusable or taken login falls back to generated credentials.
+                    creds = None
+                    login = await logins.generated(session)
+                    password = generated_password = credentials.generate_password()
+                row = new_customer_row(
+                    info=info,
+                    login=login,
                     source="webshop",
                     webshop_id=order.webshop_id,
-                    login=login,
-                    info=info,
-                    created_at=row["created_at"],
-                    order=None,
-                ),
-                topic=topics.CUSTOMERS_EVENTS,
-                key=customer_id,
-                subject=customer_id,
+                    external_id=order.buyer.external_id,
+                )
+                customer_id = row["id"]
+                buyers.know(
+                    customer_id, order.webshop_id, order.buyer.external_id, row["search_email"]
+                )
+                new_accounts.append(_NewAccount(row, login, password, creds is None))
+                await outbox.add(
+                    session,
+                    CustomerCreatedV1(
+                        customer_id=customer_id,
+                        source="webshop",
+                        webshop_id=order.webshop_id,
+                        login=login,
+                        info=info,
+                        created_at=row["created_at"],
+                        order=None,
+                    ),
+                    topic=topics.CUSTOMERS_EVENTS,
+                    key=customer_id,
+                    subject=customer_id,
+                )
+                profile = profiles.default_profile_row(customer_id, row["created_at"])
+                profile_rows.append(profile)
+                await profiles.announce_created(session, outbox, profile)
+            elif order.buyer.external_id and buyers.adopt_external_id(
+                customer_id, order.buyer.external_id
+            ):
+                adopted.append({"b_id": customer_id, "b_external_id": order.buyer.external_id})
+            order_rows.append(
+                {
+                    "webshop_id": order.webshop_id,
+                    "order_id": order.order_id,
+                    "customer_id": customer_id,
+                    "reply": "pending",
+                    "generated_password": generated_password,
+                    "received_at": utcnow(),
+                }
             )
-            profile = profiles.default_profile_row(customer_id, row["created_at"])
-            profile_rows.append(profile)
-            await profiles.announce_created(session, outbox, profile)
-        elif order.buyer.external_id and buyers.adopt_external_id(
-            customer_id, order.buyer.external_id
-        ):
-            adopted.append({"b_id": customer_id, "b_external_id": order.buyer.external_id})
-        order_rows.append(
-            {
-                "webshop_id": order.webshop_id,
-                "order_id": order.order_id,
-                "customer_id": customer_id,
-                "reply": "pending",
-                "generated_password": generated_password,
-                "received_at": utcnow(),
-            }
-        )
-        await outbox.add(session, _placed(order, customer_id), **_to_billing(customer_id))
+            await outbox.add(session, _placed(order, customer_id), **_to_billing(customer_id))
     await _write(session, new_accounts, profile_rows, order_rows, adopted)
 
 

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -21,6 +22,7 @@ from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.message import StreamMessage
+from opentelemetry.trace import Span
 from pydantic import ValidationError
 from sqlalchemy import Table, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -78,6 +80,21 @@ class Incoming:
 
     event: CloudEvent
     data: EventData
+    topic: str = ""
+
+    def traced(self) -> AbstractContextManager[Span]:
+        """A span for this one event, a child of the span that wrote it: a batch handler opens
+        it around its work on the event, so that what it publishes continues the event's trace
+        (one order is one trace across the services; the batch's own span is a trace apart)."""
+        return consuming(self.topic, self.event.type, self.event.id, self.event.traceparent)
+
+
+# The context a batch function opens around its work on the i-th event (Incoming.traced).
+Traced = Callable[[int], AbstractContextManager[object]]
+
+
+def untraced(_: int) -> AbstractContextManager[object]:
+    return nullcontext()
 
 
 # Takes the open transaction and a partition's new events (duplicates already dropped) in the
@@ -369,7 +386,7 @@ class EventConsumer:
         for item in run:
             # Parsed, always: a schema-invalid record is answered by a per-event `invalid` one.
             assert item.data is not None
-            events.append(Incoming(item.event, item.data))
+            events.append(Incoming(item.event, item.data, item.topic))
         with consuming_batch(run[0].topic, [item.event.traceparent for item in run]):
             await handler(session, events)
 
