@@ -215,6 +215,16 @@ class LocalPostgres:
         self._started = False
         self._run("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.pgdata))
 
+    def crash(self) -> None:
+        """Immediate shutdown (`pg_ctl stop -m immediate`), the fault tests inject: every
+        process quits at once, clients see their connections drop, and the next `start`
+        recovers from the write-ahead log as after a power cut."""
+        atexit.unregister(self.stop)
+        if not self._started:
+            return
+        self._started = False
+        self._run("pg_ctl", "stop", "-w", "-m", "immediate", "-D", str(self.pgdata))
+
     def create_database(self, name: str) -> str:
         """Create database `name` (lower-case identifier) and return its SQLAlchemy URL."""
         if not _DATABASE_NAME.fullmatch(name):

@@ -8,6 +8,8 @@ outcome is unknown is sent again; consumers' inboxes absorb the duplicate.
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 import socket
 import uuid
 from datetime import timedelta
@@ -22,6 +24,7 @@ from services.runtime.messaging_tables import OUTBOX_BUCKETS
 from services.runtime.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
 from services.runtime.outbox import CHANNEL
 from services.runtime.producer import Producer
+from services.runtime.transient import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,9 @@ LEASE_SECONDS = 15.0
 LEASE_RENEW_SECONDS = 3.0
 # The backlog gauges cost one aggregate query; a scrape every 15 s needs no fresher figure.
 MEASURE_SECONDS = 5.0
+# The longest pause between rounds while Kafka or the database is away: how late the relay may
+# notice that they are back.
+MAX_BACKOFF_SECONDS = 5.0
 
 
 class OutboxRelay:
@@ -45,6 +51,7 @@ class OutboxRelay:
         interval_seconds: float = 0.2,
         batch_size: int = 500,
         topic_prefix: str = "",
+        kill_after_batches: int = 0,
     ) -> None:
         self.db = db
         self.outbox = outbox
@@ -55,6 +62,9 @@ class OutboxRelay:
         self.batch_size = batch_size
         # Rows name the system's topics; the deployment's prefix is added on the way out.
         self.topic_prefix = topic_prefix
+        # Fault injection (0: off): SIGKILL this process after so many acknowledged batches.
+        self.kill_after_batches = kill_after_batches
+        self._acknowledged_batches = 0
         self.owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._held: list[int] = []
@@ -127,12 +137,15 @@ class OutboxRelay:
                     continue
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as error:
                 # Kafka or the database is away: keep the rows, try again later.
-                log.exception("outbox relay round failed; retrying in %.1fs", backoff)
+                if is_transient(error):
+                    log.warning("outbox relay round failed (%r); retrying in %.1fs", error, backoff)
+                else:
+                    log.exception("outbox relay round failed; retrying in %.1fs", backoff)
                 self._claimed_at = float("-inf")  # leases may have lapsed meanwhile: re-claim
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
@@ -187,6 +200,13 @@ class OutboxRelay:
         except Exception:
             log.warning("could not release outbox leases; they expire on their own")
 
+    def _die_before_marking(self, rows: int) -> None:
+        """The fault of a relay killed between the broker's acknowledgement and the delete:
+        nothing of the process's own shutdown runs, as when the machine dies."""
+        log.warning("fault injection: SIGKILL after %d acknowledged, unmarked rows", rows)
+        logging.shutdown()  # the warning reaches the log before the process is gone
+        os.kill(os.getpid(), signal.SIGKILL)
+
     async def publish_once(self) -> int:
         """Publish one batch from the held buckets; returns how many rows went out."""
         loop_time = asyncio.get_running_loop().time()
@@ -224,6 +244,9 @@ class OutboxRelay:
             for row in rows
         ]
         await asyncio.gather(*deliveries)
+        self._acknowledged_batches += 1
+        if self._acknowledged_batches == self.kill_after_batches:
+            self._die_before_marking(len(rows))
         async with self.db.transaction() as session:
             await session.execute(
                 delete(self.outbox).where(self.outbox.c.id.in_([row.id for row in rows]))
