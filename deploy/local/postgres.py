@@ -2,8 +2,11 @@
 
 Used by the tests (root conftest.py) on machines without a Docker engine. The binaries come
 from the newest /usr/lib/postgresql/<version>/bin (Debian's layout; env PG_BIN_DIR overrides).
-The server is tuned for tests, not for durability: fsync, synchronous_commit and
-full_page_writes are off, and authentication is `trust` for the `postgres` superuser.
+The server is tuned for tests: fsync and full_page_writes are off (a crash of the machine may
+lose data), and authentication is `trust` for the `postgres` superuser. synchronous_commit stays
+on: a server killed at once (`crash`, the fault tests' `pg_ctl stop -m immediate`) must keep every
+commit it acknowledged, or a consumer that committed its offset after its transaction would lose
+the record's effect (with it off, WAL still in shared memory dies with the server).
 
 initdb refuses to run as root, so under root the data directory is handed to the `postgres`
 user and initdb/pg_ctl run through `runuser`; the directory (and every parent) must then be
@@ -169,7 +172,6 @@ class LocalPostgres:
                 f"-p {self.port}",
                 f"-k {self.socket_dir}",
                 "-c fsync=off",
-                "-c synchronous_commit=off",
                 "-c full_page_writes=off",
                 "-c max_connections=300",
             ]

@@ -232,6 +232,11 @@ class Webshop:
 
         return await eventually(find, timeout=timeout, what=f"a reply to {order_id}")
 
+    async def replies_for_all(self) -> list[dict[str, Any]]:
+        """Every reply read so far, after reading what has arrived."""
+        await self._drain()
+        return [b for t, _r, b, _h in self.seen if t == "webshop.replies" and b]
+
     async def replies_for(self, order_id: str) -> list[dict[str, Any]]:
         await self._drain()
         return [
