@@ -203,7 +203,9 @@ async def test_postgres_stopped_at_once_answers_503_and_all_resumes_without_rest
     system, postgres = outage_system
     pids = {name: process.process.pid for name, process in system.processes.items()}  # type: ignore[union-attr]
     async with system.client() as client:
-        created = await client.post("/api/v1/customers", json=sale(f"{uuid.uuid4().hex}@x.test"))
+        created = await client.post(
+            "/api/v1/customers", json=sale(f"{uuid.uuid4().hex}@example.com")
+        )
         assert created.status_code == 201, created.text
         customer_id = created.json()["id"]
 
@@ -225,7 +227,7 @@ async def test_postgres_stopped_at_once_answers_503_and_all_resumes_without_rest
     stopped_at = time.monotonic()
     # The operator's sales during the outage, each with its key, refused and retried later.
     keys = [str(uuid.uuid4()) for _ in range(3)]
-    emails = {key: f"{uuid.uuid4().hex}@x.test" for key in keys}
+    emails = {key: f"{uuid.uuid4().hex[:12]}@example.com" for key in keys}
     async with system.client() as client:
         for key in keys:
             response, took = await timed(
