@@ -9,7 +9,8 @@ How one keyed request goes (IETF draft "The Idempotency-Key HTTP Header Field"):
 2. Effect: the write runs in one transaction that also marks the claim `done` with the answer,
    so the effect and the stored answer commit together or not at all.
 3. A write that fails (a problem, an error, a cancelled request) deletes its claim: it had no
-   effect, so the retry runs it afresh. Failures are not stored.
+   effect, so the retry runs it afresh. Failures are not stored. When the database itself is
+   away, the claim is deleted as soon as it is back (docs/faults.md).
 
 Why the claim commits before the effect rather than inside its transaction: an uncommitted
 claim is invisible, so a racing request would block on the row lock (PostgreSQL) or the write
