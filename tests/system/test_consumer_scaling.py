@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.local.kafka import REPO_ROOT, free_port
 from deploy.local.processes import ServiceProcess, service_processes
@@ -25,7 +26,8 @@ from tests.system.conftest import System, TopicReader, Webshop, eventually, orde
 pytestmark = pytest.mark.postgres
 
 BUYERS = 12
-ORDERS_PER_BUYER = 6
+# Buyers whose first order is sent just before the kill.
+BURST_BUYERS = 60
 
 
 class Replicas:
@@ -93,29 +95,48 @@ def customers_replicas(
         replicas.stop_all()
 
 
-async def test_group_scaled_up_and_down_with_sigkill_loses_nothing_and_keeps_order(
-    customers_replicas: tuple[System, Replicas],
-) -> None:
-    system, replicas = customers_replicas
-    buyers = [
+def new_buyers(count: int) -> list[dict[str, str]]:
+    return [
         {
             "external_id": f"scale-{uuid.uuid4().hex[:8]}",
             "email": f"{uuid.uuid4().hex[:10]}@example.com",
             "first_name": "Scale",
             "last_name": f"Buyer{i}",
         }
-        for i in range(BUYERS)
+        for i in range(count)
     ]
-    sent: dict[str, list[str]] = {b["external_id"]: [] for b in buyers}
+
+
+async def stable_members(system: System, service: str) -> int:
+    """How many consumers the service's group has once its rebalance settled (0 meanwhile)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=system.kafka)
+    await admin.start()
+    try:
+        [response] = await admin.describe_consumer_groups([system.topic(service)])
+    finally:
+        await admin.close()
+    _error, _group, state, _protocol_type, _protocol, members = response.groups[0]
+    return len(members) if state == "Stable" else 0
+
+
+async def test_group_scaled_up_and_down_with_sigkill_loses_nothing_and_keeps_order(
+    customers_replicas: tuple[System, Replicas],
+) -> None:
+    system, replicas = customers_replicas
+    buyers = new_buyers(BUYERS)
+    # New buyers cost a customer and a password hash each: a burst of them keeps the replicas
+    # busy when they are killed.
+    burst_buyers = new_buyers(BURST_BUYERS)
+    sent: dict[str, list[str]] = {b["external_id"]: [] for b in (*buyers, *burst_buyers)}
     shop = Webshop(system)
     await shop.start()
 
-    async def send_round() -> None:
-        for buyer in buyers:
+    async def send_round(pause: float = 0.5, to: list[dict[str, str]] = buyers) -> None:
+        for buyer in to:
             order = order_paid(buyer=buyer)
             await shop.send(order, key=buyer["external_id"])
             sent[buyer["external_id"]].append(order["data"]["order_id"])
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(pause)
 
     try:
         await send_round()
@@ -125,12 +146,22 @@ async def test_group_scaled_up_and_down_with_sigkill_loses_nothing_and_keeps_ord
             await send_round()
         for process in extra:
             await asyncio.to_thread(process.wait_ready, 90.0)
+
+        async def three_members() -> bool:
+            return await stable_members(system, "customers") == 3
+
+        await eventually(three_members, timeout=30, what="three members in the group")
         await send_round()
-        # 3 -> 1: both die at once, whatever they were doing (a batch half applied, a relay
-        # round between ack and delete, offsets not yet committed).
+        # A burst, so that the replicas are busy when they die: whatever they were doing (a
+        # batch half applied, one committed but its offsets not yet, a relay round between
+        # ack and delete), the survivor redoes or absorbs it.
+        await send_round(pause=0.0, to=burst_buyers)
+        await send_round(pause=0.0)
+        await asyncio.sleep(0.5)
+        # 3 -> 1: both die at once.
         for process in extra:
             process.kill()
-        for _ in range(ORDERS_PER_BUYER - 4):
+        for _ in range(2):
             await send_round()
     finally:
         await shop.stop()
