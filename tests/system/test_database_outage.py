@@ -218,7 +218,7 @@ async def test_postgres_stopped_at_once_answers_503_and_all_resumes_without_rest
             order = order_paid()
             await shop.send(order, key=order["data"]["buyer"]["external_id"])
             orders.append(order)
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(0.4)
 
     stream = asyncio.create_task(stream_orders())
     await asyncio.sleep(2.0)
@@ -279,7 +279,7 @@ async def test_postgres_stopped_at_once_answers_503_and_all_resumes_without_rest
             listed = await client.get("/api/v1/customers", params={"q": emails[key]})
             assert listed.json()["total"] == 1, listed.text
 
-    assert len(orders) >= 40, len(orders)
+    assert len(orders) >= 25, len(orders)
     # Every order, sent before, during and after the outage, answered once: none lost, none
     # handled twice (a second handling would answer with a second event id).
     replies: dict[str, dict[str, dict[str, Any]]] = {o["data"]["order_id"]: {} for o in orders}
