@@ -9,6 +9,9 @@ starting again, asyncpg and SQLAlchemy raise a handful of unrelated classes: a r
 SQLSTATE is 57P03). They are recognised here, once, by type and by SQLSTATE class.
 """
 
+import errno
+import socket
+
 from aiokafka.errors import KafkaError
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -22,9 +25,16 @@ _TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
     InterfaceError,
     DisconnectionError,
     PoolTimeoutError,
-    # Raised bare by asyncpg's connect (refused, reset, timed out) and by aiokafka.
-    OSError,
+    # Raised bare by asyncpg's connect (refused, reset, timed out, a name that does not
+    # resolve) and by aiokafka. Not every OSError: a missing file is a bug, not an outage.
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
     KafkaError,
+)
+
+_NETWORK_ERRNOS = frozenset(
+    {errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT}
 )
 
 # SQLSTATE classes and codes of a server that cannot serve now: 08 connection exception,
@@ -45,6 +55,8 @@ def is_transient(error: BaseException) -> bool:
         seen.add(id(current))
         if isinstance(current, _TRANSIENT_TYPES) or _transient_sqlstate(current):
             return True
+        if isinstance(current, OSError) and _network_failure(current):
+            return True
         if isinstance(current, DBAPIError):
             if current.connection_invalidated:
                 return True
@@ -52,6 +64,14 @@ def is_transient(error: BaseException) -> bool:
                 pending.append(current.orig)
         pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
     return False
+
+
+def _network_failure(error: OSError) -> bool:
+    # asyncio's connect to a host with several addresses (localhost: ::1 and 127.0.0.1) raises
+    # a plain OSError("Multiple exceptions: ...") without an errno when all of them failed.
+    return error.errno in _NETWORK_ERRNOS or (
+        error.errno is None and str(error).startswith("Multiple exceptions")
+    )
 
 
 def _transient_sqlstate(error: object) -> bool:

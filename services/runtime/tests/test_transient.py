@@ -17,6 +17,8 @@ class _PostgresError(Exception):
     [
         ConnectionRefusedError(111, "Connect call failed"),
         TimeoutError(),
+        OSError("Multiple exceptions: [Errno 111] Connect call failed ('::1', 5432), ..."),
+        OSError(113, "No route to host"),
         DBAPIError("SELECT 1", {}, _PostgresError("the database system is starting up", "57P03")),
         DBAPIError("SELECT 1", {}, _PostgresError("terminating connection", "57P01")),
         DBAPIError("SELECT 1", {}, _PostgresError("too many connections", "53300")),
@@ -47,6 +49,7 @@ def test_a_transient_cause_makes_the_wrapping_error_transient() -> None:
     "error",
     [
         ValueError("bad data"),
+        FileNotFoundError(2, "No such file or directory"),
         IntegrityError("INSERT", {}, _PostgresError("duplicate key", "23505")),
         DBAPIError("SELECT", {}, _PostgresError("division by zero", "22012")),
     ],
