@@ -8,8 +8,6 @@ outcome is unknown is sent again; consumers' inboxes absorb the duplicate.
 import asyncio
 import contextlib
 import logging
-import os
-import signal
 import socket
 import uuid
 from datetime import timedelta
@@ -51,7 +49,6 @@ class OutboxRelay:
         interval_seconds: float = 0.2,
         batch_size: int = 500,
         topic_prefix: str = "",
-        kill_after_batches: int = 0,
     ) -> None:
         self.db = db
         self.outbox = outbox
@@ -62,9 +59,6 @@ class OutboxRelay:
         self.batch_size = batch_size
         # Rows name the system's topics; the deployment's prefix is added on the way out.
         self.topic_prefix = topic_prefix
-        # Fault injection (0: off): SIGKILL this process after so many acknowledged batches.
-        self.kill_after_batches = kill_after_batches
-        self._acknowledged_batches = 0
         self.owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._held: list[int] = []
@@ -200,13 +194,6 @@ class OutboxRelay:
         except Exception:
             log.warning("could not release outbox leases; they expire on their own")
 
-    def _die_before_marking(self, rows: int) -> None:
-        """The fault of a relay killed between the broker's acknowledgement and the delete:
-        nothing of the process's own shutdown runs, as when the machine dies."""
-        log.warning("fault injection: SIGKILL after %d acknowledged, unmarked rows", rows)
-        logging.shutdown()  # the warning reaches the log before the process is gone
-        os.kill(os.getpid(), signal.SIGKILL)
-
     async def publish_once(self) -> int:
         """Publish one batch from the held buckets; returns how many rows went out."""
         loop_time = asyncio.get_running_loop().time()
@@ -244,9 +231,6 @@ class OutboxRelay:
             for row in rows
         ]
         await asyncio.gather(*deliveries)
-        self._acknowledged_batches += 1
-        if self._acknowledged_batches == self.kill_after_batches:
-            self._die_before_marking(len(rows))
         async with self.db.transaction() as session:
             await session.execute(
                 delete(self.outbox).where(self.outbox.c.id.in_([row.id for row in rows]))

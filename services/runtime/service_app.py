@@ -92,7 +92,6 @@ def build_runtime(spec: ServiceSpec, settings: ServiceSettings) -> Runtime:
         interval_seconds=settings.relay_interval_seconds,
         batch_size=settings.relay_batch_size,
         topic_prefix=prefix,
-        kill_after_batches=settings.relay_fault_kill_after_batches,
     )
     outbox = Outbox(outbox_table, source=f"/services/{spec.name}", on_commit=relay.wake)
     consumer = EventConsumer(

@@ -65,12 +65,6 @@ class ServiceSettings(BaseSettings):
         0.2, gt=0, validation_alias="OUTBOX_RELAY_INTERVAL_SECONDS"
     )
     relay_batch_size: int = Field(500, ge=1, validation_alias="OUTBOX_RELAY_BATCH_SIZE")
-    # Fault injection, off (0) unless a test or the fault campaign sets it: the process kills
-    # itself (SIGKILL) after its relay's Nth acknowledged batch, before the batch's rows are
-    # deleted, so they are published again after the restart (docs/faults.md).
-    relay_fault_kill_after_batches: int = Field(
-        0, ge=0, validation_alias="OUTBOX_RELAY_FAULT_KILL_AFTER_BATCHES"
-    )
     consumer_max_attempts: int = Field(5, ge=1, validation_alias="CONSUMER_MAX_ATTEMPTS")
     # Records per poll handled together, one transaction and one commit per partition: about
     # half the CPU per event of one by one (`make bench`, see the README). 1 turns it off.
@@ -120,12 +114,6 @@ class ServiceSettings(BaseSettings):
             production=is_production(self.environment),
         )
         self.service_token_secret = SecretStr(resolved)
-        return self
-
-    @model_validator(mode="after")
-    def _no_fault_injection_in_production(self) -> Self:
-        if is_production(self.environment) and self.relay_fault_kill_after_batches:
-            raise ValueError("OUTBOX_RELAY_FAULT_KILL_AFTER_BATCHES is for tests, not production")
         return self
 
     @model_validator(mode="after")
