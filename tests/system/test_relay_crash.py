@@ -2,8 +2,9 @@
 its rows: after the restart the rows go out again, a duplicate on the topic, and the consumer's
 inbox makes it one effect (docs/faults.md).
 
-The window is made certain by the fault-injection setting OUTBOX_RELAY_FAULT_KILL_AFTER_BATCHES
-(off by default), given to the customers process for its first life only.
+The window is made certain by the fault campaign's injection point
+(services/runtime/fault_injection.py, off unless FAULT_INJECTION_DIR is set): a trigger file
+makes the next acknowledged batch of one customers process its last.
 """
 
 from __future__ import annotations
@@ -19,12 +20,11 @@ import pytest
 
 from deploy.local.kafka import REPO_ROOT, free_port
 from deploy.local.processes import ServiceProcess, service_processes, start_all, stop_all
+from services.runtime.fault_injection import relay_crash_trigger
 from services.runtime.service_auth import service_token_secret_in
 from tests.system.conftest import System, TopicReader, Webshop, eventually, order_paid
 
 pytestmark = pytest.mark.postgres
-
-FAULT = "OUTBOX_RELAY_FAULT_KILL_AFTER_BATCHES"
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,7 @@ def customers_and_billing(
                 "KAFKA_TOPIC_PREFIX": prefix,
                 "SEED_DEMO_CATALOG": "1",
                 "OUTBOX_RELAY_INTERVAL_SECONDS": "0.1",
+                "FAULT_INJECTION_DIR": str(data_dir / "faults"),
             },
             with_gateway=False,
         )
@@ -80,8 +81,7 @@ async def shop(customers_and_billing: System) -> AsyncIterator[Webshop]:
         await webshop.stop()
 
 
-def restart_without_fault(process: ServiceProcess) -> None:
-    process.env = {k: v for k, v in process.env.items() if k != FAULT}
+def restart(process: ServiceProcess) -> None:
     process.start()
     process.wait_ready(90.0)
 
@@ -91,11 +91,10 @@ async def test_relay_killed_after_the_ack_publishes_again_and_the_inbox_makes_on
 ) -> None:
     system = customers_and_billing
     customers = system.processes["customers"]
-    # The next life of customers dies right after its relay's first acknowledged batch.
-    customers.stop()
-    customers.env = {**customers.env, FAULT: "1"}
-    await asyncio.to_thread(customers.start)
-    await asyncio.to_thread(customers.wait_ready, 90.0)
+    # Customers dies right after its relay's next acknowledged batch, before the delete.
+    trigger = relay_crash_trigger(Path(customers.env["FAULT_INJECTION_DIR"]), "customers")
+    trigger.parent.mkdir(exist_ok=True)
+    trigger.touch()
 
     order = order_paid()
     order_id = order["data"]["order_id"]
@@ -106,7 +105,8 @@ async def test_relay_killed_after_the_ack_publishes_again_and_the_inbox_makes_on
 
     await eventually(killed, timeout=60, what="customers to be killed after the ack")
     assert customers.exit_code() == -signal.SIGKILL, customers.log_tail()
-    await asyncio.to_thread(restart_without_fault, customers)
+    assert not trigger.exists()  # one fault: the restarted process runs normally
+    await asyncio.to_thread(restart, customers)
 
     reply = await shop.reply_for(order_id, timeout=60)
     assert reply["type"] == "order.accepted.v1", reply
