@@ -54,8 +54,14 @@ def outage_system(kafka_bootstrap_servers: str) -> Iterator[tuple[System, LocalP
     with tempfile.TemporaryDirectory(prefix="pgoutage-") as scratch:
         root = Path(scratch)
         root.chmod(0o755)
+        # durable_commits: the immediate stop must not forget what the server acknowledged
+        # (with synchronous_commit off it does, and a consumer that committed its offset after
+        # its transaction loses the record's effect).
         postgres = LocalPostgres(
-            port=free_port(), data_dir=root / "postgres", log_file=log_dir / "postgres.log"
+            port=free_port(),
+            data_dir=root / "postgres",
+            log_file=log_dir / "postgres.log",
+            durable_commits=True,
         )
         postgres.start()
         try:
