@@ -100,6 +100,8 @@ def system(
             # An app's report for a profile never announced is dead-lettered after this long
             # (600 s by default); long enough for a loaded machine's customers service.
             "ACTIVITY_UNKNOWN_PROFILE_GRACE_SECONDS": "10",
+            # A module's own settings of the processes (e.g. how often they measure).
+            **getattr(request.module, "PROCESS_ENV", {}),
             # A module that sets TRACED reads every process's spans back from these files.
             **(
                 {"TRACES_DIR": str(log_dir / "traces")}
