@@ -18,7 +18,7 @@ from sqlalchemy import Table, delete, func, insert, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from services.runtime.db import Database, utcnow
+from services.runtime.db import CONNECT_TIMEOUT_SECONDS, Database, utcnow
 from services.runtime.messaging_tables import OUTBOX_BUCKETS
 from services.runtime.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
 from services.runtime.outbox import CHANNEL
@@ -98,7 +98,9 @@ class OutboxRelay:
         dsn = make_url(self.db.url).set(drivername="postgresql")
         while True:
             try:
-                connection = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+                connection = await asyncpg.connect(
+                    dsn.render_as_string(hide_password=False), timeout=CONNECT_TIMEOUT_SECONDS
+                )
             except Exception as error:  # the database is away: polling covers meanwhile
                 log.warning("outbox relay cannot LISTEN (%r); retrying", error)
                 await asyncio.sleep(5.0)
