@@ -53,9 +53,14 @@ class JsonLinesSpanExporter(SpanExporter):
 
 def configure_tracing(
     service: str, *, otlp_endpoint: str | None = None, traces_dir: Path | None = None
-) -> TracerProvider:
-    """Install the process's tracer provider, exporting where its settings say (nowhere by
-    default)."""
+) -> TracerProvider | None:
+    """Install the process's tracer provider, exporting where its settings say. With neither
+    set (the default) none is installed: the API's no-op tracer then makes no spans, yet hands
+    on the caller's context (its "span" is the caller's, non-recording), so a `traceparent`
+    still flows through a process that exports nothing, to the next one that does. Spans that
+    no exporter takes cost every request and event their making, for nothing."""
+    if not otlp_endpoint and not traces_dir:
+        return None
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
     if otlp_endpoint:
         # Imported only when used: it pulls in protobuf and requests.

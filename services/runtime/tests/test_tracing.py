@@ -4,7 +4,7 @@ the span that wrote it, and its handling is a child span of that one (in-memory 
 from collections.abc import Iterator
 
 import pytest
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -17,7 +17,7 @@ from services.runtime.outbox import Outbox
 from services.runtime.tests._helpers import consumer_record, outbox_rows
 from services.runtime.tests.conftest import Tables
 from services.runtime.tests.test_consumer import CREATED, TOPIC, Harness
-from services.runtime.tracing import consuming_batch, current_traceparent
+from services.runtime.tracing import configure_tracing, consuming_batch, current_traceparent
 
 _EXPORTER = InMemorySpanExporter()
 
@@ -117,3 +117,24 @@ def test_a_batch_run_is_one_span_linked_to_each_events_writer(
     assert [
         (f"{link.context.trace_id:032x}", f"{link.context.span_id:016x}") for link in span.links
     ] == writers
+
+
+def test_without_an_exporter_no_tracer_provider_is_installed() -> None:
+    """Spans nobody exports cost every request and event their making (docs/performance.md):
+    a process configured to export nowhere keeps the API's no-op tracer."""
+    before = trace.get_tracer_provider()
+
+    assert configure_tracing("customers") is None
+    assert trace.get_tracer_provider() is before
+
+
+def test_the_no_op_tracer_still_hands_on_the_callers_trace() -> None:
+    """What a process that exports nothing relies on: the API's no-op tracer makes no span of
+    its own, yet the caller's context stays current, so what it writes or calls carries the
+    caller's `traceparent` on to the next process that does export."""
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    parent = propagate.extract({"traceparent": traceparent})
+
+    with trace.NoOpTracer().start_as_current_span("handle", context=parent) as span:
+        assert not span.is_recording()
+        assert current_traceparent() == traceparent
