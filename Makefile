@@ -54,7 +54,8 @@ lint: $(VENV)/.installed ## ruff and mypy
 	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -m mypy services gateway deploy tests conftest.py
 
-# make bench BENCH=customers_list: list pages at 10k/100k/1M customers (docs/customers-list.md)
+# make bench BENCH=customers_list: list pages at 10k/100k/1M customers on SQLite and PostgreSQL,
+#   each size seeded once and kept (docs/customers-list.md)
 # make bench BENCH=apps: a fleet's app events into activity vs a raw pipeline (docs/performance.md)
 # make bench BENCH=expiry: 10,000 subscriptions due at once until the list shows them expired
 # make bench BENCH=orders: webshop orders, new buyers and renewals, vs an honest raw pipeline
