@@ -10,6 +10,7 @@ import contextlib
 import logging
 import socket
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 import asyncpg
@@ -45,6 +46,7 @@ class OutboxRelay:
         interval_seconds: float = 0.2,
         batch_size: int = 500,
         topic_prefix: str = "",
+        after_acknowledged: Callable[[], None] = lambda: None,
     ) -> None:
         self.db = db
         self.outbox = outbox
@@ -55,6 +57,8 @@ class OutboxRelay:
         self.batch_size = batch_size
         # Rows name the system's topics; the deployment's prefix is added on the way out.
         self.topic_prefix = topic_prefix
+        # A fault-injection point (services/runtime/fault_injection.py), a no-op unless set.
+        self.after_acknowledged = after_acknowledged
         self.owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._held: list[int] = []
@@ -224,6 +228,7 @@ class OutboxRelay:
             for row in rows
         ]
         await asyncio.gather(*deliveries)
+        self.after_acknowledged()
         async with self.db.transaction() as session:
             await session.execute(
                 delete(self.outbox).where(self.outbox.c.id.in_([row.id for row in rows]))
