@@ -215,6 +215,17 @@ class LocalPostgres:
         self._started = False
         self._run("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.pgdata))
 
+    def crash(self) -> None:
+        """`pg_ctl stop -m immediate`: the server ends at once, without a checkpoint, as if the
+        machine lost power (the fault campaign's PostgreSQL outage); `start()` recovers it."""
+        if not self._started:
+            return
+        result = self._run("pg_ctl", "stop", "-w", "-m", "immediate", "-D", str(self.pgdata))
+        if result.returncode != 0:
+            raise RuntimeError(f"pg_ctl stop -m immediate failed; log {self.log_file}")
+        self._started = False
+        atexit.unregister(self.stop)
+
     def create_database(self, name: str) -> str:
         """Create database `name` (lower-case identifier) and return its SQLAlchemy URL."""
         if not _DATABASE_NAME.fullmatch(name):

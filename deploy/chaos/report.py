@@ -1,0 +1,133 @@
+"""The campaign's results as Markdown: the table of docs/reliability.md (scenario, faults
+injected, workload, the checker's counts beside the targets, time to recover), written between
+two markers so the prose around it stays as it is written."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from deploy.chaos.history import Entry
+
+START_MARKER: Final = "<!-- chaos:results:start -->"
+END_MARKER: Final = "<!-- chaos:results:end -->"
+
+FAULT_NAMES: Final = {
+    "kill_process": "SIGKILL of a service or gateway replica (restarted after 1-4 s)",
+    "kill_relay": "SIGKILL of a relay between the broker's ack and the outbox mark",
+    "broker_kill": "SIGKILL of a broker (restarted on its data)",
+    "broker_pause": "SIGSTOP of a broker, SIGCONT after 6-12 s",
+    "postgres_stop": "PostgreSQL stopped (`pg_ctl stop -m immediate`), started after 10 s",
+    "scale_group": "a consumer group scaled 1 -> 3 -> 1 with SIGKILLs",
+    "poison": "a flood of poison records (malformed, schema-violating, oversized)",
+}
+
+COUNT_ROWS: Final = (
+    ("lost_orders", "acknowledged orders lost (no single reply, or an effect missing)", "0"),
+    ("lost_operator_writes", "acknowledged operator writes lost", "0"),
+    ("lost_app_events", "acknowledged app events missing from apps.events", "0"),
+    ("poison_not_dead_lettered", "poison records not in a dead-letter topic", "0"),
+    ("duplicate_effects", "duplicate effects (replies, ledger rows, customers, messages)", "0"),
+    ("order_inversions", "per-key order inversions on the topics", "0"),
+    ("duplicates_on_topics", "duplicate records on the topics (at least once: allowed)", "counted"),
+    ("outbox_rows_left", "outbox rows left unpublished", "0"),
+    ("dlq_without_reason", "dead letters without an `x-dlq-reason` header", "0"),
+    ("unexpected_exits", "processes that died unasked (restarted by the campaign)", "counted"),
+    ("recovery_seconds", "seconds from the last fault's end to lag 0 and empty outboxes", "<= 60"),
+)
+
+
+def faults_injected(history: Iterable[Entry]) -> dict[str, Counter[str]]:
+    """Per fault kind: how many started, and the outcomes of those that ended."""
+    injected: dict[str, Counter[str]] = {}
+    for entry in history:
+        if entry["process"] != "nemesis" or entry["f"] in ("heal", "crashed", "restarted"):
+            continue
+        tally = injected.setdefault(entry["f"], Counter())
+        if entry["type"] == "start":
+            tally["started"] += 1
+        elif entry["type"] == "stop":
+            tally[str(entry.get("outcome", "done"))] += 1
+    return injected
+
+
+def _faults_cell(injected: Mapping[str, Counter[str]]) -> list[str]:
+    lines = []
+    for kind, name in FAULT_NAMES.items():
+        tally = injected.get(kind)
+        if not tally:
+            continue
+        outcomes = ", ".join(
+            f"{n} {what}" for what, n in sorted(tally.items()) if what != "started"
+        )
+        lines.append(f"| {name} | {tally['started']} | {outcomes} |")
+    return lines
+
+
+def render(report: Mapping[str, Any], history: list[Entry], meta: Mapping[str, Any]) -> str:
+    counts = report["counts"]
+    sizes = report["workload"]
+    lines = [
+        START_MARKER,
+        f"Run of `{meta['command']}` on {meta['started']}: seed {meta['seed']}, "
+        f"{meta['duration']:.0f} s of faults, {meta['wall_seconds']:.0f} s wall time in all "
+        f"(cluster start and check included). Machine: {meta['cpus']} cores shared with other "
+        f"work, load average {meta['load_before']} before and {meta['load_after']} after.",
+        "",
+        f"**Verdict: {'all targets met' if report['passed'] else 'targets MISSED'}.**",
+        "",
+        "| fault injected | count | outcome |",
+        "|---|---|---|",
+        *_faults_cell(faults_injected(history)),
+        "",
+        "| workload | acknowledged | unknown outcome | refused |",
+        "|---|---|---|---|",
+        f"| webshop orders ({sizes.get('orders_renewals', 0)} of them renewals) | "
+        f"{sizes.get('orders_acknowledged', 0)} | {sizes.get('orders_unknown', 0)} | - |",
+    ]
+    for f in ("create", "renew", "change"):
+        lines.append(
+            f"| operator {f} (both gateways) | {sizes.get(f'operator_{f}_ok', 0)} | "
+            f"{sizes.get(f'operator_{f}_info', 0)} | {sizes.get(f'operator_{f}_fail', 0)} |"
+        )
+    lines += [
+        f"| app events | {sizes.get('app_events_acknowledged', 0)} | - | - |",
+        f"| poison records | {sizes.get('poison_records', 0)} | - | - |",
+        "",
+        "| check | count | target | met |",
+        "|---|---|---|---|",
+    ]
+    met = report["met"]
+    verdict_of = {
+        "lost_orders": "lost",
+        "lost_operator_writes": "lost",
+        "lost_app_events": "lost",
+        "poison_not_dead_lettered": "lost",
+        "duplicate_effects": "duplicate_effects",
+        "order_inversions": "order_inversions",
+        "outbox_rows_left": "outbox_rows_left",
+        "dlq_without_reason": "dlq_without_reason",
+        "recovery_seconds": "recovery_seconds",
+    }
+    for name, label, target in COUNT_ROWS:
+        value = counts.get(name)
+        shown = "not reached" if value is None else value
+        verdict = verdict_of.get(name)
+        mark = "-" if verdict is None else ("yes" if met[verdict] else "**no**")
+        lines.append(f"| {label} | {shown} | {target} | {mark} |")
+    lines.append(END_MARKER)
+    return "\n".join(lines) + "\n"
+
+
+def update_docs(path: Path, section: str) -> None:
+    """Replace the results between the markers of `path` (appended if it has none)."""
+    text = path.read_text() if path.exists() else ""
+    if START_MARKER in text and END_MARKER in text:
+        head, rest = text.split(START_MARKER, 1)
+        _, tail = rest.split(END_MARKER, 1)
+        text = head + section.rstrip("\n") + tail
+    else:
+        text = text + ("\n" if text else "") + section
+    path.write_text(text)
