@@ -32,7 +32,7 @@ async def test_a_short_fault_campaign_loses_nothing_and_doubles_nothing(tmp_path
     )
     injected = faults_injected(read_history(run_dir))
     for kind in ("kill_process", "kill_relay", "broker_kill", "postgres_stop", "poison"):
-        assert injected.get(kind, {}).get("started", 0) >= 1, (kind, injected)
+        assert kind in injected and injected[kind]["started"] >= 1, (kind, injected)
     sizes = report["workload"]
     assert sizes["orders_acknowledged"] > 0 and sizes["operator_create_ok"] > 0, sizes
     assert report["passed"], json.dumps(
