@@ -1,9 +1,10 @@
 """One campaign: start the cluster (own brokers and PostgreSQL, free ports), run the workload
 for `duration` seconds while the schedule's faults are injected, heal, check, report.
 
-Every loop is bounded: the workload stops at the end of the duration (an operation in flight
-gets its own bounded retries), a fault still running then is waited for at most
-`FAULT_GRACE_SECONDS`, the checker's wait for lag 0 is bounded too.
+Every loop is bounded: the workload stops once the last scheduled fault has ended (on a busy
+machine a process or broker comes back slowly, so faults may run late: the lanes get the
+duration plus `FAULT_GRACE_SECONDS`), an operation in flight gets its own bounded retries,
+the checker's wait for lag 0 is bounded too.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -92,16 +94,14 @@ def _runner(nemesis: Nemesis, fault: Fault) -> Callable[[], None]:
     raise ValueError(f"unknown fault {fault.kind!r}")
 
 
-async def _lane(nemesis: Nemesis, faults: list[Fault], began: float, stop: asyncio.Event) -> None:
-    """One fault at a time, each at its time (or at once when the one before ran late)."""
+async def _lane(nemesis: Nemesis, faults: list[Fault], began: float) -> None:
+    """One fault at a time, each at its time, or at once when the one before ran late (a
+    process or broker comes back slowly on a busy machine): every fault is injected."""
     loop = asyncio.get_running_loop()
     for fault in faults:
         delay = began + fault.at - loop.time()
         if delay > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay)
-        if stop.is_set():
-            return
+            await asyncio.sleep(delay)
         await asyncio.to_thread(_runner(nemesis, fault))
 
 
@@ -130,6 +130,10 @@ async def run(config: CampaignConfig) -> dict[str, Any]:
     (config.run_dir / "schedule.json").write_text(json.dumps(schedule.to_json(), indent=2))
     history = History(config.run_dir)
     cluster = _cluster(config, fault_dir)
+    # The clients' complaints while a broker is away (many a second) go to a file of their own.
+    log = logging.FileHandler(config.run_dir / "campaign.log")
+    log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(log)
     try:
         history.record("campaign", "event", "cluster_starting", seed=config.seed)
         await asyncio.to_thread(cluster.start, 600)
@@ -171,14 +175,14 @@ async def run(config: CampaignConfig) -> dict[str, Any]:
         workload = [asyncio.create_task(c) for c in clients]
         began = asyncio.get_running_loop().time()
         lanes = [
-            asyncio.create_task(_lane(nemesis, schedule.small, began, stop)),
-            asyncio.create_task(_lane(nemesis, schedule.big, began, stop)),
+            asyncio.create_task(_lane(nemesis, schedule.small, began)),
+            asyncio.create_task(_lane(nemesis, schedule.big, began)),
         ]
         watcher = asyncio.create_task(_watch(nemesis, stop))
-        await asyncio.sleep(config.duration)
+        # The workload runs until the last fault was injected and has ended.
+        await _bounded(asyncio.gather(*lanes), config.duration + FAULT_GRACE_SECONDS)
         stop.set()
         history.record("campaign", "event", "workload_stopping")
-        await _bounded(asyncio.gather(*lanes), FAULT_GRACE_SECONDS)
         await watcher
         # The clients finish their operations in flight while everything is made whole.
         await asyncio.gather(
@@ -191,6 +195,8 @@ async def run(config: CampaignConfig) -> dict[str, Any]:
     finally:
         history.close()
         await asyncio.to_thread(cluster.stop)
+        logging.getLogger().removeHandler(log)
+        log.close()
     meta = {
         "command": config.command,
         "started": started_at,

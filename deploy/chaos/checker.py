@@ -125,6 +125,19 @@ class Findings:
 # ---- reading back -------------------------------------------------------------------------
 
 
+async def partitions_of(servers: str, topics: Iterable[str]) -> dict[str, list[int]]:
+    """Every partition of each topic, as the cluster's metadata lists them."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    return {
+        str(t["topic"]): sorted(int(p["partition"]) for p in t["partitions"]) for t in described
+    }
+
+
 async def read_topic(servers: str, topic: str, timeout: float = 120.0) -> list[Record]:
     """Every committed record of `topic`, every partition from the beginning."""
     consumer = AIOKafkaConsumer(
@@ -137,8 +150,8 @@ async def read_topic(servers: str, topic: str, timeout: float = 120.0) -> list[R
     await consumer.start()
     records: list[Record] = []
     try:
-        partitions = await consumer.partitions_for_topic(topic) or set()
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        partitions = (await partitions_of(servers, [topic])).get(topic, [])
+        assigned = [TopicPartition(topic, p) for p in partitions]
         if not assigned:
             return records
         consumer.assign(assigned)
@@ -185,12 +198,8 @@ async def consumer_lag(servers: str, groups: Iterable[str] = SERVICES) -> dict[s
         lag: dict[str, int] = {}
         for group in groups:
             committed = await admin.list_consumer_group_offsets(group)
-            topics = {tp.topic for tp in committed}
-            partitions = [
-                TopicPartition(t, p)
-                for t in sorted(topics)
-                for p in sorted(await consumer.partitions_for_topic(t) or set())
-            ]
+            topics = await partitions_of(servers, {tp.topic for tp in committed})
+            partitions = [TopicPartition(t, p) for t, ps in sorted(topics.items()) for p in ps]
             ends = await consumer.end_offsets(partitions) if partitions else {}
             lag[group] = sum(
                 max(0, ends[tp] - (committed[tp].offset if tp in committed else 0))
