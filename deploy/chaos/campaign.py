@@ -61,6 +61,8 @@ def _cluster(config: CampaignConfig, fault_dir: Path) -> LocalCluster:
         run_dir=config.run_dir,
         ports=ClusterPorts.free(),
         broker_heap=config.broker_heap,
+        # The campaign kills PostgreSQL: a commit it acknowledged must survive that.
+        durable_postgres=True,
         extra_env={
             "ADMIN_USERNAME": ADMIN[0],
             "ADMIN_PASSWORD": ADMIN[1],
