@@ -126,7 +126,13 @@ class Webshop:
         key = buyer["external_id"].encode()
         kind = "renewal" if renewal else "new"
         self.history.record(
-            "webshop", "invoke", "order", order_id=order_id, buyer=buyer["external_id"], kind=kind
+            "webshop",
+            "invoke",
+            "order",
+            order_id=order_id,
+            buyer=buyer["external_id"],
+            kind=kind,
+            event_id=event["id"],
         )
         error = ""
         for _attempt in range(3):
