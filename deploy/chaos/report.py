@@ -53,16 +53,29 @@ def faults_injected(history: Iterable[Entry]) -> dict[str, Counter[str]]:
     return injected
 
 
-def _faults_cell(injected: Mapping[str, Counter[str]]) -> list[str]:
+def fault_seconds(history: Iterable[Entry]) -> dict[str, list[float]]:
+    """Per fault kind, how long each took from injection until all was whole again."""
+    seconds: dict[str, list[float]] = {}
+    for entry in history:
+        if entry["process"] == "nemesis" and entry["type"] == "stop" and "seconds" in entry:
+            seconds.setdefault(entry["f"], []).append(float(entry["seconds"]))
+    return seconds
+
+
+def _faults_cell(
+    injected: Mapping[str, Counter[str]], seconds: Mapping[str, list[float]]
+) -> list[str]:
     lines = []
     for kind, name in FAULT_NAMES.items():
         tally = injected.get(kind)
         if not tally:
             continue
+        took = sorted(seconds.get(kind, []))
+        span = f"{took[len(took) // 2]:.0f} / {took[-1]:.0f}" if took else "-"
         outcomes = ", ".join(
             f"{n} {what}" for what, n in sorted(tally.items()) if what != "started"
         )
-        lines.append(f"| {name} | {tally['started']} | {outcomes} |")
+        lines.append(f"| {name} | {tally['started']} | {outcomes} | {span} |")
     return lines
 
 
@@ -78,9 +91,9 @@ def render(report: Mapping[str, Any], history: list[Entry], meta: Mapping[str, A
         "",
         f"**Verdict: {'all targets met' if report['passed'] else 'targets MISSED'}.**",
         "",
-        "| fault injected | count | outcome |",
-        "|---|---|---|",
-        *_faults_cell(faults_injected(history)),
+        "| fault injected | count | outcome | seconds until whole again (median / max) |",
+        "|---|---|---|---|",
+        *_faults_cell(faults_injected(history), fault_seconds(history)),
         "",
         "| workload | acknowledged | unknown outcome | refused |",
         "|---|---|---|---|",
