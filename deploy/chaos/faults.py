@@ -68,12 +68,22 @@ class Nemesis:
         )
 
     def _back_up(self, process: ServiceProcess) -> str:
-        try:
-            process.start()
-            process.wait_ready(READY_SECONDS)
-        except Exception as error:
-            return f"not ready: {str(error).splitlines()[0]}"
-        return "ready"
+        """Start `process` again until it is ready, as a supervisor would: a start that fails
+        (its database is away: another fault) is tried again, within READY_SECONDS."""
+        deadline = time.monotonic() + READY_SECONDS
+        failed = 0
+        while True:
+            try:
+                process.start()
+                process.wait_ready(max(1.0, deadline - time.monotonic()))
+            except Exception as error:
+                failed += 1
+                process.kill()
+                if time.monotonic() >= deadline:
+                    return f"not ready: {str(error).splitlines()[0]}"
+                time.sleep(2.0)
+                continue
+            return "ready" if not failed else f"ready after {failed} failed starts"
 
     # ---- processes ------------------------------------------------------------------------
 
