@@ -98,13 +98,27 @@ def _runner(nemesis: Nemesis, fault: Fault) -> Callable[[], None]:
 
 async def _lane(nemesis: Nemesis, faults: list[Fault], began: float) -> None:
     """One fault at a time, each at its time, or at once when the one before ran late (a
-    process or broker comes back slowly on a busy machine): every fault is injected."""
+    broker comes back slowly on a busy machine): every fault is injected."""
     loop = asyncio.get_running_loop()
     for fault in faults:
         delay = began + fault.at - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
         await asyncio.to_thread(_runner(nemesis, fault))
+
+
+async def _every_few_seconds(nemesis: Nemesis, faults: list[Fault], began: float) -> None:
+    """Each fault at its time without waiting for the one before to be whole again (a killed
+    replica takes far longer to start than the few seconds between kills); a replica that is
+    still down is skipped."""
+    loop = asyncio.get_running_loop()
+    running = []
+    for fault in faults:
+        delay = began + fault.at - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        running.append(asyncio.create_task(asyncio.to_thread(_runner(nemesis, fault))))
+    await asyncio.gather(*running)
 
 
 async def _watch(nemesis: Nemesis, stop: asyncio.Event) -> None:
@@ -177,7 +191,7 @@ async def run(config: CampaignConfig) -> dict[str, Any]:
         workload = [asyncio.create_task(c) for c in clients]
         began = asyncio.get_running_loop().time()
         lanes = [
-            asyncio.create_task(_lane(nemesis, schedule.small, began)),
+            asyncio.create_task(_every_few_seconds(nemesis, schedule.small, began)),
             asyncio.create_task(_lane(nemesis, schedule.big, began)),
         ]
         watcher = asyncio.create_task(_watch(nemesis, stop))

@@ -17,7 +17,6 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -48,16 +47,6 @@ class Nemesis:
     crashes: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    @contextlib.contextmanager
-    def _holding(self, *names: str) -> Iterator[None]:
-        with self._lock:
-            self.held.update(names)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self.held.difference_update(names)
-
     def _start(self, fault: str, **value: Any) -> float:
         self.history.record(NEMESIS, "start", fault, **value)
         return time.monotonic()
@@ -87,15 +76,33 @@ class Nemesis:
 
     # ---- processes ------------------------------------------------------------------------
 
+    def _claim(self, *names: str) -> bool:
+        """Hold `names` unless one of them is held already (down, or being started again)."""
+        with self._lock:
+            if self.held.intersection(names):
+                return False
+            self.held.update(names)
+            return True
+
+    def _release(self, *names: str) -> None:
+        with self._lock:
+            self.held.difference_update(names)
+
     def kill_process(self, name: str, pause: float) -> None:
-        """SIGKILL one replica (a service's or a gateway's), started again after `pause` s."""
+        """SIGKILL one replica (a service's or a gateway's), started again after `pause` s;
+        skipped while that replica is down from another fault."""
         process = next(p for p in self.cluster.processes if p.name == name)
-        with self._holding(name):
+        if not self._claim(name):
+            self.history.record(NEMESIS, "event", "skipped", fault="kill_process", target=name)
+            return
+        try:
             began = self._start("kill_process", target=name, pid=_pid(process))
             process.kill()
             time.sleep(pause)
             outcome = self._back_up(process)
             self._stop("kill_process", began, target=name, outcome=outcome)
+        finally:
+            self._release(name)
 
     def kill_relay(self, service: str, wait: float = 30.0) -> None:
         """The relay of one of `service`'s replicas SIGKILLs itself between the broker's
@@ -103,30 +110,48 @@ class Nemesis:
         replicas = [p for p in self.cluster.processes if p.name.startswith(f"{service}-")]
         names = [p.name for p in replicas]
         trigger = relay_crash_trigger(self.fault_dir, service)
-        with self._holding(*names):
-            began = self._start("kill_relay", target=service)
-            trigger.touch()
-            deadline = time.monotonic() + wait
-            while trigger.exists() and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if trigger.exists():  # nothing to publish in time: no fault after all
-                trigger.unlink(missing_ok=True)
-                self._stop("kill_relay", began, target=service, outcome="not triggered")
-                return
-            time.sleep(0.5)  # the SIGKILL follows the removal at once
-            dead = [p for p in replicas if not p.alive()]
-            victims = [p.name for p in dead]
-            time.sleep(1.0)
-            outcomes = [self._back_up(p) for p in dead]
-            self._stop(
-                "kill_relay", began, target=service, killed=victims, outcome=",".join(outcomes)
-            )
+        if not self._claim(*names):
+            self.history.record(NEMESIS, "event", "skipped", fault="kill_relay", target=service)
+            return
+        try:
+            self._relay_fault(service, replicas, trigger, wait)
+        finally:
+            self._release(*names)
+
+    def _relay_fault(
+        self, service: str, replicas: list[ServiceProcess], trigger: Path, wait: float
+    ) -> None:
+        began = self._start("kill_relay", target=service)
+        trigger.touch()
+        deadline = time.monotonic() + wait
+        while trigger.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if trigger.exists():  # nothing to publish in time: no fault after all
+            trigger.unlink(missing_ok=True)
+            self._stop("kill_relay", began, target=service, outcome="not triggered")
+            return
+        time.sleep(0.5)  # the SIGKILL follows the removal at once
+        dead = [p for p in replicas if not p.alive()]
+        time.sleep(1.0)
+        outcomes = [self._back_up(p) for p in dead]
+        self._stop(
+            "kill_relay",
+            began,
+            target=service,
+            killed=[p.name for p in dead],
+            outcome=",".join(outcomes),
+        )
 
     def scale_group(self, service: str, hold: float) -> None:
         """`service`'s consumer group 1 -> 3 -> 1 with hard stops: replica b SIGKILLed, two
         extra replicas started, held, SIGKILLed; then replica b started again."""
         a, b = (self.cluster.process(service, r) for r in ("a", "b"))
-        with self._holding(b.name):
+        deadline = time.monotonic() + READY_SECONDS
+        while not self._claim(b.name):  # replica b is down from another fault: wait for it
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.5)
+        try:
             began = self._start("scale_group", target=service, members=[1, 3, 1])
             b.kill()
             taken: set[int] = set()
@@ -153,6 +178,8 @@ class Nemesis:
             time.sleep(hold / 2)
             outcome = self._back_up(b)
             self._stop("scale_group", began, target=service, extras=ready, outcome=outcome)
+        finally:
+            self._release(b.name)
 
     def _wait(self, process: ServiceProcess) -> str:
         try:

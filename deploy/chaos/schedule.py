@@ -1,10 +1,10 @@
 """The campaign's fault schedule, drawn from the seed before anything runs (and written to the
 run directory), so a run can be repeated fault for fault.
 
-Two lanes run side by side, each one fault at a time: the *small* lane SIGKILLs a random
-replica (a service's or a gateway's) every few seconds, or the relay of one between the
-broker's acknowledgement and the outbox being marked; the *big* lane spreads the rest over the
-campaign: brokers SIGKILLed and SIGSTOPped (some the leader of a busy partition), PostgreSQL
+Two lanes run side by side. The *small* lane SIGKILLs a random replica (a service's or a
+gateway's) every few seconds, or the relay of one between the broker's acknowledgement and the
+outbox being marked, each at its time (a replica still down is skipped); the *big* lane, one
+fault at a time, spreads the rest over the campaign: brokers SIGKILLed and SIGSTOPped (some the leader of a busy partition), PostgreSQL
 stopped immediately, a consumer group scaled 1 -> 3 -> 1, floods of poison records.
 """
 
