@@ -4,8 +4,9 @@ run directory), so a run can be repeated fault for fault.
 Two lanes run side by side. The *small* lane SIGKILLs a random replica (a service's or a
 gateway's) every few seconds, or the relay of one between the broker's acknowledgement and the
 outbox being marked, each at its time (a replica still down is skipped); the *big* lane, one
-fault at a time, spreads the rest over the campaign: brokers SIGKILLed and SIGSTOPped (some the leader of a busy partition), PostgreSQL
-stopped immediately, a consumer group scaled 1 -> 3 -> 1, floods of poison records.
+fault at a time, spreads the rest over the campaign: brokers SIGKILLed and SIGSTOPped (some
+the leader of a busy partition), PostgreSQL stopped immediately, a consumer group scaled
+1 -> 3 -> 1, floods of poison records.
 """
 
 from __future__ import annotations
