@@ -15,7 +15,13 @@ from deploy.chaos.checker import (
     verdicts,
 )
 from deploy.chaos.history import History, read_history
-from deploy.chaos.report import END_MARKER, START_MARKER, faults_injected, update_docs
+from deploy.chaos.report import (
+    END_MARKER,
+    START_MARKER,
+    faults_injected,
+    postgres_outages,
+    update_docs,
+)
 from deploy.chaos.schedule import plan
 from services.contracts.topics import (
     APPS_EVENTS,
@@ -155,6 +161,24 @@ def test_every_target_must_be_met() -> None:
     assert not verdicts({**counts, "lost_orders": 1})["lost"]
     assert not verdicts({**counts, "recovery_seconds": None})["recovery_seconds"]
     assert not verdicts({**counts, "recovery_seconds": 61})["recovery_seconds"]
+
+
+def test_a_postgresql_outage_is_told_by_what_the_writes_sent_meanwhile_got(
+    tmp_path: Path,
+) -> None:
+    history = History(tmp_path)
+    history.record("nemesis", "start", "postgres_stop")
+    history.record("operator-a", "invoke", "renew", key="k1")
+    history.record("operator-a", "invoke", "renew", key="k2")
+    history.record("nemesis", "stop", "postgres_stop")
+    history.record("operator-a", "ok", "renew", key="k1", retried_on=["503", "503"])
+    history.record("operator-a", "info", "renew", key="k2", retried_on=["503", "ConnectError"])
+    history.close()
+    [sentence] = postgres_outages(list(read_history(tmp_path)))
+    assert "2 operator writes sent meanwhile" in sentence
+    assert "answered 3 x 503, 1 x ConnectError" in sentence
+    assert "{'ok': 1, 'info': 1}" in sentence
+    assert "died unasked meanwhile: none" in sentence
 
 
 def test_faults_are_counted_from_the_history_and_the_docs_keep_their_prose(

@@ -79,6 +79,44 @@ def _faults_cell(
     return lines
 
 
+def postgres_outages(history: list[Entry]) -> list[str]:
+    """One sentence per PostgreSQL stop: what the operators' writes sent meanwhile got, how
+    they ended, and whether a running process died (it must recover without a restart)."""
+    sentences = []
+    starts = [e for e in history if e["f"] == "postgres_stop" and e["type"] == "start"]
+    stops = [e for e in history if e["f"] == "postgres_stop" and e["type"] == "stop"]
+    for start, stop in zip(starts, stops, strict=False):
+        began, ended = start["time"], stop["time"]
+        invoked = {
+            e["key"]: e["time"]
+            for e in history
+            if e["type"] == "invoke"
+            and e["process"].startswith("operator")
+            and began <= e["time"] <= ended
+        }
+        answers: Counter[str] = Counter()
+        outcomes: Counter[str] = Counter()
+        done_after: list[float] = []
+        for e in history:
+            if e.get("key") in invoked and e["type"] in ("ok", "fail", "info"):
+                outcomes[e["type"]] += 1
+                answers.update(e.get("retried_on", []))
+                if e["type"] == "ok":
+                    done_after.append(e["time"] - ended)
+        died = sorted(
+            e["target"] for e in history if e["f"] == "crashed" and began <= e["time"] <= ended + 30
+        )
+        got = ", ".join(f"{n} x {what}" for what, n in answers.most_common()) or "nothing"
+        latest = f"{max(done_after):.0f} s" if done_after else "-"
+        sentences.append(
+            f"PostgreSQL down {ended - began:.0f} s: {len(invoked)} operator writes sent "
+            f"meanwhile; their attempts were answered {got}; outcomes "
+            f"{dict(outcomes) or '-'}, the last acknowledged {latest} after it was back; "
+            f"processes that died unasked meanwhile: {', '.join(died) or 'none'}."
+        )
+    return sentences
+
+
 def render(report: Mapping[str, Any], history: list[Entry], meta: Mapping[str, Any]) -> str:
     counts = report["counts"]
     sizes = report["workload"]
@@ -109,6 +147,7 @@ def render(report: Mapping[str, Any], history: list[Entry], meta: Mapping[str, A
         f"| app events | {sizes.get('app_events_acknowledged', 0)} | - | - |",
         f"| poison records | {sizes.get('poison_records', 0)} | - | - |",
         "",
+        *(f"{sentence}\n" for sentence in postgres_outages(history)),
         "| check | count | target | met |",
         "|---|---|---|---|",
     ]

@@ -247,6 +247,8 @@ class Operator:
         delay = 0.25
         last = ""
         attempts = 0
+        # What each attempt that was tried again got: a status, or the error's class.
+        retried_on: list[str] = []
         while loop.time() < deadline:
             attempts += 1
             try:
@@ -260,6 +262,7 @@ class Operator:
             except httpx.HTTPError as error:
                 # This gateway does not answer: the other one shares the services' key store.
                 last = repr(error)
+                retried_on.append(type(error).__name__)
                 gateway = next(g for g in self.gateways if g != gateway)
             else:
                 status = response.status_code
@@ -274,6 +277,7 @@ class Operator:
                         customer_id=ok_id,
                         status=status,
                         attempts=attempts,
+                        retried_on=retried_on,
                         via=gateway,
                         **value,
                     )
@@ -295,10 +299,18 @@ class Operator:
                     )
                     return None
                 last = f"{status} {response.text[:200]}"
+                retried_on.append(str(status))
             await asyncio.sleep(delay)
             delay = min(delay * 2, 4.0)
         self.history.record(
-            self.process, "info", f, key=key, customer_id=customer_id, error=last, **value
+            self.process,
+            "info",
+            f,
+            key=key,
+            customer_id=customer_id,
+            error=last,
+            retried_on=retried_on,
+            **value,
         )
         return None
 
