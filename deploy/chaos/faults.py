@@ -315,6 +315,14 @@ class Nemesis:
         """Everything running again: brokers continued or started, PostgreSQL up, the extra
         replicas gone, every process alive."""
         began = self._start("heal")
+        # A fault still bringing its victim back is let finish: two starts of one process
+        # would leave one of them running unwatched.
+        deadline = time.monotonic() + READY_SECONDS
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self.held:
+                    break
+            time.sleep(0.5)
         for node in self.cluster.kafka.nodes:
             if node.running and node.pid is not None:
                 with contextlib.suppress(ProcessLookupError):
