@@ -75,6 +75,11 @@ def _cluster(config: CampaignConfig, fault_dir: Path) -> LocalCluster:
     )
 
 
+def _kafka_options(cluster: LocalCluster) -> dict[str, Any]:
+    """The cluster's Kafka admin credentials, for the campaign's own clients."""
+    return {}
+
+
 def _runner(nemesis: Nemesis, fault: Fault) -> Callable[[], None]:
     p = fault.params
     match fault.kind:
@@ -154,22 +159,23 @@ async def run(config: CampaignConfig) -> dict[str, Any]:
         history.record("campaign", "event", "cluster_starting", seed=config.seed)
         await asyncio.to_thread(cluster.start, 600)
         assert cluster.postgres is not None
-        checker.ClusterInfo(
+        info = checker.ClusterInfo(
             bootstrap_servers=cluster.kafka.bootstrap_servers,
             gateways={r: cluster.gateway_url(r) for r in REPLICAS},
             databases={name: cluster.postgres.url(name) for name in DATABASES},
             admin=ADMIN,
-        ).save(config.run_dir)
-        history.record("campaign", "event", "workload_starting", schedule=schedule.counts())
-        nemesis = Nemesis(cluster, history, fault_dir)
-        stop = asyncio.Event()
-        apps = Apps(
-            history, cluster.kafka.bootstrap_servers, seed=config.seed, rate=config.app_rate
+            kafka_options=_kafka_options(cluster),
         )
+        info.save(config.run_dir)
+        kafka = info.kafka
+        history.record("campaign", "event", "workload_starting", schedule=schedule.counts())
+        nemesis = Nemesis(cluster, history, fault_dir, kafka)
+        stop = asyncio.Event()
+        apps = Apps(history, kafka, seed=config.seed, rate=config.app_rate)
         clients = [
             Webshop(
                 history,
-                cluster.kafka.bootstrap_servers,
+                kafka,
                 seed=config.seed,
                 rate=config.order_rate,
                 renewals=0.35,

@@ -39,10 +39,10 @@ from typing import Any, Final
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 
 from deploy.chaos.history import Entry, read_history
+from deploy.chaos.kafka_clients import KafkaClients
 from deploy.chaos.workload import EMAIL_DOMAIN
 from deploy.local.processes import SERVICES
 from services.contracts.topics import (
@@ -69,6 +69,12 @@ class ClusterInfo:
     gateways: dict[str, str]
     databases: dict[str, str]
     admin: tuple[str, str]
+    # The Kafka admin user's aiokafka keywords (a throwaway cluster's credentials).
+    kafka_options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kafka(self) -> KafkaClients:
+        return KafkaClients(self.bootstrap_servers, self.kafka_options)
 
     def save(self, run_dir: Path) -> None:
         data = {
@@ -76,15 +82,22 @@ class ClusterInfo:
             "gateways": self.gateways,
             "databases": self.databases,
             "admin": list(self.admin),
+            "kafka_options": self.kafka_options,
         }
-        (run_dir / CLUSTER_FILE).write_text(json.dumps(data, indent=2))
+        path = run_dir / CLUSTER_FILE
+        path.touch(mode=0o600)  # it holds the run's passwords
+        path.write_text(json.dumps(data, indent=2))
 
     @classmethod
     def load(cls, run_dir: Path) -> ClusterInfo:
         data = json.loads((run_dir / CLUSTER_FILE).read_text())
         username, password = data["admin"]
         return cls(
-            data["bootstrap_servers"], data["gateways"], data["databases"], (username, password)
+            data["bootstrap_servers"],
+            data["gateways"],
+            data["databases"],
+            (username, password),
+            data.get("kafka_options", {}),
         )
 
 
@@ -125,9 +138,9 @@ class Findings:
 # ---- reading back -------------------------------------------------------------------------
 
 
-async def partitions_of(servers: str, topics: Iterable[str]) -> dict[str, list[int]]:
+async def partitions_of(kafka: KafkaClients, topics: Iterable[str]) -> dict[str, list[int]]:
     """Every partition of each topic, as the cluster's metadata lists them."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers, request_timeout_ms=10_000)
+    admin = kafka.admin()
     await admin.start()
     try:
         described = await admin.describe_topics(list(topics))
@@ -138,19 +151,13 @@ async def partitions_of(servers: str, topics: Iterable[str]) -> dict[str, list[i
     }
 
 
-async def read_topic(servers: str, topic: str, timeout: float = 120.0) -> list[Record]:
+async def read_topic(kafka: KafkaClients, topic: str, timeout: float = 120.0) -> list[Record]:
     """Every committed record of `topic`, every partition from the beginning."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=servers,
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        max_partition_fetch_bytes=2 * 1024 * 1024,
-    )
+    consumer = kafka.reader(max_partition_fetch_bytes=2 * 1024 * 1024)
     await consumer.start()
     records: list[Record] = []
     try:
-        partitions = (await partitions_of(servers, [topic])).get(topic, [])
+        partitions = (await partitions_of(kafka, [topic])).get(topic, [])
         assigned = [TopicPartition(topic, p) for p in partitions]
         if not assigned:
             return records
@@ -185,20 +192,18 @@ async def read_topic(servers: str, topic: str, timeout: float = 120.0) -> list[R
     return records
 
 
-async def consumer_lag(servers: str, groups: Iterable[str] = SERVICES) -> dict[str, int]:
+async def consumer_lag(kafka: KafkaClients, groups: Iterable[str] = SERVICES) -> dict[str, int]:
     """Each group's lag: committed offsets behind the end of every partition it committed on
     (its topics all carry traffic in a campaign, so each has committed on all of them)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers, request_timeout_ms=10_000)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=servers, group_id=None, isolation_level="read_committed"
-    )
+    admin = kafka.admin()
+    consumer = kafka.reader()
     await admin.start()
     await consumer.start()
     try:
         lag: dict[str, int] = {}
         for group in groups:
             committed = await admin.list_consumer_group_offsets(group)
-            topics = await partitions_of(servers, {tp.topic for tp in committed})
+            topics = await partitions_of(kafka, {tp.topic for tp in committed})
             partitions = [TopicPartition(t, p) for t, ps in sorted(topics.items()) for p in ps]
             ends = await consumer.end_offsets(partitions) if partitions else {}
             lag[group] = sum(
@@ -242,7 +247,7 @@ async def wait_until_quiet(
     last: dict[str, Any] = {}
     while time.monotonic() < deadline:
         try:
-            lag = await consumer_lag(info.bootstrap_servers)
+            lag = await consumer_lag(info.kafka)
             outbox = await outbox_rows(info.databases)
             last = {"lag": lag, "outbox": outbox}
             quiet = not any(lag.values()) and not any(outbox.values())
@@ -640,7 +645,7 @@ async def check(run_dir: Path, *, wait: float = 180.0) -> dict[str, Any]:
     since = last_fault_end(history)
     recovery, last_seen = await wait_until_quiet(info, since, wait)
     topics = {
-        topic: await read_topic(info.bootstrap_servers, topic)
+        topic: await read_topic(info.kafka, topic)
         for topic in (*MAIN_TOPICS, *(dlq(t) for t in MAIN_TOPICS))
     }
     sizes: dict[str, Any] = {}

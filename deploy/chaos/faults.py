@@ -21,10 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from aiokafka.admin import AIOKafkaAdminClient
-
 from deploy.chaos.history import History
-from deploy.chaos.workload import producer_for
+from deploy.chaos.kafka_clients import KafkaClients
 from deploy.local.cluster import LocalCluster, unused_port
 from deploy.local.processes import ServiceProcess
 from services.contracts.topics import APPS_EVENTS, WEBSHOP_ORDERS
@@ -41,6 +39,7 @@ class Nemesis:
     cluster: LocalCluster
     history: History
     fault_dir: Path
+    kafka: KafkaClients
     # Processes down on purpose (or being started again): the watchdog leaves them alone.
     held: set[str] = field(default_factory=set)
     extras: list[ServiceProcess] = field(default_factory=list)
@@ -215,7 +214,7 @@ class Nemesis:
         """The broker leading `topic`'s `partition` now, asked of the cluster's admin API."""
 
         async def ask() -> int:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.cluster.kafka.bootstrap_servers)
+            admin = self.kafka.admin()
             await admin.start()
             try:
                 [described] = await admin.describe_topics([topic])
@@ -278,7 +277,7 @@ class Nemesis:
         self._stop("poison", began, sent=sent)
 
     async def _flood(self, per_kind: int) -> int:
-        producer = producer_for(self.cluster.kafka.bootstrap_servers)
+        producer = self.kafka.producer()
         await producer.start()
         sent = 0
         try:

@@ -26,6 +26,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from deploy.chaos.history import History
+from deploy.chaos.kafka_clients import KafkaClients
 from deploy.simulator.apps import AppSimulator, made_up
 from services.contracts.envelope import CloudEvent
 from services.contracts.topics import APPS_EVENTS, WEBSHOP_ORDERS
@@ -39,16 +40,6 @@ EMAIL_DOMAIN: Final = "chaos.example"
 # How long one client operation may take, retries included, before its outcome is "unknown".
 OPERATION_SECONDS: Final = 60.0
 SEND_SECONDS: Final = 45.0
-
-
-def producer_for(bootstrap_servers: str) -> AIOKafkaProducer:
-    """What a careful webshop or app backend uses: idempotent, every in-sync replica acks."""
-    return AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers,
-        acks="all",
-        enable_idempotence=True,
-        request_timeout_ms=30_000,
-    )
 
 
 async def _pace(stop: asyncio.Event, seconds: float) -> None:
@@ -86,10 +77,10 @@ class Webshop:
     else a new buyer. A send that fails is sent again (same event) up to three times."""
 
     def __init__(
-        self, history: History, bootstrap_servers: str, *, seed: int, rate: float, renewals: float
+        self, history: History, kafka: KafkaClients, *, seed: int, rate: float, renewals: float
     ) -> None:
         self.history = history
-        self.bootstrap_servers = bootstrap_servers
+        self.kafka = kafka
         self.seed = seed
         self.rng = random.Random(f"webshop-{seed}")
         self.rate = rate
@@ -97,7 +88,7 @@ class Webshop:
         self.buyers: list[dict[str, str]] = []
 
     async def run(self, stop: asyncio.Event) -> None:
-        producer = producer_for(self.bootstrap_servers)
+        producer = self.kafka.producer()
         await producer.start()
         try:
             number = 0
@@ -328,9 +319,9 @@ class Operator:
 class Apps:
     """The TV apps of the operators' customers: simulated app events at `rate` per second."""
 
-    def __init__(self, history: History, bootstrap_servers: str, *, seed: int, rate: float):
+    def __init__(self, history: History, kafka: KafkaClients, *, seed: int, rate: float):
         self.history = history
-        self.bootstrap_servers = bootstrap_servers
+        self.kafka = kafka
         self.rate = rate
         self.simulator: AppSimulator | None = None
         self.seed = seed
@@ -349,7 +340,7 @@ class Apps:
         return self.simulator
 
     async def run(self, stop: asyncio.Event) -> None:
-        producer = producer_for(self.bootstrap_servers)
+        producer = self.kafka.producer()
         await producer.start()
         try:
             while not stop.is_set():
