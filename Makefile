@@ -40,7 +40,7 @@ lock: | $(PYTHON) ## pin every dependency of pyproject.toml, with hashes, into r
 run: install ## start Kafka, the four services and the gateway (SQLite); Ctrl-C stops all
 	$(PYTHON) -m deploy.local.run_system
 
-cluster: install ## three Kafka brokers, PostgreSQL, two replicas of each service and gateway; Ctrl-C stops all
+cluster: install ## three Kafka brokers (SASL/SCRAM, ACLs), PostgreSQL, two replicas of each service and gateway; Ctrl-C stops all
 	$(PYTHON) -m deploy.local.run_cluster
 
 # make chaos SEED=7 DURATION=600: another seed, a longer campaign (docs/reliability.md)

@@ -77,7 +77,7 @@ def _cluster(config: CampaignConfig, fault_dir: Path) -> LocalCluster:
 
 def _kafka_options(cluster: LocalCluster) -> dict[str, Any]:
     """The cluster's Kafka admin credentials, for the campaign's own clients."""
-    return {}
+    return dict(cluster.kafka_client_options)
 
 
 def _runner(nemesis: Nemesis, fault: Fault) -> Callable[[], None]:
