@@ -50,6 +50,19 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# SQLSTATE classes of a database that cannot be reached or is restarting: 08 connection
+# exception, 57P operator intervention (57P03 "the database system is not yet accepting
+# connections" during crash recovery). asyncpg's errors for them come through SQLAlchemy as a
+# plain DBAPIError, not an OperationalError: found by the fault campaign, whose PostgreSQL
+# stop made orders handled just then dead-lettered after max_attempts.
+_UNREACHABLE_SQLSTATES = ("08", "57P")
+
+
+def _database_unreachable(error: DBAPIError) -> bool:
+    state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return isinstance(state, str) and state.startswith(_UNREACHABLE_SQLSTATES)
+
+
 @dataclass(frozen=True)
 class Delivery:
     """What a handler gets: the open transaction, the envelope and its typed payload."""
@@ -417,13 +430,16 @@ class EventConsumer:
                 await self.dead_letter(topic, record, str(error))
                 return "dead_lettered"
             except TRANSIENT_ERRORS as error:
-                # Never skip a message because the database blinked: wait and try again.
-                log.warning(
-                    "transient failure on %s %s (attempt %d): %r", topic, event.id, attempt, error
-                )
+                # Never skip a message because the database blinked: wait and try again. The
+                # attempts count only the handler's own failures.
+                attempt -= 1
+                log.warning("transient failure on %s %s: %r", topic, event.id, error)
             except Exception as error:
-                if isinstance(error, DBAPIError) and error.connection_invalidated:
-                    log.warning("database connection lost on %s %s", topic, event.id)
+                if isinstance(error, DBAPIError) and (
+                    error.connection_invalidated or _database_unreachable(error)
+                ):
+                    attempt -= 1
+                    log.warning("database unreachable on %s %s: %r", topic, event.id, error)
                 elif attempt >= self.max_attempts:
                     log.exception("giving up on %s %s after %d attempts", topic, event.id, attempt)
                     await self.dead_letter(

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, insert, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from services.contracts.customers import CustomerCreatedV1, CustomerInfo
 from services.contracts.webshop import OrderRefundedV1
@@ -246,6 +246,34 @@ async def test_transient_errors_are_retried_beyond_max_attempts(
 
     assert await harness.consumer.process(TOPIC, record) == "handled"
     assert harness.calls == 5
+
+
+class _NotYetAccepting(Exception):
+    """What asyncpg's error looks like through SQLAlchemy while PostgreSQL recovers."""
+
+    sqlstate = "57P03"
+
+
+async def test_a_database_still_recovering_is_waited_for_not_dead_lettered(
+    db: Database, tables: Tables
+) -> None:
+    # Found by the fault campaign: after `pg_ctl stop -m immediate` the server first answers
+    # "the database system is not yet accepting connections" (SQLSTATE 57P03), a plain
+    # DBAPIError; counted as the handler's failure, the order then went to the dead letters.
+    harness = Harness(db, tables, max_attempts=2)
+
+    def recovering(attempt: int) -> None:
+        if attempt <= 2:
+            raise ConnectionError("connection refused")
+        if attempt <= 5:
+            raise DBAPIError("connect", {}, _NotYetAccepting("not yet accepting connections"))
+
+    harness.behaviour = recovering
+    record = consumer_record(TOPIC, event_bytes(CREATED))
+
+    assert await harness.consumer.process(TOPIC, record) == "handled"
+    assert harness.calls == 6
+    assert harness.producer.sent == []
 
 
 async def test_a_handler_failing_every_time_is_dead_lettered_after_max_attempts(
