@@ -106,13 +106,17 @@ def postgres_outages(history: list[Entry]) -> list[str]:
         died = sorted(
             e["target"] for e in history if e["f"] == "crashed" and began <= e["time"] <= ended + 30
         )
-        got = ", ".join(f"{n} x {what}" for what, n in answers.most_common()) or "nothing"
+        got = ", ".join(f"{n} x {what}" for what, n in answers.most_common()) or "no error"
         latest = f"{max(done_after):.0f} s" if done_after else "-"
+        writes = (
+            f"{len(invoked)} operator writes sent meanwhile; their attempts were answered "
+            f"{got}; outcomes {dict(outcomes)}, the last acknowledged {latest} after it was back"
+            if invoked
+            else "no operator write was started meanwhile (each operator was still on an earlier one)"
+        )
         sentences.append(
-            f"PostgreSQL down {ended - began:.0f} s: {len(invoked)} operator writes sent "
-            f"meanwhile; their attempts were answered {got}; outcomes "
-            f"{dict(outcomes) or '-'}, the last acknowledged {latest} after it was back; "
-            f"processes that died unasked meanwhile: {', '.join(died) or 'none'}."
+            f"PostgreSQL down {ended - began:.0f} s: {writes}; processes that died unasked "
+            f"meanwhile: {', '.join(died) or 'none'}."
         )
     return sentences
 
