@@ -112,7 +112,8 @@ def postgres_outages(history: list[Entry]) -> list[str]:
             f"{len(invoked)} operator writes sent meanwhile; their attempts were answered "
             f"{got}; outcomes {dict(outcomes)}, the last acknowledged {latest} after it was back"
             if invoked
-            else "no operator write was started meanwhile (each operator was still on an earlier one)"
+            else "no operator write was started meanwhile "
+            "(each operator was still on an earlier one)"
         )
         sentences.append(
             f"PostgreSQL down {ended - began:.0f} s: {writes}; processes that died unasked "
