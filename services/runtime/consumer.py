@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from aiokafka import ConsumerRecord
-from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.message import StreamMessage
 from pydantic import ValidationError
-from sqlalchemy import Table, select
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy import Table, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.envelope import CloudEvent, EventData
@@ -38,29 +37,9 @@ from services.runtime.metrics import (
 )
 from services.runtime.producer import Producer
 from services.runtime.tracing import consuming, consuming_batch
+from services.runtime.transient import is_transient
 
 log = logging.getLogger(__name__)
-
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OperationalError,
-    ConnectionError,
-    OSError,
-    TimeoutError,
-    KafkaError,
-)
-
-
-# SQLSTATE classes of a database that cannot be reached or is restarting: 08 connection
-# exception, 57P operator intervention (57P03 "the database system is not yet accepting
-# connections" during crash recovery). asyncpg's errors for them come through SQLAlchemy as a
-# plain DBAPIError, not an OperationalError: found by the fault campaign, whose PostgreSQL
-# stop made orders handled just then dead-lettered after max_attempts.
-_UNREACHABLE_SQLSTATES = ("08", "57P")
-
-
-def _database_unreachable(error: DBAPIError) -> bool:
-    state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-    return isinstance(state, str) and state.startswith(_UNREACHABLE_SQLSTATES)
 
 
 @dataclass(frozen=True)
@@ -127,7 +106,7 @@ class EventConsumer:
         producer: Producer,
         after_commit: Callable[[], None] = lambda: None,
         max_attempts: int = 5,
-        max_backoff_seconds: float = 10.0,
+        max_backoff_seconds: float = 5.0,
         topic_prefix: str = "",
     ) -> None:
         self.service = service
@@ -187,6 +166,10 @@ class EventConsumer:
         """
         if not self.handlers:
             return
+        for topic in self.handlers:
+            # On /metrics from the start, at 0: a rate sees the very first dead letters (a
+            # counter that first appears at 1 shows no increase).
+            EVENTS_DEAD_LETTERED.labels(self.service, topic)
         common: dict[str, Any] = {
             "group_id": f"{self.topic_prefix}{self.service}",
             # Commit only after the handler returned: FastStream's default commits first.
@@ -299,10 +282,10 @@ class EventConsumer:
         neighbours stay batched. A transient failure is retried record by record instead."""
         try:
             return await self._handle_together(routed)
-        except TRANSIENT_ERRORS as error:
-            log.info("batch of %d failed (%r); handling them one by one", len(routed), error)
         except Exception as error:
-            if len(routed) > 1:
+            if is_transient(error):
+                log.info("batch of %d failed (%r); handling them one by one", len(routed), error)
+            elif len(routed) > 1:
                 log.info("batch of %d failed (%r); handling it in halves", len(routed), error)
                 half = len(routed) // 2
                 return [
@@ -429,17 +412,19 @@ class EventConsumer:
             except PoisonMessage as error:
                 await self.dead_letter(topic, record, str(error))
                 return "dead_lettered"
-            except TRANSIENT_ERRORS as error:
-                # Never skip a message because the database blinked: wait and try again. The
-                # attempts count only the handler's own failures.
-                attempt -= 1
-                log.warning("transient failure on %s %s: %r", topic, event.id, error)
             except Exception as error:
-                if isinstance(error, DBAPIError) and (
-                    error.connection_invalidated or _database_unreachable(error)
-                ):
+                if is_transient(error) or not await self._database_answers():
+                    # Never skip a message because the database blinked (or is away, whatever
+                    # the handler made of that): wait and try again, for as long as it takes.
+                    # The attempts count only failures with the database up.
                     attempt -= 1
-                    log.warning("database unreachable on %s %s: %r", topic, event.id, error)
+                    log.warning(
+                        "transient failure on %s %s: %r; retrying in %.1fs",
+                        topic,
+                        event.id,
+                        error,
+                        delay,
+                    )
                 elif attempt >= self.max_attempts:
                     log.exception("giving up on %s %s after %d attempts", topic, event.id, attempt)
                     await self.dead_letter(
@@ -452,6 +437,16 @@ class EventConsumer:
                     )
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.max_backoff)
+
+    async def _database_answers(self) -> bool:
+        """Whether the database takes a query now: a failure while it does not says nothing
+        about the record."""
+        try:
+            async with asyncio.timeout(5.0), self.db.sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
 
     async def _handle_once(self, routed: Routed) -> str:
         try:

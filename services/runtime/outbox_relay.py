@@ -18,11 +18,12 @@ from sqlalchemy import Table, delete, func, insert, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from services.runtime.db import Database, utcnow
+from services.runtime.db import CONNECT_TIMEOUT_SECONDS, Database, utcnow
 from services.runtime.messaging_tables import OUTBOX_BUCKETS
 from services.runtime.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
 from services.runtime.outbox import CHANNEL
 from services.runtime.producer import Producer
+from services.runtime.transient import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,9 @@ LEASE_SECONDS = 15.0
 LEASE_RENEW_SECONDS = 3.0
 # The backlog gauges cost one aggregate query; a scrape every 15 s needs no fresher figure.
 MEASURE_SECONDS = 5.0
+# The longest pause between rounds while Kafka or the database is away: how late the relay may
+# notice that they are back.
+MAX_BACKOFF_SECONDS = 5.0
 
 
 class OutboxRelay:
@@ -94,7 +98,9 @@ class OutboxRelay:
         dsn = make_url(self.db.url).set(drivername="postgresql")
         while True:
             try:
-                connection = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+                connection = await asyncpg.connect(
+                    dsn.render_as_string(hide_password=False), timeout=CONNECT_TIMEOUT_SECONDS
+                )
             except Exception as error:  # the database is away: polling covers meanwhile
                 log.warning("outbox relay cannot LISTEN (%r); retrying", error)
                 await asyncio.sleep(5.0)
@@ -131,12 +137,15 @@ class OutboxRelay:
                     continue
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as error:
                 # Kafka or the database is away: keep the rows, try again later.
-                log.exception("outbox relay round failed; retrying in %.1fs", backoff)
+                if is_transient(error):
+                    log.warning("outbox relay round failed (%r); retrying in %.1fs", error, backoff)
+                else:
+                    log.exception("outbox relay round failed; retrying in %.1fs", backoff)
                 self._claimed_at = float("-inf")  # leases may have lapsed meanwhile: re-claim
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
             self._wake.clear()
             with contextlib.suppress(TimeoutError):

@@ -17,14 +17,16 @@ from aiokafka.errors import (
     KafkaConnectionError,
     TopicAuthorizationFailedError,
 )
+from aiokafka.structs import OffsetAndMetadata
 
-from deploy.kafka_acls import PROCESSES, all_acls
+from deploy.kafka_acls import PROCESSES, SERVICES, all_acls
 from deploy.local.cluster import unused_port
 from deploy.local.kafka import REPO_ROOT, LocalKafkaCluster
 from deploy.local.kafka_auth import ADMIN, ClusterAuth, describe_acls
 from deploy.simulator.__main__ import play
 from deploy.simulator.apps import AppSimulator, made_up
 from services.contracts.topics import ALL_TOPICS, APPS_EVENTS, BILLING_EVENTS
+from services.runtime.consumer_lag import LagReader, PartitionOffsets
 from services.runtime.kafka_security import KafkaSecurity
 from services.runtime.topics_admin import ensure_topics
 
@@ -156,3 +158,45 @@ async def test_the_app_simulator_plays_onto_the_cluster_as_its_admin(
         kafka_options=auth.security(ADMIN).client_options(),
     )
     assert sum(counts.values()) == 5
+
+
+async def test_each_service_reads_its_own_lag_and_the_gateway_every_services(
+    secured: tuple[LocalKafkaCluster, ClusterAuth],
+) -> None:
+    # The consumer_lag gauges (services/runtime/consumer_lag.py) under these ACLs: a service
+    # reads its own group's offsets, the gateway every service's.
+    kafka, auth = secured
+    partition = TopicPartition(APPS_EVENTS, 1)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka.bootstrap_servers,
+        group_id="tickets",
+        enable_auto_commit=False,
+        request_timeout_ms=10000,
+        **auth.security("tickets").client_options(),
+    )
+    await consumer.start()
+    try:
+        consumer.assign([partition])
+        await consumer.commit({partition: OffsetAndMetadata(0, "")})
+    finally:
+        await consumer.stop()
+
+    async def lag_as(user: str, services: list[str]) -> dict[str, list[PartitionOffsets]]:
+        reader = LagReader(
+            kafka.bootstrap_servers,
+            prefix="",
+            client_id=f"{user}-lag",
+            timeout_seconds=10,
+            security=auth.security(user),
+        )
+        await reader.start()
+        try:
+            return await reader.read(services)
+        finally:
+            await reader.stop()
+
+    [own] = (await lag_as("tickets", ["tickets"]))["tickets"]
+    assert (own.topic, own.partition, own.committed) == (APPS_EVENTS, 1, 0)
+    every = await lag_as("gateway", list(SERVICES))
+    assert every["tickets"] == [own]
+    assert set(every) == set(SERVICES)
