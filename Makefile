@@ -7,7 +7,7 @@ PYTHON := $(VENV)/bin/python
 BASE_PYTHON ?= python3
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: help install lock run cluster test test-unit lint typecheck bench prometheus simulate dlq clean
+.PHONY: help install lock run cluster chaos test test-unit lint typecheck bench prometheus simulate dlq clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,13 @@ run: install ## start Kafka, the four services and the gateway (SQLite); Ctrl-C 
 
 cluster: install ## three Kafka brokers (SASL/SCRAM, ACLs), PostgreSQL, two replicas of each service and gateway; Ctrl-C stops all
 	$(PYTHON) -m deploy.local.run_cluster
+
+# make chaos SEED=7 DURATION=600: another seed, a longer campaign (docs/reliability.md)
+SEED ?= 1
+DURATION ?= 300
+
+chaos: install ## fault campaign on a cluster of its own, then the checker; writes docs/reliability.md
+	$(PYTHON) -m deploy.chaos --seed $(SEED) --duration $(DURATION) --docs docs/reliability.md
 
 test: install lint ## lint, then all tests: unit, and system tests on real Kafka, PostgreSQL, SQLite
 	$(PYTHON) -m pytest -q -ra
