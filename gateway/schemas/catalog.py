@@ -8,6 +8,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -110,7 +111,7 @@ class ProductCreate(BaseModel):
     kind: Literal["base", "extra"]
     subscription_type: Literal["regular", "trial"] = "regular"
     max_devices: int = Field(ge=0, le=100)
-    starts_on_first_login: bool = False
+    starts_on_first_login: StrictBool = False
     packages: list[str] = Field(default_factory=list)
     device_policy: DevicePolicy | None = None
     mapping_id: str | None = Field(default=None, max_length=100)
@@ -127,7 +128,7 @@ class ProductUpdate(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     max_devices: int | None = Field(default=None, ge=0, le=100)
-    starts_on_first_login: bool | None = None
+    starts_on_first_login: StrictBool | None = None
     packages: list[str] | None = None
     device_policy: DevicePolicy | None = None
     mapping_id: str | None = Field(default=None, max_length=100)
