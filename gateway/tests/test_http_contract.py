@@ -171,3 +171,23 @@ async def test_a_service_answers_options_with_its_methods(name: str, tmp_path: P
         response = await http.options(path)
     assert response.status_code == 204
     assert response.headers["allow"] == ", ".join(sorted(paths[path] | {"OPTIONS"}))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"name": "\xff"}', b"[" * 100_000, b'{"name": "x"'],
+    ids=["not-utf8", "too-deep", "cut-short"],
+)
+async def test_an_unreadable_body_is_the_documented_422(
+    client: httpx.AsyncClient, admin: dict[str, str], body: bytes
+) -> None:
+    """FastAPI answered 400 (documented nowhere) to a body that is not UTF-8 or nests too
+    deep, and 422 naming a field "7" to JSON cut short."""
+    response = await client.patch(
+        "/api/v1/webshops/shop-eu",
+        content=body,
+        headers={**admin, "content-type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert [error["field"] for error in response.json()["errors"]] == ["(body)"]
