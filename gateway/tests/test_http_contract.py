@@ -1,5 +1,6 @@
 """What the gateway and every service promise over HTTP, held for every route by itself: a
-boolean in a request body is JSON true or false (never 0 or "yes"), every error answer an
+boolean in a request body is JSON true or false (never 0 or "yes"), a number a JSON number
+(never "5"), every error answer an
 OpenAPI document names is problem+json with the ProblemDetails schema, and a path's `Allow`
 names all of its methods (OPTIONS 204, another method 405)."""
 
@@ -43,26 +44,26 @@ def _is_strict(metadata: list[Any]) -> bool:
     return any(getattr(item, "strict", None) for item in metadata)
 
 
-def _lax_booleans(annotation: Any, strict: bool, where: str) -> Iterator[str]:
-    """The dotted places under `annotation` where a bool is not strict."""
-    if annotation is bool:
+def _lax_scalars(annotation: Any, strict: bool, where: str) -> Iterator[str]:
+    """The places under `annotation` where a bool or a number is not strict."""
+    if annotation in (bool, int, float):
         if not strict:
             yield where
         return
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         for name, field in annotation.model_fields.items():
-            yield from _field_lax_booleans(field, f"{annotation.__name__}.{name}")
+            yield from _field_lax_scalars(field, f"{annotation.__name__}.{name}")
         return
     if typing.get_origin(annotation) is typing.Annotated:
         inner, *metadata = typing.get_args(annotation)
-        yield from _lax_booleans(inner, strict or _is_strict(metadata), where)
+        yield from _lax_scalars(inner, strict or _is_strict(metadata), where)
         return
     for argument in typing.get_args(annotation):
-        yield from _lax_booleans(argument, strict, where)
+        yield from _lax_scalars(argument, strict, where)
 
 
-def _field_lax_booleans(field: FieldInfo, where: str) -> Iterator[str]:
-    yield from _lax_booleans(field.annotation, _is_strict(field.metadata), where)
+def _field_lax_scalars(field: FieldInfo, where: str) -> Iterator[str]:
+    yield from _lax_scalars(field.annotation, _is_strict(field.metadata), where)
 
 
 def _request_bodies(app: FastAPI) -> Iterator[tuple[str, Any]]:
@@ -73,14 +74,17 @@ def _request_bodies(app: FastAPI) -> Iterator[tuple[str, Any]]:
 
 
 @pytest.mark.parametrize("name", APPS)
-def test_every_boolean_of_every_request_body_is_strict(name: str, tmp_path: Path) -> None:
-    """`"disabled": 0` was read as false: pydantic's lax mode turns 0, 1, "yes", "off" into
-    booleans. A request field declared boolean takes JSON true and false only."""
+def test_every_boolean_and_number_of_every_request_body_is_strict(
+    name: str, tmp_path: Path
+) -> None:
+    """`"disabled": 0` was read as false and `"max_devices": "3"` as 3: pydantic's lax mode
+    turns 0, 1, "yes", "off" into booleans and numeric strings into numbers. A request field
+    takes what its OpenAPI schema says: JSON true and false, JSON numbers."""
     lax = sorted(
         {
             place
             for _path, annotation in _request_bodies(_app(name, tmp_path))
-            for place in _lax_booleans(annotation, False, "body")
+            for place in _lax_scalars(annotation, False, "body")
         }
     )
     assert lax == []
@@ -191,3 +195,16 @@ async def test_an_unreadable_body_is_the_documented_422(
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == PROBLEM_JSON
     assert [error["field"] for error in response.json()["errors"]] == ["(body)"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/customers", "/api/v1/customers/export.csv"])
+async def test_a_number_for_a_query_datetime_is_a_422_naming_it(
+    client: httpx.AsyncClient, admin: dict[str, str], path: str
+) -> None:
+    response = await client.get(path, params={"expires_before": "0"}, headers=admin)
+    assert response.status_code == 422, response.text
+    assert [error["field"] for error in response.json()["errors"]] == ["expires_before"]
+    response = await client.get(
+        path, params={"expires_before": "2030-01-01T00:00:00Z"}, headers=admin
+    )
+    assert response.status_code == 200, response.text
