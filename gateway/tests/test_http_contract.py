@@ -208,3 +208,17 @@ async def test_a_number_for_a_query_datetime_is_a_422_naming_it(
         path, params={"expires_before": "2030-01-01T00:00:00Z"}, headers=admin
     )
     assert response.status_code == 200, response.text
+
+
+async def test_a_path_named_literally_takes_only_its_own_methods(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """PATCH /customers/export.csv reached PATCH /customers/{customer_id} and was a 422 about
+    a customer id: the export is a resource of its own, read-only."""
+    response = await client.patch("/api/v1/customers/export.csv", json={}, headers=admin)
+    assert response.status_code == 405, response.text
+    assert response.headers["allow"] == "GET, OPTIONS"
+    assert (await client.options("/api/v1/customers/export.csv")).headers["allow"] == (
+        "GET, OPTIONS"
+    )
+    assert (await client.get("/api/v1/customers/export.csv", headers=admin)).status_code == 200

@@ -16,18 +16,35 @@ from services.runtime.problems import problem_response
 
 
 def allowed_methods(router: Router, scope: Scope) -> set[str] | None:
-    """The methods the routes of `router` take on this request's path; None when one of them
-    takes the request's own method (or the path is not a route's, so routing answers)."""
-    methods: set[str] = set()
+    """The methods the routes of `router` take on this request's path; None when the request's
+    own method is one of them (or the path is not a route's, so routing answers).
+
+    A path some route names literally (`/customers/export.csv`) is that route's resource: a
+    route with a parameter in its place (`/customers/{customer_id}`) does not lend it methods.
+    """
+    literal: set[str] = set()
+    templated: set[str] = set()
+    names_it = False
     # FastAPI 0.163 keeps included routers whole (`_IncludedRouter`); their route contexts are
     # the routes as served, each with its full path and its methods.
     for route in iter_route_contexts(router.routes):
         match, _ = route.matches(dict(scope))
-        if match is Match.FULL:
-            return None
-        if match is Match.PARTIAL:
-            methods.update(getattr(route, "methods", None) or ())
-    return methods or None
+        if match is Match.NONE:
+            continue
+        methods = getattr(route, "methods", None)
+        if methods is None:  # a mount: it takes any method
+            if match is Match.FULL:
+                return None
+            continue
+        if "{" in (route.path or ""):
+            templated.update(methods)
+        else:
+            names_it = True
+            literal.update(methods)
+    allowed = literal if names_it else templated
+    if not allowed or scope["method"] in allowed:
+        return None
+    return allowed
 
 
 class AllowedMethods:
