@@ -7,6 +7,7 @@ pass a service's problem on unchanged. The OpenAPI document says the same: every
 of every operation is `application/problem+json` with the `ProblemDetails` schema.
 """
 
+import logging
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from typing import Any, TypedDict
@@ -15,7 +16,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.runtime.transient import RETRY_AFTER_SECONDS, is_transient
+
+log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -144,11 +150,28 @@ def install_problem_handlers(app: FastAPI, *, body_statuses: Sequence[int] = ())
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_transient(exc):
+            return unavailable_response(request.url.path)
         return problem_response(500, None, "unexpected error", instance=request.url.path)
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+
+    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+        if is_transient(exc):
+            log.warning(
+                "%s %s refused, database unavailable: %r", request.method, request.url.path, exc
+            )
+            return unavailable_response(request.url.path)
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem_response(500, None, "unexpected error", instance=request.url.path)
+
+    # Registered by class as well as under Exception: Starlette answers a plain `Exception`
+    # from its outermost middleware and raises it again, so the request metrics would count
+    # an outage's 503 as a 500 and the log would show a traceback per refused request.
+    for outage in (SQLAlchemyError, OSError):
+        app.add_exception_handler(outage, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)
     document_problems(app, body_statuses=body_statuses)
 
@@ -263,3 +286,17 @@ def document_problems(app: FastAPI, *, body_statuses: Sequence[int] = ()) -> Non
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def unavailable_response(instance: str | None = None) -> JSONResponse:
+    """503 for a request refused because the database (or broker) is away: nothing was
+    written, and the same request may be sent again after Retry-After."""
+    return problem_response(
+        503,
+        "Service unavailable",
+        "the service's database is unavailable; retry later (a write sent again with the same "
+        "Idempotency-Key takes effect once)",
+        instance=instance,
+        extra={"retry_after": RETRY_AFTER_SECONDS},
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
