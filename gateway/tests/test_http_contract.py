@@ -118,8 +118,9 @@ def test_every_error_answer_in_the_openapi_is_problem_json(name: str, tmp_path: 
                     "ProblemDetails"
                 ):
                     wrong.append(f"{method.upper()} {path} {status}: {sorted(content)}")
-            if "422" not in operation["responses"]:
-                wrong.append(f"{method.upper()} {path}: no 422")
+            for always in ("422", "503"):
+                if always not in operation["responses"]:
+                    wrong.append(f"{method.upper()} {path}: no {always}")
     assert wrong == []
     assert "ProblemDetails" in document["components"]["schemas"]
     assert "HTTPValidationError" not in document["components"]["schemas"]

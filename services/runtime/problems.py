@@ -251,8 +251,9 @@ def _describe_problems(document: dict[str, Any], body_statuses: Sequence[int]) -
     for item in document.get("paths", {}).values():
         for operation in item.values():
             responses: dict[str, Any] = operation.setdefault("responses", {})
-            # Any request may be refused: validation, and the NUL guard on every path and query.
-            implied = [422]
+            # Any request may be refused: validation and the NUL guard on every path and query
+            # (422), the database's outage (503, on_database_error above).
+            implied = [422, 503]
             if operation.get("security"):
                 implied.append(401)
             if "requestBody" in operation:
@@ -274,7 +275,7 @@ def _describe_problems(document: dict[str, Any], body_statuses: Sequence[int]) -
 
 def document_problems(app: FastAPI, *, body_statuses: Sequence[int] = ()) -> None:
     """`app.openapi()` documents every error answer as problem+json (ProblemDetails), adds the
-    statuses any operation can answer (422; 401 where credentials are required;
+    statuses any operation can answer (422, 503; 401 where credentials are required;
     `body_statuses` where it takes a body), and drops FastAPI's unused HTTPValidationError."""
     generate: Callable[[], dict[str, Any]] = app.openapi
 
