@@ -29,6 +29,7 @@ from gateway.routes import ROUTERS
 from gateway.settings import SERVICE_NAMES, GatewaySettings, load_settings
 from gateway.web_console import mount_console
 from services.runtime import migrations, tracing
+from services.runtime.allowed_methods import AllowedMethods
 from services.runtime.consumer_lag import LagGauge, LagReader
 from services.runtime.db import Database
 from services.runtime.idempotency import IdempotentWrites
@@ -108,11 +109,13 @@ def build(
         ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
         lease=timedelta(seconds=settings.idempotency_lease_seconds),
     )
-    install_problem_handlers(app)
+    # 413: BodyLimit, below, may refuse any request that has a body.
+    install_problem_handlers(app, body_statuses=(413,))
     tracing.instrument_app(app)
     tracing.instrument_engine(db.engine.sync_engine)
 
     app.add_middleware(ReplayedHeader)
+    app.add_middleware(AllowedMethods, router=app.router)
     app.add_middleware(RequestCounter, service="gateway")
     app.add_middleware(NulGuard)
     # Added last, so it runs first: an oversized body is refused before anything reads it.
