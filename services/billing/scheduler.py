@@ -4,7 +4,8 @@ their own plans, and sends the expiring-soon notice once per period.
 Month end is thousands of periods ending at once, so each kind of effect is claimed and applied
 a batch at a time: one `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) AND <still
 due> RETURNING` claims a batch and, for plain expiries and notices, is the effect itself; the
-batch's events go to the outbox in one insert and its history lines in one more.
+batch's events go to the outbox in one insert and its history lines in one more (Core rows,
+`events.Timeline`: no ORM object per line).
 
 Safe with several replicas on one database: the claim and the effects (which make the rows no
 longer due) commit in one transaction, so no row's effect happens twice. PostgreSQL: the
@@ -18,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import math
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +32,7 @@ from services.billing.models import Plan, Product, Subscription, SubscriptionExt
 from services.billing.periods import add_period
 from services.billing.service import replace_extras, running_status
 from services.runtime.db import Database, utcnow
-from services.runtime.outbox import EventSink, Outbox
+from services.runtime.outbox import EventSink, Outbox, Pending
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +96,23 @@ async def _claim(
     return sorted(claimed.all(), key=lambda row: (row.expires_at, row.id))
 
 
+@contextlib.asynccontextmanager
+async def _batch(
+    db: Database, outbox: Outbox
+) -> AsyncIterator[tuple[AsyncSession, Pending, events.Timeline]]:
+    """One batch's transaction, its events and its history lines, each written by one insert
+    before the commit."""
+    async with db.transaction() as session:
+        pending, timeline = outbox.pending(), events.Timeline()
+        yield session, pending, timeline
+        await pending.flush(session)
+        await timeline.flush(session)
+
+
 async def _expire_batch(
     session: AsyncSession,
     sink: EventSink,
+    timeline: events.Timeline,
     due: list[ColumnElement[bool]],
     limit: int,
     now: datetime,
@@ -113,13 +129,14 @@ async def _expire_batch(
         updated_at=now,
     )
     for row in rows:
-        await events.expired(session, sink, row, at=now)
+        await events.expired(session, sink, row, at=now, timeline=timeline)
     return [row.customer_id for row in rows]
 
 
 async def _change_batch(
     session: AsyncSession,
     sink: EventSink,
+    timeline: events.Timeline,
     due: list[ColumnElement[bool]],
     limit: int,
     now: datetime,
@@ -138,13 +155,17 @@ async def _change_batch(
     changed: list[str] = []
     expired: list[str] = []
     for subscription in claimed.all():
-        outcome = await _end_period(session, sink, subscription, now)
+        outcome = await _end_period(session, sink, timeline, subscription, now)
         (changed if outcome == "changed" else expired).append(subscription.customer_id)
     return changed, expired
 
 
 async def _end_period(
-    session: AsyncSession, sink: EventSink, subscription: Subscription, now: datetime
+    session: AsyncSession,
+    sink: EventSink,
+    timeline: events.Timeline,
+    subscription: Subscription,
+    now: datetime,
 ) -> str:
     """The period is over: start the booked change, or expire (its product or plan is gone)."""
     ended_at = subscription.expires_at
@@ -180,18 +201,20 @@ async def _end_period(
             "changed",
             at=now,
             summary=f"Booked change to {product.name}, {plan.name} started",
+            timeline=timeline,
         )
         return "changed"
     subscription.status = "expired"
     subscription.cancel_at_period_end = False
     subscription.updated_at = now
-    await events.expired(session, sink, subscription, at=now)
+    await events.expired(session, sink, subscription, at=now, timeline=timeline)
     return "expired"
 
 
 async def _notice_batch(
     session: AsyncSession,
     sink: EventSink,
+    timeline: events.Timeline,
     soon: list[ColumnElement[bool]],
     limit: int,
     now: datetime,
@@ -202,7 +225,8 @@ async def _notice_batch(
     )
     for row in rows:
         left = (row.expires_at - now) / timedelta(days=1)
-        await events.expiring(session, sink, row, at=now, days_left=max(1, math.ceil(left)))
+        days_left = max(1, math.ceil(left))
+        await events.expiring(session, sink, row, at=now, days_left=days_left, timeline=timeline)
     return [row.customer_id for row in rows]
 
 
@@ -264,19 +288,15 @@ async def run_tick(
     result = TickResult()
     due = [Subscription.status.in_(RUNNING), Subscription.expires_at <= now]
     while True:
-        async with db.transaction() as session:
-            pending = outbox.pending()
-            changed, expired = await _change_batch(session, pending, due, batch_size, now)
-            await pending.flush(session)
+        async with _batch(db, outbox) as (session, pending, timeline):
+            changed, expired = await _change_batch(session, pending, timeline, due, batch_size, now)
         result.changed += changed
         result.expired += expired
         if len(changed) + len(expired) < batch_size:
             break
     while True:
-        async with db.transaction() as session:
-            pending = outbox.pending()
-            expired = await _expire_batch(session, pending, due, batch_size, now)
-            await pending.flush(session)
+        async with _batch(db, outbox) as (session, pending, timeline):
+            expired = await _expire_batch(session, pending, timeline, due, batch_size, now)
         result.expired += expired
         if len(expired) < batch_size:
             break
@@ -295,10 +315,8 @@ async def run_tick(
         ),
     ]
     while True:
-        async with db.transaction() as session:
-            pending = outbox.pending()
-            noticed = await _notice_batch(session, pending, soon, batch_size, now)
-            await pending.flush(session)
+        async with _batch(db, outbox) as (session, pending, timeline):
+            noticed = await _notice_batch(session, pending, timeline, soon, batch_size, now)
         result.expiring += noticed
         if len(noticed) < batch_size:
             break
