@@ -21,33 +21,28 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import signal
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 
-from deploy.local.kafka import REPO_ROOT, LocalKafka, ensure_jars, free_port
+from deploy.local.kafka import REPO_ROOT, free_port
 from deploy.local.processes import ServiceProcess, service_processes, start_all, stop_all
 from services.runtime.db import create_engine
-from tests.bench.customers_list import postgres_server
+from tests.bench import harness
 
-PARTITIONS = 6
 DEVICES_PER_CUSTOMER = 3
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _envelope(event_type: str, data: dict[str, Any], subject: str) -> dict[str, Any]:
@@ -199,20 +194,11 @@ def start_producer(bootstrap: str, topic: str, path: Path) -> subprocess.Popen[b
     return process
 
 
-async def create_topic(bootstrap: str, topic: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
-    finally:
-        await admin.close()
-
-
 async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        partitions = [TopicPartition(topic, p) for p in range(harness.PARTITIONS)]
         return dict(await consumer.end_offsets(partitions))
     finally:
         await consumer.stop()
@@ -239,12 +225,6 @@ async def wait_committed(
         await admin.close()
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    # utime and stime, fields 14 and 15 of stat(5), counted from after the command name.
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
 @dataclass
 class Leg:
     events: int
@@ -267,7 +247,8 @@ async def service_leg(
     drain: bool,
 ) -> Leg:
     """Paced: timed from the first send. Drain: the events are sent while activity is stopped
-    (SIGSTOP, a few seconds, within its consumer session), timed from SIGCONT."""
+    (SIGSTOP, a few seconds, within its consumer session), timed from SIGCONT. With
+    BENCH_PROFILE=<file>, py-spy samples activity meanwhile (the last leg's profile is kept)."""
     topic = f"{prefix}apps.events"
     before = await end_offsets(bootstrap, topic)
     assert activity.process is not None
@@ -278,34 +259,18 @@ async def service_leg(
             await asyncio.to_thread(producer.wait)
         finally:
             activity.process.send_signal(signal.SIGCONT)
-    profiler = _profiler(activity.process.pid)
-    cpu_before = cpu_seconds(activity.process.pid)
+    profile = os.environ.get("BENCH_PROFILE")
+    profilers = [harness.record_profile(activity.process.pid, Path(profile))] if profile else []
+    cpu = harness.CpuMeter({"activity": activity.process.pid})
     started = time.perf_counter()
     await asyncio.to_thread(producer.wait)
     target = await end_offsets(bootstrap, topic)
     assert sum(target.values()) - sum(before.values()) == count
     await wait_committed(bootstrap, f"{prefix}activity", target, timeout)
     seconds = time.perf_counter() - started
-    cpu = cpu_seconds(activity.process.pid) - cpu_before
-    if profiler is not None:
-        profiler.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
-        await asyncio.to_thread(profiler.wait)
-    return Leg(count, seconds, cpu * 1000 / count)
-
-
-def _profiler(pid: int) -> subprocess.Popen[bytes] | None:
-    """With BENCH_PROFILE=<file>, py-spy samples the activity process during a service leg
-    (the last leg's profile is the one kept): where the time goes, measured, not guessed."""
-    target = os.environ.get("BENCH_PROFILE")
-    if not target:
-        return None
-    fmt = "raw" if target.endswith(".txt") else "speedscope"
-    command = ["py-spy", "record", "--pid", str(pid), "--rate", "50"]
-    return subprocess.Popen(
-        [*command, "--format", fmt, "--output", target],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    cpu_ms = cpu.ms_per(count)["activity"]
+    await harness.stop_profiles(profilers)
+    return Leg(count, seconds, cpu_ms)
 
 
 async def raw_leg(
@@ -332,56 +297,30 @@ async def raw_leg(
                 "(key VARCHAR(300) PRIMARY KEY, at VARCHAR(40) NOT NULL, body TEXT NOT NULL)"
             )
         )
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"raw-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="latest",
-        enable_auto_commit=False,
-        max_poll_records=batch_size,
-    )
-    await consumer.start()
-    # Joined and positioned at the end before the first send, so it reads exactly this leg's.
-    while not consumer.assignment():
-        await consumer.getmany(timeout_ms=100)
-    for tp in consumer.assignment():
-        await consumer.position(tp)
-    done = 0
-    own = os.getpid()
+
+    async def upsert_each(bodies: list[dict[str, Any]]) -> None:
+        async with engine.begin() as conn:
+            for body in bodies:
+                data = body["data"]
+                key = "|".join((data["customer_id"], body["type"], str(data.get("device_id"))))
+                at = data.get("at") or data.get("connected_at") or ""
+                await conn.execute(upsert, {"key": key, "at": at, "body": body["id"]})
+
+    consumer = await harness.consumer_at_end(bootstrap, topic, batch_size=batch_size)
     producer = await asyncio.to_thread(start_producer, bootstrap, topic, path)
     if drain:
         await asyncio.to_thread(producer.wait)
-    cpu_before = cpu_seconds(own)
+    cpu = harness.CpuMeter({"raw": os.getpid()})
     started = time.perf_counter()
     try:
-        while done < count:
-            batches = await consumer.getmany(timeout_ms=500, max_records=batch_size)
-            for records in batches.values():
-                async with engine.begin() as conn:
-                    for record in records:
-                        body = json.loads(record.value or b"{}")
-                        data = body["data"]
-                        key = "|".join(
-                            (data["customer_id"], body["type"], str(data.get("device_id")))
-                        )
-                        at = data.get("at") or data.get("connected_at") or ""
-                        await conn.execute(upsert, {"key": key, "at": at, "body": body["id"]})
-                await consumer.commit()
-                done += len(records)
+        done = await harness.consume_batches(consumer, count, batch_size, upsert_each)
         seconds = time.perf_counter() - started
-        cpu = cpu_seconds(own) - cpu_before
+        cpu_ms = cpu.ms_per(done)["raw"]
     finally:
         await asyncio.to_thread(producer.wait)
         await consumer.stop()
         await engine.dispose()
-    return Leg(done, seconds, cpu * 1000 / done)
-
-
-@dataclass
-class BackendResult:
-    backend: str
-    # (mode, leg) -> one Leg per run; mode is "paced" or "drain", leg "service" or "raw".
-    legs: dict[tuple[str, str], list[Leg]] = field(default_factory=dict)
+    return Leg(done, seconds, cpu_ms)
 
 
 async def wait_setup(bootstrap: str, prefix: str) -> None:
@@ -390,21 +329,20 @@ async def wait_setup(bootstrap: str, prefix: str) -> None:
         await wait_committed(bootstrap, f"{prefix}activity", target, timeout=600)
 
 
-def run_backend(
-    backend: str,
-    bootstrap: str,
-    args: argparse.Namespace,
-    work: Path,
-    create_database: Any,
-) -> BackendResult:
+MODES = ("paced", "drain")
+
+
+def run_backend(backend: str, args: argparse.Namespace, run: harness.Bench) -> harness.Series[Leg]:
+    """Legs by (mode, leg): mode "paced" or "drain", leg "service" or "raw"."""
+    bootstrap, work = run.bootstrap, run.work
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     data_dir = work / backend
     data_dir.mkdir(parents=True, exist_ok=True)
     database_urls: dict[str, str] = {}
     raw_url = f"sqlite+aiosqlite:///{data_dir / 'raw.db'}"
     if backend == "postgres":
-        database_urls = {"activity": create_database(f"{prefix[:-1]}_activity")}
-        raw_url = create_database(f"{prefix[:-1]}_raw")
+        database_urls = {"activity": run.database(f"{prefix[:-1]}_activity")}
+        raw_url = run.database(f"{prefix[:-1]}_raw")
     [activity] = [
         p
         for p in service_processes(
@@ -423,9 +361,9 @@ def run_backend(
         if p.name == "activity"
     ]
     start_all([activity])
-    result = BackendResult(backend)
     rng = random.Random(7)
     raw_topic = f"{prefix}raw.apps.events"
+    counts = {"paced": args.events, "drain": args.drain_events}
     try:
         customers = _customers(args.customers, prefix)
         subscriptions, profiles, connects = setup_events(customers)
@@ -439,65 +377,55 @@ def run_backend(
         ):
             start_producer(bootstrap, f"{prefix}{topic}", work / f"{name}.jsonl").wait()
             asyncio.run(wait_setup(bootstrap, prefix))
-        asyncio.run(create_topic(bootstrap, raw_topic))
-        for run in range(args.runs):
-            for mode, count in (("paced", args.events), ("drain", args.drain_events)):
-                path = work / f"fleet-{mode}-{run}.jsonl"
-                write_events(path, fleet_events(customers, count, rng))
-                drain = mode == "drain"
-                order = ("service", "raw") if run % 2 == 0 else ("raw", "service")
-                for leg in order:
-                    if leg == "service":
-                        work_leg = service_leg(
-                            bootstrap, prefix, activity, path, count, args.timeout, drain=drain
-                        )
-                    else:
-                        work_leg = raw_leg(
-                            bootstrap, raw_topic, raw_url, path, count, args.batch_size, drain=drain
-                        )
-                    measured = asyncio.run(work_leg)
-                    result.legs.setdefault((mode, leg), []).append(measured)
-                    print(
-                        f"bench apps {backend} run {run + 1} {mode} {leg}: "
-                        f"{measured.rate:.0f} events/s, "
-                        f"{measured.cpu_ms_per_event:.3f} CPU ms/event",
-                        flush=True,
-                    )
+        asyncio.run(harness.create_topic(bootstrap, raw_topic))
+
+        @cache
+        def fleet(run_number: int, mode: str) -> Path:
+            """One fleet's events a run and mode, the same for both legs."""
+            path = work / f"fleet-{mode}-{run_number}.jsonl"
+            write_events(path, fleet_events(customers, counts[mode], rng))
+            return path
+
+        def measure(run_number: int, mode: str, leg: str) -> Leg:
+            path, count, drain = fleet(run_number, mode), counts[mode], mode == "drain"
+            if leg == "service":
+                return asyncio.run(
+                    service_leg(bootstrap, prefix, activity, path, count, args.timeout, drain=drain)
+                )
+            return asyncio.run(
+                raw_leg(bootstrap, raw_topic, raw_url, path, count, args.batch_size, drain=drain)
+            )
+
+        return run.alternate(
+            f"apps {backend}",
+            args.runs,
+            MODES,
+            measure,
+            lambda leg: f"{leg.rate:.0f} events/s, {leg.cpu_ms_per_event:.3f} CPU ms/event",
+        )
     finally:
         stop_all([activity])
-    return result
 
 
-def _median_spread(values: list[float], fmt: str) -> str:
-    return (
-        f"{format(statistics.median(values), fmt)} "
-        f"({format(min(values), fmt)}-{format(max(values), fmt)})"
-    )
-
-
-def table(results: list[BackendResult], args: argparse.Namespace) -> str:
-    lines = [
-        "| database | mode | events/run | activity events/s | raw events/s | share of raw "
-        "| activity CPU ms/event | raw CPU ms/event | CPU share of raw |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+def table(results: dict[str, harness.Series[Leg]], args: argparse.Namespace) -> str:
+    service, raw = "service", "raw"
+    figures: list[harness.Figure[Leg]] = harness.rate_figures("activity", "events/s", ".0f")
+    figures += [
+        harness.Figure(
+            "activity CPU ms/event", harness.of_leg(service, lambda s: s.cpu_ms_per_event), ".3f"
+        ),
+        harness.Figure(
+            "raw CPU ms/event", harness.of_leg(raw, lambda s: s.cpu_ms_per_event), ".3f"
+        ),
+        harness.Figure(
+            "CPU share of raw",
+            harness.of_pairs(lambda s, w: w.cpu_ms_per_event / s.cpu_ms_per_event),
+            ".2f",
+            "x",
+        ),
     ]
-    for r in results:
-        for mode, count in (("paced", args.events), ("drain", args.drain_events)):
-            service, raw = r.legs[(mode, "service")], r.legs[(mode, "raw")]
-            shares = [s.rate / w.rate for s, w in zip(service, raw, strict=True)]
-            cpu_shares = [
-                w.cpu_ms_per_event / s.cpu_ms_per_event for s, w in zip(service, raw, strict=True)
-            ]
-            lines.append(
-                f"| {r.backend} | {mode} | {count} "
-                f"| {_median_spread([s.rate for s in service], '.0f')} "
-                f"| {_median_spread([s.rate for s in raw], '.0f')} "
-                f"| {_median_spread(shares, '.2f')}x "
-                f"| {_median_spread([s.cpu_ms_per_event for s in service], '.3f')} "
-                f"| {_median_spread([s.cpu_ms_per_event for s in raw], '.3f')} "
-                f"| {_median_spread(cpu_shares, '.2f')}x |"
-            )
-    return "\n".join(lines)
+    cases = {"paced": ["paced", str(args.events)], "drain": ["drain", str(args.drain_events)]}
+    return harness.ab_table(results, ["mode", "events/run"], cases, figures, "lr")
 
 
 def main() -> None:
@@ -511,57 +439,36 @@ def main() -> None:
     parser.add_argument(
         "--drain-events", type=int, default=int(os.environ.get("BENCH_DRAIN_EVENTS", 5000))
     )
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=100)
+    harness.add_ab_arguments(parser)
     parser.add_argument("--timeout", type=float, default=300.0)
-    parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args()
     if args.produce:
         topic, path = args.produce
         asyncio.run(produce_file(os.environ["KAFKA_BOOTSTRAP_SERVERS"], topic, Path(path)))
         return
-    out_dir = REPO_ROOT / "bench-results"
-    out_dir.mkdir(exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="tvcm-bench-apps-"))
-    os.chmod(work, 0o755)
-    results = []
-    with ExitStack() as stack:
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-        if not bootstrap:
-            ensure_jars()
-            kafka = LocalKafka(
-                port=free_port(),
-                controller_port=free_port(),
-                data_dir=work / "kafka",
-                log_file=out_dir / "logs" / "kafka.log",
-            )
-            kafka.start()
-            stack.callback(kafka.stop)
-            bootstrap = kafka.bootstrap_servers
-        backends = args.backends.split(",")
-        create_database = None
-        if "postgres" in backends:
-            create_database = stack.enter_context(postgres_server(stack, work, out_dir))
-        for backend in backends:
-            print(f"bench apps: {args.events} events x {args.runs} runs on {backend}", flush=True)
-            results.append(run_backend(backend, bootstrap, args, work, create_database))
-    report = (
-        f"# TV-app events into activity ({time.strftime('%Y-%m-%d %H:%M')}, {platform.node()}, "
-        f"{os.cpu_count()} cores)\n\n{table(results, args)}\n\n"
-        f"Fleet: {args.customers} customers x {DEVICES_PER_CUSTOMER} devices; 90% heartbeats, "
-        "10% favorites/watchlist/recordings,\nsent by one producer process as fast as it can. "
-        "Median (min-max) of "
-        f"{args.runs} runs, service and raw legs alternated.\n"
-        "paced: timed from the first send until activity's committed offsets reach the end\n"
-        "(lag 0), so the producer's pace bounds both legs. drain: the events are sent first\n"
-        "(activity held by SIGSTOP meanwhile), timed from the release: the consumer's own rate.\n"
-        f"raw: aiokafka getmany (batches of {args.batch_size}), one upsert per record, one\n"
-        "transaction and one offset commit per batch, same broker and database server.\n"
-        "CPU ms/event: user+system time of the consuming process (/proc/<pid>/stat) / events;\n"
-        "CPU share of raw: raw's CPU per event / activity's (1.0x = as cheap as the raw loop).\n"
+    harness.run_ab(
+        "apps",
+        args,
+        f"{args.events} events",
+        run_backend,
+        lambda results: (
+            "TV-app events into activity",
+            f"{table(results, args)}\n\n"
+            f"Fleet: {args.customers} customers x {DEVICES_PER_CUSTOMER} devices; 90% heartbeats, "
+            "10% favorites/watchlist/recordings,\nsent by one producer process as fast as it can. "
+            "Median (min-max) of "
+            f"{args.runs} runs, service and raw legs alternated.\n"
+            "paced: timed from the first send until activity's committed offsets reach the end\n"
+            "(lag 0), so the producer's pace bounds both legs. drain: the events are sent first\n"
+            "(activity held by SIGSTOP meanwhile), timed from the release: the consumer's own "
+            "rate.\n"
+            f"raw: aiokafka getmany (batches of {args.batch_size}), one upsert per record, one\n"
+            "transaction and one offset commit per batch, same broker and database server.\n"
+            "CPU ms/event: user+system time of the consuming process (/proc/<pid>/stat) / "
+            "events;\nCPU share of raw: raw's CPU per event / activity's (1.0x = as cheap as the "
+            "raw loop).\n",
+        ),
     )
-    (out_dir / "apps.md").write_text(report)
-    print("\n" + report)
 
 
 if __name__ == "__main__":

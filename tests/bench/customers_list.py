@@ -15,15 +15,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
-import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -31,13 +27,13 @@ import httpx
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from deploy.local.kafka import REPO_ROOT, LocalKafka, ensure_jars, free_port
-from deploy.local.postgres import LocalPostgres
+from deploy.local.kafka import free_port
 from deploy.local.processes import service_processes, start_all, stop_all
 from services.customers import listing, seed
 from services.customers.schemas import SortKey
 from services.runtime.db import Database
 from services.runtime.service_auth import ServiceTokenAuth, service_token_secret_in
+from tests.bench.harness import RESULTS, bench, markdown_table, percentile_ms
 
 # Values are str; Any keeps httpx's wider parameter type happy.
 Params = list[tuple[str, Any]]
@@ -178,11 +174,6 @@ class Row:
     total: str = ""
 
 
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))] * 1000
-
-
 async def measure(
     size: int,
     gateway_url: str,
@@ -238,67 +229,53 @@ async def measure(
                     text = "\n".join(r[0] for r in plan)
                     plans.append(f"```sql\n{sql}\n-- {args}\n```\n```\n{text}\n```\n")
             results.append(row)
+            gateway_p50, service_p50 = (
+                percentile_ms(row.gateway, 0.5),
+                percentile_ms(row.service, 0.5),
+            )
             print(
-                f"  {size:>8} {scenario.name:<48} gateway p50 {pct(row.gateway, 0.5):6.1f} ms"
-                f" | service {pct(row.service, 0.5):6.1f} | SQL {pct(row.direct, 0.5):6.1f}",
+                f"  {size:>8} {scenario.name:<48} gateway p50 {gateway_p50:6.1f} ms"
+                f" | service {service_p50:6.1f} | SQL {percentile_ms(row.direct, 0.5):6.1f}",
                 flush=True,
             )
     return results
 
 
 def table(rows: list[Row]) -> str:
-    lines = [
-        "| customers | page | gateway p50 (ms) | gateway p99 (ms) | service p50 (ms)"
-        " | hop p50 (ms) | SQL p50 (ms) | SQL p99 (ms) | gateway / SQL p50 | rows (max)"
-        " | total (last) |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+    lines = []
     for r in rows:
         # The hop per request pair (gateway minus service, the same page one after the other).
         hops = [g - s for g, s in zip(r.gateway, r.service, strict=True)]
+        gateway_p50, sql_p50 = percentile_ms(r.gateway, 0.5), percentile_ms(r.direct, 0.5)
         lines.append(
-            f"| {r.size:,} | {r.scenario} | {pct(r.gateway, 0.5):.1f} | {pct(r.gateway, 0.99):.1f}"
-            f" | {pct(r.service, 0.5):.1f} | {pct(hops, 0.5):.1f}"
-            f" | {pct(r.direct, 0.5):.1f} | {pct(r.direct, 0.99):.1f}"
-            f" | {pct(r.gateway, 0.5) / pct(r.direct, 0.5):.1f}x | {r.rows} | {r.total} |"
+            [
+                f"{r.size:,}",
+                r.scenario,
+                f"{gateway_p50:.1f}",
+                f"{percentile_ms(r.gateway, 0.99):.1f}",
+                f"{percentile_ms(r.service, 0.5):.1f}",
+                f"{percentile_ms(hops, 0.5):.1f}",
+                f"{sql_p50:.1f}",
+                f"{percentile_ms(r.direct, 0.99):.1f}",
+                f"{gateway_p50 / sql_p50:.1f}x",
+                str(r.rows),
+                r.total,
+            ]
         )
-    return "\n".join(lines)
-
-
-@contextmanager
-def postgres_server(stack: ExitStack, work: Path, out_dir: Path) -> Iterator[Callable[[str], str]]:
-    """A function that creates a database and returns its SQLAlchemy URL."""
-    admin_url = os.environ.get("BENCH_POSTGRES_URL")
-    if admin_url:
-        url = make_url(admin_url)
-        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        created: list[str] = []
-
-        async def admin(statement: str) -> None:
-            connection = await asyncpg.connect(dsn)
-            try:
-                await connection.execute(statement)
-            finally:
-                await connection.close()
-
-        def create(name: str) -> str:
-            asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-            created.append(name)
-            return url.set(database=name).render_as_string(hide_password=False)
-
-        try:
-            yield create
-        finally:
-            # A million customers take a gigabyte of a server others share.
-            for name in created:
-                asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        return
-    postgres = LocalPostgres(
-        port=free_port(), data_dir=work / "pg", log_file=out_dir / "logs" / "postgres.log"
+    header = (
+        "customers",
+        "page",
+        "gateway p50 (ms)",
+        "gateway p99 (ms)",
+        "service p50 (ms)",
+        "hop p50 (ms)",
+        "SQL p50 (ms)",
+        "SQL p99 (ms)",
+        "gateway / SQL p50",
+        "rows (max)",
+        "total (last)",
     )
-    postgres.start()
-    stack.callback(postgres.stop)
-    yield postgres.create_database
+    return markdown_table(header, lines, "rl" + "r" * 9)
 
 
 def main() -> None:
@@ -307,33 +284,18 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=int(os.environ.get("BENCH_REQUESTS", 100)))
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
-    out_dir = REPO_ROOT / "bench-results"
-    out_dir.mkdir(exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="tvcm-bench-list-"))
     rows: list[Row] = []
     plans: list[str] = []
-    with ExitStack() as stack:
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-        if not bootstrap:
-            ensure_jars()
-            kafka = LocalKafka(
-                port=free_port(),
-                controller_port=free_port(),
-                data_dir=work / "kafka",
-                log_file=out_dir / "logs" / "kafka.log",
-            )
-            kafka.start()
-            stack.callback(kafka.stop)
-            bootstrap = kafka.bootstrap_servers
-        create_database = stack.enter_context(postgres_server(stack, work, out_dir))
+    with bench("customers-list", postgres=True) as run, ExitStack() as stack:
+        work, out_dir = run.work, RESULTS
         tag = f"benchlist{uuid.uuid4().hex[:6]}"
-        database_url = create_database(f"{tag}_customers")
+        database_url = run.database(f"{tag}_customers")
         password = uuid.uuid4().hex
         ports = {"customers": free_port(), "gateway": free_port()}
         processes = [
             p
             for p in service_processes(
-                kafka_bootstrap_servers=bootstrap,
+                kafka_bootstrap_servers=run.bootstrap,
                 data_dir=work,
                 log_dir=out_dir / "logs" / "customers-list",
                 ports=ports,
@@ -363,7 +325,7 @@ def main() -> None:
             print(f"  seeded {size - seeded:,} in {time.perf_counter() - started:.0f} s")
             seeded = size
 
-            async def run(size: int = size) -> list[Row]:
+            async def measure_size(size: int = size) -> list[Row]:
                 db = Database(database_url)
                 url = make_url(database_url).set(drivername="postgresql")
                 raw = await asyncpg.connect(url.render_as_string(hide_password=False))
@@ -384,24 +346,24 @@ def main() -> None:
                     await raw.close()
                     await db.dispose()
 
-            rows += asyncio.run(run())
-    report = (
-        f"# Customers list ({time.strftime('%Y-%m-%d %H:%M')}, {platform.node()}, "
-        f"{os.cpu_count()} cores, {args.requests} requests per page kind)\n\n{table(rows)}\n\n"
-        "Gateway: GET /api/v1/customers?limit=50 with a bearer token, one request at a time "
-        "(gateway -> customers service -> PostgreSQL, page and total).\n"
-        "Service: the same page from the customers service directly (GET /customers); hop: "
-        "gateway minus service, per pair of requests.\n"
-        "SQL: the same statements (page query, then the total's capped count), captured from "
-        "the service code and replayed on one raw asyncpg connection.\n"
-        "`~` after a total: beyond 1,000 matches the total is an estimate (no filter) or "
-        "1,001 meaning more than 1,000.\n"
-    )
-    (out_dir / "customers-list.md").write_text(report)
-    (out_dir / "customers-list-plans.md").write_text(
-        f"# Query plans of the customers list at {sizes[-1]:,} customers\n\n" + "\n".join(plans)
-    )
-    print("\n" + report)
+            rows += asyncio.run(measure_size())
+            run.sample_load()
+        stop_all(processes)
+        run.report(
+            f"Customers list ({args.requests} requests per page kind)",
+            f"{table(rows)}\n\n"
+            "Gateway: GET /api/v1/customers?limit=50 with a bearer token, one request at a time "
+            "(gateway -> customers service -> PostgreSQL, page and total).\n"
+            "Service: the same page from the customers service directly (GET /customers); hop: "
+            "gateway minus service, per pair of requests.\n"
+            "SQL: the same statements (page query, then the total's capped count), captured from "
+            "the service code and replayed on one raw asyncpg connection.\n"
+            "`~` after a total: beyond 1,000 matches the total is an estimate (no filter) or "
+            "1,001 meaning more than 1,000.\n",
+        )
+        (out_dir / "customers-list-plans.md").write_text(
+            f"# Query plans of the customers list at {sizes[-1]:,} customers\n\n" + "\n".join(plans)
+        )
 
 
 if __name__ == "__main__":

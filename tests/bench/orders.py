@@ -13,30 +13,25 @@ import argparse
 import asyncio
 import json
 import os
-import platform
-import signal
-import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 
-from deploy.local.kafka import REPO_ROOT, LocalKafka, ensure_jars, free_port
+from deploy.local.kafka import REPO_ROOT, free_port
 from deploy.local.processes import SERVICES, ServiceProcess, service_processes, start_all, stop_all
 from services.contracts.topics import ALL_TOPICS
 from services.customers import credentials
 from services.runtime.db import create_engine
 from services.runtime.topics_admin import ensure_topics
-from tests.bench.apps import _median_spread, cpu_seconds, create_topic
-from tests.bench.customers_list import postgres_server
-from tests.bench.expiry import record_profile
+from tests.bench import harness
 from tests.system.conftest import order_paid
 
 KINDS = ("new", "renewal")
@@ -51,13 +46,6 @@ class Leg:
     @property
     def rate(self) -> float:
         return self.orders / self.seconds
-
-
-@dataclass
-class BackendResult:
-    backend: str
-    # (kind, leg) -> one Leg per run; kind "new" or "renewal", leg "service" or "raw".
-    legs: dict[tuple[str, str], list[Leg]] = field(default_factory=dict)
 
 
 def orders_for(buyers: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -87,21 +75,11 @@ async def service_leg(
     """From the first send until every order's order.accepted.v1 is on webshop.replies; with
     `profile`, py-spy records customers and billing meanwhile (`<profile>-<service>.txt`)."""
     waiting = {o["data"]["order_id"] for o in orders}
-    replies = AIOKafkaConsumer(
-        f"{prefix}webshop.replies",
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="latest",
-    )
-    await replies.start()
-    while not replies.assignment():
-        await replies.getmany(timeout_ms=100)
-    for tp in replies.assignment():
-        await replies.position(tp)
+    replies = await harness.consumer_at_end(bootstrap, f"{prefix}webshop.replies", group=False)
     pids = {p.name: p.process.pid for p in processes if p.process is not None}
-    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    cpu = harness.CpuMeter(pids)
     profilers = [
-        record_profile(pids[name], Path(f"{profile}-{name}.txt"))
+        harness.record_profile(pids[name], Path(f"{profile}-{name}.txt"))
         for name in ("customers", "billing")
         if profile is not None
     ]
@@ -119,14 +97,8 @@ async def service_leg(
         seconds = time.perf_counter() - started
     finally:
         await replies.stop()
-        for profiler in profilers:
-            profiler.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
-            await asyncio.to_thread(profiler.wait)
-    cpu_ms = {
-        name: (cpu_seconds(pid) - cpu_before[name]) * 1000 / len(orders)
-        for name, pid in pids.items()
-    }
-    return Leg(len(orders), seconds, cpu_ms)
+        await harness.stop_profiles(profilers)
+    return Leg(len(orders), seconds, cpu.ms_per(len(orders)))
 
 
 RAW_TABLES = (
@@ -160,40 +132,21 @@ async def raw_leg(
     async with engine.begin() as conn:
         for statement in RAW_TABLES:
             await conn.execute(text(statement))
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"raw-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="latest",
-        enable_auto_commit=False,
-        max_poll_records=batch_size,
-    )
-    await consumer.start()
-    while not consumer.assignment():
-        await consumer.getmany(timeout_ms=100)
-    for tp in consumer.assignment():
-        await consumer.position(tp)
+    consumer = await harness.consumer_at_end(bootstrap, topic, batch_size=batch_size)
     loop = asyncio.get_running_loop()
-    own = os.getpid()
-    cpu_before = cpu_seconds(own)
+    cpu = harness.CpuMeter({"raw": os.getpid()})
     started = time.perf_counter()
-    done = 0
     try:
         await send(bootstrap, topic, orders)
-        while done < len(orders):
-            batches = await consumer.getmany(timeout_ms=500, max_records=batch_size)
-            for records in batches.values():
-                await _raw_batch(
-                    engine, [json.loads(r.value or b"{}") for r in records], loop, pool
-                )
-                await consumer.commit()
-                done += len(records)
+        done = await harness.consume_batches(
+            consumer, len(orders), batch_size, lambda events: _raw_batch(engine, events, loop, pool)
+        )
         seconds = time.perf_counter() - started
-        cpu = cpu_seconds(own) - cpu_before
+        cpu_ms = cpu.ms_per(done)
     finally:
         await consumer.stop()
         await engine.dispose()
-    return Leg(done, seconds, {"raw": cpu * 1000 / done})
+    return Leg(done, seconds, cpu_ms)
 
 
 async def _raw_batch(
@@ -292,17 +245,17 @@ async def _raw_batch(
         )
 
 
-def run_backend(
-    backend: str, bootstrap: str, args: argparse.Namespace, work: Path, create_database: Any
-) -> BackendResult:
+def run_backend(backend: str, args: argparse.Namespace, run: harness.Bench) -> harness.Series[Leg]:
+    """Legs by (kind, leg): kind "new" or "renewal", leg "service" or "raw"."""
+    bootstrap = run.bootstrap
     prefix = f"benchord{uuid.uuid4().hex[:6]}."
-    data_dir = work / backend
+    data_dir = run.work / backend
     data_dir.mkdir(parents=True, exist_ok=True)
     database_urls: dict[str, str] = {}
     raw_url = f"sqlite+aiosqlite:///{data_dir / 'raw.db'}"
     if backend == "postgres":
-        database_urls = {n: create_database(f"{prefix[:-1]}_{n}") for n in SERVICES}
-        raw_url = create_database(f"{prefix[:-1]}_raw")
+        database_urls = {n: run.database(f"{prefix[:-1]}_{n}") for n in SERVICES}
+        raw_url = run.database(f"{prefix[:-1]}_raw")
     processes = service_processes(
         kafka_bootstrap_servers=bootstrap,
         data_dir=data_dir,
@@ -320,15 +273,17 @@ def run_backend(
     # Created first: on a loaded shared broker, services creating them at once timed out.
     asyncio.run(ensure_topics(bootstrap, tuple(prefix + t for t in ALL_TOPICS)))
     start_all(processes)
-    result = BackendResult(backend)
     raw_topic = f"{prefix}raw.webshop.orders"
+    # BENCH_PROFILE=<dir>: py-spy profiles of customers and billing in the last run's legs.
+    profiles = harness.profile_dir()
     pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="argon2")
-    try:
-        asyncio.run(create_topic(bootstrap, raw_topic))
-        for run in range(args.runs):
-            # One set of buyers a run: new in the first kind, returning in the second.
+    buyers_of_run: dict[int, list[dict[str, Any]]] = {}
+
+    def buyers(run_number: int) -> list[dict[str, Any]]:
+        """One set of buyers a run: new in the first kind, returning in the second."""
+        if run_number not in buyers_of_run:
             uid = uuid.uuid4().hex[:6]
-            buyers = [
+            buyers_of_run[run_number] = [
                 {
                     "external_id": f"buyer-{uid}-{n}",
                     "email": f"{uid}.{n}@example.com",
@@ -337,113 +292,76 @@ def run_backend(
                 }
                 for n in range(args.orders)
             ]
-            for kind in KINDS:
-                order = ("service", "raw") if run % 2 == 0 else ("raw", "service")
-                for leg in order:
-                    orders = orders_for(buyers)
-                    if leg == "service":
-                        profile = (
-                            args.profile / f"{backend}-{kind}"
-                            if args.profile and run == args.runs - 1
-                            else None
-                        )
-                        work_leg = service_leg(bootstrap, prefix, processes, orders, profile)
-                    else:
-                        work_leg = raw_leg(
-                            bootstrap, raw_topic, raw_url, orders, args.batch_size, pool
-                        )
-                    measured = asyncio.run(work_leg)
-                    result.legs.setdefault((kind, leg), []).append(measured)
-                    busiest = ", ".join(
-                        f"{n} {v:.2f}" for n, v in measured.cpu_ms.items() if v >= 0.05
-                    )
-                    print(
-                        f"bench orders {backend} run {run + 1} {kind} {leg}: "
-                        f"{measured.rate:.1f} orders/s (CPU ms/order {busiest})",
-                        flush=True,
-                    )
+        return buyers_of_run[run_number]
+
+    def measure(run_number: int, kind: str, leg: str) -> Leg:
+        orders = orders_for(buyers(run_number))
+        if leg == "service":
+            profile = (
+                profiles / f"{backend}-{kind}" if profiles and run_number == args.runs - 1 else None
+            )
+            return asyncio.run(service_leg(bootstrap, prefix, processes, orders, profile))
+        return asyncio.run(raw_leg(bootstrap, raw_topic, raw_url, orders, args.batch_size, pool))
+
+    def describe(measured: Leg) -> str:
+        busiest = ", ".join(f"{n} {v:.2f}" for n, v in measured.cpu_ms.items() if v >= 0.05)
+        return f"{measured.rate:.1f} orders/s (CPU ms/order {busiest})"
+
+    try:
+        asyncio.run(harness.create_topic(bootstrap, raw_topic))
+        return run.alternate(f"orders {backend}", args.runs, KINDS, measure, describe)
     finally:
         pool.shutdown()
         stop_all(processes)
-    return result
 
 
-def table(results: list[BackendResult], args: argparse.Namespace) -> str:
-    lines = [
-        "| database | buyers | orders/run | service orders/s | raw orders/s | share of raw "
-        "| CPU ms/order customers | CPU ms/order billing | CPU ms/order raw |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        for kind in KINDS:
-            service, raw = r.legs[(kind, "service")], r.legs[(kind, "raw")]
-            shares = [s.rate / w.rate for s, w in zip(service, raw, strict=True)]
-            lines.append(
-                f"| {r.backend} | {kind} | {args.orders} "
-                f"| {_median_spread([s.rate for s in service], '.1f')} "
-                f"| {_median_spread([s.rate for s in raw], '.1f')} "
-                f"| {_median_spread(shares, '.2f')}x "
-                f"| {_median_spread([s.cpu_ms['customers'] for s in service], '.2f')} "
-                f"| {_median_spread([s.cpu_ms['billing'] for s in service], '.2f')} "
-                f"| {_median_spread([s.cpu_ms['raw'] for s in raw], '.2f')} |"
+def _cpu_ms(process: str) -> Callable[[Leg], float]:
+    return lambda leg: leg.cpu_ms[process]
+
+
+def table(results: dict[str, harness.Series[Leg]], args: argparse.Namespace) -> str:
+    service, raw = "service", "raw"
+    figures: list[harness.Figure[Leg]] = harness.rate_figures("service", "orders/s", ".1f")
+    figures += [
+        *(
+            harness.Figure(
+                f"CPU ms/order {name}",
+                harness.of_leg(leg, _cpu_ms(name)),
+                ".2f",
             )
-    return "\n".join(lines)
+            for leg, name in ((service, "customers"), (service, "billing"), (raw, "raw"))
+        ),
+    ]
+    cases = {kind: [kind, str(args.orders)] for kind in KINDS}
+    return harness.ab_table(results, ["buyers", "orders/run"], cases, figures, "lr")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, default=int(os.environ.get("BENCH_ORDERS", 300)))
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--backends", default="sqlite,postgres")
+    harness.add_ab_arguments(parser)
     args = parser.parse_args()
-    # BENCH_PROFILE=<dir>: py-spy profiles of customers and billing in the last run's legs.
-    profile = os.environ.get("BENCH_PROFILE")
-    args.profile = Path(profile) if profile else None
-    if args.profile:
-        args.profile.mkdir(parents=True, exist_ok=True)
-    out_dir = REPO_ROOT / "bench-results"
-    out_dir.mkdir(exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="tvcm-bench-orders-"))
-    os.chmod(work, 0o755)
-    results = []
-    with ExitStack() as stack:
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-        if not bootstrap:
-            ensure_jars()
-            kafka = LocalKafka(
-                port=free_port(),
-                controller_port=free_port(),
-                data_dir=work / "kafka",
-                log_file=out_dir / "logs" / "kafka.log",
-            )
-            kafka.start()
-            stack.callback(kafka.stop)
-            bootstrap = kafka.bootstrap_servers
-        backends = args.backends.split(",")
-        create_database = None
-        if "postgres" in backends:
-            create_database = stack.enter_context(postgres_server(stack, work, out_dir))
-        for backend in backends:
-            print(f"bench orders: {args.orders} orders x {args.runs} runs on {backend}", flush=True)
-            results.append(run_backend(backend, bootstrap, args, work, create_database))
-    report = (
-        f"# Webshop orders ({time.strftime('%Y-%m-%d %H:%M')}, {platform.node()}, "
-        f"{os.cpu_count()} cores)\n\n{table(results, args)}\n\n"
-        f"Median (min-max) of {args.runs} runs, service and raw legs alternated.\n"
-        "new: buyers never seen (generated login and password, argon2 hash); renewal: the same\n"
-        "buyers ordering again (found by webshop + external id, subscription renewed).\n"
-        "Service: from the first order.paid.v1 sent until every order.accepted.v1 is on\n"
-        "webshop.replies (all four services running, each on its own database).\n"
-        f"Raw: aiokafka getmany (batches of {args.batch_size}), the argon2 hash of each new\n"
-        "buyer's generated password in a thread pool of one thread per core, then one\n"
-        "transaction per batch: buyers looked up, customers inserted, subscriptions opened or\n"
-        "renewed, ledger entries and replies inserted; one offset commit per batch; one\n"
-        "database on the same server.\n"
-        "CPU ms/order: user+system time of the process (/proc/<pid>/stat) / orders.\n"
+    harness.run_ab(
+        "orders",
+        args,
+        f"{args.orders} orders",
+        run_backend,
+        lambda results: (
+            "Webshop orders",
+            f"{table(results, args)}\n\n"
+            f"Median (min-max) of {args.runs} runs, service and raw legs alternated.\n"
+            "new: buyers never seen (generated login and password, argon2 hash); renewal: the "
+            "same\nbuyers ordering again (found by webshop + external id, subscription renewed).\n"
+            "Service: from the first order.paid.v1 sent until every order.accepted.v1 is on\n"
+            "webshop.replies (all four services running, each on its own database).\n"
+            f"Raw: aiokafka getmany (batches of {args.batch_size}), the argon2 hash of each new\n"
+            "buyer's generated password in a thread pool of one thread per core, then one\n"
+            "transaction per batch: buyers looked up, customers inserted, subscriptions opened "
+            "or\nrenewed, ledger entries and replies inserted; one offset commit per batch; one\n"
+            "database on the same server.\n"
+            "CPU ms/order: user+system time of the process (/proc/<pid>/stat) / orders.\n",
+        ),
     )
-    (out_dir / "orders.md").write_text(report)
-    print("\n" + report)
 
 
 if __name__ == "__main__":
