@@ -7,7 +7,7 @@ PYTHON := $(VENV)/bin/python
 BASE_PYTHON ?= python3
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: help install lock run cluster test test-unit lint typecheck bench simulate dlq clean
+.PHONY: help install lock run cluster test test-unit lint typecheck bench prometheus simulate dlq clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,7 +40,7 @@ lock: | $(PYTHON) ## pin every dependency of pyproject.toml, with hashes, into r
 run: install ## start Kafka, the four services and the gateway (SQLite); Ctrl-C stops all
 	$(PYTHON) -m deploy.local.run_system
 
-cluster: install ## three Kafka brokers, PostgreSQL, two replicas of each service and gateway; Ctrl-C stops all
+cluster: install ## three Kafka brokers (SASL/SCRAM, ACLs), PostgreSQL, two replicas of each service and gateway; Ctrl-C stops all
 	$(PYTHON) -m deploy.local.run_cluster
 
 test: install lint ## lint, then all tests: unit, and system tests on real Kafka, PostgreSQL, SQLite
@@ -62,6 +62,9 @@ BENCH ?= orders
 
 bench: install ## a benchmark (BENCH=orders|customers_list|apps|expiry); writes bench-results/
 	$(PYTHON) -m tests.bench.$(BENCH)
+
+prometheus: $(VENV)/.installed ## Prometheus on 127.0.0.1:9090 scraping `make run`'s processes, with the alert rules
+	$(PYTHON) -m deploy.local.prometheus
 
 simulate: $(VENV)/.installed ## play TV-app activity for active customers of a running system (ARGS=...)
 	$(PYTHON) -m deploy.simulator --from-gateway http://127.0.0.1:8000 $(ARGS)

@@ -26,9 +26,10 @@ from gateway.identity.operator_cache import OperatorCache
 from gateway.models import idempotency_record
 from gateway.operations import operations_router
 from gateway.routes import ROUTERS
-from gateway.settings import GatewaySettings, load_settings
+from gateway.settings import SERVICE_NAMES, GatewaySettings, load_settings
 from gateway.web_console import mount_console
 from services.runtime import migrations, tracing
+from services.runtime.consumer_lag import LagGauge, LagReader
 from services.runtime.db import Database
 from services.runtime.idempotency import IdempotentWrites
 from services.runtime.logging_setup import configure_logging
@@ -78,8 +79,15 @@ def build(
                 app.state.services = ServiceClients.over(
                     Downstream(client, settings.service_urls, settings.service_timeout_seconds)
                 )
+                lag_gauge = _lag_gauge(settings)
+                if lag_gauge:
+                    lag_gauge.start()
                 log.info("gateway ready on %s:%d", settings.host, settings.port)
-                yield
+                try:
+                    yield
+                finally:
+                    if lag_gauge:
+                        await lag_gauge.stop()
         finally:
             await db.dispose()
 
@@ -116,6 +124,20 @@ def build(
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+def _lag_gauge(settings: GatewaySettings) -> LagGauge | None:
+    """Every service's consumer lag into `consumer_lag`, read from outside the consumers."""
+    if not settings.consumer_lag_interval_seconds:
+        return None
+    reader = LagReader(
+        settings.kafka_bootstrap_servers,
+        prefix=settings.kafka_topic_prefix,
+        client_id="gateway-lag",
+        timeout_seconds=settings.kafka_timeout_seconds,
+        security=settings.kafka_security,
+    )
+    return LagGauge(reader, SERVICE_NAMES, interval_seconds=settings.consumer_lag_interval_seconds)
 
 
 def main() -> None:

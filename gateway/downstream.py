@@ -7,11 +7,18 @@ keeps its status and body, a service that cannot be reached or is too slow becom
 A write route's Downstream (`writing`, see gateway/idempotent_writes.py) carries the client's
 Idempotency-Key unchanged on every call but a GET, and notes when a service answered from a
 stored answer (`Idempotent-Replayed`), for the gateway's answer to say so too.
+
+A pooled keep-alive connection can be dead when it is taken: a service that failed a request
+(uvicorn closes the connection after a 500 it did not mark `Connection: close`) or restarted.
+A call that may be repeated (GET, HEAD, OPTIONS, or a write carrying an Idempotency-Key, which
+the service answers once) is sent once more, on a new connection, when the connection breaks
+before an answer; any other call becomes 503, since the service may have acted on it.
 """
 
 import asyncio
 import contextvars
 import json
+import logging
 import time
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any, TypeVar
@@ -20,16 +27,30 @@ from urllib.parse import quote
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from gateway.metrics import DOWNSTREAM_SECONDS
+from gateway.metrics import DOWNSTREAM_RETRIES, DOWNSTREAM_SECONDS
 from services.runtime.idempotency import HEADER, REPLAYED_HEADER
 from services.runtime.problems import Problem
 from services.runtime.service_auth import SYSTEM_ACTOR, ServiceTokenAuth
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 QueryParams = Sequence[tuple[str, str | int]]
 
 # Set in the request's ASGI state when a service replayed a stored answer.
 REPLAYED_STATE = "idempotent_replayed"
+
+# Methods a service may receive twice without harm (RFC 9110, 9.2.2), besides keyed writes.
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# What httpx raises when the connection broke before the answer: the server closed it
+# (RemoteProtocolError "Server disconnected without sending a response", ReadError on a reset),
+# the request could not be written on it, or no new connection could be made.
+_BROKEN_CONNECTION = (
+    httpx.RemoteProtocolError,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.ConnectError,
+)
 
 # Problem members that describe the problem itself; the rest (errors, field, ...) travel along.
 _PROBLEM_CORE = {"type", "title", "status", "detail", "instance"}
@@ -118,7 +139,7 @@ class Downstream:
             # httpx's timeout bounds each phase (connect, each read); this bounds the whole
             # call, so a service that trickles its answer cannot hold the page.
             async with asyncio.timeout(limit):
-                response = await self.client.request(
+                request = self.client.build_request(
                     method,
                     self.base_urls[service] + path,
                     params=list(params) if params else None,
@@ -126,6 +147,7 @@ class Downstream:
                     headers=dict(headers) if headers else None,
                     timeout=limit,
                 )
+                response = await self._send_once_more_if_broken(service, request)
             outcome = str(response.status_code)
             if self.request_state is not None and response.headers.get(REPLAYED_HEADER):
                 self.request_state[REPLAYED_STATE] = True
@@ -139,6 +161,19 @@ class Downstream:
             raise service_unavailable(service, reason) from None
         finally:
             DOWNSTREAM_SECONDS.labels(service, outcome).observe(time.perf_counter() - started)
+
+    async def _send_once_more_if_broken(
+        self, service: str, request: httpx.Request
+    ) -> httpx.Response:
+        try:
+            return await self.client.send(request)
+        except _BROKEN_CONNECTION as error:
+            if not repeatable(request):
+                raise
+            # httpcore dropped the broken connection from the pool: this goes on a new one.
+            DOWNSTREAM_RETRIES.labels(service, type(error).__name__).inc()
+            log.info("%s: connection broke (%s), sending again", service, type(error).__name__)
+            return await self.client.send(request)
 
     async def call(
         self,
@@ -162,6 +197,11 @@ class Downstream:
             timeout_seconds=timeout_seconds,
         )
         return success_body(service, response)
+
+
+def repeatable(request: httpx.Request) -> bool:
+    """Whether sending `request` twice has the effect of sending it once."""
+    return request.method in _SAFE_METHODS or HEADER in request.headers
 
 
 def success_body(service: str, response: httpx.Response) -> Any:

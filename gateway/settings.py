@@ -89,6 +89,11 @@ class GatewaySettings(BaseSettings):
     kafka_timeout_seconds: float = Field(
         5.0, gt=0, le=60, validation_alias="STATS_KAFKA_TIMEOUT_SECONDS"
     )
+    # How often the gateway reads every service's consumer lag into `consumer_lag`: from
+    # outside the consumers, so a stopped one's lag is still reported. 0 turns it off.
+    consumer_lag_interval_seconds: float = Field(
+        15.0, ge=0, validation_alias="CONSUMER_LAG_INTERVAL_SECONDS"
+    )
 
     @field_validator("customers_url", "billing_url", "tickets_url", "activity_url")
     @classmethod

@@ -257,6 +257,36 @@ def test_customers_from_the_gateway_bring_profiles_and_unread_messages() -> None
     ]
 
 
+def test_the_simulator_connects_with_the_sasl_settings_of_its_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "admin")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "s3cret")
+    options = parse_args(["--customers", CUSTOMERS[0]]).kafka_security.client_options()
+    assert options["security_protocol"] == "SASL_PLAINTEXT"
+    assert options["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert (options["sasl_plain_username"], options["sasl_plain_password"]) == ("admin", "s3cret")
+
+
+def test_the_simulator_refuses_sasl_without_credentials(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("KAFKA_SASL_USERNAME", raising=False)
+    monkeypatch.delenv("KAFKA_SASL_PASSWORD", raising=False)
+    argv = ["--customers", CUSTOMERS[0], "--kafka-security-protocol", "SASL_PLAINTEXT"]
+    with pytest.raises(SystemExit):
+        parse_args(argv)
+    assert "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD" in capsys.readouterr().err
+
+
+def test_the_simulator_is_plaintext_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    options = parse_args(["--customers", CUSTOMERS[0]]).kafka_security.client_options()
+    assert options == {"security_protocol": "PLAINTEXT"}
+
+
 @pytest.mark.kafka
 async def test_the_simulator_takes_the_commands_sent_while_it_plays(
     kafka_bootstrap_servers: str,

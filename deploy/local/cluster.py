@@ -4,6 +4,10 @@ brokers in KRaft mode, one PostgreSQL, and two replicas of every service and of 
 Replica `a` and replica `b` of a service share its database and its consumer group; gateway `a`
 calls the `a` services and gateway `b` the `b` ones (no proxy in between), both on the gateway
 database and one JWT secret, so a token from either is good at both.
+
+Kafka wants SASL/SCRAM on its client port and allows each process's user only what
+deploy/kafka_acls.py grants it; the passwords are made for each run, each process gets its own
+in its environment, and setup and tools use the admin user (`admin_env`).
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
+from deploy.kafka_acls import PROCESSES, all_acls
 from deploy.local.kafka import LocalKafkaCluster
+from deploy.local.kafka_auth import ADMIN, ClusterAuth
 from deploy.local.postgres import LocalPostgres
 from deploy.local.processes import (
     DEFAULT_PORTS,
@@ -92,6 +98,7 @@ class LocalCluster:
 
     Without `database_urls` a PostgreSQL server of its own is started (data in a temporary
     directory, thrown away at the stop) with one database per service and the gateway.
+    `secure_kafka=False` runs the brokers in plaintext without ACLs (as before they had them).
     """
 
     run_dir: Path
@@ -100,19 +107,45 @@ class LocalCluster:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     broker_heap: str = "384m"
     logs_at: Path | None = None
+    secure_kafka: bool = True
+    kafka_auth: ClusterAuth | None = field(init=False, default=None)
     kafka: LocalKafkaCluster = field(init=False)
     postgres: LocalPostgres | None = field(init=False, default=None)
     processes: list[ServiceProcess] = field(init=False, default_factory=list)
     _postgres_dir: Path | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
+        if self.secure_kafka:
+            self.kafka_auth = ClusterAuth.generate(PROCESSES)
+        prefix = self.extra_env.get("KAFKA_TOPIC_PREFIX", "")
         self.kafka = LocalKafkaCluster(
             ports=self.ports.kafka,
             controller_ports=self.ports.controllers,
             data_dir=self.run_dir / "kafka",
             log_dir=self.log_dir,
             heap=self.broker_heap,
+            auth=self.kafka_auth,
+            acls=all_acls(prefix) if self.secure_kafka else (),
         )
+
+    @property
+    def kafka_client_options(self) -> dict[str, Any]:
+        """aiokafka keywords of the admin user (empty without `secure_kafka`): for a test's or
+        a tool's producers, consumers and admin clients."""
+        return self.kafka.client_options
+
+    def admin_env(self) -> dict[str, str]:
+        """The environment that points a tool at this cluster as its admin user."""
+        env = {"KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers}
+        if self.kafka_auth is not None:
+            env |= self.kafka_auth.client_env(ADMIN)
+        return env
+
+    def process_kafka_env(self) -> dict[str, dict[str, str]]:
+        """Each process's own Kafka user, for its environment alone."""
+        if self.kafka_auth is None:
+            return {}
+        return {process: self.kafka_auth.client_env(process) for process in PROCESSES}
 
     @property
     def log_dir(self) -> Path:
@@ -160,6 +193,7 @@ class LocalCluster:
                     database_urls=databases,
                     extra_env=env,
                     replica=replica,
+                    process_env=self.process_kafka_env(),
                 )
             start_all(self.processes, timeout=timeout)
         except BaseException:

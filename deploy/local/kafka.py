@@ -24,13 +24,16 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Final
+from typing import IO, Any, Final
 
 from aiokafka.client import AIOKafkaClient
+
+from deploy.kafka_acls import Acl
+from deploy.local.kafka_auth import ADMIN, ClusterAuth, create_acls
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 KAFKA_VERSION: Final = "4.1.1"
@@ -162,10 +165,14 @@ def _tail(path: Path, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-async def _probe(bootstrap_servers: str, brokers: int) -> bool:
+async def _probe(
+    bootstrap_servers: str, brokers: int, client_options: Mapping[str, Any] | None = None
+) -> bool:
     """True once the broker answers metadata requests, lists `brokers` brokers (itself at
     least) and knows its controller."""
-    client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
+    client = AIOKafkaClient(
+        bootstrap_servers=bootstrap_servers, request_timeout_ms=5000, **(client_options or {})
+    )
     try:
         await client.bootstrap()
         listed = len(client.cluster.brokers())
@@ -176,9 +183,17 @@ async def _probe(bootstrap_servers: str, brokers: int) -> bool:
         await client.close()
 
 
-def broker_answers(bootstrap_servers: str, host: str, port: int, *, brokers: int = 1) -> bool:
+def broker_answers(
+    bootstrap_servers: str,
+    host: str,
+    port: int,
+    *,
+    brokers: int = 1,
+    client_options: Mapping[str, Any] | None = None,
+) -> bool:
     """One readiness check: a TCP connect first (cheap, quiet), then a metadata request that
-    must list at least `brokers` brokers (a quorum member waits for its peers)."""
+    must list at least `brokers` brokers (a quorum member waits for its peers); on a broker
+    that wants SASL, with the credentials in `client_options` (aiokafka's keywords)."""
     try:
         with socket.create_connection((host, port), timeout=1):
             pass
@@ -187,7 +202,9 @@ def broker_answers(bootstrap_servers: str, host: str, port: int, *, brokers: int
     result: list[bool] = []
     # A thread of its own, so this works even when the caller runs inside an event loop.
     thread = threading.Thread(
-        target=lambda: result.append(asyncio.run(_probe(bootstrap_servers, brokers)))
+        target=lambda: result.append(
+            asyncio.run(_probe(bootstrap_servers, brokers, client_options))
+        )
     )
     thread.start()
     thread.join()
@@ -201,6 +218,8 @@ class LocalKafka:
     formatted on the first start only, so a stopped broker can be started again with its data.
     Alone by default; as a member of a quorum (`LocalKafkaCluster`) it is given its node id,
     the voters, the cluster id formatted on every member and the replication of the cluster.
+    Plaintext without ACLs by default; with `auth`, clients must authenticate with SASL/SCRAM
+    and are allowed only what an ACL grants (deploy/local/kafka_auth.py).
     """
 
     def __init__(
@@ -216,6 +235,7 @@ class LocalKafka:
         quorum_voters: str | None = None,
         cluster_id: str | None = None,
         replication_factor: int = 1,
+        auth: ClusterAuth | None = None,
     ) -> None:
         self.port = port
         self.controller_port = controller_port
@@ -227,6 +247,7 @@ class LocalKafka:
         self.quorum_voters = quorum_voters or f"{node_id}@127.0.0.1:{controller_port}"
         self.cluster_id = cluster_id
         self.replication_factor = replication_factor
+        self.auth = auth
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -255,6 +276,13 @@ class LocalKafka:
         return None if self._process is None else self._process.pid
 
     @property
+    def client_options(self) -> dict[str, Any]:
+        """aiokafka keywords for the admin user (empty without auth): what setup and probes use."""
+        if self.auth is None:
+            return {}
+        return self.auth.security(ADMIN).client_options()
+
+    @property
     def brokers_expected(self) -> int:
         """How many brokers must be listed before this one counts as ready: the voters."""
         return len(self.quorum_voters.split(","))
@@ -264,14 +292,16 @@ class LocalKafka:
         # With three replicas a write is acknowledged once two hold it, so one broker may be
         # lost without losing an acknowledged write or refusing new ones.
         min_insync = 2 if replicas >= 3 else 1
+        # With auth the client listener is called CLIENT, since it speaks SASL_PLAINTEXT.
+        client = "PLAINTEXT" if self.auth is None else "CLIENT"
         settings = {
             "process.roles": "broker,controller",
             "node.id": str(self.node_id),
             "controller.quorum.voters": self.quorum_voters,
             "listeners": (
-                f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
+                f"{client}://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}"
             ),
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "advertised.listeners": f"{client}://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
@@ -285,6 +315,7 @@ class LocalKafka:
             "transaction.state.log.min.isr": str(min_insync),
             "unclean.leader.election.enable": "false",
             "group.initial.rebalance.delay.ms": "0",
+            **(self.auth.server_properties() if self.auth is not None else {}),
         }
         return "".join(f"{key}={value}\n" for key, value in settings.items())
 
@@ -310,6 +341,7 @@ class LocalKafka:
             self.cluster_id or random_cluster_id(),
             "-c",
             str(self.config_file),
+            *(self.auth.scram_arguments() if self.auth is not None else ()),
         )
         log.write(b"--- formatting storage\n")
         log.flush()
@@ -341,6 +373,9 @@ class LocalKafka:
         jars = ensure_jars(self.jars_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        # Owner only: with auth it holds the brokers' own password.
+        self.config_file.touch(mode=0o600)
+        self.config_file.chmod(0o600)
         self.config_file.write_text(self._server_properties())
         if self._log is not None:  # left open by a JVM that was killed
             self._log.close()
@@ -372,7 +407,11 @@ class LocalKafka:
                     f"log {self.log_file}:\n{_tail(self.log_file)}"
                 )
             if broker_answers(
-                self.bootstrap_servers, "127.0.0.1", self.port, brokers=self.brokers_expected
+                self.bootstrap_servers,
+                "127.0.0.1",
+                self.port,
+                brokers=self.brokers_expected,
+                client_options=self.client_options,
             ):
                 return
             if time.monotonic() > deadline:
@@ -426,6 +465,8 @@ class LocalKafkaCluster:
     3) for the internal topics and as the default, `min.insync.replicas` 2 from 3 replicas on.
 
     Node `n` keeps its data in `data_dir/kafka-n` and logs to `log_dir/kafka-n.log`.
+    With `auth`, every node wants SASL/SCRAM from clients and authorizes with ACLs; `acls`
+    are created once the cluster is up (deploy/local/kafka_auth.py).
     """
 
     def __init__(
@@ -437,6 +478,8 @@ class LocalKafkaCluster:
         log_dir: Path,
         heap: str = "384m",
         jars_dir: Path | None = None,
+        auth: ClusterAuth | None = None,
+        acls: Iterable[Acl] = (),
     ) -> None:
         if len(ports) != len(controller_ports) or not ports:
             raise ValueError("one client port and one controller port per node")
@@ -444,6 +487,10 @@ class LocalKafkaCluster:
             f"{node_id}@127.0.0.1:{port}" for node_id, port in enumerate(controller_ports, 1)
         )
         cluster_id = random_cluster_id()
+        self.auth = auth
+        self.acls = frozenset(acls)
+        if self.acls and auth is None:
+            raise ValueError("ACLs need auth: without it every client may do anything")
         self.nodes = [
             LocalKafka(
                 port=port,
@@ -456,6 +503,7 @@ class LocalKafkaCluster:
                 quorum_voters=voters,
                 cluster_id=cluster_id,
                 replication_factor=min(3, len(ports)),
+                auth=auth,
             )
             for node_id, (port, controller_port) in enumerate(
                 zip(ports, controller_ports, strict=True), 1
@@ -489,9 +537,34 @@ class LocalKafkaCluster:
             deadline = time.monotonic() + timeout
             for node in self.nodes:
                 node.wait_ready(max(1.0, deadline - time.monotonic()))
+            if self.acls:
+                self._create_acls()
         except BaseException:
             self.stop()
             raise
+
+    @property
+    def client_options(self) -> dict[str, Any]:
+        """aiokafka keywords for the admin user (empty without auth)."""
+        return self.nodes[0].client_options
+
+    def _create_acls(self) -> None:
+        assert self.auth is not None
+        security = self.auth.security(ADMIN)
+        # A thread of its own, so this works even when the caller runs inside an event loop.
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                asyncio.run(create_acls(self.bootstrap_servers, security, self.acls))
+            except BaseException as error:
+                errors.append(error)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join()
+        if errors:
+            raise errors[0]
 
     def stop(self) -> None:
         for node in self.nodes:

@@ -108,9 +108,11 @@ def service_processes(
     extra_env: Mapping[str, str] | None = None,
     with_gateway: bool = True,
     replica: str = "",
+    process_env: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[ServiceProcess]:
     """The processes of the system, configured through the same env vars an operator uses
     (`<NAME>_PORT` in the environment moves a process; `ports` given here win).
+    `process_env` adds variables to one process only, by name ("billing": its Kafka user).
 
     A `replica` name ("a") goes into each process's name and log file (`billing-a`), so two
     sets of the system can run side by side on their own ports (the local cluster)."""
@@ -131,12 +133,16 @@ def service_processes(
         **(extra_env or {}),
     }
     suffix = f"-{replica}" if replica else ""
+
+    def env_of(name: str) -> dict[str, str]:
+        return {**env, **(process_env or {}).get(name, {})}
+
     processes = [
         ServiceProcess(
             f"{name}{suffix}",
             f"services.{name}.app",
             ports[name],
-            env,
+            env_of(name),
             log_dir / f"{name}{suffix}.log",
         )
         for name in SERVICES
@@ -147,7 +153,7 @@ def service_processes(
                 f"gateway{suffix}",
                 "gateway.app",
                 ports["gateway"],
-                env,
+                env_of("gateway"),
                 log_dir / f"gateway{suffix}.log",
             )
         )

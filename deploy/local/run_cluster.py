@@ -3,7 +3,9 @@ PostgreSQL and two replicas of every service and of the gateway on this machine,
 catalog seeded; a process or broker that dies is started again; Ctrl-C or SIGTERM stops all.
 
 Each run starts empty: the run directory is cleared first, PostgreSQL's data is thrown away at
-the stop. See docs/deploy.md ("The local cluster") for the ports and how to kill a broker.
+the stop. Kafka wants SASL/SCRAM with a user per process and ACLs; the admin user's settings,
+for tools, are written to `<run dir>/kafka-admin.env` (owner only). See docs/deploy.md ("The
+local cluster") for the ports, the ACLs and how to kill a broker.
 """
 
 from __future__ import annotations
@@ -43,10 +45,24 @@ def _summary(cluster: LocalCluster) -> str:
         lines.append(f"  PostgreSQL        {cluster.postgres.admin_url}")
     lines += [
         f"  KAFKA_BOOTSTRAP_SERVERS={kafka.bootstrap_servers}",
+        f"  Kafka admin (SASL/SCRAM) for tools: set -a; . {admin_env_file(cluster)}; set +a",
         f"  logs              {cluster.log_dir}/",
         "A process or broker that dies is started again; Ctrl-C stops everything.",
     ]
     return "\n".join(lines)
+
+
+def admin_env_file(cluster: LocalCluster) -> Path:
+    return cluster.run_dir / "kafka-admin.env"
+
+
+def write_admin_env(cluster: LocalCluster) -> Path:
+    """The admin user's Kafka settings as a shell file only its owner may read."""
+    path = admin_env_file(cluster)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text("".join(f"{key}={value}\n" for key, value in cluster.admin_env().items()))
+    return path
 
 
 def main() -> int:
@@ -69,6 +85,7 @@ def main() -> int:
     try:
         print("starting three Kafka brokers, PostgreSQL and two replicas of each process ...")
         cluster.start()
+        write_admin_env(cluster)
         # A generated admin password is printed once, into the gateway's log that created it.
         for replica in REPLICAS:
             log = cluster.process("gateway", replica).log_file

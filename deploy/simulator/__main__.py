@@ -10,6 +10,10 @@ the gateway serves them). The stream is bounded (`--events`), seeded (`--seed`) 
 (`--rate` events per second, 0 = as fast as Kafka takes them). Meanwhile, and `--listen`
 seconds after, the simulated apps take the commands of `apps.commands` (an operator's removals,
 logouts, messages) into their state.
+
+On a Kafka that wants SASL (`make cluster`), the simulator connects with the same variables a
+service reads: KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and
+KAFKA_SASL_PASSWORD (the cluster writes its admin's into .run/cluster/kafka-admin.env).
 """
 
 import argparse
@@ -20,7 +24,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -28,6 +32,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from deploy.simulator.apps import AppSimulator, SimulatedCustomer, made_up
 from services.contracts.envelope import CloudEvent
+from services.runtime.kafka_security import KafkaSecurity
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -60,7 +65,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=os.environ.get("KAFKA_TOPIC_PREFIX", ""),
         help="as KAFKA_TOPIC_PREFIX of the system",
     )
+    parser.add_argument(
+        "--kafka-security-protocol",
+        default=os.environ.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"),
+        help="as KAFKA_SECURITY_PROTOCOL (SASL_PLAINTEXT on `make cluster`)",
+    )
+    parser.add_argument(
+        "--kafka-sasl-mechanism", default=os.environ.get("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    )
+    # The password only from the environment: a command line is visible to every local user.
+    parser.add_argument("--kafka-sasl-username", default=os.environ.get("KAFKA_SASL_USERNAME"))
     args = parser.parse_args(argv)
+    try:
+        args.kafka_security = KafkaSecurity.model_validate(
+            {
+                "protocol": args.kafka_security_protocol,
+                "sasl_mechanism": args.kafka_sasl_mechanism,
+                "sasl_username": args.kafka_sasl_username,
+                "sasl_password": os.environ.get("KAFKA_SASL_PASSWORD"),
+            }
+        )
+    except ValueError as error:
+        parser.error(f"Kafka security: {error}")
     if args.events < 0 or args.rate < 0 or args.max_customers < 1 or args.listen < 0:
         parser.error("--events, --rate and --listen must be >= 0, --max-customers >= 1")
     if args.from_gateway and not (args.password or args.api_key):
@@ -113,12 +139,17 @@ def customers_from_gateway(
 
 
 async def _commands_from_now(
-    producer: AIOKafkaProducer, bootstrap_servers: str, topic: str
+    producer: AIOKafkaProducer,
+    bootstrap_servers: str,
+    topic: str,
+    kafka_options: Mapping[str, Any],
 ) -> AIOKafkaConsumer:
     """A consumer of every partition of `topic`, positioned at its end (no group: each
     simulator run hears the commands sent while it runs)."""
     partitions = [TopicPartition(topic, p) for p in sorted(await producer.partitions_for(topic))]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, **kafka_options
+    )
     await consumer.start()
     try:
         consumer.assign(partitions)
@@ -156,11 +187,18 @@ async def play(
     topic: str,
     commands_topic: str | None = None,
     listen_seconds: float = 0.0,
+    kafka_options: Mapping[str, Any] | None = None,
 ) -> Counter[str]:
     """Send the stream; with `commands_topic`, take the commands meanwhile and for
-    `listen_seconds` after. Counts events sent by type, and commands taken."""
+    `listen_seconds` after. Counts events sent by type, and commands taken. `kafka_options`:
+    aiokafka's security keywords (`KafkaSecurity.client_options()`)."""
+    options = dict(kafka_options or {})
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers, enable_idempotence=True, acks="all", linger_ms=5
+        bootstrap_servers=bootstrap_servers,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        **options,
     )
     await producer.start()
     counts: Counter[str] = Counter()
@@ -168,7 +206,9 @@ async def play(
     started = time.monotonic()
     try:
         if commands_topic is not None:
-            consumer = await _commands_from_now(producer, bootstrap_servers, commands_topic)
+            consumer = await _commands_from_now(
+                producer, bootstrap_servers, commands_topic, options
+            )
             listener = asyncio.create_task(take_commands(simulator, consumer, counts))
         pending = []
         for number, (customer_id, envelope) in enumerate(simulator.envelopes(events)):
@@ -215,6 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             topic=f"{args.topic_prefix}apps.events",
             commands_topic=f"{args.topic_prefix}apps.commands",
             listen_seconds=args.listen,
+            kafka_options=args.kafka_security.client_options(),
         )
     )
     elapsed = time.monotonic() - started

@@ -43,6 +43,8 @@ def make_settings(tmp_path: Path, **changes: object) -> GatewaySettings:
         # Generous: a sale hashes a password (argon2), slow on a loaded machine; the tests of
         # timeouts set their own.
         "service_timeout_seconds": 30.0,
+        # No Kafka under the gateway's own tests: nothing to read the consumer lag from.
+        "consumer_lag_interval_seconds": 0,
     }
     values.update(changes)
     return GatewaySettings.model_validate(values)

@@ -33,6 +33,7 @@ from services.billing.models import Plan, Product, Subscription, SubscriptionExt
 from services.billing.periods import add_period
 from services.billing.service import replace_extras, running_status
 from services.runtime.db import Database, utcnow
+from services.runtime.metrics import SCHEDULER_LAST_TICK
 from services.runtime.outbox import EventSink, Outbox, Pending
 
 log = logging.getLogger(__name__)
@@ -347,6 +348,8 @@ class ExpiryScheduler:
         )
 
     def start(self) -> None:
+        # Counted from the start: a scheduler whose every pass fails is behind from then on.
+        SCHEDULER_LAST_TICK.labels("billing").set_to_current_time()
         self._task = asyncio.create_task(self._run(), name="billing-expiry-scheduler")
 
     async def stop(self) -> None:
@@ -360,6 +363,8 @@ class ExpiryScheduler:
         while True:
             try:
                 result = await self.tick()
+                # A failed tick leaves it as it was: the time since says how far behind.
+                SCHEDULER_LAST_TICK.labels("billing").set_to_current_time()
                 if result.expired or result.changed or result.expiring or result.extras_ended:
                     log.info(
                         "scheduler: %d expired, %d changed, %d extras ended, %d expiring",

@@ -174,6 +174,10 @@ class EventConsumer:
         """
         if not self.handlers:
             return
+        for topic in self.handlers:
+            # On /metrics from the start, at 0: a rate sees the very first dead letters (a
+            # counter that first appears at 1 shows no increase).
+            EVENTS_DEAD_LETTERED.labels(self.service, topic)
         common: dict[str, Any] = {
             "group_id": f"{self.topic_prefix}{self.service}",
             # Commit only after the handler returned: FastStream's default commits first.

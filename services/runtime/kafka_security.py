@@ -1,6 +1,7 @@
 """How a process authenticates to Kafka: plaintext on one host (`make run`), SASL/SCRAM (over TLS
 where the cluster has it) on a cluster, where each service has its own user and ACLs for exactly
-its topics and consumer group (deploy/k8s/kafka-users.yaml). Every producer, consumer and admin
+its topics and consumer group (deploy/kafka_acls.py; deploy/k8s/kafka/kafka-users.yaml, and
+`make cluster` runs with them). Every producer, consumer and admin
 client of the runtime and the gateway takes its options from here."""
 
 import ssl

@@ -23,3 +23,14 @@ OUTBOX_OLDEST_AGE = Gauge(
     "Age of the oldest outbox row not yet published (0 when none)",
     ["service"],
 )
+CONSUMER_LAG = Gauge(
+    "consumer_lag",
+    "Records of a partition the service's consumer group has not yet committed (end offset"
+    " minus committed offset), read from the broker every CONSUMER_LAG_INTERVAL_SECONDS",
+    ["service", "topic", "partition"],
+)
+SCHEDULER_LAST_TICK = Gauge(
+    "scheduler_last_tick_timestamp_seconds",
+    "When the service's scheduler last completed a pass over what is due, or started (Unix time)",
+    ["service"],
+)

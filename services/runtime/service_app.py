@@ -21,6 +21,7 @@ from services.contracts.envelope import EventData
 from services.contracts.topics import ALL_TOPICS
 from services.runtime import migrations, tracing
 from services.runtime.consumer import EventConsumer
+from services.runtime.consumer_lag import LAG_READ_TIMEOUT_SECONDS, LagGauge, LagReader
 from services.runtime.db import Database
 from services.runtime.health import health_router
 from services.runtime.idempotency import IdempotentWrites
@@ -157,6 +158,9 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         await runtime.producer.start()
         await runtime.relay.start()
         await runtime.broker.start()
+        lag_gauge = _lag_gauge(spec.name, runtime)
+        if lag_gauge:
+            lag_gauge.start()
         if spec.on_started:
             result = spec.on_started(runtime)
             if asyncio.iscoroutine(result):
@@ -169,6 +173,8 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
                 stopping = spec.on_stopping(runtime)
                 if asyncio.iscoroutine(stopping):
                     await stopping
+            if lag_gauge:
+                await lag_gauge.stop()
             # Consumers first, so no handler writes while the relay drains and stops.
             await runtime.broker.stop()
             await runtime.relay.stop()
@@ -207,6 +213,21 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         return Response(asyncapi.to_specification().to_json(), media_type="application/json")
 
     return app
+
+
+def _lag_gauge(service: str, runtime: Runtime) -> LagGauge | None:
+    """The measurement of the service's own consumer lag, if it consumes and it is on."""
+    settings = runtime.settings
+    if not runtime.consumer.handlers or not settings.consumer_lag_interval_seconds:
+        return None
+    reader = LagReader(
+        settings.kafka_bootstrap_servers,
+        prefix=settings.kafka_topic_prefix,
+        client_id=f"{service}-lag",
+        timeout_seconds=LAG_READ_TIMEOUT_SECONDS,
+        security=settings.kafka_security,
+    )
+    return LagGauge(reader, [service], interval_seconds=settings.consumer_lag_interval_seconds)
 
 
 def run(spec: ServiceSpec) -> None:

@@ -70,6 +70,11 @@ class ServiceSettings(BaseSettings):
     # half the CPU per event of one by one (`make bench`, see the README). 1 turns it off.
     consumer_batch_size: int = Field(100, ge=1, le=1000, validation_alias="CONSUMER_BATCH_SIZE")
     consumer_workers: ConsumerWorkers = 3
+    # How often the service reads its group's lag from the broker into `consumer_lag`
+    # (services/runtime/consumer_lag.py); 0 turns it off.
+    consumer_lag_interval_seconds: float = Field(
+        15.0, ge=0, validation_alias="CONSUMER_LAG_INTERVAL_SECONDS"
+    )
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
     # Tracing export, off by default (services/runtime/tracing.py): an OTLP/HTTP collector's
     # base URL, and/or a directory for one JSON line per span.

@@ -6,7 +6,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,6 +37,9 @@ class System:
     token: str = ""
     # Where the processes' logs (and, for a TRACED module, their spans) go; None: not kept.
     log_dir: Path | None = None
+    # aiokafka keywords of the tests' own Kafka clients (the admin user's SASL settings on the
+    # local cluster); empty on a plaintext broker.
+    kafka_options: dict[str, Any] = field(default_factory=dict)
 
     def topic(self, name: str) -> str:
         return f"{self.prefix}{name}"
@@ -97,6 +100,8 @@ def system(
             # An app's report for a profile never announced is dead-lettered after this long
             # (600 s by default); long enough for a loaded machine's customers service.
             "ACTIVITY_UNKNOWN_PROFILE_GRACE_SECONDS": "10",
+            # A module's own settings of the processes (e.g. how often they measure).
+            **getattr(request.module, "PROCESS_ENV", {}),
             # A module that sets TRACED reads every process's spans back from these files.
             **(
                 {"TRACES_DIR": str(log_dir / "traces")}
@@ -187,11 +192,12 @@ class Webshop:
 
     def __init__(self, system: System) -> None:
         self.system = system
-        self.producer = AIOKafkaProducer(bootstrap_servers=system.kafka)
+        self.producer = AIOKafkaProducer(bootstrap_servers=system.kafka, **system.kafka_options)
         self.replies = AIOKafkaConsumer(
             system.topic("webshop.replies"),
             system.topic("webshop.orders.dlq"),
             bootstrap_servers=system.kafka,
+            **system.kafka_options,
             auto_offset_reset="earliest",
             group_id=None,
         )

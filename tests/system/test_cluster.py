@@ -2,7 +2,9 @@
 on purpose, since it starts three JVMs and ten processes: a sale through gateway a is read through
 gateway b; an order a webshop aborted in a Kafka transaction is never handled; then the leader of
 the partition a webshop order goes to is SIGKILLed and that order and an operator's renewal
-still go through, with nothing lost, doubled or dead-lettered."""
+still go through, with nothing lost, doubled or dead-lettered. Every process runs as its own
+Kafka user under the ACLs of deploy/kafka_acls.py (the refusals: test_cluster_acls.py); the
+test's own clients are the admin."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from deploy.local.cluster import DATABASES, REPLICAS, ClusterPorts, LocalCluster
 from deploy.local.kafka import REPO_ROOT
+from deploy.local.processes import SERVICES
 from services.contracts.topics import PARTITIONS
 from tests.system.conftest import System, Webshop, eventually, order_paid
 
@@ -59,8 +62,8 @@ def client(base_url: str, token: str) -> httpx.AsyncClient:
     )
 
 
-async def describe(servers: str, topic: str) -> list[Json]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
+async def describe(servers: str, topic: str, options: Json) -> list[Json]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers, **options)
     await admin.start()
     try:
         [described] = await admin.describe_topics([topic])
@@ -70,9 +73,9 @@ async def describe(servers: str, topic: str) -> list[Json]:
         await admin.close()
 
 
-async def min_insync_replicas(servers: str, topic: str) -> tuple[str, int]:
+async def min_insync_replicas(servers: str, topic: str, options: Json) -> tuple[str, int]:
     """The topic's min.insync.replicas and where it comes from (1: set on the topic)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers, **options)
     await admin.start()
     try:
         [response] = await admin.describe_configs(
@@ -101,9 +104,14 @@ async def test_a_killed_broker_loses_no_order_and_no_operator_action(
     cluster: LocalCluster,
 ) -> None:
     servers = cluster.kafka.bootstrap_servers
+    admin = cluster.kafka_client_options
+    assert admin["security_protocol"] == "SASL_PLAINTEXT"
     for topic in ("webshop.orders", "billing.events", "__consumer_offsets"):
-        assert {len(p["replicas"]) for p in await describe(servers, topic)} == {3}, topic
-    assert await min_insync_replicas(servers, "webshop.orders") == ("2", TOPIC_CONFIG)
+        assert {len(p["replicas"]) for p in await describe(servers, topic, admin)} == {3}, topic
+    assert await min_insync_replicas(servers, "webshop.orders", admin) == ("2", TOPIC_CONFIG)
+    # Each process is its own Kafka user, not the admin.
+    for process in cluster.processes:
+        assert process.env["KAFKA_SASL_USERNAME"] == process.name.rsplit("-", 1)[0]
 
     gateways = {r: cluster.gateway_url(r) for r in REPLICAS}
     async with httpx.AsyncClient(base_url=gateways["a"], timeout=30.0) as anonymous:
@@ -134,12 +142,15 @@ async def test_a_killed_broker_loses_no_order_and_no_operator_action(
         partition = DefaultPartitioner()(key, list(range(PARTITIONS)), [])
         [leader] = [
             p["leader"]
-            for p in await describe(servers, "webshop.orders")
+            for p in await describe(servers, "webshop.orders", admin)
             if p["partition"] == partition
         ]
-        system = System("postgres", "", servers, {p.name: p for p in cluster.processes})
+        processes = {p.name: p for p in cluster.processes}
+        system = System("postgres", "", servers, processes, kafka_options=admin)
         shop = Webshop(system)
-        producer = AIOKafkaProducer(bootstrap_servers=servers, enable_idempotence=True, acks="all")
+        producer = AIOKafkaProducer(
+            bootstrap_servers=servers, enable_idempotence=True, acks="all", **admin
+        )
         await shop.start()
         await producer.start()
         try:
@@ -147,7 +158,9 @@ async def test_a_killed_broker_loses_no_order_and_no_operator_action(
             # lands in the log ahead of the real one, and must never be handled.
             aborted = order_paid(buyer=order["data"]["buyer"])
             hesitant = AIOKafkaProducer(
-                bootstrap_servers=servers, transactional_id=f"shop-{uuid.uuid4().hex[:8]}"
+                bootstrap_servers=servers,
+                transactional_id=f"shop-{uuid.uuid4().hex[:8]}",
+                **admin,
             )
             await hesitant.start()
             try:
@@ -197,5 +210,10 @@ async def test_a_killed_broker_loses_no_order_and_no_operator_action(
         dead = await b.get("/api/v1/dead-letters")
         assert dead.status_code == 200, dead.text
         assert [t for t in dead.json()["items"] if t["total"]] == []
+        # The stats page reads every service's consumer lag as the gateway's user.
+        stats = await a.get("/api/v1/stats")
+        lag = stats.json()["consumer_lag"]
+        assert lag["status"] == "ok", lag
+        assert {row["service"] for row in lag["data"] if row["partitions"]} == set(SERVICES)
     assert not cluster.kafka.node(leader).running
     assert all(p.alive() for p in cluster.processes)
