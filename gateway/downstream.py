@@ -31,6 +31,7 @@ from gateway.metrics import DOWNSTREAM_RETRIES, DOWNSTREAM_SECONDS
 from services.runtime.idempotency import HEADER, REPLAYED_HEADER
 from services.runtime.problems import Problem
 from services.runtime.service_auth import SYSTEM_ACTOR, ServiceTokenAuth
+from services.runtime.transient import RETRY_AFTER_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +75,14 @@ def segment(value: str) -> str:
 
 
 def service_unavailable(service: str, reason: str) -> Problem:
+    # Retry-After as the services' own 503 says it (services/runtime/transient.py): a client
+    # retrying an unreachable or slow service learns when, like one refused for an outage.
     return Problem(
         503,
         "Service unavailable",
         f"the {service} service is unavailable: {reason}",
-        extra={"service": service},
+        extra={"service": service, "retry_after": RETRY_AFTER_SECONDS},
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
 

@@ -2,8 +2,9 @@
 
 Used by the tests (root conftest.py) on machines without a Docker engine. The binaries come
 from the newest /usr/lib/postgresql/<version>/bin (Debian's layout; env PG_BIN_DIR overrides).
-The server is tuned for tests, not for durability: fsync, synchronous_commit and
-full_page_writes are off, and authentication is `trust` for the `postgres` superuser.
+The server is tuned for tests, not for durability: fsync, synchronous_commit (unless
+`durable_commits`, which the fault campaign asks for) and full_page_writes are off, and
+authentication is `trust` for the `postgres` superuser.
 
 initdb refuses to run as root, so under root the data directory is handed to the `postgres`
 user and initdb/pg_ctl run through `runuser`; the directory (and every parent) must then be
@@ -62,8 +63,14 @@ class LocalPostgres:
     The cluster is created on the first start only; the server's output goes to `log_file`.
     """
 
-    def __init__(self, *, port: int, data_dir: Path, log_file: Path) -> None:
+    def __init__(
+        self, *, port: int, data_dir: Path, log_file: Path, durable_commits: bool = False
+    ) -> None:
         self.port = port
+        # With synchronous_commit off, a commit is answered before its WAL is written: a server
+        # killed then (`crash()`) forgets it, though the client was told it committed. The
+        # fault campaign kills its server, so it wants every acknowledged commit kept.
+        self.durable_commits = durable_commits
         self.data_dir = Path(data_dir)
         self.log_file = Path(log_file)
         self.bin_dir = find_bin_dir()
@@ -169,7 +176,7 @@ class LocalPostgres:
                 f"-p {self.port}",
                 f"-k {self.socket_dir}",
                 "-c fsync=off",
-                "-c synchronous_commit=off",
+                f"-c synchronous_commit={'on' if self.durable_commits else 'off'}",
                 "-c full_page_writes=off",
                 "-c max_connections=300",
             ]
@@ -214,6 +221,17 @@ class LocalPostgres:
             return
         self._started = False
         self._run("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.pgdata))
+
+    def crash(self) -> None:
+        """`pg_ctl stop -m immediate`: the server ends at once, without a checkpoint, as if the
+        machine lost power (the fault campaign's PostgreSQL outage); `start()` recovers it."""
+        if not self._started:
+            return
+        result = self._run("pg_ctl", "stop", "-w", "-m", "immediate", "-D", str(self.pgdata))
+        if result.returncode != 0:
+            raise RuntimeError(f"pg_ctl stop -m immediate failed; log {self.log_file}")
+        self._started = False
+        atexit.unregister(self.stop)
 
     def create_database(self, name: str) -> str:
         """Create database `name` (lower-case identifier) and return its SQLAlchemy URL."""

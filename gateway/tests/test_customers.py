@@ -120,6 +120,7 @@ async def test_unreachable_service_is_503_naming_it(
     body = assert_problem(response, 503)
     assert body["title"] == "Service unavailable"
     assert body["service"] == "billing"
+    assert int(response.headers["Retry-After"]) >= 1
     assert services.calls("customers") == []
 
 

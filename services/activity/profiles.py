@@ -33,6 +33,7 @@ from services.contracts.envelope import CloudEvent, EventData
 from services.contracts.registry import TOPIC_EVENT_MODELS
 from services.runtime.consumer import EventConsumer, PoisonMessage
 from services.runtime.db import Database, utcnow
+from services.runtime.transient import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +225,10 @@ class HeldReportSweeper:
                     self.db, self.consumer, held_before=utcnow() - self.grace
                 ):
                     pass
-            except Exception:
+            except Exception as error:
                 # The database or Kafka away: the held rows stay and are tried next round.
-                log.exception("could not dead-letter held app reports; trying again")
+                if is_transient(error):
+                    log.warning("could not dead-letter held app reports (%r); trying again", error)
+                else:
+                    log.exception("could not dead-letter held app reports; trying again")
             await asyncio.sleep(self.interval)

@@ -35,6 +35,7 @@ from services.billing.service import replace_extras, running_status
 from services.runtime.db import Database, utcnow
 from services.runtime.metrics import SCHEDULER_LAST_TICK
 from services.runtime.outbox import EventSink, Outbox, Pending
+from services.runtime.transient import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -373,6 +374,11 @@ class ExpiryScheduler:
                         len(result.extras_ended),
                         len(result.expiring),
                     )
-            except Exception:
-                log.exception("scheduler tick failed; trying again next interval")
+            except Exception as error:
+                # A tick is one transaction per batch: one that failed left nothing half done,
+                # and the next interval's tick picks the same subscriptions up again.
+                if is_transient(error):
+                    log.warning("scheduler tick failed (%r); trying again next interval", error)
+                else:
+                    log.exception("scheduler tick failed; trying again next interval")
             await asyncio.sleep(self.settings.interval_seconds)

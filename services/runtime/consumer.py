@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from aiokafka import ConsumerRecord
-from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.message import StreamMessage
 from pydantic import ValidationError
-from sqlalchemy import Table, select
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy import Table, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.envelope import CloudEvent, EventData
@@ -38,16 +37,9 @@ from services.runtime.metrics import (
 )
 from services.runtime.producer import Producer
 from services.runtime.tracing import consuming, consuming_batch
+from services.runtime.transient import is_transient
 
 log = logging.getLogger(__name__)
-
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OperationalError,
-    ConnectionError,
-    OSError,
-    TimeoutError,
-    KafkaError,
-)
 
 
 @dataclass(frozen=True)
@@ -114,7 +106,7 @@ class EventConsumer:
         producer: Producer,
         after_commit: Callable[[], None] = lambda: None,
         max_attempts: int = 5,
-        max_backoff_seconds: float = 10.0,
+        max_backoff_seconds: float = 5.0,
         topic_prefix: str = "",
     ) -> None:
         self.service = service
@@ -290,10 +282,10 @@ class EventConsumer:
         neighbours stay batched. A transient failure is retried record by record instead."""
         try:
             return await self._handle_together(routed)
-        except TRANSIENT_ERRORS as error:
-            log.info("batch of %d failed (%r); handling them one by one", len(routed), error)
         except Exception as error:
-            if len(routed) > 1:
+            if is_transient(error):
+                log.info("batch of %d failed (%r); handling them one by one", len(routed), error)
+            elif len(routed) > 1:
                 log.info("batch of %d failed (%r); handling it in halves", len(routed), error)
                 half = len(routed) // 2
                 return [
@@ -420,14 +412,19 @@ class EventConsumer:
             except PoisonMessage as error:
                 await self.dead_letter(topic, record, str(error))
                 return "dead_lettered"
-            except TRANSIENT_ERRORS as error:
-                # Never skip a message because the database blinked: wait and try again.
-                log.warning(
-                    "transient failure on %s %s (attempt %d): %r", topic, event.id, attempt, error
-                )
             except Exception as error:
-                if isinstance(error, DBAPIError) and error.connection_invalidated:
-                    log.warning("database connection lost on %s %s", topic, event.id)
+                if is_transient(error) or not await self._database_answers():
+                    # Never skip a message because the database blinked (or is away, whatever
+                    # the handler made of that): wait and try again, for as long as it takes.
+                    # The attempts count only failures with the database up.
+                    attempt -= 1
+                    log.warning(
+                        "transient failure on %s %s: %r; retrying in %.1fs",
+                        topic,
+                        event.id,
+                        error,
+                        delay,
+                    )
                 elif attempt >= self.max_attempts:
                     log.exception("giving up on %s %s after %d attempts", topic, event.id, attempt)
                     await self.dead_letter(
@@ -440,6 +437,16 @@ class EventConsumer:
                     )
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.max_backoff)
+
+    async def _database_answers(self) -> bool:
+        """Whether the database takes a query now: a failure while it does not says nothing
+        about the record."""
+        try:
+            async with asyncio.timeout(5.0), self.db.sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
 
     async def _handle_once(self, routed: Routed) -> str:
         try:

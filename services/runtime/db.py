@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.types import TypeDecorator
 
 MONEY_SCALE = Decimal("10000")
+CONNECT_TIMEOUT_SECONDS = 5.0
+POOL_TIMEOUT_SECONDS = 10.0
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -98,8 +100,20 @@ def create_engine(url: str) -> AsyncEngine:
         return engine
     # hide_parameters: a failed statement's message must not carry its values (a password
     # waiting in webshop_order, personal data) into the logs.
+    # After PostgreSQL went away and came back, the pool holds dead connections: pre-ping
+    # replaces one before it is handed out, and an error that says the connection is gone
+    # invalidates the whole pool, so the process recovers without a restart. The timeouts
+    # bound how long a request waits on a server that does not answer (asyncpg's connect
+    # would wait 60 s) or on a pool exhausted by hung connections (SQLAlchemy's: 30 s): it is
+    # refused with 503 instead (services/runtime/transient.py).
     return create_async_engine(
-        url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+        url,
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=True,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
+        connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
+        hide_parameters=True,
     )
 
 

@@ -9,7 +9,8 @@ How one keyed request goes (IETF draft "The Idempotency-Key HTTP Header Field"):
 2. Effect: the write runs in one transaction that also marks the claim `done` with the answer,
    so the effect and the stored answer commit together or not at all.
 3. A write that fails (a problem, an error, a cancelled request) deletes its claim: it had no
-   effect, so the retry runs it afresh. Failures are not stored.
+   effect, so the retry runs it afresh. Failures are not stored. When the database itself is
+   away, the claim is deleted as soon as it is back (docs/faults.md).
 
 Why the claim commits before the effect rather than inside its transaction: an uncommitted
 claim is invisible, so a racing request would block on the row lock (PostgreSQL) or the write
@@ -27,8 +28,10 @@ Records expire `idempotency_ttl_seconds` after they are made (24 h by default); 
 expired rows at most once per `PURGE_INTERVAL` per process.
 """
 
+import asyncio
 import hashlib
 import json
+import logging
 import math
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
@@ -45,12 +48,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.runtime.db import Database, utcnow
 from services.runtime.messaging_tables import IDEMPOTENCY_KEY_MAX_LENGTH
 from services.runtime.problems import Problem
+from services.runtime.transient import is_transient
+
+log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 IN_FLIGHT = "in_flight"
 DONE = "done"
 PURGE_INTERVAL = timedelta(minutes=10)
+RELEASE_RETRY_SECONDS = 1.0
 
 # The one declaration of the header, for the services' writes and the gateway's.
 IdempotencyKey = Annotated[
@@ -148,6 +155,7 @@ class IdempotentWrites:
         self.lease = lease
         self.clock = clock
         self._purged_at: datetime | None = None
+        self._releasing: set[asyncio.Task[None]] = set()
 
     async def run(
         self,
@@ -183,7 +191,7 @@ class IdempotentWrites:
                     # The lease ran out and another request took the key over: roll back.
                     raise _in_flight(math.ceil(self.lease.total_seconds()))
         except BaseException:
-            await self._release(scope, key, claimed)
+            await self._release_soon(scope, key, claimed)
             raise
         return _response(answer.status_code, _json(answer.body), answer.headers)
 
@@ -250,6 +258,32 @@ class IdempotentWrites:
             if taken.rowcount == 1:  # type: ignore[attr-defined]
                 return claim
         raise _in_flight(1)
+
+    async def _release_soon(self, scope: str, key: str, claim: str) -> None:
+        """Release the claim now, or, while the database is away, as soon as it is back: else
+        a write refused for the outage would keep its key "in flight" (409) for the whole
+        lease after the database returned, and the client's retry with it would wait."""
+        try:
+            await self._release(scope, key, claim)
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            task = asyncio.create_task(self._release_when_back(scope, key, claim))
+            self._releasing.add(task)
+            task.add_done_callback(self._releasing.discard)
+
+    async def _release_when_back(self, scope: str, key: str, claim: str) -> None:
+        deadline = asyncio.get_running_loop().time() + self.lease.total_seconds()
+        while asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(RELEASE_RETRY_SECONDS)
+            try:
+                await self._release(scope, key, claim)
+                return
+            except Exception as error:
+                if not is_transient(error):
+                    log.exception("could not release Idempotency-Key claim %s %s", scope, key)
+                    return
+        # The lease has run out: the next request with the key takes the claim over anyway.
 
     async def _release(self, scope: str, key: str, claim: str) -> None:
         async with self.db.transaction() as session:

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import socket
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 import asyncpg
@@ -17,11 +18,12 @@ from sqlalchemy import Table, delete, func, insert, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from services.runtime.db import Database, utcnow
+from services.runtime.db import CONNECT_TIMEOUT_SECONDS, Database, utcnow
 from services.runtime.messaging_tables import OUTBOX_BUCKETS
 from services.runtime.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
 from services.runtime.outbox import CHANNEL
 from services.runtime.producer import Producer
+from services.runtime.transient import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,9 @@ LEASE_SECONDS = 15.0
 LEASE_RENEW_SECONDS = 3.0
 # The backlog gauges cost one aggregate query; a scrape every 15 s needs no fresher figure.
 MEASURE_SECONDS = 5.0
+# The longest pause between rounds while Kafka or the database is away: how late the relay may
+# notice that they are back.
+MAX_BACKOFF_SECONDS = 5.0
 
 
 class OutboxRelay:
@@ -45,6 +50,7 @@ class OutboxRelay:
         interval_seconds: float = 0.2,
         batch_size: int = 500,
         topic_prefix: str = "",
+        after_acknowledged: Callable[[], None] = lambda: None,
     ) -> None:
         self.db = db
         self.outbox = outbox
@@ -55,6 +61,8 @@ class OutboxRelay:
         self.batch_size = batch_size
         # Rows name the system's topics; the deployment's prefix is added on the way out.
         self.topic_prefix = topic_prefix
+        # A fault-injection point (services/runtime/fault_injection.py), a no-op unless set.
+        self.after_acknowledged = after_acknowledged
         self.owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._held: list[int] = []
@@ -90,7 +98,9 @@ class OutboxRelay:
         dsn = make_url(self.db.url).set(drivername="postgresql")
         while True:
             try:
-                connection = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+                connection = await asyncpg.connect(
+                    dsn.render_as_string(hide_password=False), timeout=CONNECT_TIMEOUT_SECONDS
+                )
             except Exception as error:  # the database is away: polling covers meanwhile
                 log.warning("outbox relay cannot LISTEN (%r); retrying", error)
                 await asyncio.sleep(5.0)
@@ -127,12 +137,15 @@ class OutboxRelay:
                     continue
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as error:
                 # Kafka or the database is away: keep the rows, try again later.
-                log.exception("outbox relay round failed; retrying in %.1fs", backoff)
+                if is_transient(error):
+                    log.warning("outbox relay round failed (%r); retrying in %.1fs", error, backoff)
+                else:
+                    log.exception("outbox relay round failed; retrying in %.1fs", backoff)
                 self._claimed_at = float("-inf")  # leases may have lapsed meanwhile: re-claim
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
@@ -224,6 +237,7 @@ class OutboxRelay:
             for row in rows
         ]
         await asyncio.gather(*deliveries)
+        self.after_acknowledged()
         async with self.db.transaction() as session:
             await session.execute(
                 delete(self.outbox).where(self.outbox.c.id.in_([row.id for row in rows]))

@@ -6,6 +6,7 @@ parameter's or a header's name. Services and the gateway build theirs here, so t
 pass a service's problem on unchanged.
 """
 
+import logging
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any, TypedDict
@@ -13,7 +14,12 @@ from typing import Any, TypedDict
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.runtime.transient import RETRY_AFTER_SECONDS, is_transient
+
+log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -121,9 +127,40 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_transient(exc):
+            return unavailable_response(request.url.path)
         return problem_response(500, None, "unexpected error", instance=request.url.path)
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+
+    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+        if is_transient(exc):
+            log.warning(
+                "%s %s refused, database unavailable: %r", request.method, request.url.path, exc
+            )
+            return unavailable_response(request.url.path)
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem_response(500, None, "unexpected error", instance=request.url.path)
+
+    # Registered by class as well as under Exception: Starlette answers a plain `Exception`
+    # from its outermost middleware and raises it again, so the request metrics would count
+    # an outage's 503 as a 500 and the log would show a traceback per refused request.
+    for outage in (SQLAlchemyError, OSError):
+        app.add_exception_handler(outage, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+def unavailable_response(instance: str | None = None) -> JSONResponse:
+    """503 for a request refused because the database (or broker) is away: nothing was
+    written, and the same request may be sent again after Retry-After."""
+    return problem_response(
+        503,
+        "Service unavailable",
+        "the service's database is unavailable; retry later (a write sent again with the same "
+        "Idempotency-Key takes effect once)",
+        instance=instance,
+        extra={"retry_after": RETRY_AFTER_SECONDS},
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )

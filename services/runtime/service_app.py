@@ -23,6 +23,7 @@ from services.runtime import migrations, tracing
 from services.runtime.consumer import EventConsumer
 from services.runtime.consumer_lag import LAG_READ_TIMEOUT_SECONDS, LagGauge, LagReader
 from services.runtime.db import Database
+from services.runtime.fault_injection import relay_crash_point
 from services.runtime.health import health_router
 from services.runtime.idempotency import IdempotentWrites
 from services.runtime.logging_setup import configure_logging
@@ -93,6 +94,7 @@ def build_runtime(spec: ServiceSpec, settings: ServiceSettings) -> Runtime:
         interval_seconds=settings.relay_interval_seconds,
         batch_size=settings.relay_batch_size,
         topic_prefix=prefix,
+        after_acknowledged=relay_crash_point(settings.fault_injection_dir, spec.name),
     )
     outbox = Outbox(outbox_table, source=f"/services/{spec.name}", on_commit=relay.wake)
     consumer = EventConsumer(

@@ -75,6 +75,8 @@ class ServiceSettings(BaseSettings):
     consumer_lag_interval_seconds: float = Field(
         15.0, ge=0, validation_alias="CONSUMER_LAG_INTERVAL_SECONDS"
     )
+    # The fault campaign's injection points (services/runtime/fault_injection.py); unset: off.
+    fault_injection_dir: Path | None = Field(None, validation_alias="FAULT_INJECTION_DIR")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
     # Tracing export, off by default (services/runtime/tracing.py): an OTLP/HTTP collector's
     # base URL, and/or a directory for one JSON line per span.

@@ -238,6 +238,11 @@ class Webshop:
 
         return await eventually(find, timeout=timeout, what=f"a reply to {order_id}")
 
+    async def replies_for_all(self) -> list[dict[str, Any]]:
+        """Every reply read so far, after reading what has arrived."""
+        await self._drain()
+        return [b for t, _r, b, _h in self.seen if t == "webshop.replies" and b]
+
     async def replies_for(self, order_id: str) -> list[dict[str, Any]]:
         await self._drain()
         return [
@@ -255,6 +260,36 @@ class Webshop:
             return None
 
         return await eventually(find, timeout=timeout, what="the dead letter")
+
+
+class TopicReader:
+    """Reads one of the system's topics from its beginning, every partition, and keeps what it
+    read (decoded CloudEvents, each with its partition) in partition order."""
+
+    def __init__(self, system: System, topic: str) -> None:
+        self.consumer = AIOKafkaConsumer(
+            system.topic(topic),
+            bootstrap_servers=system.kafka,
+            auto_offset_reset="earliest",
+            group_id=None,
+        )
+        self.events: list[tuple[int, dict[str, Any]]] = []
+
+    async def __aenter__(self) -> TopicReader:
+        await self.consumer.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.consumer.stop()
+
+    async def read(self) -> list[tuple[int, dict[str, Any]]]:
+        """What arrived since the last read added to the rest; returns all."""
+        batches = await self.consumer.getmany(timeout_ms=300)
+        for partition in sorted(batches, key=lambda tp: tp.partition):
+            self.events.extend(
+                (partition.partition, json.loads(r.value or b"")) for r in batches[partition]
+            )
+        return self.events
 
 
 @pytest.fixture

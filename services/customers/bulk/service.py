@@ -26,6 +26,7 @@ from services.runtime.db import Database, utcnow
 from services.runtime.outbox import Outbox
 from services.runtime.paging import Keyset, Page
 from services.runtime.problems import Problem, field_error
+from services.runtime.transient import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -312,9 +313,12 @@ class BatchWorker:
                     self._last_drop = utcnow()
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as error:
                 # The database away for a moment: the job stays claimable; try again later.
-                log.exception("bulk-add worker failed; retrying")
+                if is_transient(error):
+                    log.warning("bulk-add worker failed (%r); retrying", error)
+                else:
+                    log.exception("bulk-add worker failed; retrying")
             await asyncio.sleep(self.poll_seconds)
 
     def _claimable(self, now: datetime) -> ColumnElement[bool]:

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, insert, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from services.contracts.customers import CustomerCreatedV1, CustomerInfo
 from services.contracts.webshop import OrderRefundedV1
@@ -246,6 +246,30 @@ async def test_transient_errors_are_retried_beyond_max_attempts(
 
     assert await harness.consumer.process(TOPIC, record) == "handled"
     assert harness.calls == 5
+
+
+class _StartingUp(Exception):
+    """What asyncpg raises while PostgreSQL recovers: CannotConnectNowError, SQLSTATE 57P03."""
+
+    sqlstate = "57P03"
+
+
+async def test_a_database_still_starting_up_is_not_a_reason_to_dead_letter(
+    db: Database, tables: Tables
+) -> None:
+    # SQLAlchemy wraps it in a plain DBAPIError, neither OperationalError nor a disconnect.
+    harness = Harness(db, tables, max_attempts=2)
+
+    def starting_up(attempt: int) -> None:
+        if attempt <= 4:
+            raise DBAPIError("SELECT 1", {}, _StartingUp("the database system is starting up"))
+
+    harness.behaviour = starting_up
+    record = consumer_record(TOPIC, event_bytes(CREATED))
+
+    assert await harness.consumer.process(TOPIC, record) == "handled"
+    assert harness.calls == 5
+    assert harness.producer.sent == []
 
 
 async def test_a_handler_failing_every_time_is_dead_lettered_after_max_attempts(

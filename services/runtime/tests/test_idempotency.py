@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.runtime import idempotency
 from services.runtime.db import Database
 from services.runtime.idempotency import Answer, IdempotentWrites, WriteOnceDep
 from services.runtime.problems import Problem, install_problem_handlers
@@ -31,6 +32,8 @@ class Payment(BaseModel):
     amount: Decimal
     fail: bool = False
     slow: float = 0
+    # The database goes away during the effect.
+    outage: bool = False
 
 
 @pytest.fixture
@@ -61,6 +64,8 @@ async def client(writes: IdempotentWrites, tables: Tables) -> AsyncIterator[http
             )
             if payload.fail:
                 raise Problem(400, "Refused")
+            if payload.outage:
+                raise ConnectionRefusedError(111, "Connect call failed")
             return Answer({"id": row.scalar_one(), "amount": payload.amount}, status_code=201)
 
         return await once(work)
@@ -154,6 +159,46 @@ async def test_a_failed_write_is_not_stored_and_may_be_retried(
     # Another body under the key is allowed after a failure: nothing was stored.
     retried = await client.post(PATH, json={"amount": "1"}, headers=headers)
     assert retried.status_code == 201 and "Idempotent-Replayed" not in retried.headers
+
+
+async def test_a_write_refused_for_an_outage_frees_its_key_once_the_database_is_back(
+    client: httpx.AsyncClient,
+    writes: IdempotentWrites,
+    db: Database,
+    tables: Tables,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(idempotency, "RELEASE_RETRY_SECONDS", 0.05)
+    release = writes._release
+    attempts: list[str] = []
+
+    async def release_while_away(scope: str, key: str, claim: str) -> None:
+        attempts.append(key)
+        if len(attempts) <= 2:  # the database is still away for the first two tries
+            raise ConnectionRefusedError(111, "Connect call failed")
+        await release(scope, key, claim)
+
+    monkeypatch.setattr(writes, "_release", release_while_away)
+    headers = {"Idempotency-Key": "o"}
+
+    refused = await client.post(PATH, json={"amount": "1", "outage": True}, headers=headers)
+
+    assert refused.status_code == 503
+    assert int(refused.headers["Retry-After"]) >= 1
+
+    async def released() -> bool:
+        async with db.sessions() as session:
+            return await session.scalar(select(func.count()).select_from(tables.idempotency)) == 0
+
+    for _ in range(100):
+        if await released():
+            break
+        await asyncio.sleep(0.02)
+    assert len(attempts) == 3
+    # The retry runs (no 409 for the lease's minute) and takes effect once.
+    retried = await client.post(PATH, json={"amount": "1"}, headers=headers)
+    assert retried.status_code == 201 and "Idempotent-Replayed" not in retried.headers
+    assert await effects(db, tables) == 1
 
 
 async def test_a_claim_whose_holder_died_is_taken_over_after_its_lease(

@@ -22,6 +22,7 @@ from services.contracts.activity import DeviceLimitChangedV1
 from services.contracts.envelope import CloudEvent
 from services.runtime import outbox_relay
 from services.runtime.db import Database
+from services.runtime.fault_injection import relay_crash_point, relay_crash_trigger
 from services.runtime.messaging_tables import OUTBOX_BUCKETS
 from services.runtime.outbox import Outbox, bucket_of
 from services.runtime.outbox_relay import OutboxRelay
@@ -149,6 +150,45 @@ async def test_rows_stay_in_the_outbox_when_kafka_does_not_acknowledge(
         await relay.publish_once()
 
     assert await _outbox_count(db, tables) == 5
+
+
+class InjectedCrash(Exception):
+    """Stands in for the SIGKILL the injection point sends its own process in a campaign."""
+
+
+def _crash() -> None:
+    raise InjectedCrash
+
+
+async def test_the_crash_point_strikes_after_the_acknowledgement_and_before_the_rows_go(
+    db: Database, tables: Tables, tmp_path: Path
+) -> None:
+    # The fault the campaign injects (FAULT_INJECTION_DIR): the broker has the batch, the
+    # outbox still has the rows, so a restarted relay publishes them again as duplicates.
+    written = await _write(db, tables, KEYS[:5])
+    producer = RecordingProducer()
+    relay = _relay(db, tables, producer.as_producer())
+    relay.after_acknowledged = relay_crash_point(tmp_path, "test", crash=_crash)
+    await relay._ensure_lease_rows()
+    relay_crash_trigger(tmp_path, "test").touch()
+
+    with pytest.raises(InjectedCrash):
+        await relay.publish_once()
+    assert _ids(producer.sent) == [event_id for _, event_id in written]
+    assert await _outbox_count(db, tables) == 5
+    assert not relay_crash_trigger(tmp_path, "test").exists()  # one file, one fault
+
+    assert await relay.publish_once() == 5
+    assert _ids(producer.sent) == [event_id for _, event_id in written] * 2
+    assert await _outbox_count(db, tables) == 0
+
+
+def test_the_crash_point_is_a_no_op_without_its_directory_or_its_file(tmp_path: Path) -> None:
+    relay_crash_point(None, "test", crash=_crash)()
+    relay_crash_point(tmp_path, "test", crash=_crash)()
+    relay_crash_trigger(tmp_path, "other").touch()
+    relay_crash_point(tmp_path, "test", crash=_crash)()
+    assert relay_crash_trigger(tmp_path, "other").exists()
 
 
 async def test_a_bucket_leased_to_a_live_relay_is_left_alone(db: Database, tables: Tables) -> None:
