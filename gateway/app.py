@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from gateway.body_limit import BodyLimit
 from gateway.clients import ServiceClients
 from gateway.docs_page import mount_docs
-from gateway.downstream import Downstream, service_auth
+from gateway.downstream import IDLE_CONNECTION_SECONDS, Downstream, service_auth
 from gateway.idempotent_writes import ReplayedHeader
 from gateway.identity.bootstrap import ensure_first_admin
 from gateway.identity.operator_cache import OperatorCache
@@ -74,6 +74,7 @@ def build(
                 timeout=settings.service_timeout_seconds,
                 trust_env=False,
                 auth=service_auth(settings.service_token_key),
+                limits=httpx.Limits(keepalive_expiry=IDLE_CONNECTION_SECONDS),
             ) as client:
                 # Its calls carry the request's `traceparent` on to the services.
                 tracing.instrument_httpx_client(client)
