@@ -7,7 +7,7 @@ PYTHON := $(VENV)/bin/python
 BASE_PYTHON ?= python3
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: help install lock run cluster test test-unit lint typecheck bench prometheus simulate dlq clean
+.PHONY: help install lock run cluster chaos test test-unit lint typecheck bench prometheus simulate dlq clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,13 @@ run: install ## start Kafka, the four services and the gateway (SQLite); Ctrl-C 
 cluster: install ## three Kafka brokers (SASL/SCRAM, ACLs), PostgreSQL, two replicas of each service and gateway; Ctrl-C stops all
 	$(PYTHON) -m deploy.local.run_cluster
 
+# make chaos SEED=7 DURATION=600: another seed, a longer campaign (docs/reliability.md)
+SEED ?= 1
+DURATION ?= 300
+
+chaos: install ## fault campaign on a cluster of its own, then the checker; writes docs/reliability.md
+	$(PYTHON) -m deploy.chaos --seed $(SEED) --duration $(DURATION) --docs docs/reliability.md
+
 test: install lint ## lint, then all tests: unit, and system tests on real Kafka, PostgreSQL, SQLite
 	$(PYTHON) -m pytest -q -ra
 
@@ -54,7 +61,8 @@ lint: $(VENV)/.installed ## ruff and mypy
 	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -m mypy services gateway deploy tests conftest.py
 
-# make bench BENCH=customers_list: list pages at 10k/100k/1M customers (docs/customers-list.md)
+# make bench BENCH=customers_list: list pages at 10k/100k/1M customers on SQLite and PostgreSQL,
+#   each size seeded once and kept (docs/customers-list.md)
 # make bench BENCH=apps: a fleet's app events into activity vs a raw pipeline (docs/performance.md)
 # make bench BENCH=expiry: 10,000 subscriptions due at once until the list shows them expired
 # make bench BENCH=orders: webshop orders, new buyers and renewals, vs an honest raw pipeline

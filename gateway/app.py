@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from gateway.body_limit import BodyLimit
 from gateway.clients import ServiceClients
 from gateway.docs_page import mount_docs
-from gateway.downstream import Downstream, service_auth
+from gateway.downstream import IDLE_CONNECTION_SECONDS, Downstream, service_auth
 from gateway.idempotent_writes import ReplayedHeader
 from gateway.identity.bootstrap import ensure_first_admin
 from gateway.identity.operator_cache import OperatorCache
@@ -29,6 +29,7 @@ from gateway.routes import ROUTERS
 from gateway.settings import SERVICE_NAMES, GatewaySettings, load_settings
 from gateway.web_console import mount_console
 from services.runtime import migrations, tracing
+from services.runtime.allowed_methods import AllowedMethods
 from services.runtime.consumer_lag import LagGauge, LagReader
 from services.runtime.db import Database
 from services.runtime.idempotency import IdempotentWrites
@@ -73,6 +74,7 @@ def build(
                 timeout=settings.service_timeout_seconds,
                 trust_env=False,
                 auth=service_auth(settings.service_token_key),
+                limits=httpx.Limits(keepalive_expiry=IDLE_CONNECTION_SECONDS),
             ) as client:
                 # Its calls carry the request's `traceparent` on to the services.
                 tracing.instrument_httpx_client(client)
@@ -108,11 +110,13 @@ def build(
         ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
         lease=timedelta(seconds=settings.idempotency_lease_seconds),
     )
-    install_problem_handlers(app)
+    # 413: BodyLimit, below, may refuse any request that has a body.
+    install_problem_handlers(app, body_statuses=(413,))
     tracing.instrument_app(app)
     tracing.instrument_engine(db.engine.sync_engine)
 
     app.add_middleware(ReplayedHeader)
+    app.add_middleware(AllowedMethods, router=app.router)
     app.add_middleware(RequestCounter, service="gateway")
     app.add_middleware(NulGuard)
     # Added last, so it runs first: an oversized body is refused before anything reads it.

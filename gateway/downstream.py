@@ -53,6 +53,11 @@ _BROKEN_CONNECTION = (
     httpx.ConnectError,
 )
 
+# How long a pooled connection to a service may sit idle. The services' uvicorn closes one after
+# 5 s (its timeout_keep_alive), which is also httpx's default expiry: a request sent in that
+# instant meets a closed socket, and an unkeyed write cannot be retried. Ours expires first.
+IDLE_CONNECTION_SECONDS = 2.0
+
 # Problem members that describe the problem itself; the rest (errors, field, ...) travel along.
 _PROBLEM_CORE = {"type", "title", "status", "detail", "instance"}
 

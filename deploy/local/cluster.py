@@ -107,6 +107,9 @@ class LocalCluster:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     broker_heap: str = "384m"
     logs_at: Path | None = None
+    # Commits answered only once in the WAL (LocalPostgres.durable_commits): for a run that
+    # kills its PostgreSQL server and counts what was lost.
+    durable_postgres: bool = False
     secure_kafka: bool = True
     kafka_auth: ClusterAuth | None = field(init=False, default=None)
     kafka: LocalKafkaCluster = field(init=False)
@@ -169,6 +172,7 @@ class LocalCluster:
             port=self.ports.postgres,
             data_dir=self._postgres_dir,
             log_file=self.log_dir / "postgres.log",
+            durable_commits=self.durable_postgres,
         )
         self.postgres.start()
         return {name: self.postgres.create_database(name) for name in DATABASES}

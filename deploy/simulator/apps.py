@@ -116,16 +116,23 @@ class AppSimulator:
     ) -> None:
         if not customers:
             raise ValueError("the simulator needs at least one customer")
-        self.customers = list(customers)
+        self.customers: list[SimulatedCustomer] = []
         self.rng = random.Random(seed)
         self.clock = clock
-        for customer in self.customers:
-            count = self.rng.randint(*devices_per_customer)
-            for number in range(count):
-                kind: DeviceKind = self.rng.choice(list(_MODELS))
-                device_id = f"{kind}-{customer.customer_id[:8]}-{number}"
-                customer.device_ids.append(device_id)
-                customer.device_kinds[device_id] = kind
+        self.devices_per_customer = devices_per_customer
+        for customer in customers:
+            self.add(customer)
+
+    def add(self, customer: SimulatedCustomer) -> None:
+        """One more customer whose apps join the stream (the fault campaign adds each customer
+        its operators created), with its devices."""
+        count = self.rng.randint(*self.devices_per_customer)
+        for number in range(count):
+            kind: DeviceKind = self.rng.choice(list(_MODELS))
+            device_id = f"{kind}-{customer.customer_id[:8]}-{number}"
+            customer.device_ids.append(device_id)
+            customer.device_kinds[device_id] = kind
+        self.customers.append(customer)
 
     def event_id(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))

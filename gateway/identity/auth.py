@@ -12,7 +12,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Security
 from fastapi.dependencies.models import Dependant
-from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from fastapi.security import (
+    APIKeyHeader,
+    HTTPAuthorizationCredentials,
+    HTTPBearer,
+    OAuth2PasswordBearer,
+)
 from starlette.exceptions import HTTPException
 
 from gateway.deps import DatabaseDep, OperatorCacheDep, SettingsDep
@@ -34,6 +39,15 @@ _bearer = OAuth2PasswordBearer(
     auto_error=False,
     scheme_name="OperatorToken",
     description="Operators: sign in with username and password.",
+)
+# The same `Authorization: Bearer` header as OperatorToken, described as plain HTTP bearer auth:
+# what a client that already holds a token (a script, a generated client, a contract fuzzer)
+# knows how to send; OperatorToken is what gives Swagger UI its sign-in form.
+_http_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="BearerToken",
+    bearerFormat="JWT",
+    description="An access token from /api/v1/auth/token.",
 )
 _api_key = APIKeyHeader(
     name="X-API-Key",
@@ -68,8 +82,10 @@ async def get_principal(
     settings: SettingsDep,
     operators: OperatorCacheDep,
     token: Annotated[str | None, Security(_bearer)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_http_bearer)],
     api_key: Annotated[str | None, Security(_api_key)],
 ) -> Principal:
+    token = token or (bearer.credentials if bearer else None)
     if api_key:
         async with db.sessions() as session:
             key = await accounts.active_api_key(session, api_key)

@@ -58,14 +58,17 @@ def _invalid_grant(detail: str) -> Problem:
     "/auth/token",
     response_model=Token,
     dependencies=[PublicRoute],
-    responses={
-        **problem_responses(400, 401, 422),
-        429: {
-            "description": "Too many failed sign-ins for this username or address; "
+    responses=problem_responses(
+        400,
+        401,
+        422,
+        429,
+        descriptions={
+            400: "An unknown, used or expired refresh token (`error`: invalid_grant)",
+            429: "Too many failed sign-ins for this username or address; "
             "the Retry-After header says how many seconds to wait",
-            "content": {"application/problem+json": {}},
         },
-    },
+    ),
 )
 async def issue_token(
     request: Request,

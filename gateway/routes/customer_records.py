@@ -1,7 +1,6 @@
 """A customer's record: edit the info or the webshop, the account (disable/enable, login,
 password reset), and the list's CSV export."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -23,6 +22,7 @@ from gateway.schemas.customer_records import (
     PasswordReset,
 )
 from gateway.schemas.customers import CustomerPublic, CustomerSort, CustomerStatus, StatusGroup
+from services.runtime.query_datetime import QueryDatetime
 
 router = APIRouter(prefix=f"{API_PREFIX}/customers", tags=["customers"])
 
@@ -46,8 +46,8 @@ async def export_customers(
     source: Annotated[str | None, Query(pattern="^(manual|webshop)$")] = None,
     webshop_id: Annotated[str | None, Query(max_length=64)] = None,
     product_id: Annotated[str | None, Query(max_length=64)] = None,
-    expires_before: datetime | None = None,
-    expires_after: datetime | None = None,
+    expires_before: QueryDatetime | None = None,
+    expires_after: QueryDatetime | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     sort: CustomerSort = "-created_at",
 ) -> StreamingResponse:

@@ -1,6 +1,5 @@
 """Customers: the sale that adds one, the filtered list, the composed details, transactions."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
@@ -24,6 +23,7 @@ from gateway.schemas.customers import (
 )
 from gateway.schemas.details import CustomerDetails
 from services.runtime.paging import Cursor, Limit
+from services.runtime.query_datetime import QueryDatetime
 
 router = APIRouter(prefix=f"{API_PREFIX}/customers", tags=["customers"])
 
@@ -73,8 +73,8 @@ async def list_customers(
     source: Annotated[str | None, Query(pattern="^(manual|webshop)$")] = None,
     webshop_id: Annotated[str | None, Query(max_length=64)] = None,
     product_id: Annotated[str | None, Query(max_length=64)] = None,
-    expires_before: datetime | None = None,
-    expires_after: datetime | None = None,
+    expires_before: QueryDatetime | None = None,
+    expires_after: QueryDatetime | None = None,
     q: Annotated[
         str | None,
         Query(

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 
 from gateway.identity.password_policy import MAX_LENGTH, MIN_LENGTH, password_problem
 from gateway.identity.permissions import Permission, Role
@@ -128,7 +128,7 @@ class OperatorUpdate(BaseModel):
     )
 
     role: Role | None = None
-    disabled: bool | None = Field(
+    disabled: StrictBool | None = Field(
         default=None, description="A disabled operator cannot sign in; their sessions end."
     )
     password: str | None = Field(

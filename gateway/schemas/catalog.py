@@ -8,6 +8,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictInt,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -71,7 +73,7 @@ class PlanCreate(BaseModel):
 
     id: Identifier
     name: str = Field(min_length=1, max_length=200)
-    length: int = Field(ge=1, le=3650, description="A positive number of `unit`s.")
+    length: StrictInt = Field(ge=1, le=3650, description="A positive number of `unit`s.")
     unit: Unit
     prices: dict[Currency, Money] = Field(
         min_length=1,
@@ -109,8 +111,8 @@ class ProductCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["base", "extra"]
     subscription_type: Literal["regular", "trial"] = "regular"
-    max_devices: int = Field(ge=0, le=100)
-    starts_on_first_login: bool = False
+    max_devices: StrictInt = Field(ge=0, le=100)
+    starts_on_first_login: StrictBool = False
     packages: list[str] = Field(default_factory=list)
     device_policy: DevicePolicy | None = None
     mapping_id: str | None = Field(default=None, max_length=100)
@@ -126,8 +128,8 @@ class ProductUpdate(BaseModel):
     )
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    max_devices: int | None = Field(default=None, ge=0, le=100)
-    starts_on_first_login: bool | None = None
+    max_devices: StrictInt | None = Field(default=None, ge=0, le=100)
+    starts_on_first_login: StrictBool | None = None
     packages: list[str] | None = None
     device_policy: DevicePolicy | None = None
     mapping_id: str | None = Field(default=None, max_length=100)

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from pydantic.config import JsonDict
 
 from gateway.schemas.common import Page
@@ -41,9 +41,9 @@ class CustomerBatchCreate(BaseModel):
     product_id: str = Field(min_length=1, max_length=64)
     plan_id: str = Field(min_length=1, max_length=64)
     extra_product_ids: list[str] = Field(default_factory=list, max_length=50)
-    count: int = Field(ge=1, le=MAX_BATCH)
-    first_number: int = Field(default=1, ge=0, le=999_999_999)
-    digits: int | None = Field(
+    count: StrictInt = Field(ge=1, le=MAX_BATCH)
+    first_number: StrictInt = Field(default=1, ge=0, le=999_999_999)
+    digits: StrictInt | None = Field(
         default=None, ge=1, le=10, description="Zero-padded width; default: the last number's."
     )
     first_name: str = Field(min_length=1, max_length=100)

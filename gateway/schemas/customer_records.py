@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from gateway.schemas import examples
 from services.contracts.contact import CustomerInfoPatch
@@ -62,7 +62,7 @@ class AccountUpdate(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"disabled": True}, {"login": "jane.d"}]}
     )
 
-    disabled: bool | None = None
+    disabled: StrictBool | None = None
     login: str | None = Field(default=None, min_length=3, max_length=64)
 
 

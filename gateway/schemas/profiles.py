@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from pydantic.config import JsonDict
 
 from gateway.schemas.common import Page
@@ -23,7 +23,7 @@ class ProfileCreate(BaseModel):
     )
 
     name: str = Field(min_length=1, max_length=40)
-    kids: bool = False
+    kids: StrictBool = False
     pin: str | None = PIN
     avatar: Avatar = "default"
 
@@ -36,7 +36,7 @@ class ProfileUpdate(BaseModel):
     )
 
     name: str | None = Field(default=None, min_length=1, max_length=40)
-    kids: bool | None = None
+    kids: StrictBool | None = None
     pin: str | None = PIN
     avatar: Avatar | None = None
 

@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 
 from gateway.schemas import examples
 from gateway.schemas.common import Page
@@ -151,7 +151,7 @@ class RenewRequest(BaseModel):
     plan_id: str = Field(min_length=1, max_length=64)
     extra_product_ids: list[str] = Field(default_factory=list)
     payment: Payment | None = None
-    repeat_trial: bool = Field(
+    repeat_trial: StrictBool = Field(
         default=False,
         description="A trial product is sold once per customer (422 on product_id otherwise); "
         "true sells it again. Admins only (403 for other roles).",
@@ -221,7 +221,7 @@ class ExtraRequest(BaseModel):
 
     product_id: str = Field(min_length=1, max_length=64)
     plan_id: str | None = Field(default=None, min_length=1, max_length=64)
-    synced_to_base: bool = False
+    synced_to_base: StrictBool = False
     payment: Payment | None = None
 
 

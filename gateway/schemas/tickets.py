@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from gateway.schemas import examples
 from gateway.schemas.common import Page
@@ -77,7 +77,7 @@ class TicketMessageCreate(BaseModel):
     )
 
     body: str = Field(min_length=1, max_length=4000)
-    internal: bool = Field(
+    internal: StrictBool = Field(
         default=False,
         description="An internal note stays with the operators; a reply goes to the apps.",
     )

@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from gateway.app import build
+from gateway.downstream import IDLE_CONNECTION_SECONDS
 from gateway.tests.conftest import ADMIN_PASSWORD, ADMIN_USERNAME, make_settings, sign_in
 from gateway.tests.services import SERVICE_TOKEN_SECRET
 from services.activity.app import SPEC as ACTIVITY
@@ -160,3 +161,9 @@ async def test_an_unkeyed_write_on_a_broken_connection_is_not_sent_twice(
     unbind = await gateway.delete(f"/api/v1/customers/{CUSTOMER}/devices/tv-1", headers=admin)
     assert unbind.status_code == 503, unbind.text
     assert unbind.json()["service"] == "activity"
+
+
+def test_the_gateway_drops_an_idle_connection_before_a_service_would() -> None:
+    """Otherwise an unkeyed write (never retried) can go out on a socket uvicorn is closing."""
+    services_idle_close = uvicorn.Config(FastAPI()).timeout_keep_alive
+    assert services_idle_close / 2 > IDLE_CONNECTION_SECONDS

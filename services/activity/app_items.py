@@ -108,13 +108,7 @@ async def apply(session: AsyncSession, data: EventData) -> None:
         await saved_items.apply_changes(session, [("favorites", data)])
     elif isinstance(data, WatchlistAddedV1 | WatchlistRemovedV1):
         await saved_items.apply_changes(session, [("watchlist", data)])
-    elif isinstance(data, RecordingScheduledV1):
-        await recordings.schedule(session, data)
-    elif isinstance(data, RecordingCompletedV1):
-        await recordings.complete(session, data)
-    elif isinstance(data, RecordingFailedV1):
-        await recordings.fail(session, data)
-    elif isinstance(data, RecordingDeletedV1):
-        await recordings.delete_reported(session, data)
+    elif isinstance(data, (RecordingScheduledV1, *RECORDING_REPORTS)):
+        await recordings.apply_reports(session, [data])
     else:
         raise TypeError(f"not an item report: {type(data).__name__}")

@@ -99,14 +99,11 @@ async def _saved_items_and_recordings(
             if e.customer_id not in erased or isinstance(e, FavoriteRemovedV1 | WatchlistRemovedV1)
         ],
     )
-    # A few per batch: one at a time, with the state checks that may refuse one (poison).
-    for event in reported:
-        if isinstance(event, RecordingScheduledV1):
-            if event.customer_id not in erased:
-                await recordings.schedule(session, event)
-        elif isinstance(event, RecordingCompletedV1):
-            await recordings.complete(session, event)
-        elif isinstance(event, RecordingFailedV1):
-            await recordings.fail(session, event)
-        else:
-            await recordings.delete_reported(session, event)
+    await recordings.apply_reports(
+        session,
+        [
+            e
+            for e in reported
+            if e.customer_id not in erased or not isinstance(e, RecordingScheduledV1)
+        ],
+    )

@@ -2,10 +2,13 @@
 and policy of the product, a subscription that ended, an account disabled, a profile deleted,
 a customer erased."""
 
+from collections.abc import Sequence
+
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.activity import access, devices, profiles, recordings, saved_items
-from services.activity.models import idempotency_record
+from services.activity.models import DeviceLimit, idempotency_record
 from services.contracts import topics
 from services.contracts.activity import DeviceLimitChangedV1
 from services.contracts.billing import (
@@ -47,21 +50,40 @@ async def follow_subscription(
         )
 
 
-async def end_subscription(
-    session: AsyncSession, outbox: Outbox, event: SubscriptionCancelledV1 | SubscriptionExpiredV1
+async def end_subscriptions(
+    session: AsyncSession,
+    outbox: Outbox,
+    ended: Sequence[SubscriptionCancelledV1 | SubscriptionExpiredV1],
 ) -> None:
-    """The subscription ended: the connected devices are logged out (reason
-    subscription_ended), and no new connection is admitted until a subscription is usable again
-    (reason no_active_subscription). Bindings stay, for a renewal. A repeat finds no connected
-    device, so it sends nothing."""
-    limit = await access.locked_or_new(session, event.customer_id)
-    if limit.erased:
-        return
-    limit.subscription_status = (
-        "cancelled" if isinstance(event, SubscriptionCancelledV1) else "expired"
+    """Subscriptions ended (a month end brings thousands): each customer's connected devices are
+    logged out (reason subscription_ended), and no new connection is admitted until a
+    subscription is usable again (reason no_active_subscription). Bindings stay, for a renewal.
+    A repeat finds no connected device, so it sends nothing; an erased customer is left alone.
+
+    Set-based: the customers' limit rows made where missing and locked in one statement each,
+    their status set by one UPDATE per outcome, every connected device of theirs logged out by
+    one UPDATE, the logouts written to the outbox in one insert."""
+    last: dict[str, str] = {}
+    for event in ended:
+        # A customer's last event in the batch decides their status, as one by one would.
+        last[event.customer_id] = (
+            "cancelled" if isinstance(event, SubscriptionCancelledV1) else "expired"
+        )
+    erased = await access.locked_or_new_of(session, last)
+    now = utcnow()
+    for status in ("expired", "cancelled"):
+        ids = [c for c, s in last.items() if s == status and c not in erased]
+        if ids:
+            await session.execute(
+                update(DeviceLimit)
+                .where(DeviceLimit.customer_id.in_(ids))
+                .values(subscription_status=status, updated_at=now)
+            )
+    pending = outbox.pending()
+    await devices.log_out_connected_of(
+        session, pending, [c for c in last if c not in erased], "subscription_ended"
     )
-    limit.updated_at = utcnow()
-    await devices.log_out_connected(session, outbox, event.customer_id, "subscription_ended")
+    await pending.flush(session)
 
 
 async def follow_account(session: AsyncSession, outbox: Outbox, event: AccountUpdatedV1) -> None:

@@ -322,6 +322,28 @@ async def log_out_connected(
         )
 
 
+async def log_out_connected_of(
+    session: AsyncSession, outbox: EventSink, customer_ids: Sequence[str], reason: LogoutReason
+) -> None:
+    """`log_out_connected` for many customers (whose limit rows the caller holds locked): one
+    UPDATE of every connected device of theirs, a logout for each device it changed."""
+    if not customer_ids:
+        return
+    changed = await session.execute(
+        update(Device)
+        .where(Device.customer_id.in_(customer_ids), Device.connected.is_(True))
+        .values(connected=False)
+        .returning(Device.customer_id, Device.id)
+    )
+    for customer_id, device_id in sorted(changed.all()):
+        await publish(
+            session,
+            outbox,
+            topics.APPS_COMMANDS,
+            DeviceLogoutV1(customer_id=customer_id, device_id=device_id, reason=reason),
+        )
+
+
 async def heartbeat(session: AsyncSession, event: DeviceHeartbeatV1) -> None:
     device = await session.get(Device, (event.customer_id, event.device_id))
     if device is None:

@@ -1,6 +1,7 @@
 """Kafka entrypoints of the activity service: parse, then call the rules."""
 
 from collections.abc import Sequence
+from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,13 +31,14 @@ def register(rt: Runtime) -> None:
     async def subscription_activated(d: Delivery, data: SubscriptionActivatedV1) -> None:
         await customer_events.follow_subscription(d.session, rt.outbox, data)
 
-    @on(topics.BILLING_EVENTS, SubscriptionCancelledV1)
-    async def subscription_cancelled(d: Delivery, data: SubscriptionCancelledV1) -> None:
-        await customer_events.end_subscription(d.session, rt.outbox, data)
-
-    @on(topics.BILLING_EVENTS, SubscriptionExpiredV1)
-    async def subscription_expired(d: Delivery, data: SubscriptionExpiredV1) -> None:
-        await customer_events.end_subscription(d.session, rt.outbox, data)
+    # A month end ends thousands at once: a partition's run of them set-based.
+    @rt.consumer.on_batch(topics.BILLING_EVENTS, SubscriptionCancelledV1, SubscriptionExpiredV1)
+    async def subscriptions_ended(session: AsyncSession, batch: Sequence[Incoming]) -> None:
+        await customer_events.end_subscriptions(
+            session,
+            rt.outbox,
+            [cast(SubscriptionCancelledV1 | SubscriptionExpiredV1, item.data) for item in batch],
+        )
 
     @on(topics.CUSTOMERS_EVENTS, AccountUpdatedV1)
     async def account_updated(d: Delivery, data: AccountUpdatedV1) -> None:

@@ -3,9 +3,9 @@
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row
+from sqlalchemy import Row, Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing.models import LedgerTransaction, Product, Subscription, SubscriptionHistory
@@ -21,6 +21,37 @@ from services.contracts.billing import (
 from services.contracts.envelope import EventData
 from services.runtime.outbox import EventSink
 
+HISTORY = cast(Table, SubscriptionHistory.__table__)
+
+
+class Timeline:
+    """A batch's history lines, written by one multi-row INSERT before the batch commits: a
+    month end's thousands of lines cost rows of one statement, not an ORM object (and the
+    session's flush bookkeeping) each. Pass it where the batch's events are published."""
+
+    def __init__(self) -> None:
+        self.lines: list[dict[str, Any]] = []
+
+    def add(
+        self, customer_id: str, *, kind: str, summary: str, ref: str | None, at: datetime
+    ) -> None:
+        self.lines.append(
+            {
+                "id": str(uuid.uuid4()),
+                "customer_id": customer_id,
+                "kind": kind,
+                "summary": summary[:500],
+                "ref": ref,
+                "at": at,
+            }
+        )
+
+    async def flush(self, session: AsyncSession) -> None:
+        if self.lines:
+            # A list of parameters: one statement compiled once, sent as multi-row VALUES.
+            await session.execute(insert(HISTORY), self.lines)
+            self.lines = []
+
 
 async def _publish(
     session: AsyncSession,
@@ -32,10 +63,14 @@ async def _publish(
     summary: str,
     ref: str | None,
     at: datetime,
+    timeline: Timeline | None = None,
 ) -> None:
     await outbox.add(
         session, data, topic=topics.BILLING_EVENTS, key=customer_id, subject=customer_id
     )
+    if timeline is not None:
+        timeline.add(customer_id, kind=kind, summary=summary, ref=ref, at=at)
+        return
     session.add(
         SubscriptionHistory(
             id=str(uuid.uuid4()),
@@ -58,6 +93,7 @@ async def activated(
     at: datetime,
     summary: str,
     order_id: str | None = None,
+    timeline: Timeline | None = None,
 ) -> None:
     """subscription.activated.v1 with the whole summary, whatever the action."""
     data = SubscriptionActivatedV1(
@@ -85,6 +121,7 @@ async def activated(
         summary=summary,
         ref=subscription.id,
         at=at,
+        timeline=timeline,
     )
 
 
@@ -124,6 +161,7 @@ async def expired(
     subscription: Subscription | Row[Any],
     *,
     at: datetime,
+    timeline: Timeline | None = None,
 ) -> None:
     """subscription.expired.v1; `subscription` may be the scheduler's claimed row (the same
     attribute names)."""
@@ -143,6 +181,7 @@ async def expired(
         summary=f"Subscription to {subscription.product_id} expired",
         ref=subscription.id,
         at=at,
+        timeline=timeline,
     )
 
 
@@ -153,6 +192,7 @@ async def expiring(
     *,
     at: datetime,
     days_left: int,
+    timeline: Timeline | None = None,
 ) -> None:
     assert subscription.expires_at is not None
     data = SubscriptionExpiringV1(
@@ -171,6 +211,7 @@ async def expiring(
         summary=f"Subscription to {subscription.product_id} expires in {days_left} days",
         ref=subscription.id,
         at=at,
+        timeline=timeline,
     )
 
 

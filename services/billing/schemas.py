@@ -8,6 +8,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictInt,
     ValidationInfo,
     field_validator,
 )
@@ -27,7 +29,7 @@ class PlanIn(BaseModel):
 
     id: Identifier = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     name: str = Field(min_length=1, max_length=200)
-    length: int = Field(ge=1, le=3650)
+    length: StrictInt = Field(ge=1, le=3650)
     unit: Unit
     prices: dict[Currency, Money] = Field(min_length=1)
 
@@ -58,8 +60,8 @@ class ProductIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["base", "extra"]
     subscription_type: Literal["regular", "trial"] = "regular"
-    max_devices: int = Field(ge=0, le=100)
-    starts_on_first_login: bool = False
+    max_devices: StrictInt = Field(ge=0, le=100)
+    starts_on_first_login: StrictBool = False
     packages: list[str] = Field(default_factory=list)
     device_policy: DevicePolicy | None = None
     mapping_id: str | None = Field(default=None, max_length=100)
@@ -72,8 +74,8 @@ class ProductUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    max_devices: int | None = Field(default=None, ge=0, le=100)
-    starts_on_first_login: bool | None = None
+    max_devices: StrictInt | None = Field(default=None, ge=0, le=100)
+    starts_on_first_login: StrictBool | None = None
     packages: list[str] | None = None
     device_policy: DevicePolicy | None = None
     mapping_id: str | None = Field(default=None, max_length=100)
@@ -239,7 +241,7 @@ class RenewIn(BaseModel):
     plan_id: str = Field(min_length=1, max_length=64)
     extra_product_ids: list[str] = Field(default_factory=list)
     payment: PaymentIn | None = None
-    repeat_trial: bool = Field(
+    repeat_trial: StrictBool = Field(
         default=False,
         description="Sell a trial product the customer already had (the gateway: admins only).",
     )
@@ -273,7 +275,7 @@ class ExtraIn(BaseModel):
 
     product_id: str = Field(min_length=1, max_length=64)
     plan_id: str | None = Field(default=None, min_length=1, max_length=64)
-    synced_to_base: bool = False
+    synced_to_base: StrictBool = False
     payment: PaymentIn | None = None
 
 

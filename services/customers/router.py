@@ -1,7 +1,6 @@
 """Internal HTTP API of the customers service (called by the gateway only). Every write runs
 once per `Idempotency-Key` (services/runtime/idempotency.py)."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -21,6 +20,7 @@ from services.customers.schemas import (
 )
 from services.runtime.idempotency import Answer, WriteOnceDep
 from services.runtime.paging import Cursor, Limit
+from services.runtime.query_datetime import QueryDatetime
 from services.runtime.service_app import RuntimeDep
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -49,8 +49,8 @@ async def list_filters(
     source: Annotated[str | None, Query(pattern="^(manual|webshop)$")] = None,
     webshop_id: str | None = None,
     product_id: str | None = None,
-    expires_before: datetime | None = None,
-    expires_after: datetime | None = None,
+    expires_before: QueryDatetime | None = None,
+    expires_after: QueryDatetime | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
 ) -> listing.ListFilters:
     return listing.ListFilters(

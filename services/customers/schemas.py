@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from services.contracts.contact import CheckedCustomerInfo, CustomerInfoPatch
 from services.contracts.customers import CustomerInfo, CustomerSource, OperatorPayment
@@ -110,7 +110,7 @@ class AccountPublic(BaseModel):
 class AccountUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    disabled: bool | None = None
+    disabled: StrictBool | None = None
     login: str | None = None
 
     @field_validator("login")

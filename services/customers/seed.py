@@ -2,7 +2,9 @@
 `python -m services.customers.seed --count 1000000 --database-url postgresql+asyncpg://...`
 
 Migrates the database first, then writes customers and accounts in large batches: PostgreSQL
-through COPY (a million rows in about a minute), SQLite through multi-row inserts. The mix of
+through COPY, SQLite through multi-row inserts. Into empty tables, the secondary indexes are
+dropped first and built once at the end (one sort per index instead of a million ordered
+inserts into each of fifteen: 1M customers in minutes, not a quarter of an hour). The mix of
 statuses, sources, webshops, products, expiries and creation dates is fixed by `--seed`, so two
 runs with the same arguments make the same population (ids and logins differ per run, so a
 database can be seeded twice). Every seeded account shares one argon2 hash of a random password
@@ -16,12 +18,13 @@ import random
 import secrets
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, func, insert, select, text
 
 from services.customers import credentials
 from services.customers.app import SPEC
@@ -170,6 +173,53 @@ def _batches(
         yield batch
 
 
+SEEDED_TABLES = ("customer", "account")
+
+# Indexes that back no constraint (a primary key or unique constraint stays: dropping it would
+# drop the constraint), with the statement that makes each again.
+_PG_INDEXES = """
+SELECT i.relname, pg_get_indexdef(i.oid)
+FROM pg_index x
+JOIN pg_class i ON i.oid = x.indexrelid
+JOIN pg_class t ON t.oid = x.indrelid
+WHERE t.relname = ANY(:tables) AND t.relnamespace = 'public'::regnamespace
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)
+"""
+# SQLite's own indexes (primary keys, UNIQUE) have no statement and stay.
+_SQLITE_INDEXES = (
+    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+    "AND tbl_name IN ('customer', 'account')"
+)
+
+
+@asynccontextmanager
+async def _indexes_built_after(db: Database) -> AsyncIterator[None]:
+    """Into empty tables: the secondary indexes dropped for the load and made again after it,
+    each in one pass over the loaded rows. Into tables with rows, nothing changes (rebuilding
+    would cost more than adding to them)."""
+    async with db.engine.connect() as conn:
+        if await conn.scalar(select(func.count()).select_from(text("customer"))):
+            indexes: list[tuple[str, str]] = []
+        elif db.dialect == "postgresql":
+            rows = await conn.execute(text(_PG_INDEXES), {"tables": list(SEEDED_TABLES)})
+            indexes = [(name, sql) for name, sql in rows]
+        else:
+            indexes = [(name, sql) for name, sql in await conn.execute(text(_SQLITE_INDEXES))]
+        for name, _ in indexes:
+            await conn.execute(text(f'DROP INDEX "{name}"'))
+        await conn.commit()
+    try:
+        yield
+    finally:
+        async with db.engine.connect() as conn:
+            if db.dialect == "postgresql" and indexes:
+                # Sorting a million keys in memory rather than in temporary files.
+                await conn.execute(text("SET maintenance_work_mem = '256MB'"))
+            for _, sql in indexes:
+                await conn.execute(text(sql))
+            await conn.commit()
+
+
 async def _copy_postgres(db: Database, population: Population, batch_size: int) -> None:
     async with db.engine.connect() as connection:
         raw = await connection.get_raw_connection()
@@ -193,9 +243,17 @@ async def _copy_postgres(db: Database, population: Population, batch_size: int) 
                     records=[tuple(a[k] for k in ACCOUNT_COLUMNS) for _, a in batch],
                     columns=list(ACCOUNT_COLUMNS),
                 )
-        # Fresh statistics for the planner (and the list's estimated total), and the visibility
-        # map that index-only scans need, as autovacuum would leave them after a while.
-        for table in ("customer", "account"):
+
+
+async def _analyze_postgres(db: Database) -> None:
+    """Fresh statistics for the planner (and the list's estimated total), and the visibility
+    map that index-only scans need, as autovacuum would leave them after a while; after the
+    indexes are made, so their statistics are there too."""
+    async with db.engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        for table in SEEDED_TABLES:
             await driver.execute(f"VACUUM (ANALYZE) {table}")
 
 
@@ -220,10 +278,13 @@ async def seed(
     )
     db = Database(database_url)
     try:
+        async with _indexes_built_after(db):
+            if db.dialect == "postgresql":
+                await _copy_postgres(db, population, batch_size)
+            else:
+                await _insert_sqlite(db, population, batch_size)
         if db.dialect == "postgresql":
-            await _copy_postgres(db, population, batch_size)
-        else:
-            await _insert_sqlite(db, population, batch_size)
+            await _analyze_postgres(db)
     finally:
         await db.dispose()
 

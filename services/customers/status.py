@@ -9,10 +9,13 @@ customer row) and the account's disabled flag.
 The list's groups: active = trial + active; inactive = pending + expired + disabled.
 """
 
+import json
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, or_, select, update
+from sqlalchemy import DateTime, String, Table, bindparam, case, column, func, or_, select, update
+from sqlalchemy import cast as cast_
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts.billing import (
@@ -131,40 +134,89 @@ async def handle_expired(session: AsyncSession, event: SubscriptionExpiredV1) ->
 async def handle_expired_batch(
     session: AsyncSession, events: Sequence[SubscriptionExpiredV1]
 ) -> None:
-    """A batch of subscription.expired in one statement run for each event (executemany: one
-    round trip on PostgreSQL, not a read of the customer and the account per event; a month
-    end brings thousands at once). The rule is `handle_cancelled`'s: only the customer's
-    current subscription, disabled stays disabled. One customer's events keep their order."""
+    """A batch of subscription.expired as one UPDATE joined to the batch's rows, passed as one
+    JSON parameter (not a read of the customer and the account per event, nor a statement per
+    event: a month end brings thousands at once). The rule is `handle_cancelled`'s: only the
+    customer's current subscription, disabled stays disabled.
+
+    One customer's events keep their order: a customer named twice in the batch gets a second
+    statement for their second event (and so on), after the first."""
+    rounds: list[list[SubscriptionExpiredV1]] = []
+    seen: dict[str, int] = {}
+    for e in events:
+        n = seen.get(e.customer_id, 0)
+        seen[e.customer_id] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(e)
+    dialect = session.get_bind().dialect
+    stored = cast(Any, CUSTOMER.c.expires_at.type).dialect_impl(dialect).bind_processor(dialect)
+    for batch in rounds:
+        rows = [
+            {
+                "customer_id": e.customer_id,
+                "subscription_id": e.subscription_id,
+                # As the column stores it: the rows bypass the column type's bind processing.
+                "expired_at": stored(e.expired_at) if stored else e.expired_at,
+            }
+            for e in batch
+        ]
+        await session.execute(
+            _EXPIRE[dialect.name], {"rows": json.dumps(rows, default=str), "b_now": utcnow()}
+        )
+
+
+def _expire_from(rows: Any) -> Any:
+    """The UPDATE of the customers named in `rows` (customer_id, subscription_id, expired_at)."""
     disabled = (
         select(ACCOUNT.c.disabled).where(ACCOUNT.c.customer_id == CUSTOMER.c.id).scalar_subquery()
     )
-    statement = (
+    return (
         update(CUSTOMER)
         .where(
-            CUSTOMER.c.id == bindparam("b_customer"),
+            CUSTOMER.c.id == rows.c.customer_id,
             or_(
                 CUSTOMER.c.subscription_id.is_(None),
-                CUSTOMER.c.subscription_id == bindparam("b_subscription"),
+                CUSTOMER.c.subscription_id == rows.c.subscription_id,
             ),
         )
         .values(
-            subscription_id=bindparam("b_subscription"),
+            subscription_id=rows.c.subscription_id,
             subscription_status="expired",
             # Ended: the expiry the list shows and filters on is the end of the period.
-            expires_at=bindparam("b_expired_at"),
-            updated_at=utcnow(),
+            expires_at=rows.c.expired_at,
+            updated_at=bindparam("b_now", type_=CUSTOMER.c.updated_at.type),
             status=case((disabled, "disabled"), else_="expired"),
             status_rank=case((disabled, STATUS_RANK["disabled"]), else_=STATUS_RANK["expired"]),
         )
     )
-    await session.execute(
-        statement,
-        [
-            {
-                "b_customer": e.customer_id,
-                "b_subscription": e.subscription_id,
-                "b_expired_at": e.expired_at,
-            }
-            for e in events
-        ],
+
+
+def _pg_rows() -> Any:
+    return (
+        func.jsonb_to_recordset(cast_(bindparam("rows", type_=String), JSONB))
+        .table_valued(
+            column("customer_id", String),
+            column("subscription_id", String),
+            column("expired_at", DateTime(timezone=True)),
+        )
+        .render_derived(name="expired", with_types=True)
     )
+
+
+def _sqlite_rows() -> Any:
+    each = func.json_each(bindparam("rows", type_=String)).table_valued("value")
+    return (
+        select(
+            *(
+                func.json_extract(each.c.value, f"$.{name}").label(name)
+                for name in ("customer_id", "subscription_id", "expired_at")
+            )
+        )
+        .select_from(each)
+        .subquery("expired")
+    )
+
+
+# Built once: the statement's text does not depend on the batch's length.
+_EXPIRE = {"postgresql": _expire_from(_pg_rows()), "sqlite": _expire_from(_sqlite_rows())}

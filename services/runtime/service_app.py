@@ -20,6 +20,7 @@ from sqlalchemy import MetaData, Table, text
 from services.contracts.envelope import EventData
 from services.contracts.topics import ALL_TOPICS
 from services.runtime import migrations, tracing
+from services.runtime.allowed_methods import AllowedMethods
 from services.runtime.consumer import EventConsumer
 from services.runtime.consumer_lag import LAG_READ_TIMEOUT_SECONDS, LagGauge, LagReader
 from services.runtime.db import Database
@@ -194,6 +195,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     install_problem_handlers(app)
     tracing.instrument_app(app)
     tracing.instrument_engine(runtime.db.engine.sync_engine)
+    app.add_middleware(AllowedMethods, router=app.router)
     app.add_middleware(NulGuard)
     app.add_middleware(RequestCounter, service=spec.name)
 

@@ -5,7 +5,7 @@ import asyncio
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from services.contracts.topics import PARTITIONS
 from services.runtime.kafka_security import KafkaSecurity
@@ -31,6 +31,41 @@ async def ensure_topics(
     replication_factor: int = 1,
     security: KafkaSecurity | None = None,
     visible_within_seconds: float = 120.0,
+    retry_for_seconds: float = 60.0,
+) -> None:
+    """Create the missing topics. A broker that does not answer (one of a cluster's brokers
+    just died while its metadata still names it: the fault campaign started a service then,
+    and its start failed with NodeNotReadyError) is retried with a new client, which asks
+    another broker, for up to `retry_for_seconds`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + retry_for_seconds
+    delay = 0.5
+    while True:
+        try:
+            await _ensure_once(
+                bootstrap_servers,
+                topics,
+                partitions,
+                replication_factor,
+                security,
+                visible_within_seconds,
+            )
+            return
+        except KafkaError as error:
+            if not error.retriable or loop.time() + delay > deadline:
+                raise
+            log.warning("topic admin: %r; trying again in %.1f s", error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def _ensure_once(
+    bootstrap_servers: str,
+    topics: tuple[str, ...],
+    partitions: int,
+    replication_factor: int,
+    security: KafkaSecurity | None,
+    visible_within_seconds: float,
 ) -> None:
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap_servers,

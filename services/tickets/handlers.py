@@ -1,5 +1,11 @@
 """Kafka entrypoints of the tickets service."""
 
+from collections.abc import Sequence
+from itertools import groupby
+from typing import cast
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from services.contracts import topics
 from services.contracts.apps import MessageReadV1, TicketRepliedV1
 from services.contracts.billing import (
@@ -8,7 +14,7 @@ from services.contracts.billing import (
     SubscriptionExpiringV1,
 )
 from services.contracts.customers import CustomerCreatedV1, CustomerErasedV1, CustomerUpdatedV1
-from services.runtime.consumer import Delivery
+from services.runtime.consumer import Delivery, Incoming
 from services.runtime.service_app import Runtime
 from services.tickets import conversations, erasure, service
 
@@ -32,13 +38,24 @@ def register(rt: Runtime) -> None:
     async def subscription_activated(d: Delivery, data: SubscriptionActivatedV1) -> None:
         await service.welcome_on_first_subscription(d.session, rt.outbox, data)
 
-    @on(topics.BILLING_EVENTS, SubscriptionExpiringV1)
-    async def subscription_expiring(d: Delivery, data: SubscriptionExpiringV1) -> None:
-        await service.message_on_expiring(d.session, rt.outbox, data)
-
-    @on(topics.BILLING_EVENTS, SubscriptionExpiredV1)
-    async def subscription_expired(d: Delivery, data: SubscriptionExpiredV1) -> None:
-        await service.message_on_expired(d.session, rt.outbox, data)
+    # A month end (and the week before it) brings thousands: a partition's run set-based.
+    @rt.consumer.on_batch(topics.BILLING_EVENTS, SubscriptionExpiringV1, SubscriptionExpiredV1)
+    async def subscriptions_ending(session: AsyncSession, batch: Sequence[Incoming]) -> None:
+        pending = rt.outbox.pending()
+        # Each stretch of one type in arrival order, so a customer's messages keep theirs.
+        for expiring, stretch in groupby(
+            batch, lambda i: isinstance(i.data, SubscriptionExpiringV1)
+        ):
+            data = [item.data for item in stretch]
+            if expiring:
+                await service.messages_on_expiring(
+                    session, pending, cast(list[SubscriptionExpiringV1], data)
+                )
+            else:
+                await service.messages_on_expired(
+                    session, pending, cast(list[SubscriptionExpiredV1], data)
+                )
+        await pending.flush(session)
 
     @on(topics.APPS_EVENTS, MessageReadV1)
     async def message_read(d: Delivery, data: MessageReadV1) -> None:

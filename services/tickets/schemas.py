@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from services.runtime.paging import Page
 
@@ -72,7 +72,7 @@ class TicketMessageCreate(BaseModel):
 
     body: str = Field(min_length=1, max_length=4000)
     # An internal note stays with the operators; a reply is shown on the customer's apps.
-    internal: bool = False
+    internal: StrictBool = False
     author: str = _OPERATOR
 
 

@@ -2,9 +2,12 @@
 templates, operators' messages, their read state, and the message history."""
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts import topics
@@ -17,13 +20,16 @@ from services.contracts.billing import (
 from services.contracts.customers import CustomerCreatedV1, CustomerInfo, CustomerUpdatedV1
 from services.contracts.tickets import MessageSentV1
 from services.runtime.consumer import PoisonMessage
-from services.runtime.db import utcnow
-from services.runtime.outbox import Outbox
+from services.runtime.db import dialect_insert, utcnow
+from services.runtime.outbox import EventSink, Outbox
 from services.runtime.paging import Keyset
 from services.runtime.problems import Problem
 from services.tickets import templates
 from services.tickets.models import CustomerContact, Message
 from services.tickets.schemas import MessageCreate, MessagePage, MessagePublic
+
+CONTACT = cast(Table, CustomerContact.__table__)
+MESSAGE = cast(Table, Message.__table__)
 
 
 async def is_erased(session: AsyncSession, customer_id: str) -> bool:
@@ -117,67 +123,138 @@ async def message_on_expiring(
     session: AsyncSession, outbox: Outbox, event: SubscriptionExpiringV1
 ) -> None:
     """Tell the customer their subscription ends soon: once per subscription period."""
-    await _send_system_message(
-        session,
-        outbox,
-        customer_id=event.customer_id,
-        template=templates.EXPIRING,
-        occasion=f"{event.subscription_id}@{event.expires_at.isoformat()}",
-        product=event.product_id,
-        date=event.expires_at.date().isoformat(),
-        days_left="1 day" if event.days_left == 1 else f"{event.days_left} days",
-    )
+    await messages_on_expiring(session, outbox, [event])
 
 
 async def message_on_expired(
     session: AsyncSession, outbox: Outbox, event: SubscriptionExpiredV1
 ) -> None:
     """Tell the customer their subscription has ended: once per subscription period."""
-    await _send_system_message(
-        session,
-        outbox,
-        customer_id=event.customer_id,
-        template=templates.EXPIRED,
-        occasion=f"{event.subscription_id}@{event.expired_at.isoformat()}",
-        product=event.product_id,
-        date=event.expired_at.date().isoformat(),
-    )
+    await messages_on_expired(session, outbox, [event])
 
 
-async def _send_system_message(
-    session: AsyncSession,
-    outbox: Outbox,
-    *,
-    customer_id: str,
-    template: templates.Template,
-    occasion: str,
-    **values: str,
+async def messages_on_expiring(
+    session: AsyncSession, outbox: EventSink, events: Sequence[SubscriptionExpiringV1]
 ) -> None:
-    contact = await session.get(CustomerContact, customer_id)
-    if contact is not None and contact.erased_at is not None:
-        return
-    # The natural key (customer, template, occasion) makes a re-sent billing event harmless;
-    # its unique index settles two deliveries racing each other.
-    already = await session.scalar(
-        select(Message.id).where(
-            Message.customer_id == customer_id,
-            Message.template == template.name,
-            Message.occasion == occasion,
-        )
-    )
-    if already is not None:
-        return
-    first_name = contact.first_name if contact is not None and contact.first_name else "there"
-    title, body = templates.render(template, first_name=first_name, **values)
-    await send_message(
+    await _send_system_messages(
         session,
         outbox,
-        customer_id=customer_id,
-        title=title,
-        body=body,
-        template=template.name,
-        occasion=occasion,
+        templates.EXPIRING,
+        [
+            _Wanted(
+                e.customer_id,
+                f"{e.subscription_id}@{e.expires_at.isoformat()}",
+                {
+                    "product": e.product_id,
+                    "date": e.expires_at.date().isoformat(),
+                    "days_left": "1 day" if e.days_left == 1 else f"{e.days_left} days",
+                },
+            )
+            for e in events
+        ],
     )
+
+
+async def messages_on_expired(
+    session: AsyncSession, outbox: EventSink, events: Sequence[SubscriptionExpiredV1]
+) -> None:
+    await _send_system_messages(
+        session,
+        outbox,
+        templates.EXPIRED,
+        [
+            _Wanted(
+                e.customer_id,
+                f"{e.subscription_id}@{e.expired_at.isoformat()}",
+                {"product": e.product_id, "date": e.expired_at.date().isoformat()},
+            )
+            for e in events
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    """A system message to send: to whom, about what (the occasion), the template's values."""
+
+    customer_id: str
+    occasion: str
+    values: dict[str, str]
+
+
+async def _send_system_messages(
+    session: AsyncSession, outbox: EventSink, template: templates.Template, wanted: list[_Wanted]
+) -> None:
+    """System messages of one template, set-based (a month end sends thousands): the contacts
+    read in one query, the messages inserted in one statement, their events in the outbox.
+
+    The natural key (customer, template, occasion) makes a re-sent billing event harmless: the
+    insert skips a message sent already, and its unique index settles two deliveries racing
+    each other. An erased customer gets nothing."""
+    if not wanted:
+        return
+    await session.flush()  # messages this transaction added as objects are in the table first
+    contacts = {
+        row.customer_id: row
+        for row in (
+            await session.execute(
+                select(CONTACT.c.customer_id, CONTACT.c.first_name, CONTACT.c.erased_at).where(
+                    CONTACT.c.customer_id.in_({w.customer_id for w in wanted})
+                )
+            )
+        ).all()
+    }
+    now = utcnow()
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for w in wanted:
+        contact = contacts.get(w.customer_id)
+        if (contact is not None and contact.erased_at is not None) or (
+            (w.customer_id, w.occasion) in rows
+        ):
+            continue
+        first_name = contact.first_name if contact is not None and contact.first_name else "there"
+        title, body = templates.render(template, first_name=first_name, **w.values)
+        rows[(w.customer_id, w.occasion)] = {
+            "id": str(uuid.uuid4()),
+            "customer_id": w.customer_id,
+            "channel": "in_app",
+            "template": template.name,
+            "occasion": w.occasion,
+            "ticket_id": None,
+            "sent_by": None,
+            "title": title,
+            "body": body,
+            "device_id": None,
+            "status": "sent",
+            "sent_at": now,
+            "read_at": None,
+        }
+    if not rows:
+        return
+    inserted = set(
+        (
+            await session.scalars(
+                dialect_insert(session)(MESSAGE)
+                .on_conflict_do_nothing(
+                    index_elements=[MESSAGE.c.customer_id, MESSAGE.c.template, MESSAGE.c.occasion]
+                )
+                .returning(MESSAGE.c.id),
+                list(rows.values()),
+            )
+        ).all()
+    )
+    for row in rows.values():
+        if row["id"] in inserted:
+            await _announce(
+                session,
+                outbox,
+                message_id=row["id"],
+                customer_id=row["customer_id"],
+                title=row["title"],
+                body=row["body"],
+                template=row["template"],
+                sent_at=now,
+            )
 
 
 async def send_operator_message(
@@ -228,11 +305,40 @@ async def send_message(
         sent_at=now,
     )
     session.add(message)
+    await _announce(
+        session,
+        outbox,
+        message_id=message.id,
+        customer_id=customer_id,
+        title=title,
+        body=body,
+        template=template,
+        sent_at=now,
+        device_id=device_id,
+        ticket_id=ticket_id,
+    )
+    return message
+
+
+async def _announce(
+    session: AsyncSession,
+    outbox: EventSink,
+    *,
+    message_id: str,
+    customer_id: str,
+    title: str,
+    body: str,
+    template: str | None,
+    sent_at: datetime,
+    device_id: str | None = None,
+    ticket_id: str | None = None,
+) -> None:
+    """A sent message to the apps (message.show) and on tickets.events (message.sent)."""
     await outbox.add(
         session,
         MessageShowV1(
             customer_id=customer_id,
-            message_id=message.id,
+            message_id=message_id,
             device_id=device_id,
             title=title,
             body=body,
@@ -246,16 +352,15 @@ async def send_message(
         session,
         MessageSentV1(
             customer_id=customer_id,
-            message_id=message.id,
+            message_id=message_id,
             channel="in_app",
             template=template,
-            sent_at=now,
+            sent_at=sent_at,
         ),
         topic=topics.TICKETS_EVENTS,
         key=customer_id,
         subject=customer_id,
     )
-    return message
 
 
 async def mark_read(session: AsyncSession, event: MessageReadV1) -> None:

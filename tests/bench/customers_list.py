@@ -1,44 +1,64 @@
 """`make bench BENCH=customers_list`: the customers list at 10k, 100k and 1M customers on
-PostgreSQL. For each size, p50/p99 of list pages (filtered, searched, sorted, deep pages)
-through the gateway (HTTP, token, gateway -> customers service -> PostgreSQL) beside the same
-SQL run directly (the statements the service ran for that page, captured and replayed on a raw
-asyncpg connection). Writes bench-results/customers-list.md and the query plans at the largest
-size to bench-results/customers-list-plans.md.
+SQLite and PostgreSQL. For each database and size, p50/p95 of list pages (filtered, searched,
+sorted, deep pages) through the gateway (HTTP, token, gateway -> customers service ->
+database), the same page from the customers service directly (the gateway's hop is the
+difference), and the same SQL run directly (the statements the service ran for that page,
+captured and replayed on a raw driver connection). Writes bench-results/customers-list.md and
+the PostgreSQL query plans at the largest size to bench-results/customers-list-plans.md.
 
-Servers: KAFKA_BOOTSTRAP_SERVERS and BENCH_POSTGRES_URL (an admin URL of an existing server,
-e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/postgres) are used when set; otherwise a
-local Kafka and PostgreSQL are started as `make test` does.
+Each size is seeded once into a database kept between runs (PostgreSQL: `benchlist_<size>_
+<revision>_<seed code>` on the server; SQLite: bench-results/seeded/), so a second run starts
+measuring at once; `--fresh` seeds anew. Servers: KAFKA_BOOTSTRAP_SERVERS and BENCH_POSTGRES_URL
+(an admin URL of an existing server, e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/postgres)
+are used when set; otherwise a local Kafka and PostgreSQL are started as `make test` does (and
+the PostgreSQL databases go with it).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import os
+import sqlite3
 import time
 import uuid
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
+from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from deploy.local.kafka import free_port
 from deploy.local.processes import service_processes, start_all, stop_all
 from services.customers import listing, seed
+from services.customers.app import SPEC
 from services.customers.schemas import SortKey
 from services.runtime.db import Database
+from services.runtime.migrations import alembic_config
 from services.runtime.service_auth import ServiceTokenAuth, service_token_secret_in
-from tests.bench.harness import RESULTS, bench, markdown_table, percentile_ms
+from tests.bench import harness
+from tests.bench.harness import (
+    RESULTS,
+    Bench,
+    markdown_table,
+    median_spread,
+    percentile_ms,
+    record_profile,
+    stop_profiles,
+)
 
 # Values are str; Any keeps httpx's wider parameter type happy.
 Params = list[tuple[str, Any]]
 NOW = datetime.now(UTC)
 ONE_AND_A_HALF = timedelta(days=540)  # years
+# Seeded SQLite databases kept between runs (PostgreSQL's stay on the server).
+SEEDED_DIR = RESULTS / "seeded"
 
 
 def _cursor(sort: SortKey, value: Any, last_id: str = "") -> str:
@@ -165,6 +185,7 @@ async def captured_statements(db: Database, params: Params) -> tuple[list[Statem
 
 @dataclass
 class Row:
+    backend: str
     size: int
     scenario: str
     gateway: list[float] = field(default_factory=list)
@@ -172,16 +193,62 @@ class Row:
     direct: list[float] = field(default_factory=list)
     rows: int = 0
     total: str = ""
+    # CPU milliseconds per request of each process: the gateway's per gateway request, the
+    # customers service's per page it served (through the gateway and directly alike).
+    cpu_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def hops(self) -> list[float]:
+        """Gateway minus service per pair of requests (the same page one after the other)."""
+        return [g - s for g, s in zip(self.gateway, self.service, strict=True)]
+
+
+class RawSql:
+    """The captured statements replayed on one plain driver connection: asyncpg on PostgreSQL,
+    the sqlite3 module on SQLite (the service's aiosqlite runs the same in a thread)."""
+
+    def __init__(self, database_url: str) -> None:
+        self.url = make_url(database_url)
+        self.pg: asyncpg.Connection | None = None
+        self.sqlite: sqlite3.Connection | None = None
+
+    async def __aenter__(self) -> RawSql:
+        if self.url.get_backend_name() == "postgresql":
+            dsn = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self.pg = await asyncpg.connect(dsn)
+        else:
+            self.sqlite = sqlite3.connect(self.url.database or "")
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self.pg is not None:
+            await self.pg.close()
+        if self.sqlite is not None:
+            self.sqlite.close()
+
+    async def run(self, statements: list[Statement]) -> None:
+        for sql, args in statements:
+            if self.pg is not None:
+                await self.pg.fetch(sql, *args)
+            else:
+                assert self.sqlite is not None
+                self.sqlite.execute(sql, args).fetchall()
+
+    async def plan(self, sql: str, args: tuple[Any, ...]) -> str:
+        if self.pg is not None:
+            rows = await self.pg.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *args)
+            return "\n".join(r[0] for r in rows)
+        assert self.sqlite is not None
+        rows = self.sqlite.execute(f"EXPLAIN QUERY PLAN {sql}", args).fetchall()
+        return "\n".join(str(r[-1]) for r in rows)
 
 
 async def measure(
+    backend: str,
     size: int,
-    gateway_url: str,
-    service_url: str,
-    service_key: str,
-    token: str,
+    urls: Urls,
     db: Database,
-    raw: asyncpg.Connection,
+    raw: RawSql,
     requests: int,
     plans: list[str] | None,
 ) -> list[Row]:
@@ -190,20 +257,21 @@ async def measure(
     service directly (the gateway's hop is the difference), the same SQL on a raw connection."""
     results = []
     gateway = httpx.AsyncClient(
-        base_url=gateway_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        base_url=urls.gateway, headers={"Authorization": f"Bearer {urls.token}"}, timeout=60
     )
     # Signed as the gateway signs its calls: the service answers nobody else.
     service = httpx.AsyncClient(
-        base_url=service_url, timeout=60, auth=ServiceTokenAuth(service_key, actor="bench")
+        base_url=urls.service, timeout=60, auth=ServiceTokenAuth(urls.service_key, actor="bench")
     )
     async with gateway, service:
         for scenario in scenarios():
-            row = Row(size, scenario.name)
+            row = Row(backend, size, scenario.name)
             captured = [await captured_statements(db, v) for v in scenario.variants]
             # Warm-up: one pass over the variants, as a running service would be.
             for variant in scenario.variants:
                 (await gateway.get("/api/v1/customers", params=variant)).raise_for_status()
                 (await service.get("/customers", params=variant)).raise_for_status()
+            cpu = harness.CpuMeter(urls.pids)
             for i in range(requests):
                 variant = scenario.variants[i % len(scenario.variants)]
                 started = time.perf_counter()
@@ -219,22 +287,22 @@ async def measure(
                 direct.raise_for_status()
                 statements, _ = captured[i % len(captured)]
                 started = time.perf_counter()
-                for sql, args in statements:
-                    await raw.fetch(sql, *args)
+                await raw.run(statements)
                 row.direct.append(time.perf_counter() - started)
+            spent = cpu.ms_per(requests)
+            row.cpu_ms = {"gateway": spent["gateway"], "customers": spent["customers"] / 2}
             if plans is not None:
                 plans.append(f"### {scenario.name}\n")
                 for sql, args in captured[0][0]:
-                    plan = await raw.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *args)
-                    text = "\n".join(r[0] for r in plan)
-                    plans.append(f"```sql\n{sql}\n-- {args}\n```\n```\n{text}\n```\n")
+                    plan = await raw.plan(sql, args)
+                    plans.append(f"```sql\n{sql}\n-- {args}\n```\n```\n{plan}\n```\n")
             results.append(row)
             gateway_p50, service_p50 = (
                 percentile_ms(row.gateway, 0.5),
                 percentile_ms(row.service, 0.5),
             )
             print(
-                f"  {size:>8} {scenario.name:<48} gateway p50 {gateway_p50:6.1f} ms"
+                f"  {backend:<8} {size:>8} {scenario.name:<48} gateway p50 {gateway_p50:6.1f} ms"
                 f" | service {service_p50:6.1f} | SQL {percentile_ms(row.direct, 0.5):6.1f}",
                 flush=True,
             )
@@ -244,126 +312,250 @@ async def measure(
 def table(rows: list[Row]) -> str:
     lines = []
     for r in rows:
-        # The hop per request pair (gateway minus service, the same page one after the other).
-        hops = [g - s for g, s in zip(r.gateway, r.service, strict=True)]
         gateway_p50, sql_p50 = percentile_ms(r.gateway, 0.5), percentile_ms(r.direct, 0.5)
         lines.append(
             [
+                r.backend,
                 f"{r.size:,}",
                 r.scenario,
                 f"{gateway_p50:.1f}",
-                f"{percentile_ms(r.gateway, 0.99):.1f}",
+                f"{percentile_ms(r.gateway, 0.95):.1f}",
                 f"{percentile_ms(r.service, 0.5):.1f}",
-                f"{percentile_ms(hops, 0.5):.1f}",
+                f"{percentile_ms(r.service, 0.95):.1f}",
+                f"{percentile_ms(r.hops, 0.5):.1f}",
                 f"{sql_p50:.1f}",
-                f"{percentile_ms(r.direct, 0.99):.1f}",
+                f"{percentile_ms(r.direct, 0.95):.1f}",
                 f"{gateway_p50 / sql_p50:.1f}x",
+                f"{r.cpu_ms['gateway']:.2f}",
+                f"{r.cpu_ms['customers']:.2f}",
                 str(r.rows),
                 r.total,
             ]
         )
     header = (
+        "database",
         "customers",
         "page",
         "gateway p50 (ms)",
-        "gateway p99 (ms)",
+        "gateway p95 (ms)",
         "service p50 (ms)",
+        "service p95 (ms)",
         "hop p50 (ms)",
         "SQL p50 (ms)",
-        "SQL p99 (ms)",
+        "SQL p95 (ms)",
         "gateway / SQL p50",
+        "gateway CPU ms/request",
+        "customers CPU ms/page",
         "rows (max)",
         "total (last)",
     )
-    return markdown_table(header, lines, "rl" + "r" * 9)
+    return markdown_table(header, lines, "lrl" + "r" * 12)
+
+
+def summary(rows: list[Row]) -> str:
+    """Per database and size, over the kinds of page: the figures the targets speak of."""
+    groups: dict[tuple[str, int], list[Row]] = {}
+    for r in rows:
+        groups.setdefault((r.backend, r.size), []).append(r)
+    lines = []
+    for (backend, size), group in groups.items():
+        ratios = [percentile_ms(r.gateway, 0.5) / percentile_ms(r.direct, 0.5) for r in group]
+        hops = [percentile_ms(r.hops, 0.5) for r in group]
+        lines.append(
+            [
+                backend,
+                f"{size:,}",
+                median_spread([percentile_ms(r.gateway, 0.5) for r in group], ".1f"),
+                median_spread([percentile_ms(r.gateway, 0.95) for r in group], ".1f"),
+                median_spread([percentile_ms(r.direct, 0.5) for r in group], ".1f"),
+                f"{median_spread(ratios, '.1f')}x",
+                f"{sum(1 for x in ratios if x <= 3)} of {len(group)}",
+                median_spread(hops, ".1f"),
+                f"{sum(1 for h in hops if h <= 1)} of {len(group)}",
+                median_spread([r.cpu_ms["gateway"] for r in group], ".2f"),
+                median_spread([r.cpu_ms["customers"] for r in group], ".2f"),
+            ]
+        )
+    header = (
+        "database",
+        "customers",
+        "gateway p50 (ms)",
+        "gateway p95 (ms)",
+        "SQL p50 (ms)",
+        "gateway / SQL p50",
+        "kinds <= 3x",
+        "hop p50 (ms)",
+        "kinds <= 1 ms",
+        "gateway CPU ms/request",
+        "customers CPU ms/page",
+    )
+    return markdown_table(header, lines, "lr" + "r" * 9)
+
+
+@dataclass(frozen=True)
+class Urls:
+    gateway: str
+    service: str
+    service_key: str
+    token: str
+    pids: dict[str, int]
+
+
+def seeded_key() -> str:
+    """What a seeded database depends on: the customers schema's revision and the seed code."""
+    script = ScriptDirectory.from_config(alembic_config(SPEC.migrations_dir, "sqlite://"))
+    code = hashlib.sha256(Path(seed.__file__).read_bytes()).hexdigest()
+    return f"{script.get_current_head()}_{code[:6]}"
+
+
+def seeded_database(run: Bench, backend: str, size: int, fresh: bool) -> str:
+    """The URL of a database of `size` seeded customers, made once and kept between runs (keyed
+    by size, schema revision and seed code): a million customers take minutes to seed. Seeded
+    under a temporary name and renamed when done, so a run cut short leaves nothing that looks
+    complete."""
+    name = f"benchlist_{size}_{seeded_key()}"
+    if backend == "postgres":
+        assert run.postgres is not None
+        server = run.postgres
+        if fresh:
+            server.drop(name)
+        if not server.exists(name):
+            partial = f"{name}_partial"
+            server.drop(partial)
+            _seed(server.create(partial), size)
+            server.rename(partial, name)
+        server.keep(name)
+        return server.url(name)
+    path = SEEDED_DIR / f"{name}.db"
+    if fresh:
+        path.unlink(missing_ok=True)
+    if not path.exists():
+        SEEDED_DIR.mkdir(parents=True, exist_ok=True)
+        unfinished = path.with_suffix(".partial")
+        for leftover in SEEDED_DIR.glob(f"{unfinished.name}*"):
+            leftover.unlink()
+        _seed(f"sqlite+aiosqlite:///{unfinished}", size)
+        unfinished.rename(path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def _seed(database_url: str, size: int) -> None:
+    print(f"bench: seeding {size:,} customers ...", flush=True)
+    started = time.perf_counter()
+    asyncio.run(seed.seed(database_url, size, seed_value=size))
+    print(f"  seeded {size:,} in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def measure_size(
+    run: Bench, backend: str, size: int, args: argparse.Namespace, plans: list[str] | None
+) -> list[Row]:
+    """The customers service and the gateway started on a seeded database, every kind of page
+    measured, the processes stopped. With BENCH_PROFILE=<dir>, py-spy records both processes
+    while the largest size is measured (`<dir>/<backend>-<size>-<process>.txt`)."""
+    database_url = seeded_database(run, backend, size, args.fresh)
+    data_dir = run.work / f"{backend}-{size}"
+    data_dir.mkdir()
+    tag = f"benchlist{uuid.uuid4().hex[:6]}"
+    password = uuid.uuid4().hex
+    ports = {"customers": free_port(), "gateway": free_port()}
+    processes = [
+        p
+        for p in service_processes(
+            kafka_bootstrap_servers=run.bootstrap,
+            data_dir=data_dir,
+            log_dir=RESULTS / "logs" / "customers-list",
+            ports=ports,
+            database_urls={"customers": database_url},
+            extra_env={
+                "KAFKA_TOPIC_PREFIX": f"{tag}.",
+                "LOG_LEVEL": "WARNING",
+                "ADMIN_PASSWORD": password,
+                # The benchmark measures how long a page takes, however long: on a machine at a
+                # load average of 30+, a searched page at 1M can take longer than the gateway's
+                # default 2 s, and a 503 would stop the run instead of being a figure.
+                "SERVICE_TIMEOUT_SECONDS": "60",
+            },
+        )
+        if p.name in ("customers", "gateway")
+    ]
+    # The key the processes find in DATA_DIR, made before they start.
+    service_key = service_token_secret_in(data_dir)
+    start_all(processes)
+    try:
+        gateway_url = f"http://127.0.0.1:{ports['gateway']}"
+        token = httpx.post(
+            f"{gateway_url}/api/v1/auth/token", data={"username": "admin", "password": password}
+        ).json()["access_token"]
+        pids = {p.name: p.process.pid for p in processes if p.process is not None}
+        service_url = f"http://127.0.0.1:{ports['customers']}"
+        urls = Urls(gateway_url, service_url, service_key, token, pids)
+        profiles = harness.profile_dir()
+        profilers = [
+            record_profile(p.process.pid, profiles / f"{backend}-{size}-{p.name}.txt")
+            for p in processes
+            if profiles and p.process is not None and size == max(args.sizes)
+        ]
+
+        async def measured() -> list[Row]:
+            db = Database(database_url)
+            try:
+                async with RawSql(database_url) as raw:
+                    return await measure(backend, size, urls, db, raw, args.requests, plans)
+            finally:
+                await stop_profiles(profilers)
+                await db.dispose()
+
+        return asyncio.run(measured())
+    finally:
+        stop_all(processes)
+        run.sample_load()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default=os.environ.get("BENCH_SIZES", "10000,100000,1000000"))
     parser.add_argument("--requests", type=int, default=int(os.environ.get("BENCH_REQUESTS", 100)))
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument(
+        "--fresh", action="store_true", help="seed anew instead of reusing a kept database"
+    )
     args = parser.parse_args()
-    sizes = sorted(int(s) for s in args.sizes.split(","))
+    args.sizes = sorted(int(s) for s in args.sizes.split(","))
+    backends = args.backends.split(",")
     rows: list[Row] = []
     plans: list[str] = []
-    with bench("customers-list", postgres=True) as run, ExitStack() as stack:
-        work, out_dir = run.work, RESULTS
-        tag = f"benchlist{uuid.uuid4().hex[:6]}"
-        database_url = run.database(f"{tag}_customers")
-        password = uuid.uuid4().hex
-        ports = {"customers": free_port(), "gateway": free_port()}
-        processes = [
-            p
-            for p in service_processes(
-                kafka_bootstrap_servers=run.bootstrap,
-                data_dir=work,
-                log_dir=out_dir / "logs" / "customers-list",
-                ports=ports,
-                database_urls={"customers": database_url},
-                extra_env={
-                    "KAFKA_TOPIC_PREFIX": f"{tag}.",
-                    "LOG_LEVEL": "WARNING",
-                    "ADMIN_PASSWORD": password,
-                },
+    with harness.bench("customers-list", postgres="postgres" in backends) as run:
+        for backend in backends:
+            for size in args.sizes:
+                keep = plans if backend == "postgres" and size == args.sizes[-1] else None
+                rows += measure_size(run, backend, size, args, keep)
+                # Written after each size, so a run cut short still leaves what it measured.
+                report(run, rows, args)
+        if plans:
+            (RESULTS / "customers-list-plans.md").write_text(
+                f"# Query plans of the customers list at {args.sizes[-1]:,} customers\n\n"
+                + "\n".join(plans)
             )
-            if p.name in ("customers", "gateway")
-        ]
-        # The key the processes find in DATA_DIR, made before they start.
-        service_key = service_token_secret_in(work)
-        start_all(processes)
-        stack.callback(stop_all, processes)
-        gateway_url = f"http://127.0.0.1:{ports['gateway']}"
-        service_url = f"http://127.0.0.1:{ports['customers']}"
-        token = httpx.post(
-            f"{gateway_url}/api/v1/auth/token", data={"username": "admin", "password": password}
-        ).json()["access_token"]
-        seeded = 0
-        for size in sizes:
-            print(f"bench: seeding to {size:,} customers ...", flush=True)
-            started = time.perf_counter()
-            asyncio.run(seed.seed(database_url, size - seeded, seed_value=size))
-            print(f"  seeded {size - seeded:,} in {time.perf_counter() - started:.0f} s")
-            seeded = size
 
-            async def measure_size(size: int = size) -> list[Row]:
-                db = Database(database_url)
-                url = make_url(database_url).set(drivername="postgresql")
-                raw = await asyncpg.connect(url.render_as_string(hide_password=False))
-                try:
-                    keep = plans if size == sizes[-1] else None
-                    return await measure(
-                        size,
-                        gateway_url,
-                        service_url,
-                        service_key,
-                        token,
-                        db,
-                        raw,
-                        args.requests,
-                        keep,
-                    )
-                finally:
-                    await raw.close()
-                    await db.dispose()
 
-            rows += asyncio.run(measure_size())
-            run.sample_load()
-        stop_all(processes)
-        run.report(
-            f"Customers list ({args.requests} requests per page kind)",
-            f"{table(rows)}\n\n"
-            "Gateway: GET /api/v1/customers?limit=50 with a bearer token, one request at a time "
-            "(gateway -> customers service -> PostgreSQL, page and total).\n"
-            "Service: the same page from the customers service directly (GET /customers); hop: "
-            "gateway minus service, per pair of requests.\n"
-            "SQL: the same statements (page query, then the total's capped count), captured from "
-            "the service code and replayed on one raw asyncpg connection.\n"
-            "`~` after a total: beyond 1,000 matches the total is an estimate (no filter) or "
-            "1,001 meaning more than 1,000.\n",
-        )
-        (out_dir / "customers-list-plans.md").write_text(
-            f"# Query plans of the customers list at {sizes[-1]:,} customers\n\n" + "\n".join(plans)
-        )
+def report(run: Bench, rows: list[Row], args: argparse.Namespace) -> None:
+    run.report(
+        f"Customers list ({args.requests} requests per page kind)",
+        f"{summary(rows)}\n\n{table(rows)}\n\n"
+        "Gateway: GET /api/v1/customers?limit=50 with a bearer token, one request at a time "
+        "(gateway -> customers service -> database, page and total).\n"
+        "Service: the same page from the customers service directly (GET /customers); hop: "
+        "gateway minus service, per pair of requests.\n"
+        "SQL: the same statements (page query, then the total's capped count), captured from "
+        "the service code and replayed on one raw driver connection (asyncpg, sqlite3).\n"
+        "The summary: median (min-max) over the kinds of page of each kind's figure, and how "
+        "many kinds meet the targets (gateway p50 <= 3x its SQL's, hop p50 <= 1 ms).\n"
+        "CPU ms: user+system time of the process (/proc/<pid>/stat) over a kind's requests: "
+        "the gateway's per gateway request, the customers service's per page it served "
+        "(through the gateway and directly): on a loaded machine the figure that holds.\n"
+        "`~` after a total: beyond 1,000 matches the total is an estimate (no filter) or "
+        "1,001 meaning more than 1,000 (PostgreSQL; SQLite counts exactly).\n",
+    )
 
 
 if __name__ == "__main__":

@@ -222,59 +222,80 @@ async def consume_batches(
     return done
 
 
+class PostgresServer:
+    """A PostgreSQL server the benchmark makes databases on. On a shared one (BENCH_POSTGRES_URL)
+    the databases it made are dropped at the end (a million customers take a gigabyte of a
+    server others share), except those it was told to `keep`."""
+
+    def __init__(self, admin_url: str, *, shared: bool) -> None:
+        self.admin_url = admin_url
+        self.shared = shared
+        self.made: list[str] = []
+
+    def url(self, name: str) -> str:
+        return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
+
+    def create(self, name: str) -> str:
+        """Make database `name` and return its SQLAlchemy URL."""
+        self.admin(f'CREATE DATABASE "{name}"')
+        self.made.append(name)
+        return self.url(name)
+
+    def exists(self, name: str) -> bool:
+        return bool(self._run("SELECT 1 FROM pg_database WHERE datname = $1", name))
+
+    def rename(self, name: str, to: str) -> None:
+        self.admin(f'ALTER DATABASE "{name}" RENAME TO "{to}"')
+        self.made = [to if made == name else made for made in self.made]
+
+    def keep(self, name: str) -> None:
+        self.made = [made for made in self.made if made != name]
+
+    def drop(self, name: str) -> None:
+        self.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def admin(self, statement: str) -> None:
+        """A statement outside any transaction (CREATE/DROP DATABASE)."""
+        self._run(statement, fetch=False)
+
+    def _run(self, statement: str, *args: Any, fetch: bool = True) -> Any:
+        async def run() -> Any:
+            dsn = make_url(self.admin_url).set(drivername="postgresql")
+            connection = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+            try:
+                if fetch:
+                    return await connection.fetchval(statement, *args)
+                # The simple query protocol: no statement prepared, no transaction around it.
+                return await connection.execute(statement)
+            finally:
+                await connection.close()
+
+        return asyncio.run(run())
+
+    def drop_made(self) -> None:
+        if self.shared:
+            for name in self.made:
+                self.drop(name)
+
+
 @contextmanager
-def postgres_server(
-    stack: ExitStack, work: Path, keep: Callable[[str], bool] = lambda _: False
-) -> Iterator[Callable[[str], str]]:
-    """A function that creates a database and returns its SQLAlchemy URL. On a shared server
-    (BENCH_POSTGRES_URL) the databases are dropped at the end unless `keep(name)`; a database
-    kept from an earlier run is returned as it is (`existing_database` tells which)."""
+def postgres_server(stack: ExitStack, work: Path) -> Iterator[PostgresServer]:
+    """The shared server named by BENCH_POSTGRES_URL (an admin URL), or a local one started in
+    `work` for as long as the benchmark runs."""
     admin_url = os.environ.get("BENCH_POSTGRES_URL")
     if admin_url:
-        url = make_url(admin_url)
-        created: list[str] = []
-
-        def create(name: str) -> str:
-            if not asyncio.run(_database_exists(admin_url, name)):
-                asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
-            if not keep(name):
-                created.append(name)
-            return url.set(database=name).render_as_string(hide_password=False)
-
+        server = PostgresServer(admin_url, shared=True)
         try:
-            yield create
+            yield server
         finally:
-            # A million customers take a gigabyte of a server others share.
-            for name in created:
-                asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            server.drop_made()
         return
     postgres = LocalPostgres(
         port=free_port(), data_dir=work / "pg", log_file=RESULTS / "logs" / "postgres.log"
     )
     postgres.start()
     stack.callback(postgres.stop)
-    yield postgres.create_database
-
-
-def _dsn(admin_url: str) -> str:
-    url = make_url(admin_url).set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
-
-
-async def _admin(admin_url: str, statement: str) -> None:
-    connection = await asyncpg.connect(_dsn(admin_url))
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-async def _database_exists(admin_url: str, name: str) -> bool:
-    connection = await asyncpg.connect(_dsn(admin_url))
-    try:
-        return bool(await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
-    finally:
-        await connection.close()
+    yield PostgresServer(postgres.admin_url, shared=False)
 
 
 @dataclass
@@ -285,7 +306,7 @@ class Bench:
     name: str
     work: Path
     bootstrap: str
-    create_database: Callable[[str], str] | None
+    postgres: PostgresServer | None
     started: float = field(default_factory=time.time)
     loads: list[float] = field(default_factory=list)
 
@@ -296,8 +317,9 @@ class Bench:
         self.loads.append(os.getloadavg()[0])
 
     def database(self, name: str) -> str:
-        assert self.create_database is not None, "started without PostgreSQL"
-        return self.create_database(name)
+        """A new PostgreSQL database's SQLAlchemy URL."""
+        assert self.postgres is not None, "started without PostgreSQL"
+        return self.postgres.create(name)
 
     def alternate(
         self,
@@ -407,5 +429,5 @@ def bench(name: str, *, postgres: bool) -> Iterator[Bench]:
             kafka.start()
             stack.callback(kafka.stop)
             bootstrap = kafka.bootstrap_servers
-        create_database = stack.enter_context(postgres_server(stack, work)) if postgres else None
-        yield Bench(name, work, bootstrap, create_database)
+        server = stack.enter_context(postgres_server(stack, work)) if postgres else None
+        yield Bench(name, work, bootstrap, server)

@@ -12,7 +12,14 @@ from services.activity.models import Device
 from services.activity.tests.conftest import Feed, dead_letters
 from services.activity.tests.events import CUSTOMER, activated, connected, scheduled
 from services.contracts import topics
-from services.contracts.apps import DeviceHeartbeatV1, FavoriteAddedV1, FavoriteRemovedV1
+from services.contracts.apps import (
+    DeviceHeartbeatV1,
+    FavoriteAddedV1,
+    FavoriteRemovedV1,
+    RecordingCompletedV1,
+    RecordingDeletedV1,
+    RecordingFailedV1,
+)
 from services.contracts.envelope import EventData
 from services.runtime.db import Database
 from services.runtime.service_app import Runtime
@@ -182,3 +189,62 @@ async def test_a_poison_report_in_a_batch_is_dead_lettered_and_its_neighbours_ap
         recorded = (await session.scalars(select(models.Recording.id))).all()
     assert sorted(i.item_id for i in page.items) == ["ch-1", "ch-2"]
     assert recorded == ["rec-good"]
+
+
+async def test_a_batch_of_recording_reports_ends_as_one_by_one_with_one_read_and_one_write(
+    db: Database, runtime: Runtime, feed: Feed
+) -> None:
+    earlier = START - timedelta(hours=3)
+    await feed(scheduled("kept", starts_at=earlier))
+    await feed(scheduled("failed-before", starts_at=earlier))
+    await feed(
+        RecordingFailedV1(customer_id=CUSTOMER, recording_id="failed-before", reason="x", at=START)
+    )
+    batch = Records()
+    batch.add(scheduled("new", starts_at=earlier))
+    batch.add(scheduled("new", starts_at=earlier + timedelta(hours=1)))  # repeated: ignored
+    batch.add(
+        RecordingCompletedV1(customer_id=CUSTOMER, recording_id="new", size_bytes=5, at=START)
+    )
+    batch.add(
+        RecordingCompletedV1(customer_id=CUSTOMER, recording_id="kept", size_bytes=7, at=START)
+    )
+    late = batch.add(  # it failed already: refused, set aside alone
+        RecordingCompletedV1(
+            customer_id=CUSTOMER, recording_id="failed-before", size_bytes=1, at=START
+        )
+    )
+    batch.add(RecordingDeletedV1(customer_id=CUSTOMER, recording_id="kept", at=START))
+    batch.add(scheduled("kept", starts_at=earlier))  # scheduled anew after its deletion
+    batch.add(RecordingFailedV1(customer_id=CUSTOMER, recording_id="gone", reason="y", at=START))
+    batch.add(scheduled("short-lived"))
+    batch.add(RecordingDeletedV1(customer_id=CUSTOMER, recording_id="short-lived", at=START))
+    statements = statements_on(runtime.db)
+
+    await runtime.consumer.process_batch(batch.records)
+
+    [dead] = dead_letters(runtime).sent
+    assert dead.value == late
+    assert "already failed; it cannot become completed" in dead.header("x-dlq-reason")
+    async with db.sessions() as session:
+        rows = (
+            await session.execute(
+                select(
+                    models.Recording.id,
+                    models.Recording.state,
+                    models.Recording.size_bytes,
+                    models.Recording.starts_at,
+                ).order_by(models.Recording.id)
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("failed-before", "failed", None, earlier),
+        ("kept", "scheduled", None, earlier),
+        ("new", "completed", 5, earlier),
+    ]
+    # The batch that held the poison record failed, then its halves without it ran: each
+    # applied batch read the recordings once and wrote them with one upsert.
+    reads = [s for s in statements if s.lstrip().startswith("SELECT recording.")]
+    upserts = [s for s in statements if s.lstrip().startswith("INSERT INTO recording")]
+    assert reads and len(upserts) <= len(reads)
+    assert not [s for s in statements if "FROM recording WHERE recording.customer_id = " in s]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,9 +48,9 @@ class BatchCreate(BaseModel):
     product_id: str = Field(min_length=1, max_length=64)
     plan_id: str = Field(min_length=1, max_length=64)
     extra_product_ids: list[str] = Field(default_factory=list, max_length=50)
-    count: int = Field(ge=1, le=MAX_BATCH)
-    first_number: int = Field(default=1, ge=0, le=999_999_999)
-    digits: int | None = Field(
+    count: StrictInt = Field(ge=1, le=MAX_BATCH)
+    first_number: StrictInt = Field(default=1, ge=0, le=999_999_999)
+    digits: StrictInt | None = Field(
         default=None, ge=1, le=10, description="Zero-padded width; default: the last number's."
     )
     first_name: str = Field(min_length=1, max_length=100, pattern=r"\S")

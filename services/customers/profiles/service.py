@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,7 +32,7 @@ class ProfileCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=40)
-    kids: bool = False
+    kids: StrictBool = False
     pin: str | None = Field(default=None, pattern=PIN_PATTERN, description="4 to 8 digits.")
     avatar: Avatar = DEFAULT_AVATAR
 
@@ -43,7 +43,7 @@ class ProfileUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str | None = Field(default=None, min_length=1, max_length=40)
-    kids: bool | None = None
+    kids: StrictBool | None = None
     pin: str | None = Field(default=None, pattern=PIN_PATTERN, description="4 to 8 digits.")
     avatar: Avatar | None = None
 

@@ -326,11 +326,13 @@ async def test_a_month_end_batch_of_expiries_is_one_statement_with_each_rule_kep
         )
         for c in (ended, moved_on, disabled)
     ]
-    updates: list[str] = []
+    updates: list[tuple[str, bool]] = []
 
-    def record(_c: object, _cursor: object, statement: str, *_: object) -> None:
+    def record(
+        _c: object, _cursor: object, statement: str, _p: object, _x: object, many: bool
+    ) -> None:
         if statement.lstrip().upper().startswith("UPDATE"):
-            updates.append(statement)
+            updates.append((statement, many))
 
     event.listen(db.engine.sync_engine, "before_cursor_execute", record)
     try:
@@ -339,7 +341,8 @@ async def test_a_month_end_batch_of_expiries_is_one_statement_with_each_rule_kep
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
-    assert len(updates) == 1  # an executemany: one statement for the batch
+    # One statement run once for the whole batch (not an executemany, a run per event).
+    assert [many for _, many in updates] == [False]
     states = {c: (await rows_of(db, c))[0] for c in (ended, moved_on, disabled)}
     assert (states[ended].status, states[ended].expires_at) == ("expired", T0)
     assert (states[moved_on].status, states[moved_on].subscription_id) == ("active", "sub-2")
@@ -348,6 +351,34 @@ async def test_a_month_end_batch_of_expiries_is_one_statement_with_each_rule_kep
         "expired",
     )
     assert states[ended].status_rank == status.STATUS_RANK["expired"]
+
+
+async def test_a_customer_named_twice_in_an_expiry_batch_follows_the_events_in_order(
+    db: Database, outbox: Outbox
+) -> None:
+    """The second event of one customer is applied after the first, as if one by one: the end
+    of sub-1 (current) ends it, then the end of sub-2 (not theirs) changes nothing; another
+    customer's event and one of a customer this service never saw ride along."""
+    twice, other = [await new_customer(db, outbox) for _ in range(2)]
+    for customer_id in (twice, other):
+        await follow(db, outbox, activated(customer_id))
+    ends = [
+        (twice, "sub-1", T0),
+        (other, "sub-1", T0 + timedelta(hours=1)),
+        (twice, "sub-2", T0 + timedelta(hours=2)),
+        ("never-seen", "sub-9", T0),
+    ]
+    batch = [
+        SubscriptionExpiredV1(customer_id=c, subscription_id=s, product_id="basic", expired_at=at)
+        for c, s, at in ends
+    ]
+    async with db.transaction() as session:
+        await status.handle_expired_batch(session, batch)
+
+    first, _ = await rows_of(db, twice)
+    assert (first.status, first.subscription_id, first.expires_at) == ("expired", "sub-1", T0)
+    second, _ = await rows_of(db, other)
+    assert (second.status, second.expires_at) == ("expired", T0 + timedelta(hours=1))
 
 
 async def test_a_disabled_customer_stays_disabled_whatever_billing_says(

@@ -3,7 +3,7 @@ database the list can read (COPY on PostgreSQL, multi-row inserts on SQLite)."""
 
 from collections import Counter
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from services.customers import listing, seed
 from services.customers.models import Account, Customer
@@ -31,3 +31,35 @@ async def test_seed_writes_customers_with_accounts_in_every_status(db: Database)
     assert [i.info.last_name.lower() for i in page.items] == sorted(
         i.info.last_name.lower() for i in page.items
     )
+
+
+async def _indexes(db: Database) -> set[tuple[str, str]]:
+    async with db.engine.connect() as conn:
+        if db.dialect == "postgresql":
+            rows = await conn.execute(
+                text(
+                    "SELECT indexname, indexdef FROM pg_indexes "
+                    "WHERE tablename IN ('customer', 'account')"
+                )
+            )
+        else:
+            rows = await conn.execute(
+                text(
+                    "SELECT name, coalesce(sql, '') FROM sqlite_master "
+                    "WHERE type = 'index' AND tbl_name IN ('customer', 'account')"
+                )
+            )
+        return {(name, sql) for name, sql in rows}
+
+
+async def test_a_bulk_load_into_empty_tables_leaves_every_index_as_the_migrations_made_it(
+    db: Database,
+) -> None:
+    migrated = await _indexes(db)
+    assert len(migrated) > 10
+
+    await seed.seed(db.url, 300, seed_value=3, batch_size=100)
+
+    assert await _indexes(db) == migrated
+    async with db.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Account)) == 300

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import NodeNotReadyError
 
 from services.runtime import topics_admin
 from services.runtime.topics_admin import (
@@ -114,6 +115,45 @@ async def test_waits_until_the_metadata_shows_the_new_topics(
     monkeypatch.setattr(topics_admin, "AIOKafkaAdminClient", lambda **_: admin)
     await ensure_topics("broker:9092", ("a", "b"))
     assert admin.looks == 3
+
+
+class _DeadNodeFirst(_SlowMetadata):
+    """The first client asks a broker that just died (its metadata still names it)."""
+
+    clients = 0
+
+    def __init__(self) -> None:
+        super().__init__(visible_from=1)
+        _DeadNodeFirst.clients += 1
+        self.dead = _DeadNodeFirst.clients == 1
+
+    async def list_topics(self) -> list[str]:
+        if self.dead:
+            raise NodeNotReadyError("Attempt to send a request to node which is not ready")
+        return []
+
+
+async def test_a_broker_that_just_died_does_not_fail_the_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Found by the fault campaign: a replica started while one of three brokers was down
+    # exited at its start (NodeNotReadyError from the admin client's first request).
+    _DeadNodeFirst.clients = 0
+    monkeypatch.setattr(topics_admin, "AIOKafkaAdminClient", lambda **_: _DeadNodeFirst())
+    await ensure_topics("broker:9092", ("a",))
+    assert _DeadNodeFirst.clients == 2
+
+
+async def test_a_broker_that_stays_away_still_fails_the_start_in_the_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class AlwaysDead(_SlowMetadata):
+        async def list_topics(self) -> list[str]:
+            raise NodeNotReadyError("no broker")
+
+    monkeypatch.setattr(topics_admin, "AIOKafkaAdminClient", lambda **_: AlwaysDead(1))
+    with pytest.raises(NodeNotReadyError):
+        await ensure_topics("broker:9092", ("a",), retry_for_seconds=1.0)
 
 
 async def test_topics_that_never_show_stop_the_start() -> None:

@@ -3,12 +3,18 @@ the span that wrote it, and its handling is a child span of that one (in-memory 
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
-from opentelemetry import trace
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from services.contracts.envelope import CloudEvent
 from services.runtime.consumer import Delivery
@@ -17,9 +23,16 @@ from services.runtime.outbox import Outbox
 from services.runtime.tests._helpers import consumer_record, outbox_rows
 from services.runtime.tests.conftest import Tables
 from services.runtime.tests.test_consumer import CREATED, TOPIC, Harness
-from services.runtime.tracing import consuming_batch, current_traceparent
+from services.runtime.tracing import (
+    TraceContextPassthrough,
+    configure_tracing,
+    consuming_batch,
+    current_traceparent,
+    pass_trace_context_on,
+)
 
 _EXPORTER = InMemorySpanExporter()
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 @pytest.fixture
@@ -117,3 +130,60 @@ def test_a_batch_run_is_one_span_linked_to_each_events_writer(
     assert [
         (f"{link.context.trace_id:032x}", f"{link.context.span_id:016x}") for link in span.links
     ] == writers
+
+
+def test_without_an_exporter_no_tracer_provider_is_installed() -> None:
+    """Spans nobody exports cost every request and event their making (docs/performance.md):
+    a process configured to export nowhere keeps the API's no-op tracer."""
+    before = trace.get_tracer_provider()
+
+    assert configure_tracing("customers") is None
+    assert trace.get_tracer_provider() is before
+
+
+def test_the_no_op_tracer_still_hands_on_the_callers_trace() -> None:
+    """What a process that exports nothing relies on: the API's no-op tracer makes no span of
+    its own, yet the caller's context stays current, so what it writes or calls carries the
+    caller's `traceparent` on to the next process that does export."""
+    parent = propagate.extract({"traceparent": TRACEPARENT})
+
+    with trace.NoOpTracer().start_as_current_span("handle", context=parent) as span:
+        assert not span.is_recording()
+        assert current_traceparent() == TRACEPARENT
+
+
+@pytest.mark.parametrize("incoming", [TRACEPARENT, None])
+async def test_a_process_that_exports_nothing_passes_the_callers_trace_on(
+    incoming: str | None,
+) -> None:
+    """Over HTTP too: without export the caller's `traceparent` is the request's context (what
+    it writes carries it) and its calls to other services carry it on; no spans are made."""
+    outgoing: list[str | None] = []
+
+    def service(request: httpx.Request) -> httpx.Response:
+        outgoing.append(request.headers.get("traceparent"))
+        return httpx.Response(204)
+
+    async def page(request: Request) -> JSONResponse:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(service)) as client:
+            pass_trace_context_on(client)
+            await client.get("http://customers.test/customers")
+        return JSONResponse({"traceparent": current_traceparent()})
+
+    # Starlette, not FastAPI: FastAPI makes spans of its own through the API, and this test
+    # process has an SDK provider (the `spans` fixture); a process exporting nothing has none.
+    app = TraceContextPassthrough(Starlette(routes=[Route("/page", page)]))
+    headers = {"traceparent": incoming} if incoming else {}
+    # In process the app runs in the test's task: start it from an empty context, as a server
+    # starts each request (other tests in this loop leave spans current).
+    token = otel_context.attach(otel_context.Context())
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
+        ) as http:
+            answer = (await http.get("/page", headers=headers)).json()
+    finally:
+        otel_context.detach(token)
+
+    assert answer == {"traceparent": incoming}
+    assert outgoing == [incoming]

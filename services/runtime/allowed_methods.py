@@ -1,0 +1,75 @@
+"""Which methods a path takes, told the same way everywhere: OPTIONS on a path the app serves is
+204 with `Allow`, and a method the path does not take is 405 (problem+json) with the same `Allow`.
+
+Starlette answers 405 itself, but with the methods of the first route whose path matched: a
+path served by routes of two routers (GET in one, PATCH in another) advertised half of its
+methods, and OPTIONS, which no route declares, was a 405 too.
+"""
+
+from fastapi.routing import iter_route_contexts
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+from starlette.routing import Match, Router
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from services.runtime.problems import problem_response
+
+
+def allowed_methods(router: Router, scope: Scope) -> set[str] | None:
+    """The methods the routes of `router` take on this request's path; None when the request's
+    own method is one of them (or the path is not a route's, so routing answers).
+
+    A path some route names literally (`/customers/export.csv`) is that route's resource: a
+    route with a parameter in its place (`/customers/{customer_id}`) does not lend it methods.
+    """
+    literal: set[str] = set()
+    templated: set[str] = set()
+    names_it = False
+    # FastAPI 0.163 keeps included routers whole (`_IncludedRouter`); their route contexts are
+    # the routes as served, each with its full path and its methods.
+    for route in iter_route_contexts(router.routes):
+        match, _ = route.matches(dict(scope))
+        if match is Match.NONE:
+            continue
+        methods = getattr(route, "methods", None)
+        if methods is None:  # a mount: it takes any method
+            if match is Match.FULL:
+                return None
+            continue
+        if "{" in (route.path or ""):
+            templated.update(methods)
+        else:
+            names_it = True
+            literal.update(methods)
+    allowed = literal if names_it else templated
+    if not allowed or scope["method"] in allowed:
+        return None
+    return allowed
+
+
+class AllowedMethods:
+    def __init__(self, app: ASGIApp, router: Router) -> None:
+        self.app = app
+        self.router = router
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        methods = allowed_methods(self.router, scope)
+        if methods is None:
+            await self.app(scope, receive, send)
+            return
+        allow = ", ".join(sorted(methods | {"OPTIONS"}))
+        response: Response
+        if scope["method"] == "OPTIONS":
+            response = Response(status_code=204, headers={"Allow": allow})
+        else:
+            response = problem_response(
+                405,
+                "Method not allowed",
+                f"{scope['method']} is not one of {allow}",
+                instance=HTTPConnection(scope).url.path,
+                headers={"Allow": allow},
+            )
+        await response(scope, receive, send)
