@@ -1,5 +1,9 @@
 """Kafka entrypoints of billing: parse, then call the service layer."""
 
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from services.billing import lifecycle, rebinding, service
 from services.contracts import topics
 from services.contracts.apps import DeviceConnectedV1
@@ -12,17 +16,20 @@ from services.contracts.customers import (
 )
 from services.contracts.envelope import CloudEvent
 from services.contracts.webshop import OrderRefundedV1
-from services.runtime.consumer import Delivery
+from services.runtime.consumer import Delivery, Incoming, Traced
 from services.runtime.db import utcnow
+from services.runtime.outbox import EventSink
 from services.runtime.service_app import Runtime
 
 
 def register(rt: Runtime) -> None:
     on = rt.consumer.on
 
-    async def release_parked_refund(d: Delivery, order: SubscriptionOrder) -> None:
+    async def release_parked_refund(
+        session: AsyncSession, outbox: EventSink, order: SubscriptionOrder
+    ) -> None:
         refused = await lifecycle.release_parked_refund(
-            d.session, rt.outbox, order.webshop_id, order.order_id, now=utcnow()
+            session, outbox, order.webshop_id, order.order_id, now=utcnow()
         )
         if refused is not None:
             # Sent before the order's transaction commits: a retry may send it twice, which a
@@ -42,24 +49,44 @@ def register(rt: Runtime) -> None:
                 reason=f"parked order.refunded.v1 refused: {refused.reason}",
             )
 
-    @on(topics.CUSTOMERS_EVENTS, CustomerCreatedV1)
-    async def customer_created(d: Delivery, data: CustomerCreatedV1) -> None:
-        if data.order is not None:
-            await service.apply_order(
-                d.session, rt.outbox, customer_id=data.customer_id, order=data.order, payment=None
-            )
-            await release_parked_refund(d, data.order)
+    # Orders come as customer.order_placed (webshops) or in customer.created (an operator's
+    # sale; a webshop's new buyer carries none): a partition's run of both applied together.
+    @rt.consumer.on_batch(topics.CUSTOMERS_EVENTS, CustomerCreatedV1, CustomerOrderPlacedV1)
+    async def orders(session: AsyncSession, batch: Sequence[Incoming]) -> None:
+        placed = []
+        sources: list[Incoming] = []  # the event each order came in, for its trace
+        for item in batch:
+            data = item.data
+            if isinstance(data, CustomerOrderPlacedV1):
+                placed.append(service.PlacedOrder(data.customer_id, data.order, data.payment))
+                sources.append(item)
+            elif isinstance(data, CustomerCreatedV1) and data.order is not None:
+                placed.append(service.PlacedOrder(data.customer_id, data.order))
+                sources.append(item)
 
-    @on(topics.CUSTOMERS_EVENTS, CustomerOrderPlacedV1)
-    async def order_placed(d: Delivery, data: CustomerOrderPlacedV1) -> None:
-        await service.apply_order(
-            d.session,
-            rt.outbox,
-            customer_id=data.customer_id,
-            order=data.order,
-            payment=data.payment,
+        def traced_from(first: int) -> Traced:
+            return lambda i: sources[first + i].traced()
+
+        pending = rt.outbox.pending()
+        parked = await lifecycle.parked_refunds(
+            session, [(p.order.webshop_id, p.order.order_id) for p in placed]
         )
-        await release_parked_refund(d, data.order)
+        # A refund that waited for its order is applied right after that order, before the
+        # customer's next: the orders are applied in runs that end at such an order.
+        start = 0
+        for end, order in enumerate(placed, start=1):
+            waiting = (order.order.webshop_id, order.order.order_id) in parked
+            if waiting or end == len(placed):
+                await service.apply_orders(
+                    session,
+                    pending,
+                    placed[start:end],
+                    traced=traced_from(start),
+                )
+                start = end
+            if waiting:
+                await release_parked_refund(session, pending, order.order)
+        await pending.flush(session)
 
     # The subscription follows its customer to another webshop (from the next renewal or change).
     @on(topics.CUSTOMERS_EVENTS, CustomerUpdatedV1)

@@ -3,10 +3,11 @@ connection, record a webshop refund (shortening or ending the period), follow th
 another webshop, erase a customer."""
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import case, delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing import events
@@ -25,7 +26,7 @@ from services.billing.service import find_subscription, record_entry, running_st
 from services.contracts.webshop import OrderRefundedV1
 from services.runtime.consumer import PoisonMessage
 from services.runtime.idempotency import forget_customer
-from services.runtime.outbox import Outbox
+from services.runtime.outbox import EventSink, Outbox
 
 
 class RefundRefused(PoisonMessage):
@@ -64,7 +65,7 @@ async def start_on_first_login(
 
 
 async def record_refund(
-    session: AsyncSession, outbox: Outbox, refund: OrderRefundedV1, *, now: datetime
+    session: AsyncSession, outbox: EventSink, refund: OrderRefundedV1, *, now: datetime
 ) -> None:
     """Record an order's refund once (a resend has the same amount and refunded_at) and shorten
     the period in proportion; a full refund of the current period ends it now
@@ -217,8 +218,23 @@ class RefusedParkedRefund:
     reason: str
 
 
+async def parked_refunds(
+    session: AsyncSession, orders: Sequence[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Which of these (webshop, order id) have a refund waiting, read with one select (the
+    rows stay in the session for `release_parked_refund`)."""
+    if not orders:
+        return set()
+    found = await session.scalars(
+        select(ParkedRefund).where(
+            tuple_(ParkedRefund.webshop_id, ParkedRefund.order_id).in_(set(orders))
+        )
+    )
+    return {(p.webshop_id, p.order_id) for p in found}
+
+
 async def release_parked_refund(
-    session: AsyncSession, outbox: Outbox, webshop_id: str, order_id: str, *, now: datetime
+    session: AsyncSession, outbox: EventSink, webshop_id: str, order_id: str, *, now: datetime
 ) -> RefusedParkedRefund | None:
     """Apply a refund that was waiting for this order, now that the order is recorded. One the
     order does not allow is handed back to be dead-lettered: the record being handled is the

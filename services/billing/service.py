@@ -1,12 +1,13 @@
 """The rules of billing: the catalog, turning orders into subscriptions, and the ledger."""
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing import events
@@ -38,8 +39,9 @@ from services.contracts import topics
 from services.contracts.billing import SubscriptionRejectedV1
 from services.contracts.customers import OperatorPayment, OrderPayment, SubscriptionOrder
 from services.contracts.webshop import RejectionCode
+from services.runtime.consumer import Traced, untraced
 from services.runtime.db import utcnow
-from services.runtime.outbox import Outbox
+from services.runtime.outbox import EventSink
 from services.runtime.paging import Keyset
 from services.runtime.problems import Problem, field_error
 
@@ -281,9 +283,46 @@ def check_paid(webshop: Webshop, plan: Plan, extras: list[Product], paid: Paid) 
         )
 
 
+def ledger_entry(
+    *,
+    customer_id: str,
+    subscription_id: str | None,
+    kind: LedgerKind,
+    amount: Decimal,
+    currency: str,
+    source: Literal["webshop", "operator"],
+    webshop_id: str | None,
+    order_id: str | None,
+    reference: str | None,
+    description: str,
+    recorded_at: datetime,
+    plan_id: str | None = None,
+    period_starts_at: datetime | None = None,
+    period_ends_at: datetime | None = None,
+) -> LedgerTransaction:
+    """One ledger entry, not yet added; `record_entry` adds and flushes it."""
+    return LedgerTransaction(
+        id=str(uuid.uuid4()),
+        customer_id=customer_id,
+        subscription_id=subscription_id,
+        kind=kind,
+        amount=amount,
+        currency=currency,
+        source=source,
+        webshop_id=webshop_id,
+        order_id=order_id,
+        reference=reference,
+        description=description[:500],
+        plan_id=plan_id,
+        period_starts_at=period_starts_at,
+        period_ends_at=period_ends_at,
+        recorded_at=recorded_at,
+    )
+
+
 async def record_entry(
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: EventSink,
     *,
     customer_id: str,
     subscription_id: str | None,
@@ -302,8 +341,7 @@ async def record_entry(
 ) -> LedgerTransaction:
     """Append one ledger entry; the caller announces it (events.transaction_recorded) after
     the subscription's own event, so consumers see the subscription change first."""
-    entry = LedgerTransaction(
-        id=str(uuid.uuid4()),
+    entry = ledger_entry(
         customer_id=customer_id,
         subscription_id=subscription_id,
         kind=kind,
@@ -313,11 +351,11 @@ async def record_entry(
         webshop_id=webshop_id,
         order_id=order_id,
         reference=reference,
-        description=description[:500],
+        description=description,
+        recorded_at=recorded_at,
         plan_id=plan_id,
         period_starts_at=period_starts_at,
         period_ends_at=period_ends_at,
-        recorded_at=recorded_at,
     )
     session.add(entry)
     await session.flush()
@@ -329,7 +367,7 @@ METHOD_NAMES = {"cash": "cash", "card": "card", "bank_transfer": "bank transfer"
 
 async def settle(
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: EventSink,
     charge: LedgerTransaction,
     payment: OperatorPayment | None,
 ) -> LedgerTransaction | None:
@@ -378,9 +416,18 @@ async def replace_extras(
     subscription.extra_product_ids = [e.id for e in extras]
 
 
+@dataclass(frozen=True)
+class PlacedOrder:
+    """An order to apply: a webshop's paid one (with its payment) or an operator's sale."""
+
+    customer_id: str
+    order: SubscriptionOrder
+    payment: OrderPayment | None = None
+
+
 async def apply_order(
     session: AsyncSession,
-    outbox: Outbox,
+    outbox: EventSink,
     *,
     customer_id: str,
     order: SubscriptionOrder,
@@ -388,16 +435,94 @@ async def apply_order(
 ) -> None:
     """Open, renew or change the customer's subscription and write its ledger entries: the
     charge, and for a paid webshop order its payment."""
-    kind: Literal["charge", "payment"] = "payment" if payment else "charge"
-    already = await session.scalar(
-        select(LedgerTransaction.id).where(
-            LedgerTransaction.webshop_id == order.webshop_id,
-            LedgerTransaction.order_id == order.order_id,
-            LedgerTransaction.kind == kind,
+    await apply_orders(session, outbox, [PlacedOrder(customer_id, order, payment)])
+
+
+async def apply_orders(
+    session: AsyncSession,
+    outbox: EventSink,
+    placed: Sequence[PlacedOrder],
+    traced: Traced = untraced,
+) -> None:
+    """`apply_order` for a run of orders, in their order: the orders recorded before and the
+    customers' subscriptions read with one select each, the catalog from the session's identity
+    map after its first read, the ledger entries, timeline lines and subscriptions written in
+    one flush, the extras replaced with one delete."""
+    if not placed:
+        return
+    rows = await session.execute(
+        select(
+            LedgerTransaction.webshop_id, LedgerTransaction.order_id, LedgerTransaction.kind
+        ).where(
+            tuple_(LedgerTransaction.webshop_id, LedgerTransaction.order_id).in_(
+                {(p.order.webshop_id, p.order.order_id) for p in placed}
+            )
         )
     )
-    if already is not None:
-        return  # the same order under another event id: recorded once already
+    recorded = {(webshop_id, order_id, kind) for webshop_id, order_id, kind in rows}
+    # Read once and held here for the batch: `resolve_sale` then finds the catalog in the
+    # session's identity map (which holds only what something references) without a query.
+    catalog = [
+        *await session.scalars(
+            select(Webshop).where(Webshop.id.in_({p.order.webshop_id for p in placed}))
+        ),
+        *await session.scalars(
+            select(Product).where(
+                Product.id.in_(
+                    {p.order.product_id for p in placed}
+                    | {e for p in placed for e in p.order.extra_product_ids}
+                )
+            )
+        ),
+    ]
+    subscriptions = {
+        s.customer_id: s
+        for s in await session.scalars(
+            select(Subscription).where(
+                Subscription.customer_id.in_({p.customer_id for p in placed})
+            )
+        )
+    }
+    extras: dict[str, tuple[Subscription, list[Product]]] = {}
+    for index, item in enumerate(placed):
+        kind: LedgerKind = "payment" if item.payment else "charge"
+        if (item.order.webshop_id, item.order.order_id, kind) in recorded:
+            continue  # the same order under another event id: recorded once already
+        # Its own span, so that the events it publishes continue the order's trace.
+        with traced(index):
+            subscription = await _apply_one(session, outbox, item, subscriptions, extras)
+        if subscription is not None:
+            recorded.add((item.order.webshop_id, item.order.order_id, kind))
+    await session.flush()
+    del catalog
+    if extras:
+        await session.execute(
+            delete(SubscriptionExtra).where(SubscriptionExtra.subscription_id.in_(list(extras)))
+        )
+        now = utcnow()
+        session.add_all(
+            SubscriptionExtra(
+                subscription_id=subscription.id,
+                product_id=extra.id,
+                plan_id=None,
+                expires_at=None,
+                added_at=now,
+            )
+            for subscription, products in extras.values()
+            for extra in products
+        )
+
+
+async def _apply_one(
+    session: AsyncSession,
+    outbox: EventSink,
+    item: PlacedOrder,
+    subscriptions: dict[str, Subscription],
+    extras: dict[str, tuple[Subscription, list[Product]]],
+) -> Subscription | None:
+    """One order of `apply_orders`: the subscription it opened, renewed or changed, or None
+    when it was refused (subscription.rejected). Nothing is flushed here."""
+    customer_id, order, payment = item.customer_id, item.order, item.payment
     paid = Paid(payment.amount, payment.currency, payment.paid_at) if payment else None
     try:
         sale = await resolve_sale(session, order, paid)
@@ -418,11 +543,9 @@ async def apply_order(
             key=customer_id,
             subject=customer_id,
         )
-        return
+        return None
     now = utcnow()
-    subscription = await session.scalar(
-        select(Subscription).where(Subscription.customer_id == customer_id)
-    )
+    subscription = subscriptions.get(customer_id)
     action: Literal["opened", "renewed", "changed"]
     period_from = now
     if subscription is None:
@@ -435,6 +558,7 @@ async def apply_order(
             version=0,
         )
         session.add(subscription)
+        subscriptions[customer_id] = subscription
         starts_at, expires_at, status = fresh_period(sale.product, sale.plan, now)
     elif subscription.product_id == sale.product.id and subscription.status in (
         "active",
@@ -461,8 +585,9 @@ async def apply_order(
     subscription.cancel_at_period_end = False
     subscription.updated_at = now
     subscription.version = (subscription.version or 0) + 1
-    await session.flush()
-    await replace_extras(session, subscription, sale.extras, now)
+    # The extras' rows are replaced once for the batch (the last order of a subscription wins).
+    extras[subscription.id] = (subscription, sale.extras)
+    subscription.extra_product_ids = [e.id for e in sale.extras]
 
     if payment:
         amount, currency = payment.amount, payment.currency
@@ -475,28 +600,26 @@ async def apply_order(
     # A webshop sale is both: what was sold (the charge) and that it was paid (the payment),
     # so the customer owes nothing for it; an operator's sale is owed until paid.
     kinds: tuple[LedgerKind, ...] = ("charge", "payment") if payment else ("charge",)
-    entries = []
-    for entry_kind in kinds:
-        entries.append(
-            await record_entry(
-                session,
-                outbox,
-                customer_id=customer_id,
-                subscription_id=subscription.id,
-                kind=entry_kind,
-                amount=amount,
-                currency=currency,
-                source=source,
-                webshop_id=order.webshop_id,
-                order_id=order.order_id,
-                reference=reference,
-                description=summary if entry_kind == "charge" else f"paid through {source}",
-                recorded_at=recorded_at,
-                plan_id=sale.plan.id,
-                period_starts_at=period_from if expires_at else None,
-                period_ends_at=expires_at,
-            )
+    entries = [
+        ledger_entry(
+            customer_id=customer_id,
+            subscription_id=subscription.id,
+            kind=entry_kind,
+            amount=amount,
+            currency=currency,
+            source=source,
+            webshop_id=order.webshop_id,
+            order_id=order.order_id,
+            reference=reference,
+            description=summary if entry_kind == "charge" else f"paid through {source}",
+            recorded_at=recorded_at,
+            plan_id=sale.plan.id,
+            period_starts_at=period_from if expires_at else None,
+            period_ends_at=expires_at,
         )
+        for entry_kind in kinds
+    ]
+    session.add_all(entries)
     if payment is None:
         settled = await settle(session, outbox, entries[0], order.operator_payment)
         if settled is not None:
@@ -513,6 +636,7 @@ async def apply_order(
     )
     for entry in entries:
         await events.transaction_recorded(session, outbox, entry)
+    return subscription
 
 
 def running_status(product: Product) -> Literal["trial", "active"]:

@@ -16,7 +16,7 @@ from services.contracts.customers import (
     ProfileDeletedV1,
 )
 from services.contracts.webshop import OrderAcceptedV1, OrderRejectedV1
-from services.customers import handlers
+from services.customers import credentials, handlers
 from services.customers.account import router as account_router
 from services.customers.bulk import router as bulk_router
 from services.customers.bulk.service import BatchWorkers
@@ -41,12 +41,14 @@ api.include_router(stats_router.router)
 batch_workers = BatchWorkers()
 
 
-def start_batch_worker(rt: Runtime) -> None:
+def started(rt: Runtime) -> None:
+    credentials.hash_pool.resize(rt.settings_as(CustomersSettings).hash_workers)
     batch_workers.start(rt.db, rt.outbox, key=id(rt))
 
 
-async def stop_batch_worker(rt: Runtime) -> None:
+async def stopping(rt: Runtime) -> None:
     await batch_workers.stop(key=id(rt))
+    credentials.hash_pool.shutdown()
 
 
 SPEC = ServiceSpec(
@@ -68,8 +70,8 @@ SPEC = ServiceSpec(
         (topics.WEBSHOP_REPLIES, OrderRejectedV1),
         (topics.APPS_COMMANDS, ProfileDeleteV1),
     ],
-    on_started=start_batch_worker,
-    on_stopping=stop_batch_worker,
+    on_started=started,
+    on_stopping=stopping,
 )
 
 

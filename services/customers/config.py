@@ -16,3 +16,5 @@ class CustomersSettings(ServiceSettings):
     consumer_workers: ConsumerWorkers = Field(
         3, validation_alias=AliasChoices("CUSTOMERS_CONSUMER_WORKERS", "CONSUMER_WORKERS")
     )
+    # Threads hashing passwords with argon2 (a burst of new webshop buyers); 0: one per core.
+    hash_workers: int = Field(0, ge=0, le=64, validation_alias="CUSTOMERS_HASH_WORKERS")

@@ -19,7 +19,7 @@ from services.contracts.billing import (
     SubscriptionRejectedV1,
 )
 from services.contracts.webshop import OrderPaidV1
-from services.customers import service, status
+from services.customers import service, status, webshop_orders
 from services.customers.account import service as account
 from services.customers.profiles import app_events as app_profiles
 from services.runtime.consumer import Delivery, Incoming
@@ -30,15 +30,31 @@ def register(rt: Runtime) -> None:
     on = rt.consumer.on
 
     async def order_invalid(d: Delivery, reason: str) -> None:
-        await service.handle_invalid_order(d.session, rt.outbox, d.event, reason)
+        await webshop_orders.handle_invalid_order(d.session, rt.outbox, d.event, reason)
 
-    @on(topics.WEBSHOP_ORDERS, OrderPaidV1, invalid=order_invalid)
-    async def order_paid(d: Delivery, data: OrderPaidV1) -> None:
-        await service.handle_order_paid(d.session, rt.outbox, data)
+    # A burst of orders (month end, a promotion): a partition's run of them together, each
+    # batch's events in one outbox insert.
+    @rt.consumer.on_batch(topics.WEBSHOP_ORDERS, OrderPaidV1, invalid=order_invalid)
+    async def orders_paid(session: AsyncSession, batch: Sequence[Incoming]) -> None:
+        pending = rt.outbox.pending()
+        await webshop_orders.handle_orders_paid(
+            session,
+            pending,
+            [cast(OrderPaidV1, item.data) for item in batch],
+            traced=lambda i: batch[i].traced(),
+        )
+        await pending.flush(session)
 
-    @on(topics.BILLING_EVENTS, SubscriptionActivatedV1)
-    async def subscription_activated(d: Delivery, data: SubscriptionActivatedV1) -> None:
-        await service.handle_subscription_activated(d.session, rt.outbox, data)
+    @rt.consumer.on_batch(topics.BILLING_EVENTS, SubscriptionActivatedV1)
+    async def subscriptions_activated(session: AsyncSession, batch: Sequence[Incoming]) -> None:
+        pending = rt.outbox.pending()
+        await service.handle_subscriptions_activated(
+            session,
+            pending,
+            [cast(SubscriptionActivatedV1, item.data) for item in batch],
+            traced=lambda i: batch[i].traced(),
+        )
+        await pending.flush(session)
 
     @on(topics.BILLING_EVENTS, SubscriptionRejectedV1)
     async def subscription_rejected(d: Delivery, data: SubscriptionRejectedV1) -> None:

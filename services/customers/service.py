@@ -2,13 +2,12 @@
 following billing's subscription events. (The list is in listing.py, edits in editing.py, the
 account in account.py.)"""
 
-import asyncio
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, Table, bindparam, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.contracts import topics
@@ -16,12 +15,9 @@ from services.contracts.billing import SubscriptionActivatedV1, SubscriptionReje
 from services.contracts.customers import (
     CustomerCreatedV1,
     CustomerInfo,
-    CustomerOrderPlacedV1,
-    OrderPayment,
     SubscriptionOrder,
 )
-from services.contracts.envelope import CloudEvent
-from services.contracts.webshop import OrderAcceptedV1, OrderId, OrderPaidV1, OrderRejectedV1
+from services.contracts.webshop import OrderAcceptedV1, OrderRejectedV1
 from services.customers import credentials
 from services.customers.models import Account, Customer, WebshopOrder
 from services.customers.name_keys import name_keys
@@ -32,10 +28,13 @@ from services.customers.schemas import (
     CustomerPublic,
     SubscriptionSummary,
 )
-from services.customers.status import STATUS_RANK, follow_activated
+from services.customers.status import STATUS_RANK, follow_activated_batch
+from services.runtime.consumer import Traced, untraced
 from services.runtime.db import utcnow
-from services.runtime.outbox import Outbox
+from services.runtime.outbox import EventSink, Outbox
 from services.runtime.problems import Problem, field_error
+
+WEBSHOP_ORDER = cast(Table, WebshopOrder.__table__)
 
 
 def set_names(customer: Customer, first_name: str, last_name: str) -> None:
@@ -104,7 +103,7 @@ async def prepare_account(
                 f"the login {login!r} is already in use",
                 errors=[field_error("credentials.login", "already in use")],
             )
-        password_hash = await asyncio.to_thread(credentials.hash_password, password)
+        password_hash = await credentials.hash_one(password)
         return NewAccount(login, password_hash, None)
     for _ in range(20):
         candidate = credentials.generate_login()
@@ -113,7 +112,7 @@ async def prepare_account(
     else:  # pragma: no cover - 9e9 logins make twenty collisions in a row practically impossible
         raise Problem(503, "No free login", "could not find a free login; try again")
     generated = credentials.generate_password()
-    password_hash = await asyncio.to_thread(credentials.hash_password, generated)
+    password_hash = await credentials.hash_one(generated)
     return NewAccount(candidate, password_hash, generated)
 
 
@@ -128,6 +127,47 @@ async def _login_taken(session: AsyncSession, login: str) -> bool:
     return (await login_owner(session, login)) is not None
 
 
+def new_customer_row(
+    *,
+    info: CustomerInfo,
+    login: str,
+    source: str,
+    webshop_id: str,
+    external_id: str | None = None,
+) -> dict[str, Any]:
+    """The columns of a new, pending customer (also inserted as rows, many at once)."""
+    now = utcnow()
+    search_name, search_full_name = name_keys(info.first_name, info.last_name)
+    return {
+        "id": str(uuid.uuid4()),
+        "status": "pending",
+        "status_rank": STATUS_RANK["pending"],
+        "source": source,
+        "webshop_id": webshop_id,
+        "external_id": external_id,
+        "first_name": info.first_name,
+        "last_name": info.last_name,
+        "title": info.title,
+        "email": info.email,
+        "phone": info.phone,
+        "mobile": info.mobile,
+        "street": info.street,
+        "zip": info.zip,
+        "city": info.city,
+        "state": info.state,
+        "country": info.country,
+        "comments": info.comments,
+        "mapping_id": info.mapping_id,
+        "search_name": search_name,
+        "search_full_name": search_full_name,
+        "search_email": info.email.lower() if info.email else None,
+        "search_login": login.lower(),
+        "created_at": now,
+        "updated_at": now,
+        "extra_product_ids": [],
+    }
+
+
 def _new_customer(
     *,
     info: CustomerInfo,
@@ -136,33 +176,11 @@ def _new_customer(
     webshop_id: str,
     external_id: str | None = None,
 ) -> Customer:
-    now = utcnow()
-    customer = Customer(
-        id=str(uuid.uuid4()),
-        status="pending",
-        status_rank=STATUS_RANK["pending"],
-        source=source,
-        webshop_id=webshop_id,
-        external_id=external_id,
-        title=info.title,
-        email=info.email,
-        phone=info.phone,
-        mobile=info.mobile,
-        street=info.street,
-        zip=info.zip,
-        city=info.city,
-        state=info.state,
-        country=info.country,
-        comments=info.comments,
-        mapping_id=info.mapping_id,
-        search_email=info.email.lower() if info.email else None,
-        search_login=login.lower(),
-        created_at=now,
-        updated_at=now,
-        extra_product_ids=[],
+    return Customer(
+        **new_customer_row(
+            info=info, login=login, source=source, webshop_id=webshop_id, external_id=external_id
+        )
     )
-    set_names(customer, info.first_name, info.last_name)
-    return customer
 
 
 async def create_customer(
@@ -235,205 +253,74 @@ async def get_customer(session: AsyncSession, customer_id: str) -> CustomerPubli
     return to_public(row[0], row[1])
 
 
-# --- webshop orders --------------------------------------------------------------------------
-
-
-async def _resolve_buyer(session: AsyncSession, order: OrderPaidV1) -> Customer | None:
-    buyer = order.buyer
-    if buyer.external_id:
-        found = await session.scalar(
-            select(Customer).where(
-                Customer.webshop_id == order.webshop_id, Customer.external_id == buyer.external_id
-            )
-        )
-        if found is not None:
-            return found
-    return await session.scalar(
-        select(Customer)
-        .where(Customer.search_email == buyer.email.lower())
-        .order_by(Customer.created_at)
-        .limit(1)
-    )
-
-
-async def handle_order_paid(session: AsyncSession, outbox: Outbox, order: OrderPaidV1) -> None:
-    """Resolve or create the buyer, then hand the order to billing (customer.order_placed)."""
-    seen = await session.get(WebshopOrder, (order.webshop_id, order.order_id))
-    if seen is not None:
-        await _answer_repeated_order(session, outbox, seen)
-        return
-    customer = await _resolve_buyer(session, order)
-    generated_password: str | None = None
-    if customer is None:
-        info = CustomerInfo(
-            first_name=order.buyer.first_name,
-            last_name=order.buyer.last_name,
-            email=order.buyer.email,
-            phone=order.buyer.phone,
-            city=order.buyer.city,
-            country=order.buyer.country,
-        )
-        creds = order.credentials
-        if creds is not None and (
-            credentials.login_problem(creds.login) or await _login_taken(session, creds.login)
-        ):
-            creds = None  # an unusable or taken login falls back to generated credentials
-        plan = await prepare_account(
-            session, creds.login if creds else None, creds.password if creds else None
-        )
-        generated_password = plan.generated_password
-        customer = _new_customer(
-            info=info,
-            login=plan.login,
-            source="webshop",
-            webshop_id=order.webshop_id,
-            external_id=order.buyer.external_id,
-        )
-        account = Account(
-            customer_id=customer.id,
-            login=plan.login,
-            password_hash=plan.password_hash,
-            login_generated=creds is None,
-            disabled=False,
-            created_at=customer.created_at,
-        )
-        session.add(customer)
-        await session.flush()
-        session.add(account)
-        await session.flush()
-        await outbox.add(
-            session,
-            CustomerCreatedV1(
-                customer_id=customer.id,
-                source="webshop",
-                webshop_id=order.webshop_id,
-                login=plan.login,
-                info=info,
-                created_at=customer.created_at,
-                order=None,
-            ),
-            topic=topics.CUSTOMERS_EVENTS,
-            key=customer.id,
-            subject=customer.id,
-        )
-        await profiles.create_default_profile(
-            session, outbox, customer_id=customer.id, created_at=customer.created_at
-        )
-    elif order.buyer.external_id and customer.external_id is None:
-        customer.external_id = order.buyer.external_id
-    session.add(
-        WebshopOrder(
-            webshop_id=order.webshop_id,
-            order_id=order.order_id,
-            customer_id=customer.id,
-            reply="pending",
-            generated_password=generated_password,
-            received_at=utcnow(),
-        )
-    )
-    await outbox.add(
-        session,
-        CustomerOrderPlacedV1(
-            customer_id=customer.id,
-            order=SubscriptionOrder(
-                order_id=order.order_id,
-                webshop_id=order.webshop_id,
-                product_id=order.product_id,
-                plan_id=order.plan_id,
-                extra_product_ids=order.extra_product_ids,
-            ),
-            payment=OrderPayment(
-                amount=order.amount,
-                currency=order.currency,
-                paid_at=order.paid_at,
-                provider=order.payment.provider,
-                reference=order.payment.reference,
-            ),
-        ),
-        topic=topics.CUSTOMERS_EVENTS,
-        key=customer.id,
-        subject=customer.id,
-    )
-
-
-ORDER_ID: TypeAdapter[str] = TypeAdapter(OrderId)
-
-
-async def handle_invalid_order(
-    session: AsyncSession, outbox: Outbox, event: CloudEvent, reason: str
-) -> None:
-    """An order.paid that violates its schema (a negative amount, an unknown currency code) went
-    to the dead-letter topic; the webshop still gets a rejection when its order id can be read.
-    Nothing is remembered of it, so a corrected order under the same id is taken as new."""
-    try:
-        order_id = ORDER_ID.validate_python(event.data.get("order_id"), strict=True)
-    except ValidationError:
-        return  # nothing to answer to: the dead-letter topic is all there is
-    webshop_id = event.data.get("webshop_id")
-    if isinstance(webshop_id, str):
-        known = await session.get(WebshopOrder, (webshop_id, order_id))
-        if known is not None:
-            return  # a mangled resend of a known order does not revoke the answer it had
-    await outbox.add(
-        session,
-        OrderRejectedV1(order_id=order_id, reason=reason, code="invalid_order"),
-        topic=topics.WEBSHOP_REPLIES,
-        key=order_id,
-    )
-
-
-async def _answer_repeated_order(session: AsyncSession, outbox: Outbox, seen: WebshopOrder) -> None:
-    """A webshop resending an order lost our reply: answer again (the password went once)."""
-    if seen.reply == "pending":
-        return  # the reply goes out when billing answers
-    customer = await session.get(Customer, seen.customer_id)
-    account = await session.get(Account, seen.customer_id)
-    if seen.reply == "accepted" and customer is not None and account is not None:
-        reply: OrderAcceptedV1 | OrderRejectedV1 = OrderAcceptedV1(
-            order_id=seen.order_id,
-            customer_id=customer.id,
-            login=account.login,
-            password=None,
-            expires_at=customer.expires_at,
-        )
-    else:
-        reply = OrderRejectedV1(
-            order_id=seen.order_id, reason="order was rejected earlier", code="rejected_earlier"
-        )
-    await outbox.add(
-        session, reply, topic=topics.WEBSHOP_REPLIES, key=seen.order_id, subject=seen.customer_id
-    )
-
-
 # --- billing's events ------------------------------------------------------------------------
 
 
 async def handle_subscription_activated(
-    session: AsyncSession, outbox: Outbox, event: SubscriptionActivatedV1
+    session: AsyncSession, outbox: EventSink, event: SubscriptionActivatedV1
 ) -> None:
-    customer = await session.get(Customer, event.customer_id)
-    if customer is None:
-        return  # erased meanwhile; nothing to follow
-    account = await session.get(Account, event.customer_id)
-    follow_activated(customer, event, disabled=account.disabled if account else False)
-    if event.order_id and account is not None:
-        pending = await session.get(WebshopOrder, (event.webshop_id, event.order_id))
-        if pending is not None and pending.reply == "pending":
+    await handle_subscriptions_activated(session, outbox, [event])
+
+
+async def handle_subscriptions_activated(
+    session: AsyncSession,
+    outbox: EventSink,
+    events: Sequence[SubscriptionActivatedV1],
+    traced: Traced = untraced,
+) -> None:
+    """Copy each subscription summary onto its customer; the first one of a webshop order
+    answers the webshop (order.accepted, with the generated password, which is then
+    forgotten). A batch's customers and orders are read with one select each and written
+    with one UPDATE run each, without ORM objects."""
+    found = await follow_activated_batch(session, events)
+    keys = {(e.webshop_id, e.order_id) for e in events if e.order_id}
+    if not keys:
+        return
+    orders = {
+        (row.webshop_id, row.order_id): row
+        for row in await session.execute(
+            select(
+                WEBSHOP_ORDER.c.webshop_id,
+                WEBSHOP_ORDER.c.order_id,
+                WEBSHOP_ORDER.c.reply,
+                WEBSHOP_ORDER.c.generated_password,
+            ).where(tuple_(WEBSHOP_ORDER.c.webshop_id, WEBSHOP_ORDER.c.order_id).in_(keys))
+        )
+    }
+    answered: list[dict[str, Any]] = []
+    for index, event in enumerate(events):
+        with traced(index):
+            login = found.get(event.customer_id)
+            if not event.order_id or login is None:
+                continue
+            key = (event.webshop_id, event.order_id)
+            pending = orders.pop(key, None)  # popped: a second summary of it finds none
+            if pending is None or pending.reply != "pending":
+                continue
             await outbox.add(
                 session,
                 OrderAcceptedV1(
                     order_id=event.order_id,
-                    customer_id=customer.id,
-                    login=account.login,
+                    customer_id=event.customer_id,
+                    login=login,
                     password=pending.generated_password,
                     expires_at=event.expires_at,
                 ),
                 topic=topics.WEBSHOP_REPLIES,
                 key=event.order_id,
-                subject=customer.id,
+                subject=event.customer_id,
             )
-            pending.reply = "accepted"
-            pending.generated_password = None
+            answered.append({"b_webshop": key[0], "b_order": key[1]})
+    if answered:
+        await session.execute(
+            update(WEBSHOP_ORDER)
+            .where(
+                WEBSHOP_ORDER.c.webshop_id == bindparam("b_webshop"),
+                WEBSHOP_ORDER.c.order_id == bindparam("b_order"),
+            )
+            .values(reply="accepted", generated_password=None),
+            answered,
+        )
 
 
 async def handle_subscription_rejected(

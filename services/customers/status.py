@@ -55,20 +55,58 @@ async def _disabled(session: AsyncSession, customer_id: str) -> bool:
     return account.disabled if account is not None else False
 
 
-def follow_activated(customer: Customer, event: SubscriptionActivatedV1, *, disabled: bool) -> None:
-    """Every action of subscription.activated carries the whole summary: copy it.
+def activated_values(event: SubscriptionActivatedV1, *, disabled: bool) -> dict[str, Any]:
+    """Every action of subscription.activated carries the whole summary: the customer's
+    columns that copy it.
 
     (cancel_scheduled keeps the subscription usable until expires_at; change_scheduled shows
     the current product until billing emits `changed` at the expiry.)
     """
-    customer.product_id = event.product_id
-    customer.plan_id = event.plan_id
-    customer.extra_product_ids = list(event.extra_product_ids)
-    customer.subscription_id = event.subscription_id
-    customer.subscription_status = event.status
-    customer.expires_at = event.expires_at
-    customer.updated_at = utcnow()
-    refresh_status(customer, disabled=disabled)
+    status = customer_status(event.status, disabled)
+    return {
+        "product_id": event.product_id,
+        "plan_id": event.plan_id,
+        "extra_product_ids": list(event.extra_product_ids),
+        "subscription_id": event.subscription_id,
+        "subscription_status": event.status,
+        "expires_at": event.expires_at,
+        "updated_at": utcnow(),
+        "status": status,
+        "status_rank": STATUS_RANK[status],
+    }
+
+
+async def follow_activated_batch(
+    session: AsyncSession, events: Sequence[SubscriptionActivatedV1]
+) -> dict[str, str | None]:
+    """Copy each summary onto its customer: one read of the customers and their accounts,
+    one UPDATE run for each customer's last summary. Returns the customers found and their
+    logins (None without an account); an erased customer is not followed."""
+    ids = {e.customer_id for e in events}
+    found = {
+        row.id: (row.login, bool(row.disabled))
+        for row in await session.execute(
+            select(CUSTOMER.c.id, ACCOUNT.c.login, ACCOUNT.c.disabled)
+            .outerjoin(ACCOUNT, ACCOUNT.c.customer_id == CUSTOMER.c.id)
+            .where(CUSTOMER.c.id.in_(ids))
+        )
+    }
+    latest: dict[str, dict[str, Any]] = {}
+    for event in events:
+        customer = found.get(event.customer_id)
+        if customer is not None:
+            values = activated_values(event, disabled=customer[1])
+            latest[event.customer_id] = {f"b_{k}": v for k, v in values.items()}
+            latest[event.customer_id]["b_id"] = event.customer_id
+    if latest:
+        columns = next(iter(latest.values()))
+        statement = (
+            update(CUSTOMER)
+            .where(CUSTOMER.c.id == bindparam("b_id"))
+            .values({name[2:]: bindparam(name) for name in columns if name != "b_id"})
+        )
+        await session.execute(statement, list(latest.values()))
+    return {id_: login for id_, (login, _) in found.items()}
 
 
 def _is_current(customer: Customer, subscription_id: str) -> bool:

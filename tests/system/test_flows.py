@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -198,6 +199,68 @@ async def test_malformed_order_goes_to_dlq_and_next_order_is_processed(
     assert b"currency" in invalid_headers["x-dlq-reason"]
     reply = await webshop.reply_for(good["data"]["order_id"])
     assert reply["type"] == "order.accepted.v1"
+
+
+async def test_a_burst_of_orders_is_answered_as_one_by_one(
+    system: System, webshop: Webshop
+) -> None:
+    """Sent at once, so the services take them in batches: new buyers, one buyer's three
+    orders (renewals, in order), the same event twice, a poison record, an underpaid order."""
+    returning = order_paid(product_id="basic", plan_id="basic-1m", amount="9.99")
+    buyer = returning["data"]["buyer"]
+    renewals = [
+        order_paid(product_id="basic", plan_id="basic-1m", amount="9.99", buyer=buyer)
+        for _ in range(2)
+    ]
+    new_buyers = [order_paid() for _ in range(4)]
+    underpaid = order_paid(amount="1.99")
+    garbage = b'{"specversion": "1.0", "id": "poison"'
+    burst: list[tuple[dict[str, Any] | bytes, str]] = [
+        (returning, buyer["external_id"]),
+        (new_buyers[0], "a"),
+        (renewals[0], buyer["external_id"]),
+        (garbage, buyer["external_id"]),
+        (new_buyers[1], "a"),
+        (underpaid, buyer["external_id"]),
+        (new_buyers[0], "a"),  # the same event again
+        (renewals[1], buyer["external_id"]),
+        (new_buyers[2], "b"),
+        (new_buyers[3], buyer["external_id"]),
+    ]
+    sent = [
+        await webshop.producer.send(
+            system.topic("webshop.orders"),
+            value if isinstance(value, bytes) else json.dumps(value).encode(),
+            key=key.encode(),
+        )
+        for value, key in burst
+    ]
+    await asyncio.gather(*sent)
+
+    first, *renewed = [
+        await webshop.reply_for(o["data"]["order_id"]) for o in (returning, *renewals)
+    ]
+    assert {r["type"] for r in (first, *renewed)} == {"order.accepted.v1"}
+    assert {r["data"]["customer_id"] for r in renewed} == {first["data"]["customer_id"]}
+    assert first["data"]["password"] and not any(r["data"].get("password") for r in renewed)
+    expiries = [datetime.fromisoformat(r["data"]["expires_at"]) for r in (first, *renewed)]
+    for earlier, later in itertools.pairwise(expiries):
+        assert timedelta(days=27) < later - earlier < timedelta(days=32)
+    answered = [await webshop.reply_for(o["data"]["order_id"]) for o in new_buyers]
+    assert [r["type"] for r in answered] == ["order.accepted.v1"] * 4
+    assert len({r["data"]["customer_id"] for r in answered}) == 4
+    assert all(r["data"]["password"] for r in answered)
+    refused = await webshop.reply_for(underpaid["data"]["order_id"])
+    assert (refused["type"], refused["data"]["code"]) == ("order.rejected.v1", "amount_mismatch")
+    headers = await webshop.dead_letter(garbage)
+    assert b"invalid CloudEvent envelope" in headers["x-dlq-reason"]
+    # The repeated event was answered once; the buyer's orders were recorded once each.
+    assert len(await webshop.replies_for(new_buyers[0]["data"]["order_id"])) == 1
+    async with system.client() as client:
+        transactions = await _transactions(client, first["data"]["customer_id"])
+    assert sorted(t["order_id"] for t in transactions if t["kind"] == "charge") == sorted(
+        o["data"]["order_id"] for o in (returning, *renewals)
+    )
 
 
 async def test_order_for_unknown_plan_is_rejected_with_reason(

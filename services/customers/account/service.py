@@ -7,8 +7,6 @@ moment a device signs in with the account, so it is the last login (the latest o
 so late or replayed events never move it back).
 """
 
-import asyncio
-
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -102,7 +100,7 @@ async def reset_password(session: AsyncSession, customer_id: str) -> PasswordRes
     """A new generated password, returned this once; only its hash is kept."""
     _, account = await load(session, customer_id)
     password = credentials.generate_password()
-    account.password_hash = await asyncio.to_thread(credentials.hash_password, password)
+    account.password_hash = await credentials.hash_one(password)
     now = utcnow()
     account.password_reset_at = now
     account.updated_at = now

@@ -2,9 +2,9 @@
 an account has 1 to MAX_PROFILES profiles with names unique ignoring case and accents; PINs are
 kept as argon2 hashes only. The operator's API and the apps' events share these rules."""
 
-import asyncio
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sqlalchemy import func, select
@@ -19,7 +19,7 @@ from services.customers.models import Customer
 from services.customers.name_keys import fold
 from services.customers.profiles.models import Profile
 from services.runtime.db import utcnow
-from services.runtime.outbox import Outbox
+from services.runtime.outbox import EventSink, Outbox
 from services.runtime.paging import Page
 from services.runtime.problems import Problem, field_error
 
@@ -78,40 +78,48 @@ def to_public(profile: Profile) -> ProfilePublic:
     )
 
 
-async def _emit_created(session: AsyncSession, outbox: Outbox, profile: Profile) -> None:
+def default_profile_row(customer_id: str, created_at: datetime) -> dict[str, Any]:
+    """The profile every new customer starts with, as the columns of its row."""
+    return {
+        "id": str(uuid.uuid4()),
+        "customer_id": customer_id,
+        "name": DEFAULT_PROFILE_NAME,
+        "kids": False,
+        "pin_hash": None,
+        "avatar": DEFAULT_AVATAR,
+        "is_default": True,
+        "created_at": created_at,
+        "updated_at": created_at,
+    }
+
+
+async def announce_created(
+    session: AsyncSession, outbox: EventSink, profile: Profile | dict[str, Any]
+) -> None:
+    """profile.created.v1; a new customer's default profile's follows its customer.created."""
+    fields = profile if isinstance(profile, dict) else to_public(profile).model_dump()
     await outbox.add(
         session,
         ProfileCreatedV1(
-            customer_id=profile.customer_id,
-            profile_id=profile.id,
-            name=profile.name,
-            kids=profile.kids,
-            created_at=profile.created_at,
+            customer_id=fields["customer_id"],
+            profile_id=fields["id"],
+            name=fields["name"],
+            kids=fields["kids"],
+            created_at=fields["created_at"],
         ),
         topic=topics.CUSTOMERS_EVENTS,
-        key=profile.customer_id,
-        subject=profile.customer_id,
+        key=fields["customer_id"],
+        subject=fields["customer_id"],
     )
 
 
 async def create_default_profile(
     session: AsyncSession, outbox: Outbox, *, customer_id: str, created_at: datetime
 ) -> Profile:
-    """The profile every new customer starts with; its event follows customer.created."""
-    profile = Profile(
-        id=str(uuid.uuid4()),
-        customer_id=customer_id,
-        name=DEFAULT_PROFILE_NAME,
-        kids=False,
-        pin_hash=None,
-        avatar=DEFAULT_AVATAR,
-        is_default=True,
-        created_at=created_at,
-        updated_at=created_at,
-    )
+    profile = Profile(**default_profile_row(customer_id, created_at))
     session.add(profile)
     await session.flush()
-    await _emit_created(session, outbox, profile)
+    await announce_created(session, outbox, profile)
     return profile
 
 
@@ -183,9 +191,7 @@ async def create_profile(
             errors=[field_error("name", f"limit of {MAX_PROFILES} reached")],
         )
     await _name_taken(session, customer_id, payload.name)
-    pin_hash = (
-        await asyncio.to_thread(credentials.hash_password, payload.pin) if payload.pin else None
-    )
+    pin_hash = await credentials.hash_one(payload.pin) if payload.pin else None
     now = utcnow()
     profile = Profile(
         id=profile_id or str(uuid.uuid4()),
@@ -200,7 +206,7 @@ async def create_profile(
     )
     session.add(profile)
     await session.flush()
-    await _emit_created(session, outbox, profile)
+    await announce_created(session, outbox, profile)
     return to_public(profile)
 
 
@@ -220,9 +226,7 @@ async def update_profile(
     if payload.avatar is not None:
         profile.avatar = payload.avatar
     if "pin" in sent:
-        profile.pin_hash = (
-            await asyncio.to_thread(credentials.hash_password, payload.pin) if payload.pin else None
-        )
+        profile.pin_hash = await credentials.hash_one(payload.pin) if payload.pin else None
     profile.updated_at = utcnow()
     await session.flush()
     return to_public(profile)

@@ -1,6 +1,9 @@
 """Custom logins follow the rules; generated logins and passwords are numeric; hashes are
 argon2 and verify only the right password."""
 
+import os
+import threading
+
 import pytest
 
 from services.customers import credentials
@@ -63,3 +66,35 @@ def test_a_password_hash_is_argon2id_and_verifies_only_the_right_password() -> N
 
 def test_the_same_password_hashes_differently_each_time() -> None:
     assert credentials.hash_password("84736251") != credentials.hash_password("84736251")
+
+
+async def test_the_hash_pool_hashes_a_batch_on_its_threads_in_order() -> None:
+    pool = credentials.HashPool(2)
+    seen_threads: set[str] = set()
+    hash_password = credentials.hash_password
+
+    def recording(password: str) -> str:
+        seen_threads.add(threading.current_thread().name)
+        return hash_password(password)
+
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(credentials, "hash_password", recording)
+            hashes = await pool.hash_all(["11111111", "22222222", "33333333", "44444444"])
+    finally:
+        pool.shutdown()
+    assert [
+        credentials.verify_password(h, p)
+        for h, p in zip(hashes, ["11111111", "22222222", "33333333", "44444444"], strict=True)
+    ] == [True] * 4
+    assert seen_threads and all(name.startswith("argon2") for name in seen_threads)
+    assert len(seen_threads) <= 2
+
+
+def test_the_hash_pool_is_sized_to_the_cores_unless_told() -> None:
+    assert credentials.HashPool().workers == (os.cpu_count() or 1)
+    pool = credentials.HashPool()
+    pool.resize(3)
+    assert pool.workers == 3
+    pool.resize(0)
+    assert pool.workers == (os.cpu_count() or 1)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from services.contracts.billing import SubscriptionActivatedV1
 from services.contracts.customers import CustomerInfo
 from services.contracts.webshop import Buyer, OrderPaidV1, Payment
-from services.customers import listing, models, service, timeline
+from services.customers import listing, models, service, timeline, webshop_orders
 from services.customers.erasure import service as erasure
 from services.customers.erasure.models import ErasedCustomer
 from services.customers.models import Account, Customer, WebshopOrder
@@ -135,7 +135,7 @@ async def test_a_webshop_customer_keeps_its_order_rows_without_a_password(
         payment=Payment(provider="card", reference="r-9"),
     )
     async with db.transaction() as session:
-        await service.handle_order_paid(session, outbox, order)
+        await webshop_orders.handle_order_paid(session, outbox, order)
     async with db.sessions() as session:
         customer_id = (await session.scalars(select(Customer.id))).one()
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import update
 
 from services.contracts.webshop import Buyer, OrderPaidV1, Payment
-from services.customers import listing, service, timeline
+from services.customers import listing, timeline, webshop_orders
 from services.customers.profiles import service as profiles
 from services.customers.profiles.models import Profile
 from services.runtime.db import Database
@@ -29,7 +29,7 @@ async def test_timeline_lists_creation_orders_and_profiles_newest_first(
         payment=Payment(provider="card", reference="r-t"),
     )
     async with db.transaction() as session:
-        await service.handle_order_paid(session, outbox, order)
+        await webshop_orders.handle_order_paid(session, outbox, order)
     async with db.sessions() as session:
         [customer] = (await listing.list_customers(session, listing.ListFilters())).items
     async with db.transaction() as session:

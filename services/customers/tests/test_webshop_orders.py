@@ -11,7 +11,7 @@ from services.contracts.billing import SubscriptionActivatedV1, SubscriptionReje
 from services.contracts.customers import CustomerInfo
 from services.contracts.envelope import CloudEvent
 from services.contracts.webshop import Buyer, Credentials, OrderPaidV1, Payment
-from services.customers import credentials, models, service
+from services.customers import credentials, models, service, webshop_orders
 from services.customers.models import Account, Customer, WebshopOrder
 from services.customers.schemas import CustomerCreate
 from services.runtime.db import Database
@@ -48,7 +48,7 @@ def paid(
 
 async def handle(db: Database, outbox: Outbox, order: OrderPaidV1) -> None:
     async with db.transaction() as session:
-        await service.handle_order_paid(session, outbox, order)
+        await webshop_orders.handle_order_paid(session, outbox, order)
 
 
 async def events(db: Database) -> list[OutboxRow]:
@@ -345,7 +345,7 @@ async def test_an_invalid_order_with_a_readable_id_is_rejected_and_nothing_kept(
     reason = "order.paid.v1 violates its schema: amount: Input should be >= 0"
 
     async with db.transaction() as session:
-        await service.handle_invalid_order(session, outbox, event, reason)
+        await webshop_orders.handle_invalid_order(session, outbox, event, reason)
 
     [reply] = await events(db)
     assert (reply.type, reply.topic, reply.key) == (REJECTED, topics.WEBSHOP_REPLIES, "o-neg")
@@ -362,7 +362,7 @@ async def test_an_invalid_order_without_a_usable_id_gets_no_reply(
         data = {"order_id": order_id, "amount": "-1"}
         event = CloudEvent.model_validate_json(envelope_bytes(OrderPaidV1.event_type, data))
         async with db.transaction() as session:
-            await service.handle_invalid_order(session, outbox, event, "bad")
+            await webshop_orders.handle_invalid_order(session, outbox, event, "bad")
     assert await events(db) == []
 
 
@@ -375,7 +375,7 @@ async def test_a_mangled_resend_of_a_known_order_gets_no_rejection(
     event = CloudEvent.model_validate_json(envelope_bytes(OrderPaidV1.event_type, data))
 
     async with db.transaction() as session:
-        await service.handle_invalid_order(session, outbox, event, "amount: negative")
+        await webshop_orders.handle_invalid_order(session, outbox, event, "amount: negative")
 
     assert await events(db) == before
     assert (await webshop_order(db)).reply == "pending"
