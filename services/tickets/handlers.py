@@ -34,9 +34,12 @@ def register(rt: Runtime) -> None:
     async def customer_erased(d: Delivery, data: CustomerErasedV1) -> None:
         await erasure.erase_customer(d.session, data.customer_id, data.erased_at)
 
-    @on(topics.BILLING_EVENTS, SubscriptionActivatedV1)
-    async def subscription_activated(d: Delivery, data: SubscriptionActivatedV1) -> None:
-        await service.welcome_on_first_subscription(d.session, rt.outbox, data)
+    # Every order's renewal or opening: a partition's run together, renewals skipped at once.
+    @rt.consumer.on_batch(topics.BILLING_EVENTS, SubscriptionActivatedV1)
+    async def subscriptions_activated(session: AsyncSession, batch: Sequence[Incoming]) -> None:
+        await service.welcome_on_first_subscriptions(
+            session, rt.outbox, [cast(SubscriptionActivatedV1, item.data) for item in batch]
+        )
 
     # A month end (and the week before it) brings thousands: a partition's run set-based.
     @rt.consumer.on_batch(topics.BILLING_EVENTS, SubscriptionExpiringV1, SubscriptionExpiredV1)

@@ -95,6 +95,17 @@ async def welcome_on_first_subscription(
     await _send_welcome(session, outbox, contact, event.product_id)
 
 
+async def welcome_on_first_subscriptions(
+    session: AsyncSession, outbox: Outbox, events: Sequence[SubscriptionActivatedV1]
+) -> None:
+    """`welcome_on_first_subscription` for a partition's run: only an opening can welcome, so
+    the renewals and changes that make up most of a run cost nothing here; the openings, one
+    per new customer, go one by one in arrival order (each reads its contact anyway)."""
+    for event in events:
+        if event.action == "opened":
+            await welcome_on_first_subscription(session, outbox, event)
+
+
 async def _send_welcome(
     session: AsyncSession, outbox: Outbox, contact: CustomerContact, product_id: str
 ) -> None:
