@@ -106,9 +106,7 @@ async def follow_subscriptions(
         ],
     )
     pending = outbox.pending()
-    await devices.evict_beyond_limits(
-        session, pending, {c: e.max_devices for c, e in last.items()}
-    )
+    await devices.evict_beyond_limits(session, pending, {c: e.max_devices for c, e in last.items()})
     for change in changes:
         await devices.publish(session, pending, topics.ACTIVITY_EVENTS, change)
     await pending.flush(session)
