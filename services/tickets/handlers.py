@@ -22,13 +22,14 @@ from services.tickets import conversations, erasure, service
 def register(rt: Runtime) -> None:
     on = rt.consumer.on
 
-    @on(topics.CUSTOMERS_EVENTS, CustomerCreatedV1)
-    async def customer_created(d: Delivery, data: CustomerCreatedV1) -> None:
-        await service.remember_customer(d.session, rt.outbox, data)
-
-    @on(topics.CUSTOMERS_EVENTS, CustomerUpdatedV1)
-    async def customer_updated(d: Delivery, data: CustomerUpdatedV1) -> None:
-        await service.update_customer(d.session, data)
+    # Every new buyer's customer.created, every edit: a partition's run together.
+    @rt.consumer.on_batch(topics.CUSTOMERS_EVENTS, CustomerCreatedV1, CustomerUpdatedV1)
+    async def customers_changed(session: AsyncSession, batch: Sequence[Incoming]) -> None:
+        await service.remember_customers(
+            session,
+            rt.outbox,
+            [cast(CustomerCreatedV1 | CustomerUpdatedV1, item.data) for item in batch],
+        )
 
     @on(topics.CUSTOMERS_EVENTS, CustomerErasedV1)
     async def customer_erased(d: Delivery, data: CustomerErasedV1) -> None:

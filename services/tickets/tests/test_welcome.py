@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from services.contracts import topics
 from services.contracts.billing import SubscriptionAction, SubscriptionActivatedV1
-from services.contracts.customers import CustomerCreatedV1, CustomerInfo
+from services.contracts.customers import CustomerCreatedV1, CustomerInfo, CustomerUpdatedV1
 from services.runtime.db import Database
 from services.runtime.outbox import Outbox
 from services.runtime.tests._helpers import (
@@ -184,3 +184,47 @@ async def test_a_batch_of_activations_welcomes_each_new_customer_once(db: Databa
     [message] = await messages(db)
     assert (message.customer_id, message.title) == (CUSTOMER, "Welcome, Jane!")
     assert [r.type for r in await outbox_rows(db, models.outbox)] == [SHOW, SENT]
+
+
+async def test_a_batch_of_customer_news_applies_each_customers_in_order(db: Database) -> None:
+    """customer.created and customer.updated, a partition's run together: the last name in
+    arrival order stays, a welcome that waited goes out once, an erased customer is not brought
+    back, a record whose payload breaks the schema is dead-lettered alone."""
+    erased = "c0ffee00-0000-4000-8000-000000000002"
+    async with db.transaction() as session:
+        await erasure.erase_customer(session, erased, datetime(2025, 1, 2, tzinfo=UTC))
+    async with service_runtime(SPEC, db) as rt:
+        opened = consumer_record(topics.BILLING_EVENTS, event_bytes(activated()))
+        assert await rt.consumer.process(topics.BILLING_EVENTS, opened) == "handled"
+        renamed = CustomerUpdatedV1(
+            customer_id=CUSTOMER,
+            webshop_id="shop-eu",
+            info=CustomerInfo(first_name="Janet", last_name="Doe"),
+            changed_fields=["first_name"],
+            updated_at=datetime(2025, 1, 3, tzinfo=UTC),
+        )
+        created = event_bytes(CREATED, event_id="c-1")
+        values = [
+            created,
+            created,  # the same event twice in one poll
+            event_bytes(CREATED, event_id="c-3"),  # created again: no second welcome
+            event_bytes(renamed, event_id="u-1"),  # renamed in the same run: the name stays
+            event_bytes(CREATED.model_copy(update={"customer_id": erased}), event_id="c-2"),
+            envelope_bytes("customer.updated.v1", {"customer_id": CUSTOMER}, event_id="p"),
+        ]
+        records = [
+            consumer_record(topics.CUSTOMERS_EVENTS, value, offset=i)
+            for i, value in enumerate(values)
+        ]
+        await rt.consumer.process_batch(records)
+        [poison] = cast(RecordingProducer, rt.consumer.producer).sent
+        assert "violates its schema" in poison.header("x-dlq-reason")
+
+    [message] = await messages(db)
+    assert (message.customer_id, message.title) == (CUSTOMER, "Welcome, Jane!")
+    async with db.sessions() as session:
+        contacts = {
+            c.customer_id: (c.first_name, c.erased_at is not None, c.welcome_product_id)
+            for c in (await session.scalars(select(models.CustomerContact))).all()
+        }
+    assert contacts == {CUSTOMER: ("Janet", False, None), erased: (None, True, None)}
