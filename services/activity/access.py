@@ -53,8 +53,16 @@ async def locked_or_new_of(session: AsyncSession, customer_ids: Collection[str])
     """`locked_or_new` for many customers at once: their rows made where missing (one insert)
     and locked in one statement, in customer order (as a batch of app reports takes them, so
     two transactions never wait on each other's locks in a cycle). Returns the erased ones."""
+    limits = await locked_limits_of(session, customer_ids)
+    return {customer_id for customer_id, (_, erased) in limits.items() if erased}
+
+
+async def locked_limits_of(
+    session: AsyncSession, customer_ids: Collection[str]
+) -> dict[str, tuple[int | None, bool]]:
+    """As `locked_or_new_of`, returning each customer's current limit and whether erased."""
     if not customer_ids:
-        return set()
+        return {}
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     now = utcnow()
     await session.execute(
@@ -65,12 +73,12 @@ async def locked_or_new_of(session: AsyncSession, customer_ids: Collection[str])
         ],
     )
     rows = await session.execute(
-        select(DeviceLimit.customer_id, DeviceLimit.erased)
+        select(DeviceLimit.customer_id, DeviceLimit.max_devices, DeviceLimit.erased)
         .where(DeviceLimit.customer_id.in_(customer_ids))
         .order_by(DeviceLimit.customer_id)
         .with_for_update()
     )
-    return {customer_id for customer_id, erased in rows.all() if erased}
+    return {customer_id: (max_devices, erased) for customer_id, max_devices, erased in rows.all()}
 
 
 def refusal(limit: DeviceLimit | None) -> DeviceRejectionReason | None:

@@ -3,8 +3,9 @@ and policy of the product, a subscription that ended, an account disabled, a pro
 a customer erased."""
 
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.activity import access, devices, profiles, recordings, saved_items
@@ -20,6 +21,8 @@ from services.contracts.customers import AccountUpdatedV1, CustomerErasedV1, Pro
 from services.runtime.db import utcnow
 from services.runtime.idempotency import forget_customer
 from services.runtime.outbox import Outbox
+
+LIMIT = cast(Table, DeviceLimit.__table__)  # Core, not the ORM: no object per event
 
 
 async def follow_subscription(
@@ -48,6 +51,65 @@ async def follow_subscription(
                 customer_id=event.customer_id, max_devices=event.max_devices, changed_at=now
             ),
         )
+
+
+async def follow_subscriptions(
+    session: AsyncSession, outbox: Outbox, events: Sequence[SubscriptionActivatedV1]
+) -> None:
+    """`follow_subscription` for a partition's run (a renewal run brings one per order):
+    the customers' limit rows made where missing and locked in one statement, their new product,
+    limit, policy and status written by one UPDATE, their devices counted by one query, the
+    evictions (rare: only a lower limit) and the announcements written to the outbox together.
+
+    A customer's events apply in arrival order: each one that changes the limit is announced,
+    and the last one's values stay. Evictions are decided once per customer, against the limit
+    the batch leaves, before the announcements (as one by one sends the last change)."""
+    if not events:
+        return
+    limits = await access.locked_limits_of(session, {e.customer_id for e in events})
+    now = utcnow()
+    current = {c: max_devices for c, (max_devices, erased) in limits.items() if not erased}
+    last: dict[str, SubscriptionActivatedV1] = {}
+    changes: list[DeviceLimitChangedV1] = []
+    for event in events:
+        if event.customer_id not in current:
+            continue  # erased: a late subscription event does not bring them back
+        if current[event.customer_id] != event.max_devices:
+            current[event.customer_id] = event.max_devices
+            changes.append(
+                DeviceLimitChangedV1(
+                    customer_id=event.customer_id, max_devices=event.max_devices, changed_at=now
+                )
+            )
+        last[event.customer_id] = event
+    if not last:
+        return
+    await session.execute(
+        update(LIMIT)
+        .where(LIMIT.c.customer_id == bindparam("b_customer_id"))
+        .values(
+            product_id=bindparam("b_product_id"),
+            max_devices=bindparam("b_max_devices"),
+            device_policy=bindparam("b_device_policy"),
+            subscription_status=bindparam("b_status"),
+            updated_at=now,
+        ),
+        [
+            {
+                "b_customer_id": e.customer_id,
+                "b_product_id": e.product_id,
+                "b_max_devices": e.max_devices,
+                "b_device_policy": e.device_policy,
+                "b_status": e.status,
+            }
+            for e in last.values()
+        ],
+    )
+    pending = outbox.pending()
+    await devices.evict_beyond_limits(session, pending, {c: e.max_devices for c, e in last.items()})
+    for change in changes:
+        await devices.publish(session, pending, topics.ACTIVITY_EVENTS, change)
+    await pending.flush(session)
 
 
 async def end_subscriptions(

@@ -268,6 +268,22 @@ async def evict_beyond_limit(session: AsyncSession, outbox: EventSink, limit: De
     await evict_oldest(session, outbox, limit.customer_id, excess)
 
 
+async def evict_beyond_limits(
+    session: AsyncSession, outbox: EventSink, limits: dict[str, int]
+) -> None:
+    """`evict_beyond_limit` for many customers (whose limit rows the caller holds locked): their
+    devices counted in one query; only those above their limit evict, in customer order."""
+    if not limits:
+        return
+    counts = await session.execute(
+        select(Device.customer_id, func.count())
+        .where(Device.customer_id.in_(limits))
+        .group_by(Device.customer_id)
+    )
+    for customer_id, count in sorted(counts.all()):
+        await evict_oldest(session, outbox, customer_id, count - limits[customer_id])
+
+
 async def _unbind(
     session: AsyncSession, outbox: EventSink, device: Device, reason: UnbindReason
 ) -> None:

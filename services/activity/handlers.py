@@ -27,9 +27,12 @@ def register(rt: Runtime) -> None:
     on = rt.consumer.on
     settings = rt.settings_as(ActivitySettings)
 
-    @on(topics.BILLING_EVENTS, SubscriptionActivatedV1)
-    async def subscription_activated(d: Delivery, data: SubscriptionActivatedV1) -> None:
-        await customer_events.follow_subscription(d.session, rt.outbox, data)
+    # Every order's renewal or opening: a partition's run set-based.
+    @rt.consumer.on_batch(topics.BILLING_EVENTS, SubscriptionActivatedV1)
+    async def subscriptions_activated(session: AsyncSession, batch: Sequence[Incoming]) -> None:
+        await customer_events.follow_subscriptions(
+            session, rt.outbox, [cast(SubscriptionActivatedV1, item.data) for item in batch]
+        )
 
     # A month end ends thousands at once: a partition's run of them set-based.
     @rt.consumer.on_batch(topics.BILLING_EVENTS, SubscriptionCancelledV1, SubscriptionExpiredV1)

@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, cast
 
+import orjson
 from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -392,6 +393,8 @@ class EventConsumer:
             # A dead letter replayed for the one consumer that set it aside; the others have
             # handled (or dead-lettered) it already.
             return "ignored", None
+        if _unhandled_known_type(record.value, self.handlers.get(topic, {})):
+            return "ignored", None
         try:
             event = CloudEvent.model_validate_json(record.value or b"")
         except ValidationError as error:
@@ -530,6 +533,20 @@ class EventConsumer:
             ],
         )
         EVENTS_DEAD_LETTERED.labels(self.service, topic).inc()
+
+
+def _unhandled_known_type(value: bytes | None, handled: "dict[str, Any]") -> bool:
+    """Whether the record is a known event type this consumer has no handler for, judged from a
+    plain JSON parse: a service reads most of a shared topic only to skip it (a renewal puts
+    order_placed and transaction.recorded beside the one event tickets or activity want), and
+    the envelope's and payload's validation cost more than the rest of the skip. Anything this
+    cannot tell (not JSON, no type, an unknown type) takes the full path and its dead letters."""
+    try:
+        document = orjson.loads(value or b"")
+    except orjson.JSONDecodeError:
+        return False
+    kind = document.get("type") if isinstance(document, dict) else None
+    return isinstance(kind, str) and kind not in handled and kind in EVENT_TYPES
 
 
 async def _raw_body(message: StreamMessage[Any]) -> bytes:

@@ -22,21 +22,25 @@ from services.tickets import conversations, erasure, service
 def register(rt: Runtime) -> None:
     on = rt.consumer.on
 
-    @on(topics.CUSTOMERS_EVENTS, CustomerCreatedV1)
-    async def customer_created(d: Delivery, data: CustomerCreatedV1) -> None:
-        await service.remember_customer(d.session, rt.outbox, data)
-
-    @on(topics.CUSTOMERS_EVENTS, CustomerUpdatedV1)
-    async def customer_updated(d: Delivery, data: CustomerUpdatedV1) -> None:
-        await service.update_customer(d.session, data)
+    # Every new buyer's customer.created, every edit: a partition's run together.
+    @rt.consumer.on_batch(topics.CUSTOMERS_EVENTS, CustomerCreatedV1, CustomerUpdatedV1)
+    async def customers_changed(session: AsyncSession, batch: Sequence[Incoming]) -> None:
+        await service.remember_customers(
+            session,
+            rt.outbox,
+            [cast(CustomerCreatedV1 | CustomerUpdatedV1, item.data) for item in batch],
+        )
 
     @on(topics.CUSTOMERS_EVENTS, CustomerErasedV1)
     async def customer_erased(d: Delivery, data: CustomerErasedV1) -> None:
         await erasure.erase_customer(d.session, data.customer_id, data.erased_at)
 
-    @on(topics.BILLING_EVENTS, SubscriptionActivatedV1)
-    async def subscription_activated(d: Delivery, data: SubscriptionActivatedV1) -> None:
-        await service.welcome_on_first_subscription(d.session, rt.outbox, data)
+    # Every order's renewal or opening: a partition's run together, renewals skipped at once.
+    @rt.consumer.on_batch(topics.BILLING_EVENTS, SubscriptionActivatedV1)
+    async def subscriptions_activated(session: AsyncSession, batch: Sequence[Incoming]) -> None:
+        await service.welcome_on_first_subscriptions(
+            session, rt.outbox, [cast(SubscriptionActivatedV1, item.data) for item in batch]
+        )
 
     # A month end (and the week before it) brings thousands: a partition's run set-based.
     @rt.consumer.on_batch(topics.BILLING_EVENTS, SubscriptionExpiringV1, SubscriptionExpiredV1)

@@ -76,6 +76,39 @@ async def update_customer(session: AsyncSession, event: CustomerUpdatedV1) -> No
     _remember_info(contact, event.info)
 
 
+async def remember_customers(
+    session: AsyncSession,
+    outbox: Outbox,
+    events: Sequence[CustomerCreatedV1 | CustomerUpdatedV1],
+) -> None:
+    """`remember_customer` and `update_customer` for a partition's run: the contacts read in
+    one query (objects, so the rest of the transaction sees what this wrote), each customer's
+    events applied in arrival order, the writes flushed together; a welcome that waited for the
+    name goes out on customer.created, as one by one."""
+    ids = {e.customer_id for e in events}
+    contacts = {
+        c.customer_id: c
+        for c in (
+            await session.scalars(
+                select(CustomerContact).where(CustomerContact.customer_id.in_(ids))
+            )
+        ).all()
+    }
+    for event in events:
+        contact = contacts.get(event.customer_id)
+        if contact is None:
+            contact = contacts[event.customer_id] = CustomerContact(customer_id=event.customer_id)
+            session.add(contact)
+        elif contact.erased_at is not None:
+            continue
+        _remember_info(contact, event.info)
+        if isinstance(event, CustomerCreatedV1) and contact.welcome_product_id is not None:
+            # Now, by the name this event brought (a later update in the run must not rename
+            # the welcome): rare, only where the subscription came first.
+            product_id, contact.welcome_product_id = contact.welcome_product_id, None
+            await _send_welcome(session, outbox, contact, product_id)
+
+
 async def welcome_on_first_subscription(
     session: AsyncSession, outbox: Outbox, event: SubscriptionActivatedV1
 ) -> None:
@@ -93,6 +126,17 @@ async def welcome_on_first_subscription(
         contact.welcome_product_id = event.product_id
         return
     await _send_welcome(session, outbox, contact, event.product_id)
+
+
+async def welcome_on_first_subscriptions(
+    session: AsyncSession, outbox: Outbox, events: Sequence[SubscriptionActivatedV1]
+) -> None:
+    """`welcome_on_first_subscription` for a partition's run: only an opening can welcome, so
+    the renewals and changes that make up most of a run cost nothing here; the openings, one
+    per new customer, go one by one in arrival order (each reads its contact anyway)."""
+    for event in events:
+        if event.action == "opened":
+            await welcome_on_first_subscription(session, outbox, event)
 
 
 async def _send_welcome(

@@ -92,7 +92,7 @@ async def test_a_batch_of_ended_subscriptions_logs_out_each_connected_device_onc
     locks = [
         s
         for s in statements
-        if s.startswith("SELECT DEVICE_LIMIT.CUSTOMER_ID, DEVICE_LIMIT.ERASED")
+        if s.startswith("SELECT DEVICE_LIMIT.CUSTOMER_ID, DEVICE_LIMIT.MAX_DEVICES,")
     ]
     assert len(locks) == 1
     assert len([s for s in statements if s.startswith("UPDATE DEVICE SET")]) == 1

@@ -12,6 +12,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from services.contracts.customers import CustomerCreatedV1, CustomerInfo
+from services.contracts.envelope import CloudEvent
 from services.contracts.webshop import OrderRefundedV1
 from services.runtime.consumer import Delivery, EventConsumer, PoisonMessage
 from services.runtime.db import Database
@@ -205,6 +206,33 @@ async def test_a_known_type_the_service_does_not_handle_is_ignored(harness: Harn
     assert await harness.consumer.process(TOPIC, record) == "ignored"
     assert harness.producer.sent == []
     assert harness.calls == 0
+
+
+async def test_a_known_type_the_service_does_not_handle_is_skipped_before_validation(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Most of a shared topic is for other services: a skip costs a JSON parse, not the
+    # envelope's and payload's validation (nor a dead letter: the record's consumers judge it).
+    validated: list[bytes] = []
+    original = CloudEvent.model_validate_json
+
+    def counting(value: bytes) -> CloudEvent:
+        validated.append(value)
+        return original(value)
+
+    monkeypatch.setattr(CloudEvent, "model_validate_json", counting)
+    unhandled = json.dumps({"type": "order.refunded.v1", "data": {"order_id": 1}}).encode()
+
+    assert await harness.consumer.process(TOPIC, consumer_record(TOPIC, unhandled)) == "ignored"
+    assert validated == []
+    assert harness.producer.sent == []
+    # A malformed record of a type the service handles still goes to the dead-letter topic.
+    malformed = json.dumps({"type": "customer.created.v1", "data": {}}).encode()
+    assert await harness.consumer.process(TOPIC, consumer_record(TOPIC, malformed)) == (
+        "dead_lettered"
+    )
+    [sent] = harness.producer.sent
+    assert "invalid CloudEvent envelope" in sent.header("x-dlq-reason")
 
 
 async def test_a_handled_type_on_a_topic_it_is_not_registered_for_is_ignored(

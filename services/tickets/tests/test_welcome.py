@@ -2,22 +2,25 @@
 message.show for the TV apps and message.sent for everyone else."""
 
 from datetime import UTC, datetime
+from typing import cast
 
 from sqlalchemy import select
 
 from services.contracts import topics
 from services.contracts.billing import SubscriptionAction, SubscriptionActivatedV1
-from services.contracts.customers import CustomerCreatedV1, CustomerInfo
+from services.contracts.customers import CustomerCreatedV1, CustomerInfo, CustomerUpdatedV1
 from services.runtime.db import Database
 from services.runtime.outbox import Outbox
 from services.runtime.tests._helpers import (
+    RecordingProducer,
     consumer_record,
+    envelope_bytes,
     event_bytes,
     of_type,
     outbox_rows,
     service_runtime,
 )
-from services.tickets import models, service
+from services.tickets import erasure, models, service
 from services.tickets.app import SPEC
 from services.tickets.models import Message
 
@@ -148,3 +151,80 @@ async def test_replayed_events_through_the_consumer_welcome_once(db: Database) -
     rows = await outbox_rows(db, models.outbox)
     assert [r.type for r in rows] == [SHOW, SENT]
     assert rows[0].event.source == "/services/tickets"
+
+
+async def test_a_batch_of_activations_welcomes_each_new_customer_once(db: Database) -> None:
+    """A partition's run of subscription.activated together: renewals pass, a welcome goes out
+    once however often the opening comes, an erased customer gets none, and a record whose
+    payload breaks the schema goes to the dead-letter topic without its neighbours."""
+    erased = "c0ffee00-0000-4000-8000-000000000002"
+    async with db.transaction() as session:
+        await erasure.erase_customer(session, erased, datetime(2025, 1, 2, tzinfo=UTC))
+    async with service_runtime(SPEC, db) as rt:
+        created = consumer_record(topics.CUSTOMERS_EVENTS, event_bytes(CREATED))
+        assert await rt.consumer.process(topics.CUSTOMERS_EVENTS, created) == "handled"
+        opened = event_bytes(activated(), event_id="a-1")
+        values = [
+            event_bytes(activated("renewed"), event_id="a-0"),  # before the opening: no welcome
+            opened,
+            opened,  # the same event twice in one poll
+            event_bytes(activated(), event_id="a-2"),  # billing's opening again, a new id
+            event_bytes(activated().model_copy(update={"customer_id": erased}), event_id="a-3"),
+            envelope_bytes("subscription.activated.v1", {"customer_id": CUSTOMER}, event_id="p"),
+            event_bytes(activated("renewed"), event_id="a-4"),
+        ]
+        records = [
+            consumer_record(topics.BILLING_EVENTS, value, offset=i)
+            for i, value in enumerate(values)
+        ]
+        await rt.consumer.process_batch(records)
+        [poison] = cast(RecordingProducer, rt.consumer.producer).sent
+        assert "violates its schema" in poison.header("x-dlq-reason")
+
+    [message] = await messages(db)
+    assert (message.customer_id, message.title) == (CUSTOMER, "Welcome, Jane!")
+    assert [r.type for r in await outbox_rows(db, models.outbox)] == [SHOW, SENT]
+
+
+async def test_a_batch_of_customer_news_applies_each_customers_in_order(db: Database) -> None:
+    """customer.created and customer.updated, a partition's run together: the last name in
+    arrival order stays, a welcome that waited goes out once, an erased customer is not brought
+    back, a record whose payload breaks the schema is dead-lettered alone."""
+    erased = "c0ffee00-0000-4000-8000-000000000002"
+    async with db.transaction() as session:
+        await erasure.erase_customer(session, erased, datetime(2025, 1, 2, tzinfo=UTC))
+    async with service_runtime(SPEC, db) as rt:
+        opened = consumer_record(topics.BILLING_EVENTS, event_bytes(activated()))
+        assert await rt.consumer.process(topics.BILLING_EVENTS, opened) == "handled"
+        renamed = CustomerUpdatedV1(
+            customer_id=CUSTOMER,
+            webshop_id="shop-eu",
+            info=CustomerInfo(first_name="Janet", last_name="Doe"),
+            changed_fields=["first_name"],
+            updated_at=datetime(2025, 1, 3, tzinfo=UTC),
+        )
+        created = event_bytes(CREATED, event_id="c-1")
+        values = [
+            created,
+            created,  # the same event twice in one poll
+            event_bytes(CREATED, event_id="c-3"),  # created again: no second welcome
+            event_bytes(renamed, event_id="u-1"),  # renamed in the same run: the name stays
+            event_bytes(CREATED.model_copy(update={"customer_id": erased}), event_id="c-2"),
+            envelope_bytes("customer.updated.v1", {"customer_id": CUSTOMER}, event_id="p"),
+        ]
+        records = [
+            consumer_record(topics.CUSTOMERS_EVENTS, value, offset=i)
+            for i, value in enumerate(values)
+        ]
+        await rt.consumer.process_batch(records)
+        [poison] = cast(RecordingProducer, rt.consumer.producer).sent
+        assert "violates its schema" in poison.header("x-dlq-reason")
+
+    [message] = await messages(db)
+    assert (message.customer_id, message.title) == (CUSTOMER, "Welcome, Jane!")
+    async with db.sessions() as session:
+        contacts = {
+            c.customer_id: (c.first_name, c.erased_at is not None, c.welcome_product_id)
+            for c in (await session.scalars(select(models.CustomerContact))).all()
+        }
+    assert contacts == {CUSTOMER: ("Janet", False, None), erased: (None, True, None)}
