@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.billing import events
+from services.billing.ledger_batch import LedgerBatch
 from services.billing.models import (
     LedgerTransaction,
     Plan,
@@ -484,16 +485,19 @@ async def apply_orders(
         )
     }
     extras: dict[str, tuple[Subscription, list[Product]]] = {}
+    batch = _Batch(events.Timeline(), LedgerBatch())
     for index, item in enumerate(placed):
         kind: LedgerKind = "payment" if item.payment else "charge"
         if (item.order.webshop_id, item.order.order_id, kind) in recorded:
             continue  # the same order under another event id: recorded once already
         # Its own span, so that the events it publishes continue the order's trace.
         with traced(index):
-            subscription = await _apply_one(session, outbox, item, subscriptions, extras)
+            subscription = await _apply_one(session, outbox, item, subscriptions, extras, batch)
         if subscription is not None:
             recorded.add((item.order.webshop_id, item.order.order_id, kind))
     await session.flush()
+    await batch.ledger.flush(session)
+    await batch.timeline.flush(session)
     del catalog
     if extras:
         await session.execute(
@@ -513,19 +517,32 @@ async def apply_orders(
         )
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """What `apply_orders` writes with one Core insert each at the end of its run."""
+
+    timeline: events.Timeline
+    ledger: LedgerBatch
+
+
 async def _apply_one(
     session: AsyncSession,
     outbox: EventSink,
     item: PlacedOrder,
     subscriptions: dict[str, Subscription],
     extras: dict[str, tuple[Subscription, list[Product]]],
+    batch: _Batch,
 ) -> Subscription | None:
     """One order of `apply_orders`: the subscription it opened, renewed or changed, or None
-    when it was refused (subscription.rejected). Nothing is flushed here."""
+    when it was refused (subscription.rejected). Its ledger entries and timeline line wait in
+    `batch`; nothing is flushed here but the ledger before a trial check, which reads it."""
     customer_id, order, payment = item.customer_id, item.order, item.payment
     paid = Paid(payment.amount, payment.currency, payment.paid_at) if payment else None
     try:
         sale = await resolve_sale(session, order, paid)
+        if sale.product.subscription_type == "trial":
+            # An earlier order of this batch may have been the customer's trial.
+            await batch.ledger.flush(session)
         # A webshop (or the customer's first sale) never repeats a trial.
         reason = await repeated_trial(session, customer_id, sale.product)
         if reason:
@@ -619,7 +636,8 @@ async def _apply_one(
         )
         for entry_kind in kinds
     ]
-    session.add_all(entries)
+    for entry in entries:
+        batch.ledger.add(entry)
     if payment is None:
         settled = await settle(session, outbox, entries[0], order.operator_payment)
         if settled is not None:
@@ -633,6 +651,7 @@ async def _apply_one(
         at=now,
         summary=f"Subscription {summary}",
         order_id=order.order_id,
+        timeline=batch.timeline,
     )
     for entry in entries:
         await events.transaction_recorded(session, outbox, entry)

@@ -4,7 +4,7 @@ renewals each from the expiry the one before left, an underpaid order refused al
 repeated order recorded once), the subscriptions read with one select, and a poison record
 dead-lettered without failing its neighbours."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import cast
@@ -12,10 +12,11 @@ from typing import cast
 import pytest
 from aiokafka.structs import ConsumerRecord
 from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from services.billing import models
 from services.billing.app import SPEC
-from services.billing.models import LedgerTransaction, Subscription
+from services.billing.models import LedgerTransaction, Subscription, SubscriptionHistory
 from services.contracts import topics
 from services.contracts.customers import (
     CustomerCreatedV1,
@@ -54,10 +55,15 @@ def sold(order_id: str) -> SubscriptionOrder:
     )
 
 
-def placed(customer_id: str, order_id: str, amount: str = "9.99") -> CustomerOrderPlacedV1:
+def placed(
+    customer_id: str, order_id: str, amount: str = "9.99", product: str = "basic"
+) -> CustomerOrderPlacedV1:
+    order = sold(order_id)
+    if product != "basic":
+        order = order.model_copy(update={"product_id": product, "plan_id": f"{product}-7d"})
     return CustomerOrderPlacedV1(
         customer_id=customer_id,
-        order=sold(order_id),
+        order=order,
         payment=OrderPayment(
             amount=Decimal(amount),
             currency="EUR",
@@ -94,6 +100,19 @@ class Records:
         self.records.append(consumer_record(topics.CUSTOMERS_EVENTS, raw, offset=offset))
 
 
+@pytest.fixture
+def flushed_objects() -> Iterator[list[type]]:
+    """The types of the ORM objects every session flushes while the test runs."""
+    flushed: list[type] = []
+
+    def seen(session: Session, *_: object) -> None:
+        flushed.extend(type(o) for o in session.new)
+
+    event.listen(Session, "before_flush", seen)
+    yield flushed
+    event.remove(Session, "before_flush", seen)
+
+
 def statements_on(db: Database) -> list[str]:
     statements: list[str] = []
 
@@ -105,7 +124,7 @@ def statements_on(db: Database) -> list[str]:
 
 
 async def test_a_batch_of_orders_ends_as_one_by_one_would_leave_it(
-    db: Database, runtime: Runtime
+    db: Database, runtime: Runtime, flushed_objects: list[type]
 ) -> None:
     statements = statements_on(runtime.db)
     batch = Records()
@@ -161,3 +180,26 @@ async def test_a_batch_of_orders_ends_as_one_by_one_would_leave_it(
     reads = [s for s in statements if s.startswith("SELECT subscription.id")]
     ledger_writes = [s for s in statements if s.startswith("INSERT INTO ledger_transaction")]
     assert len(reads) == 1 and len(ledger_writes) == 1, statements
+    # The ledger and the timeline are rows of Core inserts, not ORM objects in the flush.
+    history_writes = [s for s in statements if s.startswith("INSERT INTO subscription_history")]
+    assert len(history_writes) == 1, statements
+    assert LedgerTransaction not in flushed_objects
+    assert SubscriptionHistory not in flushed_objects
+
+
+async def test_a_second_trial_in_the_same_batch_is_refused(db: Database, runtime: Runtime) -> None:
+    # The trial check reads the ledger: the batch's own earlier trial must be in it by then.
+    batch = Records()
+    batch.add(placed(ANN, "t-1", amount="0", product="trial"))
+    batch.add(placed(ANN, "t-2", amount="0", product="trial"))
+
+    await runtime.consumer.process_batch(batch.records)
+
+    rows = await outbox_rows(db, models.outbox)
+    assert [r.data["action"] for r in of_type(rows, "subscription.activated.v1")] == ["opened"]
+    [rejected] = of_type(rows, "subscription.rejected.v1")
+    assert (rejected.data["order_id"], rejected.data["code"]) == ("t-2", "not_for_sale")
+    assert "already had the trial" in rejected.data["reason"]
+    async with db.sessions() as session:
+        orders = set(await session.scalars(select(LedgerTransaction.order_id)))
+    assert orders == {"t-1"}
