@@ -8,9 +8,12 @@ dumping them was most of the service's own CPU per page (docs/performance.md, "L
 customers service").
 """
 
+from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 import orjson
+from sqlalchemy import Row
 
 from services.contracts.customers import CustomerInfo
 
@@ -23,39 +26,50 @@ _OPTIONS = orjson.OPT_UTC_Z
 _INFO_FIELDS = tuple(CustomerInfo.model_fields)
 
 
-def _info(row: Any) -> dict[str, Any]:
-    info: dict[str, Any] = {}
-    for name in _INFO_FIELDS:
-        value = getattr(row, name)
-        # CustomerInfo strips whitespace (str_strip_whitespace): the stored value was stripped
-        # when it was validated, but a row written otherwise must read the same either way.
-        info[name] = value.strip() if isinstance(value, str) else value
-    return info
+def _stripped(value: Any) -> Any:
+    # CustomerInfo strips whitespace (str_strip_whitespace): the stored value was stripped when
+    # it was validated, but a row written otherwise must read the same either way.
+    return value.strip() if isinstance(value, str) else value
 
 
-def customer_dict(row: Any) -> dict[str, Any]:
-    """One row as the dict `CustomerPublic.model_dump(mode="python")` would give."""
+class _Columns:
+    """Where each value sits in a row of the page's result. A value is read by position from
+    the row as a tuple: a Row's attribute by name costs ~2 µs, and a page reads 1,250 of them."""
+
+    def __init__(self, fields: tuple[str, ...]) -> None:
+        at = {name: index for index, name in enumerate(fields)}
+        self.info = itemgetter(*(at[name] for name in _INFO_FIELDS))
+        self.id, self.status, self.source = at["id"], at["status"], at["source"]
+        self.login, self.webshop_id = at["login"], at["webshop_id"]
+        self.product_id, self.plan_id = at["product_id"], at["plan_id"]
+        self.extra_product_ids = at["extra_product_ids"]
+        self.subscription_status, self.expires_at = at["subscription_status"], at["expires_at"]
+        self.created_at, self.updated_at = at["created_at"], at["updated_at"]
+
+
+def _customer(values: tuple[Any, ...], at: _Columns) -> dict[str, Any]:
+    """One row as the dict `CustomerPublic.model_dump()` would give, keys in its order."""
     return {
-        "id": row.id,
-        "status": row.status,
-        "source": row.source,
-        "login": row.login,
-        "webshop_id": row.webshop_id,
-        "info": _info(row),
+        "id": values[at.id],
+        "status": values[at.status],
+        "source": values[at.source],
+        "login": values[at.login],
+        "webshop_id": values[at.webshop_id],
+        "info": dict(zip(_INFO_FIELDS, map(_stripped, at.info(values)), strict=True)),
         "subscription": {
-            "product_id": row.product_id,
-            "plan_id": row.plan_id,
-            "extra_product_ids": list(row.extra_product_ids or []),
-            "status": row.subscription_status,
-            "expires_at": row.expires_at,
+            "product_id": values[at.product_id],
+            "plan_id": values[at.plan_id],
+            "extra_product_ids": list(values[at.extra_product_ids] or []),
+            "status": values[at.subscription_status],
+            "expires_at": values[at.expires_at],
         },
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
+        "created_at": values[at.created_at],
+        "updated_at": values[at.updated_at],
     }
 
 
 def page_json(
-    rows: list[Any],
+    rows: Sequence[Row[Any]],
     next_cursor: str | None,
     *,
     total: int | None = None,
@@ -63,9 +77,10 @@ def page_json(
 ) -> bytes:
     """The page's JSON: `CustomerPage(items=..., next_cursor=..., total=..., total_exact=...)`
     dumped, written from the rows directly."""
+    at = _Columns(rows[0]._fields) if rows else None
     return orjson.dumps(
         {
-            "items": [customer_dict(row) for row in rows],
+            "items": [_customer(tuple(row), at) for row in rows] if at else [],
             "next_cursor": next_cursor,
             "total": total,
             "total_exact": total_exact,
