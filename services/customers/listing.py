@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.customers.list_json import page_json
 from services.customers.models import Account, Customer
 from services.customers.name_keys import fold
 from services.customers.schemas import ACTIVE_STATUSES, INACTIVE_STATUSES, CustomerPage, SortKey
@@ -323,7 +324,16 @@ async def count_matches(
     return Total(cap + 1, False)
 
 
-async def list_customers(
+@dataclass(frozen=True)
+class RowPage:
+    """One page as rows of LIST_COLUMNS, before it is shaped (models or JSON bytes)."""
+
+    rows: list[ListRow]
+    next_cursor: str | None
+    total: Total | None
+
+
+async def page_of_rows(
     session: AsyncSession,
     filters: ListFilters,
     *,
@@ -332,7 +342,7 @@ async def list_customers(
     cursor: str | None = None,
     with_total: bool = True,
     total_cap: int = TOTAL_CAP,
-) -> CustomerPage:
+) -> RowPage:
     """One page in keyset order (sort column, then id), so deep pages cost what the first does."""
     clauses = filter_clauses(filters)
     after = KEYSETS[sort].decode(cursor) if cursor else None
@@ -345,16 +355,61 @@ async def list_customers(
         statuses=split_statuses(filters),
         alternatives=search_alternatives(filters),
     )
-    items = [to_public(row, row) for row in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
         next_cursor = encode_cursor(sort, sort_value(last, sort.lstrip("-")), last.id)
-    if not with_total:
-        return CustomerPage(items=items, next_cursor=next_cursor)
-    total = await count_matches(session, all_clauses(filters), cap=total_cap)
+    total = None
+    if with_total:
+        total = await count_matches(session, all_clauses(filters), cap=total_cap)
+    return RowPage(rows[:limit], next_cursor, total)
+
+
+async def list_customers(
+    session: AsyncSession,
+    filters: ListFilters,
+    *,
+    sort: SortKey = "-created_at",
+    limit: int = 50,
+    cursor: str | None = None,
+    with_total: bool = True,
+    total_cap: int = TOTAL_CAP,
+) -> CustomerPage:
+    """The page as models (see page_of_rows)."""
+    page = await page_of_rows(
+        session,
+        filters,
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
+        with_total=with_total,
+        total_cap=total_cap,
+    )
+    items = [to_public(row, row) for row in page.rows]
+    if page.total is None:
+        return CustomerPage(items=items, next_cursor=page.next_cursor)
     return CustomerPage(
-        items=items, next_cursor=next_cursor, total=total.count, total_exact=total.exact
+        items=items,
+        next_cursor=page.next_cursor,
+        total=page.total.count,
+        total_exact=page.total.exact,
+    )
+
+
+async def list_customers_json(
+    session: AsyncSession,
+    filters: ListFilters,
+    *,
+    sort: SortKey = "-created_at",
+    limit: int = 50,
+    cursor: str | None = None,
+) -> bytes:
+    """The page with its total as the JSON bytes of `list_customers`'s model, written from the
+    rows (list_json.py): what the service's list route answers."""
+    page = await page_of_rows(session, filters, sort=sort, limit=limit, cursor=cursor)
+    assert page.total is not None  # asked for with_total
+    return page_json(
+        page.rows, page.next_cursor, total=page.total.count, total_exact=page.total.exact
     )
 
 

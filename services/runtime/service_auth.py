@@ -59,7 +59,49 @@ def mint_service_token(key: str, *, actor: str, now: float | None = None) -> str
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
+class VerifiedTokens:
+    """Tokens already verified, kept until they expire, so a token seen again costs a dict
+    look-up instead of an HMAC and a claims check.
+
+    The gateway signs a token per call, but its claims have one-second resolution: every call
+    for one operator within a second carries the same token, and a list page's bursts (the page,
+    the next page) repeat it. Only verified tokens are kept (an invalid one is checked each time),
+    each until its own `exp` plus the leeway `jwt.decode` grants, and the key is part of the
+    entry, so nothing is accepted that a fresh check would refuse.
+    """
+
+    def __init__(self, *, max_entries: int = 1024, clock: Callable[[], float] = time.time) -> None:
+        self._entries: dict[tuple[str, str], tuple[float, ServiceCaller]] = {}
+        self._max_entries = max_entries
+        self._clock = clock
+
+    def read(self, key: str, token: str) -> ServiceCaller:
+        now = self._clock()
+        entry = self._entries.get((key, token))
+        if entry is not None:
+            if now < entry[0]:
+                return entry[1]
+            del self._entries[(key, token)]
+        caller, expires = _verify(key, token)
+        if len(self._entries) >= self._max_entries:
+            self._drop_expired(now)
+            if len(self._entries) >= self._max_entries:
+                self._entries.clear()
+        self._entries[(key, token)] = (expires + LEEWAY_SECONDS, caller)
+        return caller
+
+    def _drop_expired(self, now: float) -> None:
+        for cached, (valid_until, _) in list(self._entries.items()):
+            if now > valid_until:
+                del self._entries[cached]
+
+
 def read_service_token(key: str, token: str) -> ServiceCaller:
+    return _verify(key, token)[0]
+
+
+def _verify(key: str, token: str) -> tuple[ServiceCaller, float]:
+    """The caller a token names and its expiry (epoch seconds), or InvalidServiceToken."""
     try:
         claims = jwt.decode(
             token,
@@ -77,7 +119,7 @@ def read_service_token(key: str, token: str) -> ServiceCaller:
     actor = claims["sub"]
     if not isinstance(actor, str) or not actor:
         raise InvalidServiceToken("the service token names no actor")
-    return ServiceCaller(actor=actor)
+    return ServiceCaller(actor=actor), float(claims["exp"])
 
 
 class ServiceTokenAuth(httpx.Auth):
@@ -113,6 +155,10 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(401, detail, headers={"WWW-Authenticate": 'Bearer realm="services"'})
 
 
+# One per process: the key is part of each entry, so apps with different keys (tests) share it.
+_verified = VerifiedTokens()
+
+
 async def require_service_token(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -122,7 +168,7 @@ async def require_service_token(
         raise _unauthorized("a service token is required: services answer the gateway only")
     key: str = request.app.state.service_token_key
     try:
-        caller = read_service_token(key, credentials.credentials)
+        caller = _verified.read(key, credentials.credentials)
     except InvalidServiceToken as invalid:
         raise _unauthorized(str(invalid)) from None
     current_actor.set(caller.actor)

@@ -2,17 +2,21 @@
 
 import json
 import logging
+import time
 
 import httpx
+import jwt
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
 
 from services.runtime.logging_setup import ActorFilter, JsonFormatter
 from services.runtime.problems import install_problem_handlers
 from services.runtime.service_auth import (
+    LEEWAY_SECONDS,
     TOKEN_SECONDS,
     InvalidServiceToken,
     ServiceTokenAuth,
+    VerifiedTokens,
     mint_service_token,
     read_service_token,
     require_service_token,
@@ -34,6 +38,49 @@ def test_a_token_of_another_key_or_none_at_all_is_refused() -> None:
         read_service_token(KEY, mint_service_token("another" + KEY, actor="alice"))
     with pytest.raises(InvalidServiceToken, match="not valid"):
         read_service_token(KEY, "not-a-token")
+
+
+def test_a_verified_token_is_read_again_without_a_second_signature_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    decoded = []
+    decode = jwt.decode
+
+    def counting_decode(*args: object, **kwargs: object) -> object:
+        decoded.append(1)
+        return decode(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    tokens = VerifiedTokens()
+    token = mint_service_token(KEY, actor="alice")
+
+    assert [tokens.read(KEY, token).actor for _ in range(3)] == ["alice"] * 3
+    assert len(decoded) == 1
+
+
+def test_a_remembered_token_is_refused_once_it_expires_and_never_under_another_key() -> None:
+    tokens = VerifiedTokens()
+    # Past its exp, within the leeway for one or two more seconds: accepted, as jwt.decode would.
+    issued = int(time.time()) - TOKEN_SECONDS - LEEWAY_SECONDS + 2
+    token = mint_service_token(KEY, actor="alice", now=issued)
+    assert tokens.read(KEY, token).actor == "alice"
+    with pytest.raises(InvalidServiceToken, match="not valid"):
+        tokens.read("another" + KEY, token)
+
+    time.sleep(max(0.0, issued + TOKEN_SECONDS + LEEWAY_SECONDS - time.time()) + 0.1)
+    with pytest.raises(InvalidServiceToken, match="expired"):
+        tokens.read(KEY, token)
+
+
+def test_an_invalid_token_is_not_remembered_and_the_memory_is_bounded() -> None:
+    tokens = VerifiedTokens(max_entries=2)
+    with pytest.raises(InvalidServiceToken):
+        tokens.read(KEY, "not-a-token")
+    with pytest.raises(InvalidServiceToken):
+        tokens.read(KEY, "not-a-token")
+    for actor in ("a", "b", "c", "d"):
+        assert tokens.read(KEY, mint_service_token(KEY, actor=actor)).actor == actor
+    assert len(tokens._entries) <= 2
 
 
 def test_a_token_lives_one_minute() -> None:

@@ -1,0 +1,51 @@
+"""OPTIONS and 405 with `Allow` in a service, and the route contexts the check remembers
+following routes added after the first request."""
+
+import httpx
+from fastapi import APIRouter, FastAPI
+
+from services.runtime.allowed_methods import AllowedMethods
+from services.runtime.problems import install_problem_handlers
+
+
+def _app() -> tuple[FastAPI, APIRouter]:
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.add_middleware(AllowedMethods, router=app.router)
+    router = APIRouter(prefix="/things")
+
+    @router.get("/{thing_id}")
+    async def read(thing_id: str) -> dict[str, str]:
+        return {"id": thing_id}
+
+    @router.get("/export.csv")
+    async def export() -> dict[str, str]:
+        return {}
+
+    app.include_router(router)
+    return app, router
+
+
+async def test_options_and_405_name_the_methods_of_the_path_and_follow_routes_added_later() -> None:
+    app, router = _app()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        assert (await client.get("/things/1")).json() == {"id": "1"}
+        options = await client.options("/things/1")
+        assert (options.status_code, options.headers["allow"]) == (204, "GET, OPTIONS")
+        refused = await client.patch("/things/export.csv")
+        assert refused.status_code == 405
+        assert refused.headers["allow"] == "GET, OPTIONS"
+        assert refused.headers["content-type"] == "application/problem+json"
+
+        @router.patch("/{thing_id}")
+        async def edit(thing_id: str) -> dict[str, str]:
+            return {"edited": thing_id}
+
+        # The literal path still lends none of the templated route's methods; the id path
+        # now takes PATCH, although the contexts were remembered before it was added.
+        assert (await client.patch("/things/export.csv")).status_code == 405
+        assert (await client.patch("/things/1")).json() == {"edited": "1"}
+        options = await client.options("/things/1")
+        assert options.headers["allow"] == "GET, OPTIONS, PATCH"
