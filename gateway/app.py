@@ -22,6 +22,7 @@ from gateway.docs_page import mount_docs
 from gateway.downstream import IDLE_CONNECTION_SECONDS, Downstream, service_auth
 from gateway.idempotent_writes import ReplayedHeader
 from gateway.identity.bootstrap import ensure_first_admin
+from gateway.identity.credential_cache import ApiKeyCache, CredentialCaches, TokenCache
 from gateway.identity.operator_cache import OperatorCache
 from gateway.models import idempotency_record
 from gateway.operations import operations_router
@@ -104,6 +105,9 @@ def build(
     app.state.settings = settings
     app.state.db = db
     app.state.operator_cache = OperatorCache(settings.operator_cache_seconds)
+    app.state.credential_caches = CredentialCaches(
+        tokens=TokenCache(), api_keys=ApiKeyCache(settings.operator_cache_seconds)
+    )
     app.state.idempotency = IdempotentWrites(
         db,
         idempotency_record,

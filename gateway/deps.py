@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from gateway.clients import ServiceClients
+from gateway.identity.credential_cache import CredentialCaches
 from gateway.identity.operator_cache import OperatorCache
 from gateway.settings import GatewaySettings
 from services.runtime.db import Database
@@ -34,7 +35,13 @@ async def get_operator_cache(request: Request) -> OperatorCache:
     return cache
 
 
+async def get_credential_caches(request: Request) -> CredentialCaches:
+    caches: CredentialCaches = request.app.state.credential_caches
+    return caches
+
+
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_db)]
 ServicesDep = Annotated[ServiceClients, Depends(get_services)]
 OperatorCacheDep = Annotated[OperatorCache, Depends(get_operator_cache)]
+CredentialCachesDep = Annotated[CredentialCaches, Depends(get_credential_caches)]

@@ -20,10 +20,12 @@ from fastapi.security import (
 )
 from starlette.exceptions import HTTPException
 
-from gateway.deps import DatabaseDep, OperatorCacheDep, SettingsDep
+from gateway.deps import CredentialCachesDep, DatabaseDep, OperatorCacheDep, SettingsDep
 from gateway.downstream import acting_for
 from gateway.identity import accounts, security
+from gateway.identity.credential_cache import ActiveApiKey
 from gateway.identity.permissions import Permission, Role, allows
+from services.runtime.db import Database
 from services.runtime.problems import Problem
 
 TOKEN_URL = "/api/v1/auth/token"
@@ -81,23 +83,28 @@ async def get_principal(
     db: DatabaseDep,
     settings: SettingsDep,
     operators: OperatorCacheDep,
+    caches: CredentialCachesDep,
     token: Annotated[str | None, Security(_bearer)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_http_bearer)],
     api_key: Annotated[str | None, Security(_api_key)],
 ) -> Principal:
     token = token or (bearer.credentials if bearer else None)
     if api_key:
-        async with db.sessions() as session:
-            key = await accounts.active_api_key(session, api_key)
+        key = await caches.api_keys.active(
+            security.hash_api_key(api_key), lambda: _read_api_key(db, api_key)
+        )
         if key is None:
             raise unauthorized("the API key is unknown or revoked")
         acting_for.set(f"api_key:{key.name}")
-        return Principal(kind="api_key", id=key.id, name=key.name, role=Role(key.role))
+        return Principal(kind="api_key", id=key.id, name=key.name, role=key.role)
     if token:
-        try:
-            valid = security.read_token(token, key=settings.jwt_key)
-        except security.InvalidToken as invalid:
-            raise unauthorized(f"invalid token: {invalid}", error="invalid_token") from None
+        valid = caches.tokens.get(token)
+        if valid is None:
+            try:
+                valid = security.read_token(token, key=settings.jwt_key)
+            except security.InvalidToken as invalid:
+                raise unauthorized(f"invalid token: {invalid}", error="invalid_token") from None
+            caches.tokens.put(token, valid)
         operator = await operators.active(db, valid.subject)
         if operator is None:
             raise unauthorized(
@@ -116,6 +123,12 @@ async def get_principal(
             kind="operator", id=operator.id, name=operator.username, role=Role(operator.role)
         )
     raise unauthorized("sign in at /api/v1/auth/token or send an X-API-Key header")
+
+
+async def _read_api_key(db: Database, api_key: str) -> ActiveApiKey | None:
+    async with db.sessions() as session:
+        key = await accounts.active_api_key(session, api_key)
+    return None if key is None else ActiveApiKey(key.id, key.name, Role(key.role))
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -97,6 +97,8 @@ class InvalidToken(Exception):
 class ValidToken:
     subject: str
     session_version: int
+    # The `exp` claim, seconds since the epoch: how long the verified claims may be remembered.
+    expires_at: float
 
 
 def read_token(token: str, *, key: str) -> ValidToken:
@@ -122,7 +124,7 @@ def read_token(token: str, *, key: str) -> ValidToken:
         raise InvalidToken("no subject")
     if not isinstance(version, int) or isinstance(version, bool):
         raise InvalidToken("the token is malformed or its signature is wrong")
-    return ValidToken(subject, version)
+    return ValidToken(subject, version, float(payload["exp"]))
 
 
 @dataclass(frozen=True)

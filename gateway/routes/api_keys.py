@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import AuditDep
-from gateway.deps import DatabaseDep
+from gateway.deps import CredentialCachesDep, DatabaseDep
 from gateway.identity import accounts
 from gateway.identity.auth import CanManageApiKeys
 from gateway.routes.prefix import API_PREFIX
@@ -60,8 +60,10 @@ async def revoke_api_key(
     db: DatabaseDep,
     audit: AuditDep,
     once: WriteOnceDep,
+    caches: CredentialCachesDep,
 ) -> Response:
-    """Revoke a key: it stops working at once. Revoking twice is harmless."""
+    """Revoke a key: it stops working at once in this gateway, and within
+    OPERATOR_CACHE_SECONDS in any other replica. Revoking twice is harmless."""
     async with db.sessions() as session:
         before = accounts.api_key_public(await accounts.get_api_key(session, key_id))
     async with audit.record("api_key.revoke", before=before.model_dump(mode="json")) as entry:
@@ -75,4 +77,5 @@ async def revoke_api_key(
 
         answer = await once(work)
         entry.status_code = answer.status_code
+    caches.api_keys.forget(key_id)
     return answer
