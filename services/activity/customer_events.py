@@ -18,6 +18,7 @@ from services.contracts.billing import (
     SubscriptionExpiredV1,
 )
 from services.contracts.customers import AccountUpdatedV1, CustomerErasedV1, ProfileDeletedV1
+from services.runtime.consumer import Traced, untraced
 from services.runtime.db import utcnow
 from services.runtime.idempotency import forget_customer
 from services.runtime.outbox import Outbox
@@ -54,7 +55,10 @@ async def follow_subscription(
 
 
 async def follow_subscriptions(
-    session: AsyncSession, outbox: Outbox, events: Sequence[SubscriptionActivatedV1]
+    session: AsyncSession,
+    outbox: Outbox,
+    events: Sequence[SubscriptionActivatedV1],
+    traced: Traced = untraced,
 ) -> None:
     """`follow_subscription` for a partition's run (a renewal run brings one per order):
     the customers' limit rows made where missing and locked in one statement, their new product,
@@ -70,15 +74,20 @@ async def follow_subscriptions(
     now = utcnow()
     current = {c: max_devices for c, (max_devices, erased) in limits.items() if not erased}
     last: dict[str, SubscriptionActivatedV1] = {}
-    changes: list[DeviceLimitChangedV1] = []
-    for event in events:
+    changes: list[tuple[int, DeviceLimitChangedV1]] = []
+    for index, event in enumerate(events):
         if event.customer_id not in current:
             continue  # erased: a late subscription event does not bring them back
         if current[event.customer_id] != event.max_devices:
             current[event.customer_id] = event.max_devices
             changes.append(
-                DeviceLimitChangedV1(
-                    customer_id=event.customer_id, max_devices=event.max_devices, changed_at=now
+                (
+                    index,
+                    DeviceLimitChangedV1(
+                        customer_id=event.customer_id,
+                        max_devices=event.max_devices,
+                        changed_at=now,
+                    ),
                 )
             )
         last[event.customer_id] = event
@@ -107,8 +116,9 @@ async def follow_subscriptions(
     )
     pending = outbox.pending()
     await devices.evict_beyond_limits(session, pending, {c: e.max_devices for c, e in last.items()})
-    for change in changes:
-        await devices.publish(session, pending, topics.ACTIVITY_EVENTS, change)
+    for index, change in changes:
+        with traced(index):  # the announcement continues its subscription's trace
+            await devices.publish(session, pending, topics.ACTIVITY_EVENTS, change)
     await pending.flush(session)
 
 

@@ -31,7 +31,10 @@ def register(rt: Runtime) -> None:
     @rt.consumer.on_batch(topics.BILLING_EVENTS, SubscriptionActivatedV1)
     async def subscriptions_activated(session: AsyncSession, batch: Sequence[Incoming]) -> None:
         await customer_events.follow_subscriptions(
-            session, rt.outbox, [cast(SubscriptionActivatedV1, item.data) for item in batch]
+            session,
+            rt.outbox,
+            [cast(SubscriptionActivatedV1, item.data) for item in batch],
+            traced=lambda i: batch[i].traced(),
         )
 
     # A month end ends thousands at once: a partition's run of them set-based.

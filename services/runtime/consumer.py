@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import orjson
@@ -39,7 +39,7 @@ from services.runtime.metrics import (
     EVENTS_DEAD_LETTERED,
 )
 from services.runtime.producer import Producer
-from services.runtime.tracing import consuming, consuming_batch
+from services.runtime.tracing import consuming, consuming_batch, event_span, within
 from services.runtime.transient import is_transient
 
 log = logging.getLogger(__name__)
@@ -74,11 +74,15 @@ class Incoming:
     event: CloudEvent
     data: EventData
     topic: str = ""
+    # The event's span, which the runtime opens for every event of a run and ends with it.
+    span: Span | None = field(default=None, compare=False)
 
     def traced(self) -> AbstractContextManager[Span]:
-        """A span for this one event, a child of the span that wrote it: a batch handler opens
-        it around its work on the event, so that what it publishes continues the event's trace
-        (one order is one trace across the services; the batch's own span is a trace apart)."""
+        """The event's span made current: a batch handler opens it around its work on the
+        event, so that what it publishes continues the event's trace (one order is one trace
+        across the services; the batch's own span is a trace apart)."""
+        if self.span is not None:
+            return within(self.span)
         return consuming(self.topic, self.event.type, self.event.id, self.event.traceparent)
 
 
@@ -375,13 +379,23 @@ class EventConsumer:
     async def _run_batch(session: AsyncSession, run: "list[Routed]") -> None:
         handler = run[0].batch_handler
         assert handler is not None
-        events = []
-        for item in run:
-            # Parsed, always: a schema-invalid record is answered by a per-event `invalid` one.
-            assert item.data is not None
-            events.append(Incoming(item.event, item.data, item.topic))
         with consuming_batch(run[0].topic, [item.event.traceparent for item in run]):
-            await handler(session, events)
+            # Every event gets its span in its own trace, whether or not the handler works on
+            # it alone: each service an order reaches shows in that order's trace.
+            events = []
+            for item in run:
+                # Parsed, always: a schema-invalid record is answered by a per-event `invalid`.
+                assert item.data is not None
+                span = event_span(
+                    item.topic, item.event.type, item.event.id, item.event.traceparent
+                )
+                events.append(Incoming(item.event, item.data, item.topic, span))
+            try:
+                await handler(session, events)
+            finally:
+                for incoming in events:
+                    assert incoming.span is not None
+                    incoming.span.end()
 
     async def _route(
         self, topic: str, record: "ConsumerRecord[bytes, bytes]"

@@ -14,7 +14,7 @@ is set by the environment, nowhere by default:
 
 import json
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -106,6 +106,33 @@ def consuming(
         },
     ) as span:
         yield span
+
+
+def event_span(topic: str, event_type: str, event_id: str, traceparent: str | None) -> Span:
+    """The span of one event of a batch, a child of the span that wrote it and linked to the
+    batch's (the current span), started but not made current: a batch applies its events
+    together, so each order's span covers the whole run; the handler makes it current around
+    its work on that event (`within`) and the runtime ends it with the batch."""
+    parent = propagate.extract({"traceparent": traceparent}) if traceparent else None
+    batch = trace.get_current_span().get_span_context()
+    return _tracer.start_span(
+        f"{topic} process {event_type}",
+        context=parent if parent is not None else context.Context(),
+        kind=SpanKind.CONSUMER,
+        links=[trace.Link(batch)] if batch.is_valid else None,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": topic,
+            "messaging.message.id": event_id,
+            "cloudevents.event_type": event_type,
+        },
+    )
+
+
+def within(span: Span) -> AbstractContextManager[Span]:
+    """`span` current (what is published inside continues its trace), left open on exit."""
+    return trace.use_span(span, end_on_exit=False)
 
 
 @contextmanager

@@ -29,6 +29,7 @@ def register(rt: Runtime) -> None:
             session,
             rt.outbox,
             [cast(CustomerCreatedV1 | CustomerUpdatedV1, item.data) for item in batch],
+            traced=lambda i: batch[i].traced(),
         )
 
     @on(topics.CUSTOMERS_EVENTS, CustomerErasedV1)
@@ -39,7 +40,10 @@ def register(rt: Runtime) -> None:
     @rt.consumer.on_batch(topics.BILLING_EVENTS, SubscriptionActivatedV1)
     async def subscriptions_activated(session: AsyncSession, batch: Sequence[Incoming]) -> None:
         await service.welcome_on_first_subscriptions(
-            session, rt.outbox, [cast(SubscriptionActivatedV1, item.data) for item in batch]
+            session,
+            rt.outbox,
+            [cast(SubscriptionActivatedV1, item.data) for item in batch],
+            traced=lambda i: batch[i].traced(),
         )
 
     # A month end (and the week before it) brings thousands: a partition's run set-based.

@@ -19,7 +19,7 @@ from services.contracts.billing import (
 )
 from services.contracts.customers import CustomerCreatedV1, CustomerInfo, CustomerUpdatedV1
 from services.contracts.tickets import MessageSentV1
-from services.runtime.consumer import PoisonMessage
+from services.runtime.consumer import PoisonMessage, Traced, untraced
 from services.runtime.db import dialect_insert, utcnow
 from services.runtime.outbox import EventSink, Outbox
 from services.runtime.paging import Keyset
@@ -80,6 +80,7 @@ async def remember_customers(
     session: AsyncSession,
     outbox: Outbox,
     events: Sequence[CustomerCreatedV1 | CustomerUpdatedV1],
+    traced: Traced = untraced,
 ) -> None:
     """`remember_customer` and `update_customer` for a partition's run: the contacts read in
     one query (objects, so the rest of the transaction sees what this wrote), each customer's
@@ -94,7 +95,7 @@ async def remember_customers(
             )
         ).all()
     }
-    for event in events:
+    for index, event in enumerate(events):
         contact = contacts.get(event.customer_id)
         if contact is None:
             contact = contacts[event.customer_id] = CustomerContact(customer_id=event.customer_id)
@@ -106,7 +107,8 @@ async def remember_customers(
             # Now, by the name this event brought (a later update in the run must not rename
             # the welcome): rare, only where the subscription came first.
             product_id, contact.welcome_product_id = contact.welcome_product_id, None
-            await _send_welcome(session, outbox, contact, product_id)
+            with traced(index):
+                await _send_welcome(session, outbox, contact, product_id)
 
 
 async def welcome_on_first_subscription(
@@ -129,14 +131,18 @@ async def welcome_on_first_subscription(
 
 
 async def welcome_on_first_subscriptions(
-    session: AsyncSession, outbox: Outbox, events: Sequence[SubscriptionActivatedV1]
+    session: AsyncSession,
+    outbox: Outbox,
+    events: Sequence[SubscriptionActivatedV1],
+    traced: Traced = untraced,
 ) -> None:
     """`welcome_on_first_subscription` for a partition's run: only an opening can welcome, so
     the renewals and changes that make up most of a run cost nothing here; the openings, one
     per new customer, go one by one in arrival order (each reads its contact anyway)."""
-    for event in events:
+    for index, event in enumerate(events):
         if event.action == "opened":
-            await welcome_on_first_subscription(session, outbox, event)
+            with traced(index):
+                await welcome_on_first_subscription(session, outbox, event)
 
 
 async def _send_welcome(

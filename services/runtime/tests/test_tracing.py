@@ -1,7 +1,7 @@
 """The trace context rides the outbox and the consumer: an event carries the `traceparent` of
 the span that wrote it, and its handling is a child span of that one (in-memory exporter)."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import httpx
 import pytest
@@ -11,16 +11,17 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from services.contracts.envelope import CloudEvent
-from services.runtime.consumer import Delivery
+from services.runtime.consumer import Delivery, EventConsumer, Incoming
 from services.runtime.db import Database
 from services.runtime.outbox import Outbox
-from services.runtime.tests._helpers import consumer_record, outbox_rows
+from services.runtime.tests._helpers import RecordingProducer, consumer_record, outbox_rows
 from services.runtime.tests.conftest import Tables
 from services.runtime.tests.test_consumer import CREATED, TOPIC, Harness
 from services.runtime.tracing import (
@@ -187,3 +188,47 @@ async def test_a_process_that_exports_nothing_passes_the_callers_trace_on(
 
     assert answer == {"traceparent": incoming}
     assert outgoing == [incoming]
+
+
+async def test_each_event_of_a_batch_run_has_its_span_in_its_own_trace(
+    sqlite_db: Database, tables: Tables, spans: InMemorySpanExporter
+) -> None:
+    """A set-based handler works on a run at once, yet each order stays one trace across the
+    services: every event gets a consumer span, a child of its writer and linked to the batch's,
+    whether or not the handler opens it; what it publishes inside `traced()` continues it."""
+    consumer = EventConsumer(
+        service="test",
+        db=sqlite_db,
+        inbox=tables.inbox,
+        producer=RecordingProducer().as_producer(),
+        max_attempts=1,
+        max_backoff_seconds=0.001,
+    )
+    outbox = Outbox(tables.outbox, source="/services/test", on_commit=lambda: None)
+    written: list[CloudEvent] = []
+
+    @consumer.on_batch(TOPIC, type(CREATED))
+    async def handle(session: AsyncSession, batch: Sequence[Incoming]) -> None:
+        with batch[0].traced():  # only the first publishes; the second is applied silently
+            written.append(await outbox.add(session, CREATED, topic="x.events", key="c-1"))
+
+    writers = [("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"), ("a" * 32, "b" * 16)]
+    events = [
+        CloudEvent.wrap(CREATED, source="/t", subject=None, traceparent=f"00-{t}-{s}-01")
+        for t, s in writers
+    ]
+    await consumer.process_batch(
+        [consumer_record(TOPIC, e.to_bytes(), offset=n) for n, e in enumerate(events)]
+    )
+
+    finished = spans.get_finished_spans()
+    [batch] = [s for s in finished if s.name == f"{TOPIC} process batch"]
+    per_event = [s for s in finished if s.name == f"{TOPIC} process customer.created.v1"]
+    assert [
+        (f"{s.context.trace_id:032x}", s.parent and f"{s.parent.span_id:016x}") for s in per_event
+    ] == writers
+    for span in per_event:
+        assert [link.context.span_id for link in span.links] == [batch.context.span_id]
+    [out] = written
+    first = per_event[0].context
+    assert out.traceparent == f"00-{first.trace_id:032x}-{first.span_id:016x}-01"
