@@ -129,6 +129,10 @@ class OutboxRelay:
     async def _run(self) -> None:
         backoff = self.interval
         while True:
+            # Cleared before the round, not after it: a commit that wakes the relay while it
+            # publishes (the usual case under load) must get the next round at once, not wait
+            # out the polling interval.
+            self._wake.clear()
             try:
                 published = await self.publish_once()
                 await self._measure_backlog()
@@ -147,7 +151,6 @@ class OutboxRelay:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
 

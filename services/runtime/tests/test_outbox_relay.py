@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -439,3 +440,34 @@ async def test_a_commit_in_another_process_wakes_the_relay_on_postgresql(
     finally:
         await relay.stop()
         await other.dispose()
+
+
+async def test_a_commit_while_the_relay_publishes_gets_the_next_round_at_once(
+    sqlite_db: Database, tables: Tables
+) -> None:
+    """The wake of a commit that lands during a round (while the relay waits for Kafka's
+    acks) is kept: the row goes out in the next round, not after the polling interval."""
+    recording = RecordingProducer()
+    written: list[str] = []
+
+    class CommitsDuringTheFirstRound:
+        async def send(self, topic: str, **record: Any) -> "asyncio.Future[RecordMetadata]":
+            if not written:
+                [(_key, event_id)] = await _write(sqlite_db, tables, ["customer-2"], start=1)
+                written.append(event_id)
+                relay.wake()  # what the outbox's after-commit hook does in the service
+            return await recording.send(topic, **record)
+
+    relay = _relay(
+        sqlite_db, tables, cast(Producer, CommitsDuringTheFirstRound()), interval_seconds=60.0
+    )
+    [(_key, first)] = await _write(sqlite_db, tables, ["customer-1"])
+    await relay.start()
+    try:
+        for _ in range(100):  # up to 5 s, far below the 60 s interval
+            if len(recording.sent) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert _ids(recording.sent) == [first, *written]
+    finally:
+        await relay.stop()
