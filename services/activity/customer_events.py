@@ -126,6 +126,7 @@ async def end_subscriptions(
     session: AsyncSession,
     outbox: Outbox,
     ended: Sequence[SubscriptionCancelledV1 | SubscriptionExpiredV1],
+    traced: Traced = untraced,
 ) -> None:
     """Subscriptions ended (a month end brings thousands): each customer's connected devices are
     logged out (reason subscription_ended), and no new connection is admitted until a
@@ -136,11 +137,14 @@ async def end_subscriptions(
     their status set by one UPDATE per outcome, every connected device of theirs logged out by
     one UPDATE, the logouts written to the outbox in one insert."""
     last: dict[str, str] = {}
-    for event in ended:
-        # A customer's last event in the batch decides their status, as one by one would.
+    deciding: dict[str, int] = {}
+    for index, event in enumerate(ended):
+        # A customer's last event in the batch decides their status, as one by one would, and
+        # its trace is the one their logouts continue.
         last[event.customer_id] = (
             "cancelled" if isinstance(event, SubscriptionCancelledV1) else "expired"
         )
+        deciding[event.customer_id] = index
     erased = await access.locked_or_new_of(session, last)
     now = utcnow()
     for status in ("expired", "cancelled"):
@@ -153,7 +157,11 @@ async def end_subscriptions(
             )
     pending = outbox.pending()
     await devices.log_out_connected_of(
-        session, pending, [c for c in last if c not in erased], "subscription_ended"
+        session,
+        pending,
+        [c for c in last if c not in erased],
+        "subscription_ended",
+        traced=lambda customer_id: traced(deciding[customer_id]),
     )
     await pending.flush(session)
 

@@ -2,7 +2,8 @@
 by policy), heartbeats, disconnects, logouts and the operator's unbind."""
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from typing import Literal, cast
 
@@ -339,10 +340,15 @@ async def log_out_connected(
 
 
 async def log_out_connected_of(
-    session: AsyncSession, outbox: EventSink, customer_ids: Sequence[str], reason: LogoutReason
+    session: AsyncSession,
+    outbox: EventSink,
+    customer_ids: Sequence[str],
+    reason: LogoutReason,
+    traced: Callable[[str], AbstractContextManager[object]] = lambda _: nullcontext(),
 ) -> None:
     """`log_out_connected` for many customers (whose limit rows the caller holds locked): one
-    UPDATE of every connected device of theirs, a logout for each device it changed."""
+    UPDATE of every connected device of theirs, a logout for each device it changed, published
+    inside `traced(customer_id)` (the trace of the event that logged them out)."""
     if not customer_ids:
         return
     changed = await session.execute(
@@ -352,12 +358,13 @@ async def log_out_connected_of(
         .returning(Device.customer_id, Device.id)
     )
     for customer_id, device_id in sorted(changed.all()):
-        await publish(
-            session,
-            outbox,
-            topics.APPS_COMMANDS,
-            DeviceLogoutV1(customer_id=customer_id, device_id=device_id, reason=reason),
-        )
+        with traced(customer_id):
+            await publish(
+                session,
+                outbox,
+                topics.APPS_COMMANDS,
+                DeviceLogoutV1(customer_id=customer_id, device_id=device_id, reason=reason),
+            )
 
 
 async def heartbeat(session: AsyncSession, event: DeviceHeartbeatV1) -> None:

@@ -19,7 +19,7 @@ from services.contracts.customers import (
     ProfileCreatedV1,
     ProfileDeletedV1,
 )
-from services.runtime.consumer import Delivery, Incoming
+from services.runtime.consumer import Delivery, Incoming, traced_each
 from services.runtime.service_app import Runtime
 
 
@@ -34,7 +34,7 @@ def register(rt: Runtime) -> None:
             session,
             rt.outbox,
             [cast(SubscriptionActivatedV1, item.data) for item in batch],
-            traced=lambda i: batch[i].traced(),
+            traced=traced_each(batch),
         )
 
     # A month end ends thousands at once: a partition's run of them set-based.
@@ -44,6 +44,7 @@ def register(rt: Runtime) -> None:
             session,
             rt.outbox,
             [cast(SubscriptionCancelledV1 | SubscriptionExpiredV1, item.data) for item in batch],
+            traced=traced_each(batch),
         )
 
     @on(topics.CUSTOMERS_EVENTS, AccountUpdatedV1)

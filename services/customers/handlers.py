@@ -22,7 +22,7 @@ from services.contracts.webshop import OrderPaidV1
 from services.customers import service, status, webshop_orders
 from services.customers.account import service as account
 from services.customers.profiles import app_events as app_profiles
-from services.runtime.consumer import Delivery, Incoming
+from services.runtime.consumer import Delivery, Incoming, traced_each
 from services.runtime.service_app import Runtime
 
 
@@ -41,7 +41,7 @@ def register(rt: Runtime) -> None:
             session,
             pending,
             [cast(OrderPaidV1, item.data) for item in batch],
-            traced=lambda i: batch[i].traced(),
+            traced=traced_each(batch),
         )
         await pending.flush(session)
 
@@ -52,7 +52,7 @@ def register(rt: Runtime) -> None:
             session,
             pending,
             [cast(SubscriptionActivatedV1, item.data) for item in batch],
-            traced=lambda i: batch[i].traced(),
+            traced=traced_each(batch),
         )
         await pending.flush(session)
 

@@ -94,6 +94,11 @@ def untraced(_: int) -> AbstractContextManager[object]:
     return nullcontext()
 
 
+def traced_each(items: Sequence[Incoming]) -> Traced:
+    """The `Traced` of a run of events: the i-th event's span around the work on it."""
+    return lambda index: items[index].traced()
+
+
 # Takes the open transaction and a partition's new events (duplicates already dropped) in the
 # order they arrived; it applies them set-based and must keep each key's order.
 BatchHandler = Callable[[AsyncSession, Sequence[Incoming]], Awaitable[None]]

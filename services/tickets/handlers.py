@@ -14,7 +14,7 @@ from services.contracts.billing import (
     SubscriptionExpiringV1,
 )
 from services.contracts.customers import CustomerCreatedV1, CustomerErasedV1, CustomerUpdatedV1
-from services.runtime.consumer import Delivery, Incoming
+from services.runtime.consumer import Delivery, Incoming, traced_each
 from services.runtime.service_app import Runtime
 from services.tickets import conversations, erasure, service
 
@@ -29,7 +29,7 @@ def register(rt: Runtime) -> None:
             session,
             rt.outbox,
             [cast(CustomerCreatedV1 | CustomerUpdatedV1, item.data) for item in batch],
-            traced=lambda i: batch[i].traced(),
+            traced=traced_each(batch),
         )
 
     @on(topics.CUSTOMERS_EVENTS, CustomerErasedV1)
@@ -43,7 +43,7 @@ def register(rt: Runtime) -> None:
             session,
             rt.outbox,
             [cast(SubscriptionActivatedV1, item.data) for item in batch],
-            traced=lambda i: batch[i].traced(),
+            traced=traced_each(batch),
         )
 
     # A month end (and the week before it) brings thousands: a partition's run set-based.
@@ -51,17 +51,22 @@ def register(rt: Runtime) -> None:
     async def subscriptions_ending(session: AsyncSession, batch: Sequence[Incoming]) -> None:
         pending = rt.outbox.pending()
         # Each stretch of one type in arrival order, so a customer's messages keep theirs.
-        for expiring, stretch in groupby(
-            batch, lambda i: isinstance(i.data, SubscriptionExpiringV1)
-        ):
+        for expiring, run in groupby(batch, lambda i: isinstance(i.data, SubscriptionExpiringV1)):
+            stretch = list(run)
             data = [item.data for item in stretch]
             if expiring:
                 await service.messages_on_expiring(
-                    session, pending, cast(list[SubscriptionExpiringV1], data)
+                    session,
+                    pending,
+                    cast(list[SubscriptionExpiringV1], data),
+                    traced=traced_each(stretch),
                 )
             else:
                 await service.messages_on_expired(
-                    session, pending, cast(list[SubscriptionExpiredV1], data)
+                    session,
+                    pending,
+                    cast(list[SubscriptionExpiredV1], data),
+                    traced=traced_each(stretch),
                 )
         await pending.flush(session)
 

@@ -184,7 +184,10 @@ async def message_on_expired(
 
 
 async def messages_on_expiring(
-    session: AsyncSession, outbox: EventSink, events: Sequence[SubscriptionExpiringV1]
+    session: AsyncSession,
+    outbox: EventSink,
+    events: Sequence[SubscriptionExpiringV1],
+    traced: Traced = untraced,
 ) -> None:
     await _send_system_messages(
         session,
@@ -202,11 +205,15 @@ async def messages_on_expiring(
             )
             for e in events
         ],
+        traced,
     )
 
 
 async def messages_on_expired(
-    session: AsyncSession, outbox: EventSink, events: Sequence[SubscriptionExpiredV1]
+    session: AsyncSession,
+    outbox: EventSink,
+    events: Sequence[SubscriptionExpiredV1],
+    traced: Traced = untraced,
 ) -> None:
     await _send_system_messages(
         session,
@@ -220,6 +227,7 @@ async def messages_on_expired(
             )
             for e in events
         ],
+        traced,
     )
 
 
@@ -233,7 +241,11 @@ class _Wanted:
 
 
 async def _send_system_messages(
-    session: AsyncSession, outbox: EventSink, template: templates.Template, wanted: list[_Wanted]
+    session: AsyncSession,
+    outbox: EventSink,
+    template: templates.Template,
+    wanted: list[_Wanted],
+    traced: Traced = untraced,
 ) -> None:
     """System messages of one template, set-based (a month end sends thousands): the contacts
     read in one query, the messages inserted in one statement, their events in the outbox.
@@ -256,7 +268,10 @@ async def _send_system_messages(
     }
     now = utcnow()
     rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for w in wanted:
+    # The event (its index in `wanted`) each message answers: its announcement continues
+    # that event's trace.
+    answers: dict[tuple[str, str], int] = {}
+    for index, w in enumerate(wanted):
         contact = contacts.get(w.customer_id)
         if (contact is not None and contact.erased_at is not None) or (
             (w.customer_id, w.occasion) in rows
@@ -264,6 +279,7 @@ async def _send_system_messages(
             continue
         first_name = contact.first_name if contact is not None and contact.first_name else "there"
         title, body = templates.render(template, first_name=first_name, **w.values)
+        answers[(w.customer_id, w.occasion)] = index
         rows[(w.customer_id, w.occasion)] = {
             "id": str(uuid.uuid4()),
             "customer_id": w.customer_id,
@@ -293,18 +309,19 @@ async def _send_system_messages(
             )
         ).all()
     )
-    for row in rows.values():
+    for key, row in rows.items():
         if row["id"] in inserted:
-            await _announce(
-                session,
-                outbox,
-                message_id=row["id"],
-                customer_id=row["customer_id"],
-                title=row["title"],
-                body=row["body"],
-                template=row["template"],
-                sent_at=now,
-            )
+            with traced(answers[key]):
+                await _announce(
+                    session,
+                    outbox,
+                    message_id=row["id"],
+                    customer_id=row["customer_id"],
+                    title=row["title"],
+                    body=row["body"],
+                    template=row["template"],
+                    sent_at=now,
+                )
 
 
 async def send_operator_message(

@@ -12,7 +12,7 @@ from services.contracts import topics
 from services.contracts.apps import DeviceDisconnectedV1
 from services.contracts.billing import SubscriptionCancelledV1, SubscriptionExpiredV1
 from services.contracts.customers import CustomerErasedV1
-from services.contracts.envelope import EventData
+from services.contracts.envelope import CloudEvent, EventData
 from services.runtime.db import Database
 from services.runtime.service_app import Runtime
 from services.runtime.tests._helpers import consumer_record, event_bytes, of_type, outbox_rows
@@ -102,3 +102,35 @@ async def test_a_batch_of_ended_subscriptions_logs_out_each_connected_device_onc
     await feed(connected("a", customer_id=ONE))
     [rejected] = of_type(await outbox_rows(db, models.outbox), "device.rejected.v1")
     assert (rejected.key, rejected.data["reason"]) == (ONE, "no_active_subscription")
+
+
+async def test_each_logout_continues_the_trace_of_the_event_that_ended_its_subscription(
+    db: Database, runtime: Runtime, feed: Feed
+) -> None:
+    """Thousands of ends in one set-based run, yet each logout is in its subscription's trace:
+    that of the customer's last event of the batch, the one that decided their status."""
+    for customer_id, device_id in ((ONE, "a"), (TWO, "b")):
+        await feed(activated(3, customer_id=customer_id))
+        await feed(connected(device_id, customer_id=customer_id))
+    ends: list[tuple[EventData, str]] = [
+        (expired(ONE), "1" * 32),
+        (expired(TWO), "2" * 32),
+        (cancelled(TWO), "3" * 32),  # TWO's last: its trace is the logout's
+    ]
+    records = [
+        consumer_record(
+            topics.BILLING_EVENTS,
+            CloudEvent.wrap(
+                data, source="/services/billing", subject=None, traceparent=f"00-{t}-{'a' * 16}-01"
+            ).to_bytes(),
+            offset=n,
+        )
+        for n, (data, t) in enumerate(ends)
+    ]
+    await runtime.consumer.process_batch(records)
+
+    logouts = of_type(await outbox_rows(db, models.outbox), "device.logout.v1")
+    assert sorted((r.key, (r.event.traceparent or "")[3:35]) for r in logouts) == [
+        (ONE, "1" * 32),
+        (TWO, "3" * 32),
+    ]

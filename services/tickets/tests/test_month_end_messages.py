@@ -9,6 +9,7 @@ from sqlalchemy import event, select
 from services.contracts import topics
 from services.contracts.billing import SubscriptionExpiredV1, SubscriptionExpiringV1
 from services.contracts.customers import CustomerCreatedV1, CustomerInfo
+from services.contracts.envelope import CloudEvent
 from services.runtime.db import Database
 from services.runtime.outbox import Outbox
 from services.runtime.tests._helpers import (
@@ -110,3 +111,44 @@ async def test_a_batch_of_period_ends_sends_each_message_once(db: Database, outb
     # Set-based: three stretches of one kind (expired, expiring, expired), one insert each.
     assert statements.count("INSERT INTO MESSAGE") == 3
     assert not [s for s in statements if s.startswith("SELECT MESSAGE.ID")]
+
+
+async def test_each_message_of_a_batch_continues_its_billing_events_trace(
+    db: Database, outbox: Outbox
+) -> None:
+    """A month end is thousands of traces, one per subscription: the set-based handler still
+    announces each message inside the span of the event it answers."""
+    trace_of = {JANE: "1" * 32, BOB: "2" * 32, UNKNOWN: "3" * 32}
+    events = [
+        (expiring(JANE), JANE),
+        (expiring(BOB), BOB),
+        (expired(UNKNOWN), UNKNOWN),  # another stretch: its own insert, its own trace still
+        (expiring(UNKNOWN), UNKNOWN),
+    ]
+    records = [
+        consumer_record(
+            topics.BILLING_EVENTS,
+            CloudEvent.wrap(
+                data,
+                source="/services/billing",
+                subject=None,
+                # The two events of UNKNOWN in two traces of their own: the last digit tells.
+                traceparent=f"00-{trace_of[customer][:-1]}{n}-{'a' * 16}-01",
+            ).to_bytes(),
+            offset=n,
+        )
+        for n, (data, customer) in enumerate(events)
+    ]
+    async with service_runtime(SPEC, db) as rt:
+        await rt.consumer.process_batch(records)
+
+    shows = of_type(await outbox_rows(db, models.outbox), "message.show.v1")
+    traces = sorted((s.key, s.data["title"], (s.event.traceparent or "")[3:35]) for s in shows)
+    assert traces == sorted(
+        [
+            (JANE, "Your subscription ends soon", "1" * 31 + "0"),
+            (BOB, "Your subscription ends soon", "2" * 31 + "1"),
+            (UNKNOWN, "Your subscription has ended", "3" * 31 + "2"),
+            (UNKNOWN, "Your subscription ends soon", "3" * 31 + "3"),
+        ]
+    )
