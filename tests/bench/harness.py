@@ -15,6 +15,7 @@ import platform
 import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -66,7 +67,10 @@ def record_profile(pid: int, target: Path) -> subprocess.Popen[bytes]:
     """py-spy sampling `pid` at 50 Hz into `target` until `stop_profiles`: raw folded stacks,
     or a speedscope file when `target` does not end in .txt."""
     fmt = "raw" if target.suffix == ".txt" else "speedscope"
-    command = ["py-spy", "record", "--pid", str(pid), "--rate", "50", "--format", fmt]
+    # The venv's py-spy (pinned in the lock), found whether or not the venv is on PATH.
+    beside = Path(sys.executable).parent / "py-spy"
+    py_spy = str(beside) if beside.exists() else "py-spy"
+    command = [py_spy, "record", "--pid", str(pid), "--rate", "50", "--format", fmt]
     return subprocess.Popen(
         [*command, "--output", str(target)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
