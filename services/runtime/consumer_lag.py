@@ -79,11 +79,17 @@ class LagReader:
         }
         admin = AIOKafkaAdminClient(**common)
         ends = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, **common)
-        await admin.start()
         try:
+            await admin.start()
             await ends.start()
         except BaseException:
-            await admin.close()
+            # Both are closed, started or not: a client made and never closed keeps its
+            # sockets until the garbage collector finds it ("Unclosed AIOKafkaConsumer"), and
+            # the gauge makes new ones every interval while the broker is away.
+            with contextlib.suppress(Exception):
+                await ends.stop()
+            with contextlib.suppress(Exception):
+                await admin.close()
             raise
         self._admin, self._ends = admin, ends
 

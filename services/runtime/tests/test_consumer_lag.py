@@ -1,7 +1,9 @@
 """`consumer_lag` on /metrics: each partition's end offset minus the group's committed offset,
 read from a real broker by clients of the gauge's own, measured again as records arrive."""
 
+import gc
 import uuid
+import warnings
 from collections.abc import AsyncIterator
 
 import pytest
@@ -92,3 +94,20 @@ async def test_a_broker_away_fails_each_measurement_without_hanging() -> None:
         with pytest.raises(KafkaError):
             await gauge.measure_once()
     await gauge.stop()
+
+
+async def test_clients_that_failed_to_start_are_closed() -> None:
+    """A broker away at start: the clients made for the read are closed, not left to the
+    garbage collector (which warned "Unclosed AIOKafkaConsumer" and kept their sockets)."""
+    reader = LagReader("127.0.0.1:1", prefix="none.", client_id="lag-test", timeout_seconds=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(2):
+            try:
+                await reader.start()
+            except KafkaError:
+                pass
+            else:
+                pytest.fail("started against a broker that is not there")
+        gc.collect()
+    assert [w for w in caught if "Unclosed" in str(w.message)] == []
