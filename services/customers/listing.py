@@ -6,6 +6,7 @@ row-value comparison the database answers from an index range, however deep the 
 """
 
 import csv
+import functools
 import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,17 +15,18 @@ from typing import Any, Literal, cast, get_args
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Row,
     Select,
     String,
+    bindparam,
     func,
-    literal,
     or_,
     select,
     text,
     tuple_,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.customers.list_json import page_json
 from services.customers.models import Account, Customer
@@ -39,6 +41,8 @@ from services.runtime.paging import Keyset, SortInt
 # count for the whole table (unfiltered) or TOTAL_CAP + 1 meaning "more than TOTAL_CAP".
 TOTAL_CAP = 1000
 CSV_BATCH = 1000
+# Statements kept per shape (filters present, order, segment, ...): a few dozen in use.
+STATEMENTS_KEPT = 1024
 
 # A page is read as plain rows of these columns, never as ORM entities: loading 50 customers and
 # their accounts into the session (identity map, change tracking) cost more than the SQL did.
@@ -69,68 +73,85 @@ def _name_prefix(q: str) -> str:
     return _escape_like(fold(q.strip())) + "%"
 
 
-def filter_clauses(f: ListFilters) -> list[ColumnElement[bool]]:
-    clauses: list[ColumnElement[bool]] = []
-    if f.status:
-        clauses.append(Customer.status.in_(f.status))
-    if f.status_group == "active":
-        clauses.append(Customer.status.in_(ACTIVE_STATUSES))
-    elif f.status_group == "inactive":
-        clauses.append(Customer.status.in_(INACTIVE_STATUSES))
-    if f.source:
-        clauses.append(Customer.source == f.source)
-    if f.webshop_id:
-        clauses.append(Customer.webshop_id == f.webshop_id)
-    if f.product_id:
-        clauses.append(Customer.product_id == f.product_id)
-    if f.expires_before:
-        clauses.append(Customer.expires_at < f.expires_before)
-    if f.expires_after:
-        clauses.append(Customer.expires_at > f.expires_after)
-    return clauses
+# Each filter as a clause over named parameters. A page's statements are built once per shape
+# (which filters, which order, which segment) and kept (see _page_statement): building and
+# cache-keying a select per request cost the customers service a third of its CPU per page
+# (py-spy). The SQL is the same as a statement built with the values in it.
+_FILTERS: dict[str, ColumnElement[bool]] = {
+    "status": Customer.status.in_(bindparam("status", expanding=True)),
+    "group_active": Customer.status.in_(ACTIVE_STATUSES),
+    "group_inactive": Customer.status.in_(INACTIVE_STATUSES),
+    "source": Customer.source == bindparam("source"),
+    "webshop_id": Customer.webshop_id == bindparam("webshop_id"),
+    "product_id": Customer.product_id == bindparam("product_id"),
+    "expires_before": Customer.expires_at < bindparam("expires_before"),
+    "expires_after": Customer.expires_at > bindparam("expires_after"),
+}
 
 
-def search_alternatives(f: ListFilters) -> list[ColumnElement[bool]] | None:
-    """The prefix tests `q` stands for, any of which selects a customer.
-
-    All on the customer row, each column with its own index. For the total they are one OR
-    (PostgreSQL: a BitmapOr of five index ranges). For a page each is read on its own, in list
-    order, and the pages merged (see page_rows): as one OR sorted by name, the planner walks the
-    name index from "a" filtering, and for "smi" that is three quarters of a million rows.
-    Phones are stored as typed (E.164 from the API), so they are matched as given.
-    """
-    if not f.q or not f.q.strip():
-        return None
-    pattern = _like_prefix(f.q)
-    name_pattern = _name_prefix(f.q)
-    return [
-        _starts_with(Customer.search_name, name_pattern),
-        _starts_with(Customer.search_full_name, name_pattern),
-        _starts_with(Customer.search_email, pattern),
-        _starts_with(Customer.search_login, pattern),
-        _starts_with(Customer.phone, _escape_like(f.q.strip()) + "%"),
-    ]
-
-
-def all_clauses(f: ListFilters) -> list[ColumnElement[bool]]:
-    alternatives = search_alternatives(f)
-    clauses = filter_clauses(f)
-    return [*clauses, or_(*alternatives)] if alternatives else clauses
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _starts_with(column: Any, pattern: str) -> ColumnElement[bool]:
+def _starts_with(column: Any, parameter: str) -> ColumnElement[bool]:
     # The pattern is rendered into the statement (quoted by SQLAlchemy), not bound: PostgreSQL
     # turns `LIKE 'abc%'` into an index range only when it sees the prefix, and a prepared
     # statement reused with a parameter falls to a generic plan after five runs: a sequential
     # scan of a million rows.
     return cast(
         ColumnElement[bool],
-        column.like(literal(pattern, String, literal_execute=True), escape="\\"),
+        column.like(bindparam(parameter, type_=String, literal_execute=True), escape="\\"),
     )
+
+
+# The prefix tests `q` stands for, any of which selects a customer. All on the customer row,
+# each column with its own index. For the total they are one OR (PostgreSQL: a BitmapOr of five
+# index ranges). For a page each is read on its own, in list order, and the pages merged (see
+# page_rows): as one OR sorted by name, the planner walks the name index from "a" filtering, and
+# for "smi" that is three quarters of a million rows. Phones are stored as typed (E.164 from
+# the API), so they are matched as given.
+_SEARCH = (
+    _starts_with(Customer.search_name, "q_name"),
+    _starts_with(Customer.search_full_name, "q_name"),
+    _starts_with(Customer.search_email, "q_text"),
+    _starts_with(Customer.search_login, "q_text"),
+    _starts_with(Customer.phone, "q_phone"),
+)
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """What a list filter selects: the names of its clauses (the statements' shape), whether
+    it searches, and the parameters' values."""
+
+    names: tuple[str, ...]
+    search: bool
+    params: dict[str, Any]
+
+
+def criteria(f: ListFilters) -> Criteria:
+    names: list[str] = []
+    params: dict[str, Any] = {}
+    if f.status:
+        names.append("status")
+        params["status"] = list(f.status)
+    if f.status_group in ("active", "inactive"):
+        names.append(f"group_{f.status_group}")
+    for name in ("source", "webshop_id", "product_id", "expires_before", "expires_after"):
+        value = getattr(f, name)
+        if value:
+            names.append(name)
+            params[name] = value
+    search = bool(f.q and f.q.strip())
+    if f.q and search:
+        params["q_name"] = _name_prefix(f.q)
+        params["q_text"] = _like_prefix(f.q)
+        params["q_phone"] = _escape_like(f.q.strip()) + "%"
+    return Criteria(tuple(names), search, params)
+
+
+def _clauses(names: tuple[str, ...]) -> list[ColumnElement[bool]]:
+    return [_FILTERS[name] for name in names]
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 _SORT_COLUMNS: dict[str, Any] = {
@@ -141,13 +162,16 @@ _SORT_COLUMNS: dict[str, Any] = {
 }
 
 
+_SORT_ATTRIBUTES = {
+    "created_at": "created_at",
+    "name": "search_name",
+    "expires_at": "expires_at",
+    "status": "status_rank",
+}
+
+
 def sort_value(customer: Customer | ListRow, field: str) -> Any:
-    return {
-        "created_at": customer.created_at,
-        "name": customer.search_name,
-        "expires_at": customer.expires_at,
-        "status": customer.status_rank,
-    }[field]
+    return getattr(customer, _SORT_ATTRIBUTES[field])
 
 
 Segment = Literal["values", "nulls"]
@@ -181,32 +205,59 @@ def encode_cursor(sort: SortKey, value: Any, last_id: str) -> str:
     return KEYSETS[sort].encode((value, last_id))
 
 
-def _segment_query(
-    base: Select[Any],
-    clauses: list[ColumnElement[bool]],
+async def _read_connection(session: AsyncSession) -> AsyncConnection:
+    """The session's connection, without a transaction on PostgreSQL if none is open yet: each
+    statement of a page has its own snapshot under READ COMMITTED anyway, so a transaction
+    only added a BEGIN and a ROLLBACK, two round trips per page. (SQLite's driver begins no
+    transaction for a read, and switching its mode costs a hop to its thread.)"""
+    if session.in_transaction() or session.get_bind().dialect.name != "postgresql":
+        return await session.connection()
+    return await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+@functools.lru_cache(maxsize=STATEMENTS_KEPT)
+def _page_statement(
+    names: tuple[str, ...],
     *,
     field: str,
     descending: bool,
     segment: Segment,
-    after: tuple[Any, str] | None,
+    after: bool,
+    one_status: bool,
+    alternative: int | None,
 ) -> Select[Any]:
+    """The select of one index range of a page, its values as parameters: the filters', then
+    `q_*` (the search `alternative`'s), `one_status`, `after_value` and `after_id` (the cursor),
+    `page_limit`."""
     column = _SORT_COLUMNS[field]
-    conditions = list(clauses)
+    conditions = _clauses(names)
+    if alternative is not None:
+        conditions.append(_SEARCH[alternative])
+    if one_status:
+        conditions.append(Customer.status == bindparam("one_status"))
+    after_id = bindparam("after_id", type_=Customer.id.type)
     if segment == "nulls":
         conditions.append(column.is_(None))
-        if after is not None:
-            conditions.append(Customer.id < after[1] if descending else Customer.id > after[1])
+        if after:
+            conditions.append(Customer.id < after_id if descending else Customer.id > after_id)
     else:
         if field == "expires_at":
             conditions.append(column.is_not(None))
-        if after is not None:
-            key, bound = tuple_(column, Customer.id), tuple_(after[0], after[1])
+        if after:
+            key = tuple_(column, Customer.id)
+            bound = tuple_(bindparam("after_value", type_=column.type), after_id)
             conditions.append(key < bound if descending else key > bound)
     # The same (column, id) order in the null segment too, where the column is constant: it
     # matches the (expires_at, id) index, so PostgreSQL reads the NULL range of that index
     # instead of walking the primary key and filtering.
     order = [column.desc(), Customer.id.desc()] if descending else [column.asc(), Customer.id.asc()]
-    return base.where(*conditions).order_by(*order)
+    return (
+        select(*LIST_COLUMNS)
+        .join(Account, Account.customer_id == Customer.id)
+        .where(*conditions)
+        .order_by(*order)
+        .limit(bindparam("page_limit", type_=Integer))
+    )
 
 
 def split_statuses(f: ListFilters) -> list[str] | None:
@@ -225,64 +276,84 @@ def split_statuses(f: ListFilters) -> list[str] | None:
 
 async def page_rows(
     session: AsyncSession,
-    clauses: list[ColumnElement[bool]],
+    selected: Criteria,
     *,
     sort: SortKey,
     limit: int,
     after: tuple[Any, str] | None,
     statuses: list[str] | None = None,
-    alternatives: list[ColumnElement[bool]] | None = None,
+    alternative: int | None = None,
 ) -> list[ListRow]:
     """Up to `limit` rows of LIST_COLUMNS after `after` in `sort` order.
 
     With several `statuses` (a status group, or repeated `status`), each status is read on its
     own (status, column, id) index range and the pages are merged: a database reads an ordered
     range of one status, but not the ordered union of two (the active group sorted by expiry
-    would otherwise walk past every expired customer first). Likewise each of the search's
-    `alternatives` (see search_alternatives); a customer found by two appears once.
+    would otherwise walk past every expired customer first). Likewise each alternative of a
+    search (see _SEARCH); a customer found by two appears once.
     """
-    if alternatives:
+    if selected.search and alternative is None:
         found: dict[str, ListRow] = {}
-        for alternative in alternatives:
+        for each in range(len(_SEARCH)):
             for row in await page_rows(
                 session,
-                [*clauses, alternative],
+                selected,
                 sort=sort,
                 limit=limit,
                 after=after,
                 statuses=statuses,
+                alternative=each,
             ):
                 found[row.id] = row
         return _merged(list(found.values()), sort, limit)
-    if statuses and sort.lstrip("-") != "status":
+    field, descending = sort.lstrip("-"), sort.startswith("-")
+    if statuses and field != "status":
         merged: list[ListRow] = []
-        for one in statuses:
-            merged += await page_rows(
-                session, [*clauses, Customer.status == one], sort=sort, limit=limit, after=after
+        for status in statuses:
+            merged += await _range_rows(
+                session, selected, field, descending, limit, after, alternative, status
             )
         return _merged(merged, sort, limit)
-    field, descending = sort.lstrip("-"), sort.startswith("-")
+    return await _range_rows(session, selected, field, descending, limit, after, alternative)
+
+
+async def _range_rows(
+    session: AsyncSession,
+    selected: Criteria,
+    field: str,
+    descending: bool,
+    limit: int,
+    after: tuple[Any, str] | None,
+    alternative: int | None,
+    status: str | None = None,
+) -> list[ListRow]:
+    """The rows of one index range (nullable sorts: two segments, read in turn)."""
     segments = _segments(field, descending)
     start = 0
     if after is not None and len(segments) > 1:
         start = segments.index("nulls" if after[0] is None else "values")
-    base = select(*LIST_COLUMNS).join(Account, Account.customer_id == Customer.id)
     # Core execution on the session's connection: these are plain rows, and the ORM's
-    # compile and result machinery cost more CPU than the page's SQL (a py-spy profile of
-    # the list benchmark put half the service's time of a page there).
-    connection = await session.connection()
+    # compile and result machinery cost more CPU than the page's SQL (py-spy).
+    connection = await _read_connection(session)
+    params = dict(selected.params)
+    if status is not None:
+        params["one_status"] = status
     rows: list[ListRow] = []
     for position, segment in enumerate(segments[start:]):
-        query = _segment_query(
-            base,
-            clauses,
+        continues = after is not None and position == 0
+        statement = _page_statement(
+            selected.names,
             field=field,
             descending=descending,
             segment=segment,
-            after=after if position == 0 else None,
+            after=continues,
+            one_status=status is not None,
+            alternative=alternative,
         )
-        result = await connection.execute(query.limit(limit - len(rows)))
-        rows += result.all()
+        if after is not None and continues:
+            params["after_value"], params["after_id"] = after
+        params["page_limit"] = limit - len(rows)
+        rows += (await connection.execute(statement, params)).all()
         if len(rows) >= limit:
             break
     return rows
@@ -308,20 +379,39 @@ class Total:
     exact: bool
 
 
+@functools.lru_cache(maxsize=STATEMENTS_KEPT)
+def _count_statement(names: tuple[str, ...], search: bool, capped: bool) -> Select[Any]:
+    """The total's count, kept per shape like the pages' (`cap_plus_one`: the cap's limit)."""
+    clauses = _clauses(names)
+    if search:
+        clauses.append(or_(*_SEARCH))
+    if not capped:
+        return select(func.count()).select_from(Customer).where(*clauses)
+    matches = (
+        select(Customer.id)
+        .where(*clauses)
+        .limit(bindparam("cap_plus_one", type_=Integer))
+        .subquery()
+    )
+    return select(func.count()).select_from(matches)
+
+
 async def count_matches(
-    session: AsyncSession, clauses: list[ColumnElement[bool]], *, cap: int = TOTAL_CAP
+    session: AsyncSession, selected: Criteria, *, cap: int = TOTAL_CAP
 ) -> Total:
     """Exact on SQLite and up to `cap` on PostgreSQL, where counting a million rows takes a
     noticeable part of a second on every page."""
-    connection = await session.connection()  # Core, as page_rows
+    connection = await _read_connection(session)  # Core, as page_rows
     if connection.dialect.name != "postgresql":
-        count = await connection.scalar(select(func.count()).select_from(Customer).where(*clauses))
+        statement = _count_statement(selected.names, selected.search, capped=False)
+        count = await connection.scalar(statement, selected.params)
         return Total(int(count or 0), True)
-    capped = select(Customer.id).where(*clauses).limit(cap + 1).subquery()
-    count = int(await connection.scalar(select(func.count()).select_from(capped)) or 0)
+    statement = _count_statement(selected.names, selected.search, capped=True)
+    params = {**selected.params, "cap_plus_one": cap + 1}
+    count = int(await connection.scalar(statement, params) or 0)
     if count <= cap:
         return Total(count, True)
-    if not clauses:
+    if not selected.names and not selected.search:
         estimate = await connection.scalar(
             text("SELECT reltuples::bigint FROM pg_class WHERE oid = 'customer'::regclass")
         )
@@ -349,16 +439,15 @@ async def page_of_rows(
     total_cap: int = TOTAL_CAP,
 ) -> RowPage:
     """One page in keyset order (sort column, then id), so deep pages cost what the first does."""
-    clauses = filter_clauses(filters)
+    selected = criteria(filters)
     after = KEYSETS[sort].decode(cursor) if cursor else None
     rows = await page_rows(
         session,
-        clauses,
+        selected,
         sort=sort,
         limit=limit + 1,
         after=after,
         statuses=split_statuses(filters),
-        alternatives=search_alternatives(filters),
     )
     next_cursor = None
     if len(rows) > limit:
@@ -366,7 +455,7 @@ async def page_of_rows(
         next_cursor = encode_cursor(sort, sort_value(last, sort.lstrip("-")), last.id)
     total = None
     if with_total:
-        total = await count_matches(session, all_clauses(filters), cap=total_cap)
+        total = await count_matches(session, selected, cap=total_cap)
     return RowPage(rows[:limit], next_cursor, total)
 
 
@@ -483,7 +572,7 @@ async def stream_csv(
 ) -> AsyncIterator[str]:
     """The whole filtered list as CSV, read in keyset batches of `batch` rows, each in a short
     session of its own: memory stays flat and no transaction stays open for the download."""
-    clauses = filter_clauses(filters)
+    selected = criteria(filters)
     yield _csv_lines([list(CSV_COLUMNS)])
     after: tuple[Any, str] | None = None
     field = sort.lstrip("-")
@@ -491,12 +580,11 @@ async def stream_csv(
         async with db.sessions() as session:
             rows = await page_rows(
                 session,
-                clauses,
+                selected,
                 sort=sort,
                 limit=batch,
                 after=after,
                 statuses=split_statuses(filters),
-                alternatives=search_alternatives(filters),
             )
             lines = _csv_lines([_csv_row(row) for row in rows])
         if lines:

@@ -9,9 +9,10 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from services.customers import listing as customers_list
 from services.customers.app import SPEC
@@ -426,3 +427,49 @@ def test_only_a_partial_set_of_statuses_is_split() -> None:
         customers_list.split_statuses(ListFilters(status=["expired"], status_group="active"))
         is None
     )
+
+
+async def test_a_page_on_postgresql_is_read_without_a_transaction(listing: Listing) -> None:
+    # Each statement has its own snapshot under READ COMMITTED anyway: a BEGIN and a ROLLBACK
+    # around them were two round trips per page for nothing.
+    async with listing.db.sessions() as session:
+        page = await customers_list.list_customers(session, ListFilters(q="smi"), sort="name")
+        assert page.items
+        connection = await session.connection()
+        driver: Any = (await connection.get_raw_connection()).driver_connection
+        if session.get_bind().dialect.name == "postgresql":
+            assert not driver.is_in_transaction()
+    # A session already writing keeps its transaction for the page.
+    async with listing.db.transaction() as session:
+        await session.execute(text("SELECT 1"))
+        await customers_list.list_customers(session, ListFilters(), sort="name")
+        connection = await session.connection()
+        assert connection.in_transaction()
+        assert connection.sync_connection is not None
+        options = connection.sync_connection.get_execution_options()
+        assert "isolation_level" not in options
+
+
+async def test_page_statements_are_built_once_per_shape_with_the_values_as_parameters(
+    listing: Listing,
+) -> None:
+    customers_list._page_statement.cache_clear()
+    async with listing.db.sessions() as session:
+        for q in ("smi", "jan", "bob"):
+            for webshop in ("shop-eu", "shop-cz"):
+                await customers_list.list_customers(
+                    session, ListFilters(q=q, webshop_id=webshop, status_group="active")
+                )
+    # One statement per search alternative (five), for both active statuses and every value:
+    # 60 reads of a range, 5 statements built.
+    info = customers_list._page_statement.cache_info()
+    assert (info.currsize, info.misses, info.hits) == (5, 5, 55)
+    # The values are the request's, not the first request's baked in.
+    assert await logins(listing, ListFilters(q="smi", webshop_id="shop-eu")) == {
+        "jsmith",
+        "4821337701",
+        "anna",
+        "Carl.S",
+        "jsmith2",
+    }
+    assert await logins(listing, ListFilters(q="smi", webshop_id="shop-cz")) == set()
