@@ -47,7 +47,7 @@ class OutboxRelay:
         leases: Table,
         producer: Producer,
         service: str,
-        interval_seconds: float = 0.2,
+        interval_seconds: float = 1.0,
         batch_size: int = 500,
         topic_prefix: str = "",
         after_acknowledged: Callable[[], None] = lambda: None,
