@@ -62,6 +62,8 @@ async def drop_connections(database: Database) -> None:
 async def test_a_connection_back_from_use_a_moment_ago_is_not_pinged(
     monkeypatch: pytest.MonkeyPatch, database: Database
 ) -> None:
+    # "A moment" made long, so a slow machine's pauses between the statements do not count.
+    monkeypatch.setattr(db_module, "IDLE_PING_SECONDS", 60.0)
     pings = count_pings(monkeypatch, database)
     for _ in range(20):
         assert await select_one(database) == 1
@@ -82,11 +84,12 @@ async def test_a_connection_that_sat_idle_is_pinged_and_replaced_when_the_server
 
 
 async def test_a_busy_connection_the_server_dropped_fails_once_then_the_pool_recovers(
-    database: Database,
+    monkeypatch: pytest.MonkeyPatch, database: Database
 ) -> None:
     # The price of not pinging a connection used a moment ago: the first statement on it
     # fails as a disconnect (transient: retried by the consumer, 503 to a client), and the
     # pool is renewed for the next.
+    monkeypatch.setattr(db_module, "IDLE_PING_SECONDS", 60.0)
     assert await select_one(database) == 1
     await drop_connections(database)
     with pytest.raises(DBAPIError) as failed:
