@@ -138,12 +138,12 @@ def criteria(f: ListFilters) -> Criteria:
         if value:
             names.append(name)
             params[name] = value
-    search = bool(f.q and f.q.strip())
-    if f.q and search:
-        params["q_name"] = _name_prefix(f.q)
-        params["q_text"] = _like_prefix(f.q)
-        params["q_phone"] = _escape_like(f.q.strip()) + "%"
-    return Criteria(tuple(names), search, params)
+    q = (f.q or "").strip()
+    if q:
+        params["q_name"] = _name_prefix(q)
+        params["q_text"] = _like_prefix(q)
+        params["q_phone"] = _escape_like(q) + "%"
+    return Criteria(tuple(names), bool(q), params)
 
 
 def _clauses(names: tuple[str, ...]) -> list[ColumnElement[bool]]:
