@@ -109,11 +109,14 @@ Series = dict[tuple[str, str], list[L]]
 """Measured legs by (case, leg), one a run, in run order: series[(case, "service")][run]."""
 
 
-def ratios(series: Series[L], case: str, ratio: Callable[[L, L], float]) -> list[float]:
-    """`ratio(service, raw)` of the two legs of each run, so a ratio compares legs measured
-    side by side."""
+def ratios(
+    series: Series[L], case: str, ratio: Callable[[L, L], float], baseline: str = "raw"
+) -> list[float]:
+    """`ratio(service, baseline)` of the two legs of each run, so a ratio compares legs
+    measured side by side."""
     return [
-        ratio(s, r) for s, r in zip(series[(case, "service")], series[(case, "raw")], strict=True)
+        ratio(s, r)
+        for s, r in zip(series[(case, "service")], series[(case, baseline)], strict=True)
     ]
 
 
@@ -125,8 +128,8 @@ def of_leg(leg: str, value: Callable[[L], float]) -> Stat[L]:
     return lambda series, case: [value(measured) for measured in series[(case, leg)]]
 
 
-def of_pairs(ratio: Callable[[L, L], float]) -> Stat[L]:
-    return lambda series, case: ratios(series, case, ratio)
+def of_pairs(ratio: Callable[[L, L], float], baseline: str = "raw") -> Stat[L]:
+    return lambda series, case: ratios(series, case, ratio, baseline)
 
 
 class Figure(NamedTuple, Generic[L]):

@@ -13,6 +13,8 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -31,14 +33,15 @@ from services.contracts.topics import ALL_TOPICS
 from services.customers import credentials
 from services.runtime.db import create_engine
 from services.runtime.topics_admin import ensure_topics
-from tests.bench import harness
+from tests.bench import harness, raw_chain
 from tests.system.conftest import order_paid
 
 KINDS = ("new", "renewal")
+LEGS = ("service", "raw", "chain")
 # Every service that follows a renewal's events: customers and billing carry the order, tickets
 # and activity consume customers.events and billing.events beside them on the same cores.
 CPU_OF = ("customers", "billing", "tickets", "activity")
-PROFILED = ("customers", "billing")
+PROFILED = CPU_OF
 
 
 @dataclass
@@ -78,7 +81,7 @@ async def service_leg(
     profile: Path | None = None,
 ) -> Leg:
     """From the first send until every order's order.accepted.v1 is on webshop.replies; with
-    `profile`, py-spy records customers and billing meanwhile (`<profile>-<service>.txt`)."""
+    `profile`, py-spy records the four services meanwhile (`<profile>-<service>.txt`)."""
     waiting = {o["data"]["order_id"] for o in orders}
     replies = await harness.consumer_at_end(bootstrap, f"{prefix}webshop.replies", group=False)
     pids = {p.name: p.process.pid for p in processes if p.process is not None}
@@ -120,6 +123,59 @@ RAW_TABLES = (
     "amount VARCHAR(20) NOT NULL, currency VARCHAR(3) NOT NULL)",
     "CREATE TABLE IF NOT EXISTS raw_reply (order_id VARCHAR(200) PRIMARY KEY, body TEXT NOT NULL)",
 )
+
+
+async def chain_leg(
+    bootstrap: str, prefix: str, chain: dict[str, int], orders: list[dict[str, Any]]
+) -> Leg:
+    """The raw chain (tests/bench/raw_chain.py, `chain`: its processes' pids): from the first
+    send until every order's reply is on its replies topic."""
+    waiting = {o["data"]["order_id"] for o in orders}
+    replies = await harness.consumer_at_end(bootstrap, prefix + raw_chain.REPLIES, group=False)
+    cpu = harness.CpuMeter(chain)
+    started = time.perf_counter()
+    try:
+        await send(bootstrap, prefix + raw_chain.ORDERS, orders)
+        while waiting:
+            batches = await replies.getmany(timeout_ms=1000)
+            for records in batches.values():
+                for record in records:
+                    waiting.discard(json.loads(record.value or b"{}")["order_id"])
+        seconds = time.perf_counter() - started
+    finally:
+        await replies.stop()
+    cpu_ms = cpu.ms_per(len(orders))
+    return Leg(len(orders), seconds, {"chain": sum(cpu_ms.values())})
+
+
+def start_chain(
+    bootstrap: str, prefix: str, database_urls: dict[str, str], batch_size: int, log_dir: Path
+) -> list[subprocess.Popen[bytes]]:
+    """The raw chain's two processes (customers' database, billing's), running until stopped;
+    returns once both consume."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    # Partitioned as the services' topics are.
+    asyncio.run(ensure_topics(bootstrap, tuple(prefix + t for t in raw_chain.TOPICS)))
+    processes = []
+    for name in raw_chain.PROCESSES:
+        command = [sys.executable, "-m", "tests.bench.raw_chain", name, "--bootstrap", bootstrap]
+        command += ["--database-url", database_urls[name], "--prefix", prefix]
+        command += ["--batch-size", str(batch_size)]
+        log = (log_dir / f"chain-{name}.log").open("wb")
+        processes.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log))
+    for process in processes:
+        assert process.stdout is not None
+        if process.stdout.readline().strip() != b"ready":
+            stop_chain(processes)
+            raise RuntimeError(f"the raw chain did not start: see {log_dir}/chain-*.log")
+    return processes
+
+
+def stop_chain(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=30)
 
 
 async def raw_leg(
@@ -257,14 +313,19 @@ def run_backend(backend: str, args: argparse.Namespace, run: harness.Bench) -> h
     data_dir = run.work / backend
     data_dir.mkdir(parents=True, exist_ok=True)
     database_urls: dict[str, str] = {}
+    log_dir = REPO_ROOT / "bench-results" / "logs" / f"orders-{backend}"
     raw_url = f"sqlite+aiosqlite:///{data_dir / 'raw.db'}"
+    chain_urls = {
+        n: f"sqlite+aiosqlite:///{data_dir / f'chain_{n}.db'}" for n in raw_chain.PROCESSES
+    }
     if backend == "postgres":
         database_urls = {n: run.database(f"{prefix[:-1]}_{n}") for n in SERVICES}
         raw_url = run.database(f"{prefix[:-1]}_raw")
+        chain_urls = {n: run.database(f"{prefix[:-1]}_chain_{n}") for n in raw_chain.PROCESSES}
     processes = service_processes(
         kafka_bootstrap_servers=bootstrap,
         data_dir=data_dir,
-        log_dir=REPO_ROOT / "bench-results" / "logs" / f"orders-{backend}",
+        log_dir=log_dir,
         ports={name: free_port() for name in SERVICES},
         database_urls=database_urls,
         extra_env={
@@ -278,8 +339,10 @@ def run_backend(backend: str, args: argparse.Namespace, run: harness.Bench) -> h
     # Created first: on a loaded shared broker, services creating them at once timed out.
     asyncio.run(ensure_topics(bootstrap, tuple(prefix + t for t in ALL_TOPICS)))
     start_all(processes)
+    chain = start_chain(bootstrap, prefix, chain_urls, args.batch_size, log_dir)
+    chain_pids = dict(zip(raw_chain.PROCESSES, (p.pid for p in chain), strict=True))
     raw_topic = f"{prefix}raw.webshop.orders"
-    # BENCH_PROFILE=<dir>: py-spy profiles of customers and billing in the last run's legs.
+    # BENCH_PROFILE=<dir>: py-spy profiles of the four services in the last run's legs.
     profiles = harness.profile_dir()
     pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="argon2")
     buyers_of_run: dict[int, list[dict[str, Any]]] = {}
@@ -308,6 +371,8 @@ def run_backend(backend: str, args: argparse.Namespace, run: harness.Bench) -> h
                 profiles / f"{backend}-{kind}" if profiles and run_number == args.runs - 1 else None
             )
             return asyncio.run(service_leg(bootstrap, prefix, processes, orders, profile))
+        if leg == "chain":
+            return asyncio.run(chain_leg(bootstrap, prefix, chain_pids, orders))
         return asyncio.run(raw_leg(bootstrap, raw_topic, raw_url, orders, args.batch_size, pool))
 
     def describe(measured: Leg) -> str:
@@ -316,9 +381,10 @@ def run_backend(backend: str, args: argparse.Namespace, run: harness.Bench) -> h
 
     try:
         asyncio.run(harness.create_topic(bootstrap, raw_topic))
-        return run.alternate(f"orders {backend}", args.runs, KINDS, measure, describe)
+        return run.alternate(f"orders {backend}", args.runs, KINDS, measure, describe, LEGS)
     finally:
         pool.shutdown()
+        stop_chain(chain)
         stop_all(processes)
 
 
@@ -330,13 +396,21 @@ def table(results: dict[str, harness.Series[Leg]], args: argparse.Namespace) -> 
     service, raw = "service", "raw"
     figures: list[harness.Figure[Leg]] = harness.rate_figures("service", "orders/s", ".1f")
     figures += [
+        harness.Figure("chain orders/s", harness.of_leg("chain", lambda leg: leg.rate), ".1f"),
+        harness.Figure(
+            "share of chain", harness.of_pairs(lambda s, c: s.rate / c.rate, "chain"), ".2f", "x"
+        ),
         *(
             harness.Figure(
                 f"CPU ms/order {name}",
                 harness.of_leg(leg, _cpu_ms(name)),
                 ".2f",
             )
-            for leg, name in (*((service, n) for n in CPU_OF), (raw, "raw"))
+            for leg, name in (
+                *((service, n) for n in CPU_OF),
+                (raw, "raw"),
+                ("chain", "chain"),
+            )
         ),
     ]
     per_kind = {"new": args.orders, "renewal": args.orders * args.renewals}
@@ -374,6 +448,11 @@ def main() -> None:
             "transaction per batch: buyers looked up, customers inserted, subscriptions opened "
             "or\nrenewed, ledger entries and replies inserted; one offset commit per batch; one\n"
             "database on the same server.\n"
+            "Chain: the raw pipeline over the services' hops (tests/bench/raw_chain.py):\n"
+            "orders -> customers' process -> billing's -> customers' -> replies, two processes,\n"
+            "two databases, each hop getmany + one transaction per batch + its records\n"
+            "produced + one offset commit; no envelope, inbox, outbox or tracing.\n"
+            "CPU ms/order chain: both processes together.\n"
             "CPU ms/order: user+system time of the process (/proc/<pid>/stat) / orders; all four\n"
             "services (tickets and activity follow customers.events and billing.events).\n",
         ),
