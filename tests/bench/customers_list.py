@@ -2,9 +2,11 @@
 SQLite and PostgreSQL. For each database and size, p50/p95 of list pages (filtered, searched,
 sorted, deep pages) through the gateway (HTTP, token, gateway -> customers service ->
 database), the same page from the customers service directly (the gateway's hop is the
-difference), and the same SQL run directly (the statements the service ran for that page,
-captured and replayed on a raw driver connection). Writes bench-results/customers-list.md and
-the PostgreSQL query plans at the largest size to bench-results/customers-list-plans.md.
+difference), the same page through two bare forwarders (the floor of any Python hop: see
+tests/bench/bare_hop.py), and the same SQL run directly (the statements the service ran for
+that page, captured and replayed on a raw driver connection). Writes
+bench-results/customers-list.md and the PostgreSQL query plans at the largest size to
+bench-results/customers-list-plans.md.
 
 Each size is seeded once into a database kept between runs (PostgreSQL: `benchlist_<size>_
 <revision>_<seed code>` on the server; SQLite: bench-results/seeded/), so a second run starts
@@ -18,9 +20,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import os
 import sqlite3
+import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -191,6 +196,8 @@ class Row:
     gateway: list[float] = field(default_factory=list)
     service: list[float] = field(default_factory=list)
     direct: list[float] = field(default_factory=list)
+    # The same page through each bare hop (tests/bench/bare_hop.py): the floor of a Python hop.
+    bare: dict[str, list[float]] = field(default_factory=dict)
     rows: int = 0
     total: str = ""
     # CPU milliseconds per request of each process: the gateway's per gateway request, the
@@ -201,6 +208,10 @@ class Row:
     def hops(self) -> list[float]:
         """Gateway minus service per pair of requests (the same page one after the other)."""
         return [g - s for g, s in zip(self.gateway, self.service, strict=True)]
+
+    def bare_hops(self, client: str) -> list[float]:
+        """A bare hop minus the service, per pair of requests."""
+        return [b - s for b, s in zip(self.bare[client], self.service, strict=True)]
 
 
 class RawSql:
@@ -263,14 +274,25 @@ async def measure(
     service = httpx.AsyncClient(
         base_url=urls.service, timeout=60, auth=ServiceTokenAuth(urls.service_key, actor="bench")
     )
-    async with gateway, service:
+    bare = {
+        client: httpx.AsyncClient(base_url=url, timeout=60) for client, url in urls.bare.items()
+    }
+    async with gateway, service, contextlib.AsyncExitStack() as clients:
+        for opened in bare.values():
+            await clients.enter_async_context(opened)
         for scenario in scenarios():
             row = Row(backend, size, scenario.name)
             captured = [await captured_statements(db, v) for v in scenario.variants]
             # Warm-up: one pass over the variants, as a running service would be.
             for variant in scenario.variants:
                 (await gateway.get("/api/v1/customers", params=variant)).raise_for_status()
-                (await service.get("/customers", params=variant)).raise_for_status()
+                answer = await service.get("/customers", params=variant)
+                answer.raise_for_status()
+                for client, hop in bare.items():
+                    passed = await hop.get("/customers", params=variant)
+                    # The same page, or the floor is measured on some other work.
+                    if passed.status_code != 200 or passed.content != answer.content:
+                        raise RuntimeError(f"the {client} bare hop answered {passed.text[:200]}")
             cpu = harness.CpuMeter(urls.pids)
             for i in range(requests):
                 variant = scenario.variants[i % len(scenario.variants)]
@@ -285,12 +307,22 @@ async def measure(
                 direct = await service.get("/customers", params=variant)
                 row.service.append(time.perf_counter() - started)
                 direct.raise_for_status()
+                for client, hop in bare.items():
+                    started = time.perf_counter()
+                    passed = await hop.get("/customers", params=variant)
+                    row.bare.setdefault(client, []).append(time.perf_counter() - started)
+                    passed.raise_for_status()
                 statements, _ = captured[i % len(captured)]
                 started = time.perf_counter()
                 await raw.run(statements)
                 row.direct.append(time.perf_counter() - started)
             spent = cpu.ms_per(requests)
-            row.cpu_ms = {"gateway": spent["gateway"], "customers": spent["customers"] / 2}
+            # The service serves each request once through the gateway, once directly and once
+            # through each bare hop.
+            row.cpu_ms = {
+                **spent,
+                "customers": spent["customers"] / (2 + len(bare)),
+            }
             if plans is not None:
                 plans.append(f"### {scenario.name}\n")
                 for sql, args in captured[0][0]:
@@ -323,11 +355,13 @@ def table(rows: list[Row]) -> str:
                 f"{percentile_ms(r.service, 0.5):.1f}",
                 f"{percentile_ms(r.service, 0.95):.1f}",
                 f"{percentile_ms(r.hops, 0.5):.1f}",
+                *(f"{percentile_ms(r.bare_hops(c), 0.5):.1f}" for c in BARE_CLIENTS),
                 f"{sql_p50:.1f}",
                 f"{percentile_ms(r.direct, 0.95):.1f}",
                 f"{gateway_p50 / sql_p50:.1f}x",
                 f"{r.cpu_ms['gateway']:.2f}",
                 f"{r.cpu_ms['customers']:.2f}",
+                *(f"{r.cpu_ms[f'bare {c}']:.2f}" for c in BARE_CLIENTS),
                 str(r.rows),
                 r.total,
             ]
@@ -341,15 +375,17 @@ def table(rows: list[Row]) -> str:
         "service p50 (ms)",
         "service p95 (ms)",
         "hop p50 (ms)",
+        *(f"bare {c} hop p50 (ms)" for c in BARE_CLIENTS),
         "SQL p50 (ms)",
         "SQL p95 (ms)",
         "gateway / SQL p50",
         "gateway CPU ms/request",
         "customers CPU ms/page",
+        *(f"bare {c} CPU ms/request" for c in BARE_CLIENTS),
         "rows (max)",
         "total (last)",
     )
-    return markdown_table(header, lines, "lrl" + "r" * 12)
+    return markdown_table(header, lines, "lrl" + "r" * (len(header) - 3))
 
 
 def summary(rows: list[Row]) -> str:
@@ -372,8 +408,16 @@ def summary(rows: list[Row]) -> str:
                 f"{sum(1 for x in ratios if x <= 3)} of {len(group)}",
                 median_spread(hops, ".1f"),
                 f"{sum(1 for h in hops if h <= 1)} of {len(group)}",
+                *(
+                    median_spread([percentile_ms(r.bare_hops(c), 0.5) for r in group], ".1f")
+                    for c in BARE_CLIENTS
+                ),
                 median_spread([r.cpu_ms["gateway"] for r in group], ".2f"),
                 median_spread([r.cpu_ms["customers"] for r in group], ".2f"),
+                *(
+                    median_spread([r.cpu_ms[f"bare {c}"] for r in group], ".2f")
+                    for c in BARE_CLIENTS
+                ),
             ]
         )
     header = (
@@ -386,10 +430,12 @@ def summary(rows: list[Row]) -> str:
         "kinds <= 3x",
         "hop p50 (ms)",
         "kinds <= 1 ms",
+        *(f"bare {c} hop p50 (ms)" for c in BARE_CLIENTS),
         "gateway CPU ms/request",
         "customers CPU ms/page",
+        *(f"bare {c} CPU ms/request" for c in BARE_CLIENTS),
     )
-    return markdown_table(header, lines, "lr" + "r" * 9)
+    return markdown_table(header, lines, "lr" + "r" * (len(header) - 2))
 
 
 @dataclass(frozen=True)
@@ -399,6 +445,7 @@ class Urls:
     service_key: str
     token: str
     pids: dict[str, int]
+    bare: dict[str, str]
 
 
 def seeded_key() -> str:
@@ -446,6 +493,33 @@ def _seed(database_url: str, size: int) -> None:
     print(f"  seeded {size:,} in {time.perf_counter() - started:.0f} s", flush=True)
 
 
+BARE_CLIENTS = ("httpx", "raw")
+
+
+def start_bare_hops(
+    service_url: str, service_key: str
+) -> dict[str, tuple[subprocess.Popen[bytes], str]]:
+    """A bare hop (tests/bench/bare_hop.py) per client in front of the service, each answering:
+    the process and its URL by client."""
+    hops = {}
+    for client in BARE_CLIENTS:
+        port = free_port()
+        command = [sys.executable, "-m", "tests.bench.bare_hop", "--client", client]
+        command += ["--port", str(port), "--upstream", service_url, "--key", service_key]
+        hops[client] = (subprocess.Popen(command), f"http://127.0.0.1:{port}")
+    for client, (process, url) in hops.items():
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/healthz", timeout=5)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the {client} bare hop did not start") from None
+                time.sleep(0.2)
+    return hops
+
+
 def measure_size(
     run: Bench, backend: str, size: int, args: argparse.Namespace, plans: list[str] | None
 ) -> list[Row]:
@@ -481,14 +555,17 @@ def measure_size(
     # The key the processes find in DATA_DIR, made before they start.
     service_key = service_token_secret_in(data_dir)
     start_all(processes)
+    service_url = f"http://127.0.0.1:{ports['customers']}"
+    bare_hops = start_bare_hops(service_url, service_key)
     try:
         gateway_url = f"http://127.0.0.1:{ports['gateway']}"
         token = httpx.post(
             f"{gateway_url}/api/v1/auth/token", data={"username": "admin", "password": password}
         ).json()["access_token"]
         pids = {p.name: p.process.pid for p in processes if p.process is not None}
-        service_url = f"http://127.0.0.1:{ports['customers']}"
-        urls = Urls(gateway_url, service_url, service_key, token, pids)
+        pids |= {f"bare {client}": hop.pid for client, (hop, _) in bare_hops.items()}
+        bare_urls = {client: url for client, (_, url) in bare_hops.items()}
+        urls = Urls(gateway_url, service_url, service_key, token, pids, bare_urls)
         profiles = harness.profile_dir()
         profilers = [
             record_profile(p.process.pid, profiles / f"{backend}-{size}-{p.name}.txt")
@@ -507,6 +584,9 @@ def measure_size(
 
         return asyncio.run(measured())
     finally:
+        for hop, _ in bare_hops.values():
+            hop.terminate()
+            hop.wait(timeout=30)
         stop_all(processes)
         run.sample_load()
 
@@ -546,13 +626,18 @@ def report(run: Bench, rows: list[Row], args: argparse.Namespace) -> None:
         "(gateway -> customers service -> database, page and total).\n"
         "Service: the same page from the customers service directly (GET /customers); hop: "
         "gateway minus service, per pair of requests.\n"
+        "Bare hops: the same page through a bare ASGI app on uvicorn that only signs and "
+        "forwards the call (tests/bench/bare_hop.py), with httpx (the gateway's client) or "
+        "HTTP/1.1 by hand on asyncio streams: the floor of a Python hop on these servers; "
+        "bare hop = bare minus service.\n"
         "SQL: the same statements (page query, then the total's capped count), captured from "
         "the service code and replayed on one raw driver connection (asyncpg, sqlite3).\n"
         "The summary: median (min-max) over the kinds of page of each kind's figure, and how "
         "many kinds meet the targets (gateway p50 <= 3x its SQL's, hop p50 <= 1 ms).\n"
         "CPU ms: user+system time of the process (/proc/<pid>/stat) over a kind's requests: "
-        "the gateway's per gateway request, the customers service's per page it served "
-        "(through the gateway and directly): on a loaded machine the figure that holds.\n"
+        "the gateway's and each bare hop's per request, the customers service's per page it "
+        "served (through the gateway, directly and through each bare hop): on a loaded machine "
+        "the figure that holds.\n"
         "`~` after a total: beyond 1,000 matches the total is an estimate (no filter) or "
         "1,001 meaning more than 1,000 (PostgreSQL; SQLite counts exactly).\n",
     )
