@@ -28,6 +28,7 @@ from gateway.models import idempotency_record
 from gateway.operations import operations_router
 from gateway.routes import ROUTERS
 from gateway.settings import SERVICE_NAMES, GatewaySettings, load_settings
+from gateway.stream_transport import StreamTransport
 from gateway.web_console import mount_console
 from services.runtime import migrations, tracing
 from services.runtime.allowed_methods import AllowedMethods
@@ -70,12 +71,12 @@ def build(
             # One client for every call to every service: its connection pool is shared.
             # trust_env=False: calls between our own services never go through a proxy.
             # auth: every call, whoever makes it, carries the service token the services check.
+            # The transport: HTTP/1.1 on kept-alive streams (gateway/stream_transport.py).
             async with httpx.AsyncClient(
-                transport=transport,
+                transport=transport or StreamTransport(keepalive_expiry=IDLE_CONNECTION_SECONDS),
                 timeout=settings.service_timeout_seconds,
                 trust_env=False,
                 auth=service_auth(settings.service_token_key),
-                limits=httpx.Limits(keepalive_expiry=IDLE_CONNECTION_SECONDS),
             ) as client:
                 # Its calls carry the request's `traceparent` on to the services.
                 tracing.instrument_httpx_client(client)
