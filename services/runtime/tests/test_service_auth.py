@@ -83,6 +83,37 @@ def test_an_invalid_token_is_not_remembered_and_the_memory_is_bounded() -> None:
     assert len(tokens._entries) <= 2
 
 
+def test_the_auth_signs_each_actor_once_a_second_with_the_token_a_fresh_signing_makes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    signed: list[str] = []
+
+    def counted(key: str, *, actor: str, now: float | None = None) -> str:
+        signed.append(actor)
+        return mint_service_token(key, actor=actor, now=now)
+
+    monkeypatch.setattr("services.runtime.service_auth.mint_service_token", counted)
+    now = [1_000.2]
+    actor = ["alice"]
+    auth = ServiceTokenAuth(KEY, actor=lambda: actor[0], clock=lambda: now[0])
+
+    def header() -> str:
+        request = httpx.Request("GET", "http://service.test/x")
+        return str(next(auth.auth_flow(request)).headers["Authorization"])
+
+    first = header()
+    now[0] = 1_000.9
+    assert header() == first == f"Bearer {mint_service_token(KEY, actor='alice', now=1_000)}"
+    actor[0] = "bob"
+    assert header() == f"Bearer {mint_service_token(KEY, actor='bob', now=1_000)}"
+    actor[0] = "alice"
+    assert header() == first  # each actor's own token
+    now[0] = 1_001.0
+    later = header()
+    assert later != first and later == f"Bearer {mint_service_token(KEY, actor='alice', now=1_001)}"
+    assert signed == ["alice", "bob", "alice"]
+
+
 def test_a_token_lives_one_minute() -> None:
     assert TOKEN_SECONDS == 60
 
