@@ -51,9 +51,16 @@ def register(rt: Runtime) -> None:
     async def account_updated(d: Delivery, data: AccountUpdatedV1) -> None:
         await customer_events.follow_account(d.session, rt.outbox, data)
 
-    @on(topics.CUSTOMERS_EVENTS, ProfileCreatedV1)
-    async def profile_created(d: Delivery, data: ProfileCreatedV1) -> None:
-        await profiles.learn(d.session, rt.consumer, data, app_items.apply)
+    # Every new customer's default profile: a partition's run of announcements set-based.
+    @rt.consumer.on_batch(topics.CUSTOMERS_EVENTS, ProfileCreatedV1)
+    async def profiles_created(session: AsyncSession, batch: Sequence[Incoming]) -> None:
+        await profiles.learn(
+            session,
+            rt.consumer,
+            [cast(ProfileCreatedV1, item.data) for item in batch],
+            app_items.apply,
+            traced=traced_each(batch),
+        )
 
     @on(topics.CUSTOMERS_EVENTS, ProfileDeletedV1)
     async def profile_deleted(d: Delivery, data: ProfileDeletedV1) -> None:

@@ -4,7 +4,9 @@ customer active), new buyers (generated credentials) and returning buyers (renew
 apart, each beside an honest raw pipeline on the same servers in the same run (A/B alternated):
 aiokafka getmany, the same argon2 hash per generated password in a thread pool sized to the
 cores, and the same rows written (customer, subscription, ledger entry, reply) in one
-transaction per batch, one offset commit per batch. SQLite and PostgreSQL; writes a table.
+transaction per batch, one offset commit per batch; and a raw chain over the services' own hops
+(tests/bench/raw_chain.py: what the design's hops cost with nothing else). SQLite and
+PostgreSQL; writes a table.
 """
 
 from __future__ import annotations

@@ -128,7 +128,8 @@ def take_orders(pool: ThreadPoolExecutor) -> Apply:
                 ),
                 new_rows,
             )
-        first_order_of = {key: e["data"]["order_id"] for key, e in reversed(fresh.items())}
+        # The password goes with the order that made the buyer (`fresh` holds that first one).
+        first_order_of = {key: e["data"]["order_id"] for key, e in fresh.items()}
         await conn.execute(
             text(
                 "INSERT INTO chain_order VALUES (:order_id, :customer_id, :password, false) "

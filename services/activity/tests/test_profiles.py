@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from services.activity import app_items, app_reports, models, profiles, recordings, saved_items
 from services.activity.app import SPEC
@@ -78,6 +78,45 @@ async def test_a_report_for_a_profile_not_announced_yet_waits_for_it_in_order(
     # Known from now on: applied at once.
     await feed(favorite("ch-3", profile_id=NEW))
     assert await favorite_ids(db, NEW) == ["ch-3", "ch-2"]
+
+
+async def test_a_run_of_announcements_is_learnt_together_and_releases_only_its_profiles(
+    db: Database, feed: Feed, runtime: Runtime
+) -> None:
+    other = "c0ffee00-0000-4000-8000-000000000301"
+    for profile_id, customer_id in ((NEW, CUSTOMER), ("p-two", other), ("p-later", CUSTOMER)):
+        report = favorite(f"ch-{profile_id}", profile_id=profile_id)
+        assert await feed(report.model_copy(update={"customer_id": customer_id})) == "handled"
+    assert await held(db) == 3
+    values = [
+        event_bytes(profile_created(NEW)),
+        event_bytes(profile_created("p-two", customer_id=other)),
+        event_bytes(profile_created(NEW)),  # delivered twice in one poll
+    ]
+    records = [
+        consumer_record(topics.CUSTOMERS_EVENTS, value, offset=i) for i, value in enumerate(values)
+    ]
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(" ".join(statement.split()[:3]).upper())
+
+    event.listen(runtime.db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        await runtime.consumer.process_batch(records)
+    finally:
+        event.remove(runtime.db.engine.sync_engine, "before_cursor_execute", seen)
+
+    assert await favorite_ids(db, NEW) == [f"ch-{NEW}"]
+    async with db.sessions() as session:
+        page = await saved_items.list_items(
+            session, other, "favorites", profile_id="p-two", limit=50, cursor=None
+        )
+    assert [i.item_id for i in page.items] == ["ch-p-two"]
+    assert await held(db) == 1  # p-later is not announced yet: its report still waits
+    # The customers' locks, the profiles and the held reports: one statement each for the run.
+    assert sum(1 for s in statements if s.startswith("INSERT INTO KNOWN_PROFILE")) == 1
+    assert sum(1 for s in statements if s.startswith("SELECT DEVICE_LIMIT.CUSTOMER_ID,")) == 1
 
 
 async def test_a_report_for_a_profile_never_announced_is_dead_lettered_after_the_grace(
@@ -222,7 +261,7 @@ async def test_a_report_decided_while_its_profile_is_being_learnt_is_not_strande
 
     async def announce() -> None:
         async with db.transaction() as session:
-            await profiles.learn(session, runtime.consumer, profile_created(NEW), app_items.apply)
+            await profiles.learn(session, runtime.consumer, [profile_created(NEW)], app_items.apply)
             learning.set()
             await release.wait()
 
