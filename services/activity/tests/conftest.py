@@ -2,9 +2,10 @@
 runs events through the service's own consumer, as they arrive from Kafka."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import cast
+from typing import Any, cast
 
 import pytest
+from sqlalchemy import event
 
 from services.activity.app import SPEC
 from services.activity.tests.events import profile_created
@@ -63,3 +64,19 @@ def feed(runtime: Runtime) -> Feed:
 
 def dead_letters(runtime: Runtime) -> RecordingProducer:
     return cast(RecordingProducer, runtime.consumer.producer)
+
+
+async def process_batch_seeing_statements(runtime: Runtime, records: list[Any]) -> list[str]:
+    """Process a poll's records through the consumer as one batch; the statements it ran on
+    the consumer's own engine, each as its first four words in upper case."""
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(" ".join(statement.split()[:4]).upper())
+
+    event.listen(runtime.db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        await runtime.consumer.process_batch(records)
+    finally:
+        event.remove(runtime.db.engine.sync_engine, "before_cursor_execute", seen)
+    return statements

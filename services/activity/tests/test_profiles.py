@@ -8,12 +8,12 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from services.activity import app_items, app_reports, models, profiles, recordings, saved_items
 from services.activity.app import SPEC
 from services.activity.models import HeldAppReport
-from services.activity.tests.conftest import Feed, dead_letters
+from services.activity.tests.conftest import Feed, dead_letters, process_batch_seeing_statements
 from services.activity.tests.events import (
     CUSTOMER,
     favorite,
@@ -96,16 +96,7 @@ async def test_a_run_of_announcements_is_learnt_together_and_releases_only_its_p
     records = [
         consumer_record(topics.CUSTOMERS_EVENTS, value, offset=i) for i, value in enumerate(values)
     ]
-    statements: list[str] = []
-
-    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        statements.append(" ".join(statement.split()[:3]).upper())
-
-    event.listen(runtime.db.engine.sync_engine, "before_cursor_execute", seen)
-    try:
-        await runtime.consumer.process_batch(records)
-    finally:
-        event.remove(runtime.db.engine.sync_engine, "before_cursor_execute", seen)
+    statements = await process_batch_seeing_statements(runtime, records)
 
     assert await favorite_ids(db, NEW) == [f"ch-{NEW}"]
     async with db.sessions() as session:

@@ -6,11 +6,11 @@ customer left alone, a poison record dead-lettered alone), in one statement per 
 from datetime import timedelta
 from typing import cast
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from services.activity import models
 from services.activity.models import Device, DeviceLimit
-from services.activity.tests.conftest import Feed
+from services.activity.tests.conftest import Feed, process_batch_seeing_statements
 from services.activity.tests.events import activated, connected, now
 from services.contracts import topics
 from services.contracts.customers import CustomerErasedV1
@@ -52,16 +52,7 @@ async def test_a_batch_of_activations_applies_each_customers_in_order(
     records = [
         consumer_record(topics.BILLING_EVENTS, value, offset=i) for i, value in enumerate(values)
     ]
-    statements: list[str] = []
-
-    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        statements.append(" ".join(statement.split()[:4]).upper())
-
-    event.listen(runtime.db.engine.sync_engine, "before_cursor_execute", seen)
-    try:
-        await runtime.consumer.process_batch(records)
-    finally:
-        event.remove(runtime.db.engine.sync_engine, "before_cursor_execute", seen)
+    statements = await process_batch_seeing_statements(runtime, records)
 
     [poison] = cast(RecordingProducer, runtime.consumer.producer).sent
     assert "violates its schema" in poison.header("x-dlq-reason")

@@ -2,11 +2,11 @@
 one (connected devices logged out once, the customer refused until a renewal, an erased
 customer left alone, a stranger remembered as ended), in one statement per step."""
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from services.activity import models
 from services.activity.models import Device, DeviceLimit
-from services.activity.tests.conftest import Feed
+from services.activity.tests.conftest import Feed, process_batch_seeing_statements
 from services.activity.tests.events import activated, connected, now
 from services.contracts import topics
 from services.contracts.apps import DeviceDisconnectedV1
@@ -53,16 +53,7 @@ async def test_a_batch_of_ended_subscriptions_logs_out_each_connected_device_onc
         consumer_record(topics.BILLING_EVENTS, raw, offset=i)
         for i, raw in enumerate([*raws, raws[1]])  # ONE's expiry delivered twice
     ]
-    statements: list[str] = []
-
-    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        statements.append(" ".join(statement.split()[:4]).upper())
-
-    event.listen(runtime.db.engine.sync_engine, "before_cursor_execute", seen)  # the consumer's
-    try:
-        await runtime.consumer.process_batch(records)
-    finally:
-        event.remove(runtime.db.engine.sync_engine, "before_cursor_execute", seen)
+    statements = await process_batch_seeing_statements(runtime, records)
 
     logouts = of_type(await outbox_rows(db, models.outbox), "device.logout.v1")
     assert sorted((r.key, r.data["device_id"], r.data["reason"]) for r in logouts) == [
